@@ -1,0 +1,133 @@
+"""Build (once) and locate the sandbox's binaries.
+
+Everything is built from the package registries: the Kubernetes control plane, etcd
+and the node agent from the Go module proxy (one multi-call binary, ``kubebin``),
+kwok from its module, and the bind shim with the C compiler. Results are cached
+under ``~/.cache/fedspawner`` keyed by version and source hash, so a rebuild happens
+only when something changed.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+KUBERNETES_VERSION = "1.34.4"
+KWOK_VERSION = "v0.7.0"
+
+
+class BuildError(RuntimeError):
+    """A sandbox binary could not be built; the message says what to install or fix."""
+
+
+@dataclass(frozen=True)
+class Binaries:
+    kubebin: Path
+    kwok: Path
+    bindshim: Path
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("FEDSPAWNER_CACHE", Path.home() / ".cache" / "fedspawner"))
+
+
+def sources_dir() -> Path:
+    """The sandbox sources: in a source checkout, or shipped inside the wheel."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "sources", here.parent.parent / "sandbox"):
+        if (candidate / "kubebin" / "go.mod").is_file():
+            return candidate
+    raise BuildError("the sandbox sources (kubebin/go.mod) are missing from this installation; "
+                     "reinstall jupyterhub-fedspawner or run from a source checkout")
+
+
+def _digest(paths: list[Path]) -> str:
+    h = hashlib.sha256()
+    for p in sorted(paths):
+        h.update(p.name.encode())
+        h.update(p.read_bytes())
+    return h.hexdigest()[:12]
+
+
+def _run(argv: list[str], cwd: Path, env: dict[str, str], what: str) -> None:
+    proc = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-25:])
+        raise BuildError(f"building {what} failed ({' '.join(argv)}):\n{tail}")
+
+
+def _require(tool: str, hint: str) -> str:
+    path = shutil.which(tool)
+    if not path:
+        raise BuildError(f"{tool} is needed to build the sandbox but is not on PATH; {hint}")
+    return path
+
+
+def _go_env() -> dict[str, str]:
+    env = dict(os.environ, CGO_ENABLED="0", GOFLAGS="-mod=mod")
+    env.setdefault("GOTOOLCHAIN", "auto")  # fetch a newer toolchain from the proxy if go.mod asks
+    return env
+
+
+def _build_kubebin(src: Path, dest: Path) -> None:
+    go = _require("go", "install Go 1.24 or newer")
+    pkg = "k8s.io/component-base/version"
+    minor = KUBERNETES_VERSION.split(".")[1]
+    ldflags = " ".join([
+        "-s", "-w",
+        f"-X {pkg}.gitVersion=v{KUBERNETES_VERSION}", f"-X {pkg}.gitMajor=1", f"-X {pkg}.gitMinor={minor}",
+        f"-X {pkg}.gitTreeState=clean",
+        f"-X k8s.io/client-go/pkg/version.gitVersion=v{KUBERNETES_VERSION}",
+    ])
+    _run([go, "build", "-trimpath", f"-ldflags={ldflags}", "-o", str(dest), "."], src, _go_env(),
+         f"the Kubernetes {KUBERNETES_VERSION} control plane")
+
+
+def _build_kwok(dest: Path) -> None:
+    go = _require("go", "install Go 1.24 or newer")
+    with tempfile.TemporaryDirectory() as tmp:
+        env = dict(_go_env(), GOBIN=tmp)
+        _run([go, "install", "-trimpath", "-ldflags=-s -w", f"sigs.k8s.io/kwok/cmd/kwok@{KWOK_VERSION}"],
+             Path(tmp), env, f"kwok {KWOK_VERSION}")
+        shutil.move(os.path.join(tmp, "kwok"), dest)
+
+
+def _build_bindshim(src: Path, dest: Path) -> None:
+    cc = _require(os.environ.get("CC", "gcc"), "install gcc (Debian: apt-get install gcc)")
+    _run([cc, "-shared", "-fPIC", "-O2", "-Wall", "-o", str(dest), str(src), "-ldl"], src.parent, dict(os.environ),
+         "the bind shim")
+
+
+def _cached(path: Path, build, log) -> Path:
+    if path.exists():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    log(f"building {path.name} into {path.parent} (first run only)")
+    tmp = path.with_name(path.name + ".partial")
+    build(tmp)
+    tmp.rename(path)
+    return path
+
+
+def ensure_binaries(log=print) -> Binaries:
+    """Return the sandbox binaries, building whatever is missing from the cache."""
+    src = sources_dir()
+    kubebin_src = src / "kubebin"
+    go_sources = list(kubebin_src.glob("*.go")) + [kubebin_src / "go.mod", kubebin_src / "go.sum"]
+    shim_src = src / "preload" / "bindshim.c"
+    root = cache_root()
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one build at a time across processes
+        kubebin = _cached(root / f"kubebin-{KUBERNETES_VERSION}-{_digest(go_sources)}" / "kubebin",
+                          lambda dest: _build_kubebin(kubebin_src, dest), log)
+        kwok = _cached(root / f"kwok-{KWOK_VERSION}" / "kwok", _build_kwok, log)
+        shim = _cached(root / f"bindshim-{_digest([shim_src])}" / "bindshim.so",
+                       lambda dest: _build_bindshim(shim_src, dest), log)
+    return Binaries(kubebin=kubebin, kwok=kwok, bindshim=shim)

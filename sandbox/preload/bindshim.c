@@ -1,0 +1,52 @@
+/*
+ * bindshim: preloaded into every process the sandbox node agent runs for a pod.
+ * Binding to the wildcard address (0.0.0.0 or ::) is rewritten to the pod's own
+ * loopback address (FEDSANDBOX_POD_IP), so that many pods on one machine can all
+ * listen on, say, port 8888 without colliding, and each is reachable at its pod IP.
+ * Explicit addresses (127.0.0.1 for kernels, ...) are left alone.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <dlfcn.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+typedef int (*bind_fn)(int, const struct sockaddr *, socklen_t);
+
+static int pod_address(struct in_addr *out) {
+    const char *ip = getenv("FEDSANDBOX_POD_IP");
+    return ip && *ip && inet_pton(AF_INET, ip, out) == 1;
+}
+
+int bind(int fd, const struct sockaddr *addr, socklen_t len) {
+    static bind_fn real_bind;
+    if (!real_bind)
+        real_bind = (bind_fn)dlsym(RTLD_NEXT, "bind");
+    struct in_addr pod;
+    if (addr && pod_address(&pod)) {
+        if (addr->sa_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
+            struct sockaddr_in v4;
+            memcpy(&v4, addr, sizeof v4);
+            if (v4.sin_addr.s_addr == htonl(INADDR_ANY)) {
+                v4.sin_addr = pod;
+                return real_bind(fd, (struct sockaddr *)&v4, sizeof v4);
+            }
+        } else if (addr->sa_family == AF_INET6 && len >= sizeof(struct sockaddr_in6)) {
+            struct sockaddr_in6 v6;
+            memcpy(&v6, addr, sizeof v6);
+            if (IN6_IS_ADDR_UNSPECIFIED(&v6.sin6_addr)) {
+                /* Dual-stack wildcard: serve IPv4 on the pod address instead. */
+                int off = 0;
+                setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off);
+                memset(&v6.sin6_addr, 0, sizeof v6.sin6_addr);
+                v6.sin6_addr.s6_addr[10] = 0xff;
+                v6.sin6_addr.s6_addr[11] = 0xff;
+                memcpy(&v6.sin6_addr.s6_addr[12], &pod, 4);
+                return real_bind(fd, (struct sockaddr *)&v6, sizeof v6);
+            }
+        }
+    }
+    return real_bind(fd, addr, len);
+}
