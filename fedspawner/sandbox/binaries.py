@@ -105,6 +105,7 @@ def _build_bindshim(src: Path, dest: Path) -> None:
 
 
 def _cached(path: Path, build, log) -> Path:
+    """Build ``path`` unless cached; older builds of the same binary are removed."""
     if path.exists():
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -112,6 +113,10 @@ def _cached(path: Path, build, log) -> Path:
     tmp = path.with_name(path.name + ".partial")
     build(tmp)
     tmp.rename(path)
+    family = path.parent.name.split("-")[0]
+    for old in path.parent.parent.glob(f"{family}-*"):
+        if old != path.parent and old.is_dir():
+            shutil.rmtree(old, ignore_errors=True)
     return path
 
 

@@ -6,6 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
+from .binaries import ensure_binaries
 from .manager import Sandbox
 
 
@@ -15,7 +16,7 @@ def register(subparsers) -> None:
     parser.add_argument("--state-dir", type=Path, default=None,
                         help="where the sandbox keeps its state (default: $FEDSPAWNER_SANDBOX_DIR or "
                              "~/.local/state/fedspawner/sandbox)")
-    verbs = parser.add_subparsers(dest="verb", required=True, metavar="up|down|status|env")
+    verbs = parser.add_subparsers(dest="verb", required=True, metavar="up|down|status|env|build")
     up = verbs.add_parser("up", help="start the clusters")
     up.add_argument("--clusters", type=int, default=None, help="start only the topology's first N clusters")
     up.add_argument("--topology", type=Path, default=None, help="topology YAML (default: the built-in federation)")
@@ -24,6 +25,7 @@ def register(subparsers) -> None:
     status = verbs.add_parser("status", help="show each cluster's health")
     status.add_argument("--json", action="store_true", help="machine-readable output")
     verbs.add_parser("env", help="print the KUBECONFIG export for the sandbox")
+    verbs.add_parser("build", help="build the sandbox binaries now (up builds them when missing)")
     parser.set_defaults(run=run)
 
 
@@ -35,6 +37,10 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.verb == "down":
         print(sandbox.down())
+        return 0
+    if args.verb == "build":
+        bins = ensure_binaries()
+        print(f"sandbox binaries ready: {bins.kubebin}, {bins.kwok}, {bins.bindshim}")
         return 0
     if args.verb == "env":
         print(sandbox.env())

@@ -182,6 +182,12 @@ func (c *containerRuntime) terminate(code int32, reason, message string) {
 	c.pod.kick()
 }
 
+func (c *containerRuntime) restartCount() int32 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.restarts
+}
+
 func (c *containerRuntime) exitCode() int32 {
 	c.mu.Lock()
 	defer c.mu.Unlock()

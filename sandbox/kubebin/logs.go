@@ -82,13 +82,15 @@ func (l *containerLogs) writeLine(stream string, line []byte) {
 	_, _ = fmt.Fprintf(l.file, "%s %s F %s\n", ts, stream, line)
 }
 
-// snapshot returns the file to read for a run and a channel that closes on change.
-func (l *containerLogs) snapshot(previous bool) (path string, running bool, changed <-chan struct{}, err error) {
+// snapshot returns the file to read and a channel that closes on change. The current
+// run is the newest one started; the previous one is the run before the container's
+// latest restart (restarts counts restarts so far, including one in back-off).
+func (l *containerLogs) snapshot(previous bool, restarts int32) (path string, running bool, changed <-chan struct{}, err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	run := l.current
 	if previous {
-		run--
+		run = restarts - 1
 	}
 	if run < 0 {
 		if previous {

@@ -105,7 +105,7 @@ func (a *Agent) serveLogs(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, fmt.Sprintf("container %s is not valid for pod %s", name, podName), http.StatusBadRequest)
 		return
 	}
-	path, running, changed, err := c.logs.snapshot(lq.previous)
+	path, running, changed, err := c.logs.snapshot(lq.previous, c.restartCount())
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
@@ -138,7 +138,7 @@ func (a *Agent) serveLogs(w http.ResponseWriter, r *http.Request) {
 			return
 		case <-changed:
 		}
-		_, running, changed, _ = c.logs.snapshot(false)
+		_, running, changed, _ = c.logs.snapshot(false, 0)
 		if offset, err = readLines(path, offset, write); err != nil {
 			return
 		}

@@ -4,6 +4,10 @@
  * loopback address (FEDSANDBOX_POD_IP), so that many pods on one machine can all
  * listen on, say, port 8888 without colliding, and each is reachable at its pod IP.
  * Explicit addresses (127.0.0.1 for kernels, ...) are left alone.
+ *
+ * A rewritten bind also sets SO_REUSEADDR: in a real cluster each pod has its own
+ * network namespace, so connections left in TIME_WAIT by an earlier pod that had the
+ * same address never block a new pod's listener. Here they would.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -14,6 +18,13 @@
 #include <sys/socket.h>
 
 typedef int (*bind_fn)(int, const struct sockaddr *, socklen_t);
+
+static void reuse_address(int fd) {
+    int type = 0, on = 1;
+    socklen_t len = sizeof type;
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_STREAM)
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+}
 
 static int pod_address(struct in_addr *out) {
     const char *ip = getenv("FEDSANDBOX_POD_IP");
@@ -31,6 +42,7 @@ int bind(int fd, const struct sockaddr *addr, socklen_t len) {
             memcpy(&v4, addr, sizeof v4);
             if (v4.sin_addr.s_addr == htonl(INADDR_ANY)) {
                 v4.sin_addr = pod;
+                reuse_address(fd);
                 return real_bind(fd, (struct sockaddr *)&v4, sizeof v4);
             }
         } else if (addr->sa_family == AF_INET6 && len >= sizeof(struct sockaddr_in6)) {
@@ -44,6 +56,7 @@ int bind(int fd, const struct sockaddr *addr, socklen_t len) {
                 v6.sin6_addr.s6_addr[10] = 0xff;
                 v6.sin6_addr.s6_addr[11] = 0xff;
                 memcpy(&v6.sin6_addr.s6_addr[12], &pod, 4);
+                reuse_address(fd);
                 return real_bind(fd, (struct sockaddr *)&v6, sizeof v6);
             }
         }
