@@ -21,6 +21,8 @@ from .topology import Topology
 
 HUB_ACCOUNT = "fedspawner-hub"
 HUB_TOKEN_SECRET = "fedspawner-hub-token"
+READER_ACCOUNT = "fedspawner-inventory"
+READER_TOKEN_SECRET = "fedspawner-inventory-token"
 QUOTA_NAME = "gpu-quota"
 
 
@@ -72,14 +74,37 @@ def kwok_node(name: str, group) -> dict:
     }
 
 
-async def bootstrap_cluster(c: ClusterLayout, topology: Topology, timeout: float = 60) -> str:
-    """Create the cluster's starting objects; returns the hub's service-account token."""
+async def _service_account_token(core, ns: str, account: str, secret: str) -> None:
+    await _create(core.create_namespaced_service_account, ns, {"metadata": {"name": account}})
+    await _create(core.create_namespaced_secret, ns, {
+        "metadata": {"name": secret, "annotations": {"kubernetes.io/service-account.name": account}},
+        "type": "kubernetes.io/service-account-token",
+    })
+
+
+async def _inventory_reader(core, rbac, ns: str) -> None:
+    """A read-only credential that may watch nodes and pods across the cluster."""
+    await _service_account_token(core, ns, READER_ACCOUNT, READER_TOKEN_SECRET)
+    await _create(rbac.create_cluster_role, {
+        "metadata": {"name": READER_ACCOUNT},
+        "rules": [{"apiGroups": [""], "resources": ["nodes", "pods"], "verbs": ["get", "list", "watch"]}],
+    })
+    await _create(rbac.create_cluster_role_binding, {
+        "metadata": {"name": READER_ACCOUNT},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": READER_ACCOUNT},
+        "subjects": [{"kind": "ServiceAccount", "name": READER_ACCOUNT, "namespace": ns}],
+    })
+
+
+async def bootstrap_cluster(c: ClusterLayout, topology: Topology, timeout: float = 60) -> dict[str, str]:
+    """Create the cluster's starting objects; returns service-account tokens by role
+    (``hub``, and ``inventory`` where the topology grants a reader)."""
     ns = topology.namespace
     async with admin_api_client(c) as api:
         core, rbac = client.CoreV1Api(api), client.RbacAuthorizationV1Api(api)
         for name in (ns, *topology.extra_namespaces):
             await _create(core.create_namespace, {"metadata": {"name": name}})
-        await _create(core.create_namespaced_service_account, ns, {"metadata": {"name": HUB_ACCOUNT}})
+        await _service_account_token(core, ns, HUB_ACCOUNT, HUB_TOKEN_SECRET)
         await _create(rbac.create_namespaced_role, ns, {
             "metadata": {"name": HUB_ACCOUNT},
             "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}],
@@ -89,18 +114,19 @@ async def bootstrap_cluster(c: ClusterLayout, topology: Topology, timeout: float
             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": HUB_ACCOUNT},
             "subjects": [{"kind": "ServiceAccount", "name": HUB_ACCOUNT, "namespace": ns}],
         })
-        await _create(core.create_namespaced_secret, ns, {
-            "metadata": {"name": HUB_TOKEN_SECRET, "annotations": {"kubernetes.io/service-account.name": HUB_ACCOUNT}},
-            "type": "kubernetes.io/service-account-token",
-        })
+        if c.spec.inventory_reader:
+            await _inventory_reader(core, rbac, ns)
         if c.spec.quota:
             await _create(core.create_namespaced_resource_quota, ns,
                           {"metadata": {"name": QUOTA_NAME}, "spec": {"hard": c.spec.quota}})
         await _create_kwok_nodes(core, c)
 
-        async def token():
-            secret = await core.read_namespaced_secret(HUB_TOKEN_SECRET, ns)
-            return base64.b64decode(secret.data["token"]).decode() if secret.data and "token" in secret.data else None
+        def token(name):
+            async def read():
+                secret = await core.read_namespaced_secret(name, ns)
+                data = secret.data or {}
+                return base64.b64decode(data["token"]).decode() if "token" in data else None
+            return read
 
         async def default_accounts():
             for name in (ns, *topology.extra_namespaces):
@@ -121,10 +147,13 @@ async def bootstrap_cluster(c: ClusterLayout, topology: Topology, timeout: float
                 if not cont:
                     return expected <= ready
 
-        hub_token = await _until(token, f"{c.spec.name}: the hub service-account token", timeout)
+        tokens = {"hub": await _until(token(HUB_TOKEN_SECRET), f"{c.spec.name}: the hub token", timeout)}
+        if c.spec.inventory_reader:
+            tokens["inventory"] = await _until(token(READER_TOKEN_SECRET), f"{c.spec.name}: the reader token",
+                                               timeout)
         await _until(default_accounts, f"{c.spec.name}: default service accounts", timeout)
         await _until(nodes_ready, f"{c.spec.name}: {len(expected)} nodes to be Ready", timeout)
-        return hub_token
+        return tokens
 
 
 async def _create_kwok_nodes(core: client.CoreV1Api, c: ClusterLayout) -> None:

@@ -1,6 +1,7 @@
 """Kubeconfig files for the sandbox: one per cluster for its components, and one for
-users with two contexts per cluster — ``<cluster>`` (the hub's namespace-scoped
-service-account token) and ``<cluster>-admin`` (cluster admin)."""
+users with contexts per cluster: ``<cluster>`` (the hub's namespace-scoped
+service-account token), ``<cluster>-admin`` (cluster admin) and, where the topology
+grants it, ``<cluster>-inventory`` (read-only watcher of nodes and pods)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ def admin_kubeconfig(server: str, ca: Path, cert: Path, key: Path) -> dict:
 def federation_kubeconfig(entries: list[dict]) -> dict:
     """Combine clusters into one kubeconfig.
 
-    Each entry: name, server, ca (Path), admin_cert, admin_key (Paths), token, namespace.
+    Each entry: name, server, ca (Path), admin_cert, admin_key (Paths), tokens ({"hub": ...,
+    optionally "inventory": ...}), namespace.
     """
     clusters, users, contexts = [], [], []
     for e in entries:
@@ -35,9 +37,12 @@ def federation_kubeconfig(entries: list[dict]) -> dict:
         clusters.append({"name": name, "cluster": {"server": e["server"], "certificate-authority-data": _b64(e["ca"])}})
         users.append({"name": f"{name}-admin", "user": {"client-certificate-data": _b64(e["admin_cert"]),
                                                        "client-key-data": _b64(e["admin_key"])}})
-        users.append({"name": f"{name}-hub", "user": {"token": e["token"]}})
+        users.append({"name": f"{name}-hub", "user": {"token": e["tokens"]["hub"]}})
         contexts.append({"name": name, "context": {"cluster": name, "user": f"{name}-hub",
                                                    "namespace": e["namespace"]}})
+        if "inventory" in e["tokens"]:
+            users.append({"name": f"{name}-inventory", "user": {"token": e["tokens"]["inventory"]}})
+            contexts.append({"name": f"{name}-inventory", "context": {"cluster": name, "user": f"{name}-inventory"}})
         contexts.append({"name": f"{name}-admin", "context": {"cluster": name, "user": f"{name}-admin"}})
     return {"apiVersion": "v1", "kind": "Config", "preferences": {},
             "current-context": f"{entries[0]['name']}-admin" if entries else "",

@@ -184,17 +184,18 @@ class Sandbox:
             self._wait_healthy(state, c, "kube-controller-manager", c.ports["controller-manager"], "/healthz")
         kubeconfig.write(self.kubeconfig, kubeconfig.federation_kubeconfig([
             {"name": c.spec.name, "server": c.server, "ca": c.pki.cert("ca"), "admin_cert": c.pki.cert("admin"),
-             "admin_key": c.pki.key("admin"), "token": token, "namespace": topology.namespace}
+             "admin_key": c.pki.key("admin"), "tokens": token, "namespace": topology.namespace}
             for c, token in zip(cls, tokens)]))
         state["clusters"] = [{"name": c.spec.name, "display_name": c.spec.display_name, "site": c.spec.site,
                               "owner": c.spec.owner, "server": c.server, "ports": c.ports,
-                              "pod_ip_prefix": c.pod_ip_prefix} for c in cls]
+                              "pod_ip_prefix": c.pod_ip_prefix, "inventory_reader": c.spec.inventory_reader}
+                             for c in cls]
         state["namespace"] = topology.namespace
         state["kubeconfig"] = str(self.kubeconfig)
         state["ready"] = True
         self._write_state(state)
 
-    async def _bootstrap_all(self, cls: list[ClusterLayout], topology: Topology, state: dict) -> list[str]:
+    async def _bootstrap_all(self, cls: list[ClusterLayout], topology: Topology, state: dict) -> list[dict]:
         async def one(c):
             try:
                 return await bootstrap_cluster(c, topology, timeout=READY_TIMEOUT)

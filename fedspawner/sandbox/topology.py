@@ -61,6 +61,7 @@ class ClusterSpec:
     owner: str
     node_groups: tuple[NodeGroup, ...]
     quota: dict[str, str]
+    inventory_reader: bool = False  # grant a read-only, cluster-wide node/pod watcher credential
 
     def nodes(self, runtime: str) -> list[tuple[str, NodeGroup]]:
         return [(n, g) for g in self.node_groups if g.runtime == runtime for n in g.node_names()]
@@ -147,7 +148,7 @@ def parse_topology(raw: object, source: str = "<memory>") -> Topology:
 
 def _cluster(raw: object, where: str) -> ClusterSpec:
     doc = _mapping(raw, where)
-    _known(doc, where, {"name", "display_name", "site", "owner", "node_groups", "quota"})
+    _known(doc, where, {"name", "display_name", "site", "owner", "node_groups", "quota", "inventory_reader"})
     name = _name(doc.get("name"), f"{where}.name")
     groups = tuple(_group(g, f"{where}.node_groups[{i}]")
                    for i, g in enumerate(_list(doc.get("node_groups"), f"{where}.node_groups")))
@@ -168,6 +169,7 @@ def _cluster(raw: object, where: str) -> ClusterSpec:
         owner=str(doc.get("owner", "")),
         node_groups=groups,
         quota=_quantities(doc.get("quota", {}), f"{where}.quota"),
+        inventory_reader=_bool(doc.get("inventory_reader", False), f"{where}.inventory_reader"),
     )
 
 
@@ -234,6 +236,12 @@ def _port(value: object, where: str, clusters: int) -> int:
     last = 65535 - PORTS_PER_CLUSTER * clusters
     if not isinstance(value, int) or isinstance(value, bool) or not 1024 <= value <= last:
         raise TopologyError(f"{where}: must be a port number from 1024 to {last}, got {value!r}")
+    return value
+
+
+def _bool(value: object, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise TopologyError(f"{where}: must be true or false, got {value!r}")
     return value
 
 

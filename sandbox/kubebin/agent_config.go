@@ -4,7 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path"
+	"regexp"
+	"strings"
 )
 
 // AgentConfig is what the sandbox manager hands the node agent (a JSON file).
@@ -74,9 +75,16 @@ func loadAgentConfig(file string) (*AgentConfig, error) {
 // binFor returns the bin directory standing in for image, or "" if none matches.
 func (c *AgentConfig) binFor(image string) string {
 	for _, env := range c.Environments {
-		if ok, _ := path.Match(env.Image, image); ok {
+		if imageMatches(env.Image, image) {
 			return env.Bin
 		}
 	}
 	return ""
+}
+
+// imageMatches is a shell-style glob in which '*' also matches '/' (registry paths).
+func imageMatches(pattern, image string) bool {
+	expr := "^" + strings.ReplaceAll(strings.ReplaceAll(regexp.QuoteMeta(pattern), `\*`, ".*"), `\?`, ".") + "$"
+	ok, err := regexp.MatchString(expr, image)
+	return err == nil && ok
 }

@@ -17,6 +17,14 @@ import (
 	"k8s.io/utils/ptr"
 )
 
+// imageError stands for a failed image pull: no local environment stands in for it.
+type imageError struct{ image string }
+
+func (e *imageError) Error() string {
+	return fmt.Sprintf("Failed to pull image %q: ErrImagePull: the sandbox has no local environment for it "+
+		"(add it to the topology's environments)", e.image)
+}
+
 // execSpec is what the pod-exec helper needs to enter a container's view of the world.
 type execSpec struct {
 	Argv      []string    `json:"argv"`
@@ -41,7 +49,7 @@ func (a *Agent) buildCommand(c *containerRuntime) (*exec.Cmd, error) {
 	rt, spec := c.pod, c.spec
 	bin := a.cfg.binFor(spec.Image)
 	if bin == "" {
-		return nil, fmt.Errorf("image %q has no local environment: add it to the sandbox topology's environments", spec.Image)
+		return nil, &imageError{image: spec.Image}
 	}
 	rt.mu.Lock()
 	ip := rt.ip

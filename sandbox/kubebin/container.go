@@ -75,6 +75,14 @@ func (c *containerRuntime) supervise() {
 		if c.pod.ctx.Err() != nil {
 			return
 		}
+		var pullErr *imageError
+		if errors.As(err, &pullErr) { // image problems are retried whatever the restart policy
+			if !c.backoff(backoff) {
+				return
+			}
+			backoff = min(backoff*2, 30*time.Second)
+			continue
+		}
 		policy := c.pod.pod.Spec.RestartPolicy
 		if policy == corev1.RestartPolicyNever || (policy == corev1.RestartPolicyOnFailure && err == nil && code == 0) {
 			return
@@ -88,12 +96,24 @@ func (c *containerRuntime) supervise() {
 
 func (c *containerRuntime) backoff(d time.Duration) bool {
 	c.mu.Lock()
+	if c.state.Waiting != nil && c.state.Waiting.Reason == "ErrImagePull" {
+		// Never started: an image back-off, not a restart.
+		c.state = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "ImagePullBackOff",
+			Message: fmt.Sprintf("Back-off pulling image %q", c.spec.Image)}}
+		c.mu.Unlock()
+		c.pod.kick()
+		return c.sleep(d)
+	}
 	c.lastState, c.restarts = c.state, c.restarts+1
 	c.state = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff",
 		Message: fmt.Sprintf("back-off %s restarting failed container %s", d, c.spec.Name)}}
 	c.mu.Unlock()
 	c.pod.agent.recorder.Eventf(c.pod.pod, corev1.EventTypeWarning, "BackOff", "Back-off restarting failed container %s", c.spec.Name)
 	c.pod.kick()
+	return c.sleep(d)
+}
+
+func (c *containerRuntime) sleep(d time.Duration) bool {
 	select {
 	case <-c.pod.ctx.Done():
 		return false
@@ -106,6 +126,13 @@ func (c *containerRuntime) backoff(d time.Duration) bool {
 func (c *containerRuntime) runOnce() (int, error) {
 	rec := c.pod.agent.recorder
 	cmd, err := c.pod.agent.buildCommand(c)
+	var pullErr *imageError
+	if errors.As(err, &pullErr) {
+		c.setWaiting("ErrImagePull", err.Error())
+		rec.Event(c.pod.pod, corev1.EventTypeWarning, "Failed", err.Error())
+		c.pod.kick()
+		return 128, err
+	}
 	if err != nil {
 		c.terminate(128, "StartError", err.Error())
 		rec.Event(c.pod.pod, corev1.EventTypeWarning, "Failed", err.Error())
@@ -138,6 +165,9 @@ func (c *containerRuntime) runOnce() (int, error) {
 		return 128, err
 	}
 	klog.V(2).InfoS("container started", "pod", c.pod.key(), "container", c.spec.Name, "pid", cmd.Process.Pid)
+	if !c.init {
+		c.pod.markRunning()
+	}
 	rec.Eventf(c.pod.pod, corev1.EventTypeNormal, "Started", "Started container %s", c.spec.Name)
 	c.pod.kick()
 	if c.spec.ReadinessProbe != nil {

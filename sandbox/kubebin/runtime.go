@@ -91,7 +91,6 @@ func (rt *podRuntime) run() {
 		wg.Add(1)
 		go func(c *containerRuntime) { defer wg.Done(); c.supervise() }(rt.containers[c.Name])
 	}
-	rt.setPhase(corev1.PodRunning, "", "")
 	wg.Wait()
 	if rt.ctx.Err() != nil {
 		return
@@ -146,6 +145,19 @@ func (rt *podRuntime) setup() error {
 		case <-time.After(backoff):
 		}
 		backoff = min(backoff*2, 10*time.Second)
+	}
+}
+
+// markRunning moves a Pending pod to Running once a main container has started.
+func (rt *podRuntime) markRunning() {
+	rt.mu.Lock()
+	changed := rt.phase == corev1.PodPending
+	if changed {
+		rt.phase = corev1.PodRunning
+	}
+	rt.mu.Unlock()
+	if changed {
+		rt.kick()
 	}
 }
 

@@ -88,3 +88,64 @@ def admin_api(sandbox):
 
 def load_kubeconfig(path: Path) -> dict:
     return yaml.safe_load(path.read_text())
+
+
+# ---- a real JupyterHub over the sandbox ---------------------------------------
+
+TEST_HUB_PORT = int(os.environ.get("FEDSPAWNER_TEST_HUB_PORT", "18000"))
+TEST_API_TOKEN = "fedspawner-test-admin-token"
+HUB_TEST_CONFIG = f"""
+c.JupyterHub.load_roles = [{{"name": "test-admin", "scopes": ["admin:users", "admin:servers", "admin:groups",
+                             "read:users", "servers", "access:servers", "tokens"], "services": ["tester"]}}]
+c.JupyterHub.services = [{{"name": "tester", "api_token": "{TEST_API_TOKEN}"}}]
+c.JupyterHub.log_level = "DEBUG"
+"""
+
+
+class HubClient:
+    """The hub's REST API as the test service (admin scopes)."""
+
+    def __init__(self, hub):
+        self.hub = hub
+
+    def request(self, method: str, path: str, body=None, token: str = TEST_API_TOKEN, timeout: float = 60):
+        import json
+        import urllib.error
+        import urllib.request
+
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(f"{self.hub.url}/hub/api{path}", method=method, data=data,
+                                     headers={"Authorization": f"token {token}", "Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as resp:
+                raw = resp.read()
+                return resp.status, json.loads(raw) if raw else None
+        except urllib.error.HTTPError as err:
+            raw = err.read()
+            try:
+                return err.code, json.loads(raw)
+            except ValueError:
+                return err.code, raw.decode(errors="replace")
+
+
+@pytest.fixture(scope="session")
+def hub(sandbox):
+    """A real JupyterHub process (with configurable-http-proxy) over the sandbox."""
+    from fedspawner.demo.runner import prepare_hub
+
+    state = TEST_STATE_DIR.parent / "hub"
+    import shutil
+
+    shutil.rmtree(state, ignore_errors=True)
+    process = prepare_hub(state, sandbox.state_dir, port=TEST_HUB_PORT, extra_config=HUB_TEST_CONFIG,
+                          log=lambda *_: None)
+    process.start()
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+@pytest.fixture(scope="session")
+def hub_api_client(hub):
+    return HubClient(hub)

@@ -1,0 +1,1 @@
+"""The demo: a real JupyterHub with FederatedKubeSpawner over the sandbox federation."""

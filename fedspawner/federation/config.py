@@ -1,0 +1,231 @@
+"""Member clusters from configuration.
+
+Admins list member clusters in ``c.Federation.clusters`` (plain dicts, so the same list
+works from ``jupyterhub_config.py`` and from z2jh's ``hub.config.Federation.clusters``).
+``parse_member_clusters`` validates every entry and raises ``FederationConfigError``
+naming the cluster and field at the first problem, so a malformed entry stops the hub
+with one clear message.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from traitlets import Dict, Float, List, Unicode
+from traitlets.config import LoggingConfigurable
+
+from .gpus import GpuTypeError, LabelMapping, parse_gpu_type
+
+ACCESS_MODES = ("direct", "ingress", "tunnel")
+CONVENTIONS = ("gfd", "gfd-mig-single", "gfd-mig-mixed", "gke", "karpenter", "eks", "aks", "amd", "custom")
+NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$")
+CLUSTER_FIELDS = {
+    "name", "display_name", "site", "owner", "region", "kubeconfig", "context", "in_cluster",
+    "inventory_context", "namespace", "cost_weight", "labels", "allowed_groups", "access", "ingress",
+    "capacity", "gpu_convention", "label_mappings", "hub_url",
+}
+INGRESS_FIELDS = {"host", "class_name", "tls_secret", "annotations", "scheme"}
+
+
+class FederationConfigError(ValueError):
+    """A member-cluster entry that cannot be used; the message names cluster and field."""
+
+
+@dataclass(frozen=True)
+class IngressSettings:
+    host: str
+    class_name: str | None = None
+    tls_secret: str | None = None
+    scheme: str = "https"
+    annotations: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MemberCluster:
+    """One member cluster of the federation, validated."""
+
+    name: str
+    display_name: str
+    namespace: str
+    kubeconfig: str | None = None
+    context: str | None = None
+    in_cluster: bool = False
+    inventory_context: str | None = None  # optional read-only credential able to watch nodes
+    site: str = ""
+    owner: str = ""
+    region: str = ""
+    cost_weight: float = 1.0
+    labels: dict[str, str] = field(default_factory=dict)
+    allowed_groups: frozenset[str] | None = None
+    access: str = "direct"
+    ingress: IngressSettings | None = None
+    capacity: dict[str, int] = field(default_factory=dict)  # admin-declared GPUs by canonical type
+    gpu_convention: str | None = None  # how this cluster labels GPUs, for clusters the hub can't see
+    label_mappings: tuple[dict, ...] = ()
+    hub_url: str | None = None  # how servers on this cluster reach the hub (overrides the default)
+
+
+def _where(index: int, raw: dict) -> str:
+    name = raw.get("name") if isinstance(raw, dict) else None
+    return f"Federation.clusters[{index}]" + (f" ({name})" if isinstance(name, str) and name else "")
+
+
+def _fail(where: str, field_name: str, problem: str) -> FederationConfigError:
+    return FederationConfigError(f"{where}: field '{field_name}' {problem}")
+
+
+def _text(raw: dict, key: str, where: str, default: str | None = None, required: bool = False) -> str | None:
+    value = raw.get(key, default)
+    if value is None:
+        if required:
+            raise _fail(where, key, "is required")
+        return None
+    if not isinstance(value, str) or (required and not value):
+        raise _fail(where, key, f"must be a non-empty string, got {value!r}")
+    return value
+
+
+def _string_map(raw: dict, key: str, where: str) -> dict[str, str]:
+    value = raw.get(key, {}) or {}
+    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+        raise _fail(where, key, f"must be a mapping of strings, got {value!r}")
+    return {k: str(v) for k, v in value.items()}
+
+
+def parse_member_cluster(index: int, raw: object) -> MemberCluster:
+    """Validate one entry of ``Federation.clusters``."""
+    where = _where(index, raw if isinstance(raw, dict) else {})
+    if not isinstance(raw, dict):
+        raise FederationConfigError(f"{where}: each cluster must be a mapping (name: ..., context: ...), got {raw!r}")
+    unknown = sorted(set(raw) - CLUSTER_FIELDS)
+    if unknown:
+        raise _fail(where, unknown[0], f"is not known; known fields: {', '.join(sorted(CLUSTER_FIELDS))}")
+    name = _text(raw, "name", where, required=True)
+    if not NAME_RE.match(name):
+        raise _fail(where, "name", f"{name!r} must be lower-case letters, digits and '-' (at most 40)")
+    in_cluster = raw.get("in_cluster", False)
+    if not isinstance(in_cluster, bool):
+        raise _fail(where, "in_cluster", f"must be true or false, got {in_cluster!r}")
+    kubeconfig = _text(raw, "kubeconfig", where)
+    context = _text(raw, "context", where)
+    if not in_cluster and not kubeconfig:
+        raise _fail(where, "kubeconfig", "is required (a kubeconfig file and context), unless in_cluster: true")
+    if kubeconfig and not Path(kubeconfig).expanduser().is_file():
+        raise _fail(where, "kubeconfig", f"names {kubeconfig}, which does not exist")
+    access = raw.get("access", "direct")
+    if access not in ACCESS_MODES:
+        raise _fail(where, "access", f"must be one of {', '.join(ACCESS_MODES)}, got {access!r}")
+    ingress = None
+    if access == "ingress":
+        ing = raw.get("ingress")
+        if not isinstance(ing, dict) or not ing.get("host"):
+            raise _fail(where, "ingress", "must give at least a host when access is 'ingress'")
+        bad = sorted(set(ing) - INGRESS_FIELDS)
+        if bad:
+            raise _fail(where, f"ingress.{bad[0]}", f"is not known; known: {', '.join(sorted(INGRESS_FIELDS))}")
+        ingress = IngressSettings(host=str(ing["host"]), class_name=ing.get("class_name"),
+                                  tls_secret=ing.get("tls_secret"), scheme=ing.get("scheme", "https"),
+                                  annotations={str(k): str(v) for k, v in (ing.get("annotations") or {}).items()})
+    cost = raw.get("cost_weight", 1.0)
+    if isinstance(cost, bool) or not isinstance(cost, (int, float)) or cost <= 0:
+        raise _fail(where, "cost_weight", f"must be a positive number, got {cost!r}")
+    groups = raw.get("allowed_groups")
+    if groups is not None and (not isinstance(groups, list) or not all(isinstance(g, str) for g in groups)):
+        raise _fail(where, "allowed_groups", f"must be a list of group names, got {groups!r}")
+    capacity = raw.get("capacity", {}) or {}
+    if not isinstance(capacity, dict) or not all(
+            isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in capacity.values()):
+        raise _fail(where, "capacity", f"must map GPU types to counts, e.g. {{nvidia-a100-40gb: 8}}, got {capacity!r}")
+    convention = raw.get("gpu_convention")
+    if convention is not None and convention not in CONVENTIONS:
+        raise _fail(where, "gpu_convention", f"must be one of {', '.join(CONVENTIONS)}, got {convention!r}")
+    mappings = raw.get("label_mappings", []) or []
+    if not isinstance(mappings, list) or not all(isinstance(m, dict) for m in mappings):
+        raise _fail(where, "label_mappings", "must be a list of {key, value, gpu[, resource]} mappings")
+    for i, mapping in enumerate(mappings):
+        try:
+            LabelMapping(**mapping)
+        except TypeError:
+            raise _fail(where, f"label_mappings[{i}]", "must have key, value, gpu and optionally resource") from None
+        except GpuTypeError as err:
+            raise _fail(where, f"label_mappings[{i}]", str(err)) from None
+    for gpu_type in capacity:
+        try:
+            parse_gpu_type(str(gpu_type), strict=False)
+        except GpuTypeError as err:
+            raise _fail(where, "capacity", str(err)) from None
+    namespace = _text(raw, "namespace", where, default="default")
+    return MemberCluster(
+        name=name,
+        display_name=_text(raw, "display_name", where, default=name),
+        namespace=namespace,
+        kubeconfig=str(Path(kubeconfig).expanduser()) if kubeconfig else None,
+        context=context,
+        in_cluster=in_cluster,
+        inventory_context=_text(raw, "inventory_context", where),
+        site=_text(raw, "site", where, default=""),
+        owner=_text(raw, "owner", where, default=""),
+        region=_text(raw, "region", where, default=""),
+        cost_weight=float(cost),
+        labels=_string_map(raw, "labels", where),
+        allowed_groups=frozenset(groups) if groups is not None else None,
+        access=access,
+        ingress=ingress,
+        capacity={str(k): int(v) for k, v in capacity.items()},
+        gpu_convention=convention,
+        label_mappings=tuple(mappings),
+        hub_url=_text(raw, "hub_url", where),
+    )
+
+
+def parse_member_clusters(raw: object) -> list[MemberCluster]:
+    """Validate the whole ``Federation.clusters`` list."""
+    if not isinstance(raw, list) or not raw:
+        raise FederationConfigError("Federation.clusters must list at least one member cluster")
+    clusters = [parse_member_cluster(i, entry) for i, entry in enumerate(raw)]
+    seen: set[str] = set()
+    for i, c in enumerate(clusters):
+        if c.name in seen:
+            raise FederationConfigError(f"Federation.clusters[{i}] ({c.name}): field 'name' is used by "
+                                        "another cluster; names must be unique")
+        seen.add(c.name)
+    return clusters
+
+
+class Federation(LoggingConfigurable):
+    """The federation's configuration: member clusters and placement defaults."""
+
+    clusters = List(Dict(), config=True, help="""
+        Member clusters. Each entry is a mapping with:
+        name (required; lower-case), display_name, site, owner, region;
+        kubeconfig + context (the hub's credential, usually namespace-scoped) or in_cluster: true;
+        inventory_context (optional read-only credential allowed to watch nodes and pods;
+        without it GPU availability comes from quota and declared capacity);
+        namespace (where servers and jobs run); access: direct | ingress | tunnel
+        (how the hub reaches servers there) and ingress: {host, class_name, tls_secret};
+        cost_weight (default 1; higher is dearer); labels (e.g. data locality);
+        allowed_groups (JupyterHub groups that may use it; default everyone);
+        capacity ({gpu-type: count}, admin-declared, used when nodes are not visible);
+        gpu_convention (gfd, gke, karpenter, eks, aks, amd...: how it labels GPU nodes);
+        label_mappings ([{key, value, gpu, resource}] for the cluster's own GPU labels);
+        hub_url (how servers there reach the hub API).
+        """)
+    label_mappings = List(Dict(), config=True, help="""
+        Admin mappings from the federation's own node labels to canonical GPU types, for
+        every cluster: [{key: "site.example.org/gpu", value: "a100", gpu: "nvidia-a100-40gb",
+        resource: "nvidia.com/gpu"}].""")
+    placement_policy = Unicode("pack", config=True, help="""
+        How Auto placement ranks clusters: 'pack' fills the cluster where a request fits
+        most tightly (keeps big nodes whole); 'spread' prefers the cluster with most room.""")
+    public_hub_url = Unicode("", config=True, help="""
+        The hub's URL as seen from member clusters (e.g. https://hub.example.org). Servers
+        placed on other clusters use it to reach the hub API. Empty: JupyterHub's own.""")
+    health_interval = Float(1.0, config=True, help="Seconds between apiserver health probes per cluster.")
+    health_timeout = Float(2.0, config=True, help="""
+        Seconds an apiserver probe may take. Two failed probes in a row mark the cluster down,
+        so an unreachable cluster is noticed within about 2 × (interval + timeout).""")
+
+    def member_clusters(self) -> list[MemberCluster]:
+        return parse_member_clusters(self.clusters)

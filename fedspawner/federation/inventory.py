@@ -1,0 +1,326 @@
+"""Live inventory of one member cluster: GPUs by canonical type, CPU, memory, health.
+
+Two views, chosen by what the credential may see:
+
+- **nodes** (the credential, or the cluster's ``inventory_context``, may watch nodes and
+  pods): exact numbers — allocatable minus what running pods request, per node.
+- **namespace** (the common case in a real federation: the hub may act only in its own
+  namespace): upper bounds from the namespace's ResourceQuota and the admin-declared
+  capacity minus the hub's own usage, said as such ("up to 4 free, from quota").
+
+In both views the hub's ResourceQuota caps what it can get, and ``FailedScheduling``
+events on the hub's own pods mark a GPU type as recently full. Everything comes from
+watches; a change reaches the snapshot within milliseconds. A health probe notices an
+unreachable apiserver within a few seconds and the watches recover by themselves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import defaultdict
+from typing import Callable
+
+from kubernetes_asyncio import client
+
+from . import gpus
+from .config import MemberCluster
+from .model import SOURCE_DECLARED, SOURCE_NODES, SOURCE_QUOTA, ClusterSnapshot, GpuAvailability
+from .quantity import QuantityError, cpu_millis, units
+from .watch import ResourceWatch, WatchForbidden
+
+log = logging.getLogger(__name__)
+
+GPU_TYPE_LABEL = "fedspawner.dev/gpu-type"  # set on every pod the federation creates
+ACTIVE_PODS = "spec.nodeName!=,status.phase!=Succeeded,status.phase!=Failed"
+RECENTLY_FULL_SECONDS = 60.0
+TOP_NODES = 16
+
+
+def pod_requests(pod: dict) -> dict[str, int]:
+    """What a pod asks of its node: ``cpu`` in millicores, ``memory`` in bytes, and
+    extended resources in units (limits count where requests are absent)."""
+    def container_sum(containers):
+        total: dict[str, int] = defaultdict(int)
+        for c in containers or []:
+            res = c.get("resources") or {}
+            asked = {**(res.get("limits") or {}), **(res.get("requests") or {})}
+            for name, qty in asked.items():
+                try:
+                    total[name] += cpu_millis(qty) if name == "cpu" else units(qty)
+                except QuantityError:
+                    continue
+        return total
+
+    spec = pod.get("spec") or {}
+    total = container_sum(spec.get("containers"))
+    for init in spec.get("initContainers") or []:
+        for name, value in container_sum([init]).items():
+            total[name] = max(total[name], value)
+    return dict(total)
+
+
+def _is_active(pod: dict) -> bool:
+    return (pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
+
+
+class _Node:
+    """What placement needs of one node, parsed once per node update."""
+
+    __slots__ = ("name", "offers", "cpu", "memory", "schedulable")
+
+    def __init__(self, obj: dict, mappings):
+        meta, spec, status = obj["metadata"], obj.get("spec") or {}, obj.get("status") or {}
+        alloc = status.get("allocatable") or {}
+        self.name = meta["name"]
+        self.offers = gpus.node_gpu_offers(meta.get("labels") or {}, alloc, spec.get("taints") or [], mappings)
+        self.cpu = cpu_millis(alloc.get("cpu", 0))
+        self.memory = units(alloc.get("memory", 0))
+        ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
+        self.schedulable = ready and not spec.get("unschedulable", False)
+
+
+class ClusterInventory:
+    """Watches one member cluster and answers ``snapshot()`` at any time."""
+
+    def __init__(self, member: MemberCluster, hub_api: client.ApiClient, reader_api: client.ApiClient | None = None,
+                 mappings: tuple = (), health_interval: float = 1.0, health_timeout: float = 2.0,
+                 on_change: Callable[[str], None] | None = None):
+        self.member = member
+        self.hub_api = hub_api
+        self.reader_api = reader_api
+        self.mappings = tuple(mappings) + tuple(gpus.LabelMapping(**m) for m in member.label_mappings)
+        self.health_interval, self.health_timeout = health_interval, health_timeout
+        self.on_change = on_change or (lambda name: None)
+        self.healthy = False
+        self.health_reason = "not checked yet"
+        self.visibility = "unknown"
+        self.nodes: dict[str, _Node] = {}
+        self.pods: dict[str, tuple[str, dict[str, int], str | None]] = {}  # key -> (node, requests, gpu type)
+        self.quota_headroom: dict[str, int] = {}  # resource -> what the quota still allows
+        self.recently_full: dict[str, float] = {}
+        self.ready = asyncio.Event()
+        self._tasks: list[asyncio.Task] = []
+        self._snapshot: ClusterSnapshot | None = None
+        self.version = 0
+
+    # ---- lifecycle -----------------------------------------------------------
+    async def start(self) -> None:
+        self._tasks = [asyncio.create_task(self._health_loop(), name=f"health-{self.member.name}"),
+                       asyncio.create_task(self._watch_loop(), name=f"inventory-{self.member.name}")]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+
+    def _changed(self) -> None:
+        self._snapshot = None
+        self.version += 1
+        self.on_change(self.member.name)
+
+    # ---- health --------------------------------------------------------------
+    async def _health_loop(self) -> None:
+        failures = 0
+        version_api = client.VersionApi(self.hub_api)
+        while True:
+            try:
+                await asyncio.wait_for(version_api.get_code(), self.health_timeout)
+                failures = 0
+                if not self.healthy:
+                    self.healthy, self.health_reason = True, ""
+                    self._changed()
+            except asyncio.CancelledError:
+                raise
+            except Exception as err:  # noqa: BLE001 - any failure to answer counts
+                failures += 1
+                if failures >= 2 and self.healthy or self.health_reason == "not checked yet":
+                    reason = "apiserver did not answer in time" if isinstance(err, asyncio.TimeoutError) \
+                        else f"apiserver unreachable ({type(err).__name__})"
+                    if failures >= 2 or self.health_reason == "not checked yet":
+                        self.healthy, self.health_reason = False, reason
+                        self._changed()
+            await asyncio.sleep(self.health_interval)
+
+    # ---- watches -------------------------------------------------------------
+    async def _watch_loop(self) -> None:
+        ns = self.member.namespace
+        hub_core = client.CoreV1Api(self.hub_api)
+        reader = client.CoreV1Api(self.reader_api or self.hub_api)
+        shared = [
+            ResourceWatch(hub_core.list_namespaced_resource_quota, args=(ns,), on_change=self._on_quota,
+                          name=f"{self.member.name}/quotas"),
+            ResourceWatch(hub_core.list_namespaced_event, args=(ns,), field_selector="reason=FailedScheduling",
+                          on_change=self._on_event, name=f"{self.member.name}/events"),
+        ]
+        self._quota_watch = shared[0]
+        node_watch = ResourceWatch(reader.list_node, on_change=self._on_node, name=f"{self.member.name}/nodes")
+        self._node_watch = node_watch
+        pod_watch = ResourceWatch(reader.list_pod_for_all_namespaces, field_selector=ACTIVE_PODS,
+                                  on_change=self._on_pod, name=f"{self.member.name}/pods")
+        self._pod_watch = pod_watch
+        tasks = [asyncio.create_task(w.run()) for w in shared]
+        try:
+            try:
+                self.visibility = "nodes"
+                await asyncio.gather(node_watch.run(), pod_watch.run(), self._mark_ready(node_watch, pod_watch))
+            except WatchForbidden:
+                log.info("%s: the credential cannot watch nodes; using namespace-level availability",
+                         self.member.name)
+                self.visibility = "namespace"
+                self.nodes = {}
+                own = ResourceWatch(hub_core.list_namespaced_pod, args=(ns,), on_change=self._on_pod,
+                                    name=f"{self.member.name}/own-pods")
+                self._pod_watch = own
+                self._changed()
+                await asyncio.gather(own.run(), self._mark_ready(own, shared[0]))
+        finally:
+            for task in tasks:
+                task.cancel()
+
+    async def _mark_ready(self, *watches: ResourceWatch) -> None:
+        for w in watches:
+            await w.synced.wait()
+        self.ready.set()
+        self._changed()
+
+    def _on_node(self, kind: str, obj: dict) -> None:
+        if kind == "RELIST":
+            self.nodes = {key: _Node(o, self.mappings) for key, o in self._node_watch.objects.items()}
+        elif kind == "DELETED":
+            self.nodes.pop(ResourceWatch.key(obj), None)
+        else:
+            self.nodes[ResourceWatch.key(obj)] = _Node(obj, self.mappings)
+        self._changed()
+
+    def _on_pod(self, kind: str, obj: dict) -> None:
+        if kind == "RELIST":
+            self.pods = {key: self._pod_entry(o) for key, o in self._pod_watch.objects.items() if _is_active(o)}
+        elif kind == "DELETED" or not _is_active(obj):
+            self.pods.pop(ResourceWatch.key(obj), None)
+        else:
+            self.pods[ResourceWatch.key(obj)] = self._pod_entry(obj)
+        self._changed()
+
+    @staticmethod
+    def _pod_entry(pod: dict) -> tuple[str, dict[str, int], str | None]:
+        labels = pod["metadata"].get("labels") or {}
+        return (pod.get("spec") or {}).get("nodeName", ""), pod_requests(pod), labels.get(GPU_TYPE_LABEL)
+
+    def _on_quota(self, kind: str, obj: dict) -> None:
+        headroom: dict[str, int] = {}
+        for quota in self._quota_watch.objects.values():
+            status = quota.get("status") or {}
+            hard, used = status.get("hard") or {}, status.get("used") or {}
+            for key, limit in hard.items():
+                resource = key.removeprefix("requests.").removeprefix("limits.")
+                try:
+                    left = max(units(limit) - units(used.get(key, 0)), 0)
+                except QuantityError:
+                    continue
+                headroom[resource] = min(left, headroom.get(resource, left))
+        self.quota_headroom = headroom
+        self._changed()
+
+    def _on_event(self, kind: str, obj: dict) -> None:
+        if kind in ("RELIST", "DELETED") or "Insufficient" not in (obj.get("message") or ""):
+            return
+        involved = obj.get("involvedObject") or {}
+        entry = self.pods.get(f"{involved.get('namespace', '')}/{involved.get('name', '')}")
+        gpu_type = entry[2] if entry else None
+        if gpu_type:
+            self.recently_full[gpu_type] = time.time()
+            self._changed()
+
+    # ---- snapshot ------------------------------------------------------------
+    def snapshot(self) -> ClusterSnapshot:
+        """The cluster as placement sees it now (cached until the next change)."""
+        if self._snapshot is None:
+            gpus_now = self._visible_gpus() if self.visibility == "nodes" else self._namespace_gpus()
+            self._snapshot = ClusterSnapshot(
+                name=self.member.name, display_name=self.member.display_name, site=self.member.site,
+                owner=self.member.owner, healthy=self.healthy and self.ready.is_set(),
+                health_reason=self.health_reason if not self.healthy else (
+                    "" if self.ready.is_set() else "inventory still loading"),
+                visibility=self.visibility, gpus=gpus_now, cpu_memory_free=self._cpu_memory_free(),
+                cost_weight=self.member.cost_weight, labels=dict(self.member.labels),
+                allowed_groups=self.member.allowed_groups,
+                recently_full={k: v for k, v in self.recently_full.items()
+                               if time.time() - v < RECENTLY_FULL_SECONDS},
+                updated_at=time.time())
+        return self._snapshot
+
+    def _used_by_node(self) -> dict[str, dict[str, int]]:
+        used: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        for node, requests, _ in self.pods.values():
+            for name, value in requests.items():
+                used[node][name] += value
+        return used
+
+    def _visible_gpus(self) -> dict[str, GpuAvailability]:
+        used = self._used_by_node()
+        per_type: dict[str, dict] = {}
+        for node in self.nodes.values():
+            for offer in node.offers:
+                entry = per_type.setdefault(offer.gpu.name, {"offer": offer, "total": 0, "free": [], "max": 0})
+                entry["max"] = max(entry["max"], offer.count)
+                if node.schedulable:
+                    entry["total"] += offer.count
+                    entry["free"].append(max(offer.count - used[node.name].get(offer.resource, 0), 0))
+        out = {}
+        for name, entry in per_type.items():
+            offer, frees = entry["offer"], entry["free"]
+            free, largest = sum(frees), max(frees, default=0)
+            histogram: dict[int, int] = defaultdict(int)
+            for f in frees:
+                histogram[f] += 1
+            note = f"{free} free of {entry['total']}"
+            cap = self.quota_headroom.get(offer.resource)
+            if cap is not None and cap < free:
+                note += f" (your quota allows {cap})"
+                free, largest = cap, min(largest, cap)
+            out[name] = GpuAvailability(
+                gpu_type=name, display=offer.gpu.display, resource=offer.resource, total=entry["total"],
+                free=free, free_upper_bound=None, largest_free_on_one_node=largest, max_per_node=entry["max"],
+                free_histogram=tuple(sorted(histogram.items())), source=SOURCE_NODES, note=note)
+        return out
+
+    def _namespace_gpus(self) -> dict[str, GpuAvailability]:
+        own_use: dict[str, int] = defaultdict(int)
+        out = {}
+        for gpu_type, declared in self.member.capacity.items():
+            try:
+                sched = gpus.scheduling_in_cluster(gpu_type, self.member.gpu_convention, self.mappings)
+                resource, display = sched.resource, sched.gpu.display
+            except gpus.GpuTypeError:
+                resource, display = "nvidia.com/gpu", gpu_type
+            for _, requests, label in self.pods.values():
+                if label == gpu_type:
+                    own_use[gpu_type] += requests.get(resource, 0)
+            bound, source = max(declared - own_use[gpu_type], 0), SOURCE_DECLARED
+            cap = self.quota_headroom.get(resource)
+            if cap is not None and cap <= bound:
+                bound, source = cap, SOURCE_QUOTA
+            note = f"up to {bound} free, from {'quota' if source == SOURCE_QUOTA else 'declared capacity'}"
+            out[gpu_type] = GpuAvailability(
+                gpu_type=gpu_type, display=display, resource=resource, total=declared, free=None,
+                free_upper_bound=bound, largest_free_on_one_node=None, max_per_node=None,
+                source=source, note=note)
+        return out
+
+    def _cpu_memory_free(self) -> tuple[tuple[int, int], ...]:
+        if self.visibility != "nodes":
+            return ()
+        used = self._used_by_node()
+        pairs = sorted(((n.cpu - used[n.name].get("cpu", 0), n.memory - used[n.name].get("memory", 0))
+                        for n in self.nodes.values() if n.schedulable), reverse=True)
+        # Keep only nodes no other node beats on both CPU and memory: a pod fits on
+        # some node exactly when it fits on one of these.
+        frontier, best_memory = [], -1
+        for cpu, memory in pairs:
+            if memory > best_memory:
+                frontier.append((cpu, memory))
+                best_memory = memory
+        return tuple(frontier[:TOP_NODES])

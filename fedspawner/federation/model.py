@@ -1,0 +1,133 @@
+"""The federation core's data: inventory snapshots, placement requests and decisions.
+
+Snapshots are immutable and already aggregated (per cluster and GPU type), so that a
+placement decision never walks individual nodes: the inventory folds node and pod
+events into these aggregates, and placement reads them in microseconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# How a cluster's GPU numbers were obtained.
+SOURCE_NODES = "nodes"  # exact: the hub can watch nodes and pods
+SOURCE_QUOTA = "quota"  # upper bound: ResourceQuota headroom in the hub's namespace
+SOURCE_DECLARED = "declared"  # upper bound: admin-declared capacity minus the hub's own usage
+SOURCE_UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class GpuAvailability:
+    """What one cluster has of one canonical GPU type, right now."""
+
+    gpu_type: str  # canonical name, e.g. "nvidia-a100-40gb"
+    display: str  # e.g. "NVIDIA A100 40GB"
+    resource: str  # extended resource, e.g. "nvidia.com/gpu"
+    total: int | None  # allocatable GPUs of this type (None: not visible)
+    free: int | None  # exact free GPUs (None: not visible)
+    free_upper_bound: int | None  # "up to N free" when only bounds are known
+    largest_free_on_one_node: int | None  # the most one pod could get now
+    max_per_node: int | None  # the most any single node has (free or not)
+    free_histogram: tuple[tuple[int, int], ...] = ()  # (free GPUs on a node, how many nodes)
+    source: str = SOURCE_NODES
+    note: str = ""  # for people: "3 free", "up to 4 free, from quota"
+
+    @property
+    def best_known_free(self) -> int | None:
+        """Exact free count if known, else the upper bound, else None."""
+        return self.free if self.free is not None else self.free_upper_bound
+
+
+@dataclass(frozen=True)
+class ClusterSnapshot:
+    """One member cluster as placement sees it."""
+
+    name: str
+    display_name: str
+    site: str = ""
+    owner: str = ""
+    healthy: bool = True
+    health_reason: str = ""  # why not healthy, for people
+    visibility: str = SOURCE_NODES  # SOURCE_NODES or "namespace"
+    gpus: dict[str, GpuAvailability] = field(default_factory=dict)
+    # (free CPU millicores, free memory bytes) of the nodes no other node beats on
+    # both (the Pareto frontier), most CPU first. Empty when nodes are not visible.
+    cpu_memory_free: tuple[tuple[int, int], ...] = ()
+    cost_weight: float = 1.0
+    labels: dict[str, str] = field(default_factory=dict)
+    allowed_groups: frozenset[str] | None = None  # None: every user
+    recently_full: dict[str, float] = field(default_factory=dict)  # gpu type -> when scheduling said "full"
+    updated_at: float = 0.0
+
+
+@dataclass(frozen=True)
+class InventorySnapshot:
+    clusters: tuple[ClusterSnapshot, ...]
+    taken_at: float = 0.0
+
+    def cluster(self, name: str) -> ClusterSnapshot | None:
+        for c in self.clusters:
+            if c.name == name:
+                return c
+        return None
+
+
+POLICY_PACK = "pack"  # fill the busiest cluster/node that fits (keeps big nodes whole)
+POLICY_SPREAD = "spread"  # prefer the cluster with the most room
+
+
+@dataclass(frozen=True)
+class PlacementRequest:
+    """What a notebook server or job needs, and who asks."""
+
+    gpu_type: str | None = None  # canonical name; "any" for any type; None for CPU only
+    gpu_count: int = 0  # GPUs per pod
+    pods: int = 1  # a gang of identical pods (jobs); all in one cluster
+    cpu_milli: int = 0  # per pod
+    memory_bytes: int = 0  # per pod
+    user: str = ""
+    groups: frozenset[str] = frozenset()
+    explicit_cluster: str | None = None  # the user's choice wins
+    allowed_clusters: tuple[str, ...] | None = None  # None: all
+    preferred_clusters: tuple[str, ...] = ()  # in order; ties broken by this
+    locality: dict[str, str] = field(default_factory=dict)  # preferred cluster labels
+    policy: str = POLICY_PACK
+    # By default a pod's GPUs must fit on one node now. A profile may relax this to
+    # "the cluster has that many free in total" (e.g. clusters that autoscale nodes).
+    allow_multi_node: bool = False
+
+
+@dataclass(frozen=True)
+class Candidate:
+    cluster: str
+    gpu_type: str | None
+    score: float  # higher is better
+    reason: str  # for people: "onprem: 6 × NVIDIA A100 40GB free (pack)"
+
+
+@dataclass(frozen=True)
+class Rejection:
+    cluster: str
+    reason: str  # for people: "burst: no NVIDIA L4 in this cluster"
+
+
+@dataclass(frozen=True)
+class Decision:
+    candidates: tuple[Candidate, ...]
+    rejected: tuple[Rejection, ...]
+
+    def explain(self) -> str:
+        """One line per cluster, candidates first."""
+        lines = [f"{i + 1}. {c.reason}" for i, c in enumerate(self.candidates)]
+        lines += [f"✗ {r.reason}" for r in self.rejected]
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class GpuScheduling:
+    """How to ask one cluster for one GPU type: the extended resource to request, the
+    node affinity that selects nodes with that GPU, and the tolerations their taints need."""
+
+    resource: str
+    node_affinity: dict | None  # a pod "affinity" dict ({"nodeAffinity": ...}) or None
+    tolerations: tuple[dict, ...] = ()

@@ -1,0 +1,132 @@
+"""List-and-watch of one Kubernetes resource, kept as plain dicts.
+
+Objects stay as decoded JSON (no model classes: decoding thousands of nodes into
+kubernetes_asyncio models costs seconds). The watch resumes from the last
+resourceVersion, relists on 410 Gone, and backs off on errors; every change calls
+``on_change`` at once, so consumers see a cluster change within milliseconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Callable
+
+from kubernetes_asyncio.client.rest import ApiException
+
+log = logging.getLogger(__name__)
+
+
+class WatchForbidden(Exception):
+    """The credential may not list this resource (403)."""
+
+
+def _raise_for_status(status: int, body: bytes) -> None:
+    """Raw responses (``_preload_content=False``) do not raise by themselves."""
+    if 200 <= status < 300:
+        return
+    try:
+        reason = json.loads(body).get("message", "")
+    except ValueError:
+        reason = body[:200].decode(errors="replace")
+    raise ApiException(status=status, reason=reason)
+
+
+class ResourceWatch:
+    """Mirror of one resource collection, by ``namespace/name``."""
+
+    def __init__(self, list_fn: Callable, *, args: tuple = (), label_selector: str | None = None,
+                 field_selector: str | None = None, on_change: Callable[[str, dict], None] | None = None,
+                 name: str = "", page_size: int = 500):
+        self.list_fn = list_fn
+        self.args = args
+        self.selectors = {k: v for k, v in (("label_selector", label_selector),
+                                            ("field_selector", field_selector)) if v}
+        self.on_change = on_change or (lambda kind, obj: None)
+        self.name = name
+        self.page_size = page_size
+        self.objects: dict[str, dict] = {}
+        self.synced = asyncio.Event()
+        self.resource_version: str | None = None
+
+    @staticmethod
+    def key(obj: dict) -> str:
+        meta = obj["metadata"]
+        return f"{meta.get('namespace', '')}/{meta['name']}"
+
+    async def _list(self) -> None:
+        objects: dict[str, dict] = {}
+        cont = None
+        while True:
+            kwargs = dict(self.selectors, limit=self.page_size, _preload_content=False, _request_timeout=30)
+            if cont:
+                kwargs["_continue"] = cont
+            resp = await self.list_fn(*self.args, **kwargs)
+            body = await resp.read()
+            resp.release()
+            _raise_for_status(resp.status, body)
+            page = json.loads(body)
+            for item in page.get("items", []):
+                objects[self.key(item)] = item
+            cont = page["metadata"].get("continue")
+            if not cont:
+                self.resource_version = page["metadata"]["resourceVersion"]
+                break
+        self.objects = objects
+        self.on_change("RELIST", {})
+        self.synced.set()
+
+    async def _watch_once(self) -> bool:
+        """Stream events until the server closes; False means the list must be redone."""
+        resp = await self.list_fn(*self.args, watch=True, resource_version=self.resource_version,
+                                  allow_watch_bookmarks=True, timeout_seconds=240, _preload_content=False,
+                                  _request_timeout=300, **self.selectors)
+        if resp.status != 200:
+            body = await resp.read()
+            resp.release()
+            _raise_for_status(resp.status, body)
+        try:
+            while True:
+                line = await resp.content.readline()
+                if not line:
+                    return True
+                event = json.loads(line)
+                kind, obj = event["type"], event["object"]
+                if kind == "ERROR":
+                    if obj.get("code") == 410:
+                        return False
+                    raise ApiException(status=obj.get("code", 500), reason=obj.get("message", "watch error"))
+                self.resource_version = obj["metadata"].get("resourceVersion", self.resource_version)
+                if kind == "BOOKMARK":
+                    continue
+                if kind == "DELETED":
+                    self.objects.pop(self.key(obj), None)
+                else:
+                    self.objects[self.key(obj)] = obj
+                self.on_change(kind, obj)
+        finally:
+            resp.release()
+
+    async def run(self) -> None:
+        """List, then watch forever. 403 raises WatchForbidden; other errors back off."""
+        backoff = 0.2
+        need_list = True
+        while True:
+            try:
+                if need_list:
+                    await self._list()
+                need_list = not await self._watch_once()
+                backoff = 0.2
+            except asyncio.CancelledError:
+                raise
+            except ApiException as err:
+                if err.status == 403:
+                    raise WatchForbidden(f"{self.name}: {err.reason}") from None
+                need_list = need_list or err.status == 410
+                log.debug("watch %s failed (%s); retrying in %.1fs", self.name, err.status, backoff)
+            except Exception as err:  # noqa: BLE001 - network trouble of any kind: retry
+                log.debug("watch %s failed (%s); retrying in %.1fs", self.name, err, backoff)
+                need_list = True
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 5.0)

@@ -1,0 +1,65 @@
+"""Hooks for ``jupyterhub_config.py``: the availability endpoint and a one-line set-up.
+
+    from fedspawner.hub import configure_hub
+    configure_hub(c)   # after setting c.Federation.clusters
+
+``configure_hub`` selects the federated spawner, adds the availability endpoint the
+launch form polls, and validates the member clusters now, so that a malformed entry
+stops the hub at start-up with one message naming the cluster and field.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from jupyterhub.handlers import BaseHandler
+from tornado import web
+
+from .federation.config import Federation, FederationConfigError
+from .federation.registry import ClusterRegistry
+from .spawner.availability import availability
+
+AVAILABILITY_PATH = r"/api/fedspawner/availability"
+MAX_WAIT = 25.0
+
+
+class AvailabilityHandler(BaseHandler):
+    """GET /hub/api/fedspawner/availability[?since=VERSION&wait=SECONDS]
+
+    Clusters and GPU types with live free counts for the logged-in user. With
+    ``since``, waits (up to ``wait`` seconds) until the inventory changes, so the form
+    sees a change within moments without polling hard.
+    """
+
+    @web.authenticated
+    async def get(self):
+        registry = ClusterRegistry.shared(self.settings.get("config"))
+        await registry.start()
+        try:
+            since = int(self.get_argument("since", "-1"))
+            wait = min(float(self.get_argument("wait", "0")), MAX_WAIT)
+        except ValueError:
+            raise web.HTTPError(400, "since must be an integer and wait a number of seconds") from None
+        if since >= 0 and wait > 0:
+            await registry.wait_for_change(since, wait)
+        groups = frozenset(g.name for g in self.current_user.groups)
+        self.set_header("Content-Type", "application/json")
+        self.set_header("Cache-Control", "no-store")
+        self.finish(json.dumps(availability(registry.snapshot(), groups, registry.version)))
+
+
+def availability_handlers() -> list[tuple[str, type]]:
+    """For ``c.JupyterHub.extra_handlers``."""
+    return [(AVAILABILITY_PATH, AvailabilityHandler)]
+
+
+def configure_hub(c) -> None:
+    """Use the federated spawner and check the federation's configuration now."""
+    c.JupyterHub.spawner_class = "fedspawner"
+    handlers = list(c.JupyterHub.extra_handlers or []) if "extra_handlers" in c.JupyterHub else []
+    c.JupyterHub.extra_handlers = handlers + availability_handlers()
+    try:
+        Federation(config=c).member_clusters()
+    except FederationConfigError as err:
+        sys.exit(f"fedspawner: {err}")

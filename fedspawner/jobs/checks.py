@@ -1,0 +1,332 @@
+"""Field-by-field checks of a job spec, each failing with a message for the user.
+
+``JobSpec.__post_init__`` calls these in turn; each returns the normalised
+value or raises ``JobSpecError`` naming the field, what was wrong with it and
+how to fix it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from .errors import JobSpecError
+from .validation import ENV_NAME, human_bytes, is_dns1035_label, parse_quantity
+
+#: Names become object names with suffixes (``-script``, ``-worker-12``) and
+#: pod host names; 40 characters leaves room for all of them under 63.
+MAX_NAME_LENGTH = 40
+#: ConfigMaps are capped at 1 MiB of data by the API server (and etcd at about
+#: 1.5 MiB per request). Scripts get 900 KiB so the other keys fedspawner adds
+#: (requirements.txt, a launcher) and the object's metadata always fit.
+MAX_SCRIPT_BYTES = 900 * 1024
+MAX_NODES = 1000
+MAX_EXECUTORS = 1000
+MAX_GPUS_PER_NODE = 64
+MAX_CPU_CORES = 512
+MIN_MEMORY_MIB = 64
+MIN_SPARK_MEMORY_MIB = 1536
+MAX_ENV = 100
+MAX_ENV_VALUE = 32 * 1024
+MAX_PACKAGES = 100
+MAX_PACKAGE_LENGTH = 200
+MAX_CONF = 200
+MAX_RETRIES = 10
+MAX_TIMEOUT = 30 * 24 * 3600
+
+_GPU_TYPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+_IMAGE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/:@+-]*$")
+#: A pip requirement: a name first, then version specifiers, extras, markers
+#: or a direct URL. No shell metacharacters, quotes or backslashes, and never
+#: a leading dash (requirements files would read it as a pip option).
+_PACKAGE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-\[\],<>=!~ +:/@#%]*$")
+_CONF_KEY = re.compile(r"^spark\.[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)*$")
+
+#: Environment variables fedspawner or the launchers set themselves.
+RESERVED_ENV = frozenset({
+    "MASTER_ADDR", "MASTER_PORT", "WORLD_SIZE", "RANK", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "GROUP_RANK",
+    "NODE_RANK", "JOB_COMPLETION_INDEX", "TF_CONFIG", "PYTHONUSERBASE", "SPARK_LOCAL_IP",
+    "SPARK_MASTER_HOST", "SPARK_MASTER_PORT", "SPARK_WORKER_DIR", "SPARK_LOCAL_DIRS",
+    "SPARK_DAEMON_MEMORY",
+})
+RESERVED_ENV_PREFIXES = ("FEDSPAWNER_", "PET_", "TORCHELASTIC_")
+
+_SIZING = "size the job with cpu, memory and executors instead"
+_OURS = "fedspawner sets it to run the job on the cluster it chose, under the job's identity"
+#: Spark settings a job may not override, and why.
+MANAGED_SPARK_CONF: Mapping[str, str] = {
+    **{key: _SIZING for key in (
+        "spark.executor.instances", "spark.executor.memory", "spark.executor.cores",
+        "spark.executor.memoryOverhead", "spark.driver.memory", "spark.driver.cores",
+        "spark.driver.memoryOverhead", "spark.cores.max",
+    )},
+    **{key: _OURS for key in (
+        "spark.master", "spark.submit.deployMode", "spark.driver.host", "spark.driver.bindAddress",
+        "spark.ui.port", "spark.kubernetes.namespace", "spark.kubernetes.container.image",
+        "spark.kubernetes.driver.container.image", "spark.kubernetes.executor.container.image",
+        "spark.kubernetes.driver.master", "spark.kubernetes.driver.pod.name",
+        "spark.kubernetes.driver.podTemplateFile", "spark.kubernetes.executor.podTemplateFile",
+        "spark.kubernetes.driver.podTemplateContainerName",
+        "spark.kubernetes.executor.podTemplateContainerName",
+    )},
+}
+MANAGED_SPARK_CONF_PREFIXES = (
+    "spark.kubernetes.authenticate.", "spark.kubernetes.driver.volumes.",
+    "spark.kubernetes.executor.volumes.", "spark.kubernetes.driver.label.",
+    "spark.kubernetes.executor.label.", "spark.kubernetes.driver.annotation.",
+    "spark.kubernetes.executor.annotation.",
+)
+
+
+def _fail(field: str, message: str) -> JobSpecError:
+    return JobSpecError(message, field=field)
+
+
+def _whole_number(value: Any, field: str, what: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _fail(field, f"{field} must be a whole number ({what}), not {value!r}.")
+    if not low <= value <= high:
+        raise _fail(field, f"{field} must be between {low} and {high} ({what}); got {value}.")
+    return value
+
+
+def check_kind(kind: Any, kinds: Iterable[str]) -> str:
+    """The kind, which must be one of ``kinds``."""
+    kinds = tuple(kinds)
+    if kind not in kinds:
+        close = difflib.get_close_matches(str(kind), kinds, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise _fail("kind", f"Unknown kind of job {kind!r}.{hint} Use one of: {', '.join(kinds)} "
+                            "('job' runs a plain Python or bash script).")
+    return kind
+
+
+def check_name(name: Any) -> str:
+    """A job name: an RFC 1035 label of at most 40 characters."""
+    if not isinstance(name, str) or not is_dns1035_label(name, MAX_NAME_LENGTH):
+        raise _fail("name", (
+            f"The job name {name!r} can't be used: a name is 1 to {MAX_NAME_LENGTH} characters of "
+            "lowercase letters, digits and dashes, starting with a letter and ending with a letter or "
+            "digit (e.g. 'resnet-ddp-2'). Leave it out to get a generated one."))
+    return name
+
+
+def check_script(script: Any) -> str:
+    """The script: non-empty text of at most ``MAX_SCRIPT_BYTES`` bytes of UTF-8."""
+    if not isinstance(script, str) or not script.strip():
+        raise _fail("script", "The job has no script: the cell body is the code the job runs, and it "
+                              "is empty. Put the code to run in the cell under %%fedsubmit.")
+    try:
+        size = len(script.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise _fail("script", "The script contains characters that can't be encoded as UTF-8 (lone "
+                              "surrogates); remove them and submit again.") from None
+    if size > MAX_SCRIPT_BYTES:
+        raise _fail("script", script_too_large(size))
+    return script
+
+
+def script_too_large(size: int) -> str:
+    """The message for a script over the ConfigMap budget."""
+    return (f"The script is {human_bytes(size)} ({size:,} bytes), over the {human_bytes(MAX_SCRIPT_BYTES)} "
+            "limit for code sent from a cell: it travels to the cluster in a Kubernetes ConfigMap, which "
+            "holds at most 1 MiB. Put large code in the image or in a pip package (packages=[...]), and "
+            "data in storage the job reads, and keep the cell to the entry point.")
+
+
+def check_language(language: Any, kind: str, languages: Iterable[str]) -> str:
+    """``python`` for every kind; ``bash`` as well for kind ``job``."""
+    languages = tuple(languages)
+    if language not in languages:
+        raise _fail("language", f"Unknown script language {language!r}: use one of {', '.join(languages)}.")
+    if language != "python" and kind != "job":
+        raise _fail("language", f"Kind {kind!r} runs Python scripts only; use kind 'job' to run a "
+                                f"{language} script.")
+    return language
+
+
+def check_image(image: Any) -> str:
+    """An image reference: no whitespace or shell characters, at most 500 characters."""
+    if not isinstance(image, str) or len(image) > 500 or not _IMAGE.match(image):
+        raise _fail("image", f"The image {image!r} is not a valid image reference; write it as "
+                             "registry/repository:tag (e.g. 'pytorch/pytorch:2.5.1-cuda12.4-cudnn9-runtime')"
+                             ".")
+    return image
+
+
+def check_nodes(nodes: Any, kind: str) -> int:
+    """Nodes (pods) of the job: 1 for Spark, which scales with executors."""
+    nodes = _whole_number(nodes, "nodes", "how many pods run the job", 1, MAX_NODES)
+    if kind == "spark" and nodes != 1:
+        raise _fail("nodes", "Spark jobs scale with executors, not nodes: leave nodes at 1 and set "
+                             f"executors={nodes} instead.")
+    return nodes
+
+
+def parse_gpu_string(text: str) -> tuple[str | None, int]:
+    """``"A100:4"`` → ``("A100", 4)``; ``"4"`` → ``(None, 4)``."""
+    kind, sep, count = text.strip().rpartition(":")
+    if not sep:
+        kind, count = "", text.strip()
+    if not count.isdigit():
+        raise _fail("gpus", f"Can't read the GPU request {text!r}: write TYPE:COUNT per node (e.g. "
+                            "'A100:4'), or just COUNT for any GPU type.")
+    return (kind or None), int(count)
+
+
+def check_gpus(gpu_type: Any, count: Any) -> None:
+    """A GPU request's shape: an optional type name, 0 to 64 per node."""
+    _whole_number(count, "gpus", "GPUs per node", 0, MAX_GPUS_PER_NODE)
+    if gpu_type is None:
+        return
+    if not isinstance(gpu_type, str) or not _GPU_TYPE.match(gpu_type):
+        raise _fail("gpus", f"The GPU type {gpu_type!r} is not a GPU type name; use the canonical name the "
+                            "hub lists (e.g. 'A100', 'H100-80GB'), or leave the type out for any GPU.")
+    if count == 0:
+        raise _fail("gpus", f"The job asks for GPU type {gpu_type!r} but 0 GPUs; ask for at least one "
+                            f"(e.g. '{gpu_type}:1') or drop the GPU type.")
+
+
+def number_to_quantity(value: Any) -> Any:
+    """Let JSON numbers stand for CPU quantities (``2`` → ``"2"``, ``0.5`` → ``"0.5"``)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return value
+    return str(value) if not isinstance(value, float) or not value.is_integer() else str(int(value))
+
+
+def check_cpu(cpu: Any) -> str:
+    """CPU per node as a Kubernetes quantity, from 1m to 512 cores."""
+    parsed = parse_quantity(cpu) if isinstance(cpu, str) else None
+    if parsed is None:
+        raise _fail("cpu", f"cpu {cpu!r} is not a CPU quantity; write cores as '2' or '0.5', or "
+                           "millicores as '500m'.")
+    if parsed < parse_quantity("1m"):
+        raise _fail("cpu", f"cpu {cpu!r} is less than one millicore; ask for at least '100m'.")
+    if parsed > MAX_CPU_CORES:
+        raise _fail("cpu", f"cpu {cpu!r} is {parsed} cores per node, more than any node has; did you "
+                           f"mean '{cpu}m' (millicores)?")
+    return cpu
+
+
+def check_memory(memory: Any, kind: str) -> str:
+    """Memory per node as a Kubernetes quantity; at least 1.5Gi for Spark."""
+    parsed = parse_quantity(memory) if isinstance(memory, str) else None
+    if parsed is None:
+        raise _fail("memory", f"memory {memory!r} is not a memory quantity; write it with a unit, e.g. "
+                              "'512Mi' or '8Gi'.")
+    mib = parsed / 2**20
+    minimum = MIN_SPARK_MEMORY_MIB if kind == "spark" else MIN_MEMORY_MIB
+    if mib < minimum:
+        hint = f" (did you mean '{memory}Gi'?)" if memory.isdigit() else ""
+        need = "1536Mi for Spark, which runs a JVM per pod" if kind == "spark" else f"{MIN_MEMORY_MIB}Mi"
+        raise _fail("memory", f"memory {memory!r} per node is too little{hint}; ask for at least {need}.")
+    return memory
+
+
+def check_env(env: Any) -> dict[str, str]:
+    """Environment variables: portable names, string values, none fedspawner sets itself."""
+    if not isinstance(env, Mapping):
+        raise _fail("env", f"env must map variable names to string values, not {type(env).__name__}.")
+    if len(env) > MAX_ENV:
+        raise _fail("env", f"env has {len(env)} variables; at most {MAX_ENV} are allowed. Put bulk "
+                           "configuration in a file the script reads.")
+    for name, value in env.items():
+        if not isinstance(name, str) or not ENV_NAME.match(name) or len(name) > 128:
+            raise _fail("env", f"{name!r} is not a usable environment variable name: use letters, digits "
+                               "and underscores, not starting with a digit (e.g. 'BATCH_SIZE').")
+        if name in RESERVED_ENV or name.startswith(RESERVED_ENV_PREFIXES):
+            raise _fail("env", f"The environment variable {name} is set by fedspawner or the launcher "
+                               "(ranks, rendezvous, Spark addresses, package paths); choose another name.")
+        if not isinstance(value, str):
+            raise _fail("env", f"The value of {name} must be a string (write {value!r} in quotes), not "
+                               f"{type(value).__name__}.")
+        if len(value) > MAX_ENV_VALUE:
+            raise _fail("env", f"The value of {name} is {len(value):,} characters; at most "
+                               f"{MAX_ENV_VALUE:,} are allowed. Put large values in a file instead.")
+    return dict(env)
+
+
+def check_packages(packages: Any) -> tuple[str, ...]:
+    """pip requirements, checked loosely: a name first, no shell metacharacters."""
+    if isinstance(packages, str) or not isinstance(packages, (list, tuple)):
+        raise _fail("packages", "packages must be a list of pip requirement strings, e.g. "
+                                "['numpy', 'pandas>=2'].")
+    if len(packages) > MAX_PACKAGES:
+        raise _fail("packages", f"{len(packages)} packages is more than {MAX_PACKAGES}; build an image "
+                                "with them instead.")
+    for package in packages:
+        if (not isinstance(package, str) or len(package) > MAX_PACKAGE_LENGTH
+                or not _PACKAGE.match(package)):
+            raise _fail("packages", (
+                f"{package!r} is not a pip requirement fedspawner accepts: write a package name with "
+                "optional extras and version (e.g. 'torchvision', 'pandas[parquet]>=2.1', 'mylib @ "
+                "https://host/mylib.whl'), without pip options, quotes or shell characters "
+                "(; & | $ ` \\ ( ) { } * ? newlines)."))
+    return tuple(packages)
+
+
+def check_executors(executors: Any, kind: str, default: int) -> int | None:
+    """Spark executors (default ``default``); None for every other kind."""
+    if kind != "spark":
+        if executors is not None:
+            raise _fail("executors", f"executors only apply to Spark jobs; a {kind} job scales with "
+                                     "nodes.")
+        return None
+    if executors is None:
+        return default
+    return _whole_number(executors, "executors", "Spark executor pods", 1, MAX_EXECUTORS)
+
+
+def check_conf(conf: Any, kind: str) -> dict[str, str]:
+    """Spark configuration: ``spark.*`` keys with string values, minus the managed ones."""
+    if not isinstance(conf, Mapping):
+        raise _fail("conf", f"conf must map Spark settings to string values, not {type(conf).__name__}.")
+    if conf and kind != "spark":
+        raise _fail("conf", f"conf holds Spark settings and only applies to Spark jobs, not to a {kind} "
+                            "job; use env to configure it.")
+    if len(conf) > MAX_CONF:
+        raise _fail("conf", f"conf has {len(conf)} settings; at most {MAX_CONF} are allowed.")
+    for key, value in conf.items():
+        if not isinstance(key, str) or not _CONF_KEY.match(key):
+            raise _fail("conf", f"{key!r} is not a Spark setting: keys start with 'spark.' and contain "
+                                "letters, digits, dots, dashes and underscores (e.g. "
+                                "'spark.sql.shuffle.partitions').")
+        reason = MANAGED_SPARK_CONF.get(key)
+        if reason is None and key.startswith(MANAGED_SPARK_CONF_PREFIXES):
+            reason = _OURS
+        if reason is not None:
+            raise _fail("conf", f"The Spark setting {key} can't be set on a job: {reason}.")
+        if not isinstance(value, str):
+            raise _fail("conf", f"The value of {key} must be a string (write {value!r} in quotes), not "
+                                f"{type(value).__name__}.")
+        if "\n" in value or "\r" in value or "\x00" in value or len(value) > 4096:
+            raise _fail("conf", f"The value of {key} must be a single line of at most 4096 characters.")
+    return dict(conf)
+
+
+def check_retries(retries: Any, kind: str) -> int:
+    """Retries for failed pods, kind ``job`` only (distributed kinds fail fast)."""
+    retries = _whole_number(retries, "retries", "failed pods to retry", 0, MAX_RETRIES)
+    if retries and kind != "job":
+        raise _fail("retries", (
+            f"retries only apply to kind 'job'. A {kind} job fails as a whole when one of its pods "
+            "fails, because a restarted rank can't rejoin a running job; resubmit it instead, or "
+            "checkpoint and resume in the script."))
+    return retries
+
+
+def check_timeout(timeout: Any) -> int | None:
+    """Seconds the job may run before it is stopped (None: no limit)."""
+    if timeout is None:
+        return None
+    return _whole_number(timeout, "timeout", "seconds the job may run", 1, MAX_TIMEOUT)
+
+
+def spark_cores(cpu: str) -> int:
+    """Whole Spark cores for a CPU quantity: rounded down, at least one."""
+    parsed = parse_quantity(cpu)
+    assert parsed is not None
+    return max(1, math.floor(parsed))

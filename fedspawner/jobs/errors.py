@@ -1,0 +1,22 @@
+"""The one error type a user can cause when describing or rendering a job."""
+
+from __future__ import annotations
+
+__all__ = ["JobSpecError"]
+
+
+class JobSpecError(ValueError):
+    """A job spec that can't run, with one paragraph saying why and what to do.
+
+    ``field`` names the offending spec field when there is one, so an API can
+    point at it; ``str(error)`` is the whole message, fit to show a user as is.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+    @property
+    def message(self) -> str:
+        """The paragraph to show the user."""
+        return str(self.args[0])

@@ -1,0 +1,110 @@
+"""Renderers for the Kubeflow training operator (v1): PyTorchJob and TFJob.
+
+Targets ``kubeflow.org/v1`` as served by training-operator v1.8 and v1.9
+(the last releases before Kubeflow Trainer v2 replaced it).
+
+``PyTorchJob``: one ``Master`` replica and ``nodes - 1`` ``Worker`` replicas,
+each a pod whose container must be named ``pytorch``. The operator gives every
+pod ``PET_NNODES``, ``PET_NODE_RANK``, ``PET_MASTER_ADDR``,
+``PET_MASTER_PORT`` and (from ``nprocPerNode``) ``PET_NPROC_PER_NODE``, which
+torchrun reads as defaults, so the command is just ``torchrun main.py``; the
+master port is the container port named ``pytorchjob-port``.
+
+``TFJob``: ``nodes`` ``Worker`` replicas in container ``tensorflow``; the
+operator writes ``TF_CONFIG`` (worker 0 acts as chief for
+``MultiWorkerMirroredStrategy``), and each runs ``python main.py``.
+
+Both: ``restartPolicy: Never`` and ``backoffLimit: 0`` (a restarted replica
+can't rejoin the running gang; the job fails fast), and
+``cleanPodPolicy: None`` so finished pods stay for their logs until the
+gateway deletes the job by label.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .batch import TORCH_MASTER_PORT, procs_per_node, torchrun_args
+from .common import (
+    SCRIPT_DIR,
+    Ctx,
+    container_security,
+    env,
+    pod_spec,
+    resources,
+    script_configmap,
+    volume_mounts,
+)
+
+API_VERSION = "kubeflow.org/v1"
+TF_PORT = 2222
+
+
+def _run_policy(ctx: Ctx) -> dict[str, Any]:
+    policy: dict[str, Any] = {"cleanPodPolicy": "None", "backoffLimit": 0}
+    if ctx.spec.timeout:
+        policy["activeDeadlineSeconds"] = ctx.spec.timeout
+    return policy
+
+
+def _replica(ctx: Ctx, component: str, replicas: int, container: dict[str, Any]) -> dict[str, Any]:
+    pod = pod_spec(ctx, containers=[container], gpu=True, shm=True)
+    return {
+        "replicas": replicas,
+        "restartPolicy": "Never",
+        "template": {"metadata": ctx.pod_metadata(component), "spec": pod},
+    }
+
+
+def render_pytorchjob(ctx: Ctx) -> list[dict[str, Any]]:
+    """ConfigMap and PyTorchJob (Master + nodes-1 Workers) running torchrun."""
+    container = {
+        "name": "pytorch",
+        "image": ctx.spec.image,
+        "imagePullPolicy": "IfNotPresent",
+        "command": ["torchrun", *torchrun_args(ctx)],
+        "ports": [{"name": "pytorchjob-port", "containerPort": TORCH_MASTER_PORT, "protocol": "TCP"}],
+        "env": env(ctx),
+        "resources": resources(ctx, gpu=True),
+        "volumeMounts": volume_mounts(ctx, shm=True),
+        "securityContext": container_security(),
+    }
+    replicas = {"Master": _replica(ctx, "master", 1, container)}
+    if ctx.spec.nodes > 1:
+        replicas["Worker"] = _replica(ctx, "worker", ctx.spec.nodes - 1, container)
+    job = {
+        "apiVersion": API_VERSION,
+        "kind": "PyTorchJob",
+        "metadata": ctx.metadata(ctx.name),
+        "spec": {
+            "nprocPerNode": str(procs_per_node(ctx)),
+            "runPolicy": _run_policy(ctx),
+            "pytorchReplicaSpecs": replicas,
+        },
+    }
+    return [script_configmap(ctx), job]
+
+
+def render_tfjob(ctx: Ctx) -> list[dict[str, Any]]:
+    """ConfigMap and TFJob (``nodes`` Workers) running the script."""
+    container = {
+        "name": "tensorflow",
+        "image": ctx.spec.image,
+        "imagePullPolicy": "IfNotPresent",
+        "command": ["python", f"{SCRIPT_DIR}/{ctx.spec.script_filename}"],
+        "ports": [{"name": "tfjob-port", "containerPort": TF_PORT, "protocol": "TCP"}],
+        "env": env(ctx),
+        "resources": resources(ctx, gpu=True),
+        "volumeMounts": volume_mounts(ctx, shm=True),
+        "securityContext": container_security(),
+    }
+    job = {
+        "apiVersion": API_VERSION,
+        "kind": "TFJob",
+        "metadata": ctx.metadata(ctx.name),
+        "spec": {
+            "runPolicy": _run_policy(ctx),
+            "tfReplicaSpecs": {"Worker": _replica(ctx, "worker", ctx.spec.nodes, container)},
+        },
+    }
+    return [script_configmap(ctx), job]

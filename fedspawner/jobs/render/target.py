@@ -1,0 +1,113 @@
+"""Where and how a job is rendered: the member cluster's side of the inputs.
+
+The gateway builds a ``RenderTarget`` for the cluster and namespace placement
+chose: the backend (from API discovery, see ``backends_for``), the GPU
+scheduling facts of that cluster (from the federation core's inventory) and
+the job's identity (job id and owner). Mistakes here are the caller's, not the
+user's, so they raise plain ``ValueError``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from ..labels import LABEL_MANAGED_BY, RESERVED_LABEL_PREFIX
+from ..validation import (
+    is_dns1123_label,
+    is_dns1123_subdomain,
+    is_label_key,
+    is_label_value,
+)
+
+__all__ = ["BACKENDS", "GpuScheduling", "RenderTarget"]
+
+#: Every backend a job can be rendered for.
+#:
+#: - ``indexed-job``: an Indexed ``batch/v1`` Job (+ headless Service); any cluster.
+#: - ``trainjob``: Kubeflow Trainer v2 ``TrainJob``.
+#: - ``pytorchjob``: Kubeflow training operator ``PyTorchJob``.
+#: - ``tfjob``: Kubeflow training operator ``TFJob``.
+#: - ``sparkapplication``: Kubeflow Spark operator ``SparkApplication``.
+#: - ``spark-standalone``: a per-job Spark standalone cluster from Jobs; any cluster.
+BACKENDS = ("indexed-job", "trainjob", "pytorchjob", "tfjob", "sparkapplication", "spark-standalone")
+
+
+@dataclass(frozen=True)
+class GpuScheduling:
+    """How GPUs are requested and reached on one member cluster.
+
+    ``resource`` is the extended resource name (``nvidia.com/gpu``,
+    ``amd.com/gpu``, ``nvidia.com/mig-1g.10gb``); ``node_affinity`` a
+    Kubernetes ``NodeAffinity`` object that selects nodes of the requested GPU
+    type (e.g. on the ``nvidia.com/gpu.product`` label), or None; and
+    ``tolerations`` the Kubernetes tolerations GPU nodes need.
+    """
+
+    resource: str
+    node_affinity: Mapping[str, Any] | None = None
+    tolerations: tuple[Mapping[str, Any], ...] = ()
+
+    def __post_init__(self) -> None:
+        if not is_label_key(self.resource) or "/" not in self.resource:
+            raise ValueError(f"GpuScheduling.resource must be an extended resource name such as "
+                             f"'nvidia.com/gpu', not {self.resource!r}")
+        if self.node_affinity is not None and not isinstance(self.node_affinity, Mapping):
+            raise ValueError("GpuScheduling.node_affinity must be a Kubernetes NodeAffinity mapping or None")
+        tolerations = tuple(self.tolerations)
+        if not all(isinstance(t, Mapping) for t in tolerations):
+            raise ValueError("GpuScheduling.tolerations must be Kubernetes Toleration mappings")
+        object.__setattr__(self, "tolerations", tolerations)
+
+
+@dataclass(frozen=True)
+class RenderTarget:
+    """The cluster-side inputs of ``render``.
+
+    - ``namespace``: the member-cluster namespace the job runs in.
+    - ``job_id``: the job's unique id, a valid label value (the gateway's id,
+      which may equal the spec's name); it goes into labels and environment.
+    - ``owner``: the exact JupyterHub user name; labels carry a label-safe
+      form, the ``fedspawner.dev/owner-name`` annotation the exact name.
+    - ``backend``: one of ``BACKENDS``.
+    - ``gpu``: the cluster's GPU scheduling, or None on a CPU-only target.
+    - ``extra_labels``: more labels for every object and pod (e.g. a Kueue
+      queue name); they may not use the ``fedspawner.dev/`` prefix.
+    - ``service_account``: the pods' service account (for ``sparkapplication``
+      the driver's, which must be allowed to create executor pods).
+    - ``pip_index_url``: unused today; reserved.
+    """
+
+    namespace: str
+    job_id: str
+    owner: str
+    backend: str
+    gpu: GpuScheduling | None = None
+    extra_labels: Mapping[str, str] = field(default_factory=dict)
+    service_account: str | None = None
+
+    def __post_init__(self) -> None:
+        if not is_dns1123_label(self.namespace):
+            raise ValueError(f"RenderTarget.namespace must be a DNS-1123 label, not {self.namespace!r}")
+        if not self.job_id or not is_label_value(self.job_id):
+            raise ValueError(f"RenderTarget.job_id must be a non-empty label value (63 characters of "
+                             f"letters, digits, '-', '_', '.'), not {self.job_id!r}")
+        if not isinstance(self.owner, str) or not self.owner:
+            raise ValueError("RenderTarget.owner must be the JupyterHub user name")
+        if self.backend not in BACKENDS:
+            raise ValueError(f"RenderTarget.backend must be one of {', '.join(BACKENDS)}, "
+                             f"not {self.backend!r}")
+        if self.gpu is not None and not isinstance(self.gpu, GpuScheduling):
+            raise ValueError("RenderTarget.gpu must be a GpuScheduling or None")
+        labels = dict(self.extra_labels)
+        for key, value in labels.items():
+            if not is_label_key(key) or not isinstance(value, str) or not is_label_value(value):
+                raise ValueError(f"RenderTarget.extra_labels has an invalid label {key!r}: {value!r}")
+            if key.startswith(RESERVED_LABEL_PREFIX) or key == LABEL_MANAGED_BY:
+                raise ValueError(f"RenderTarget.extra_labels may not set {key!r}: fedspawner sets it")
+        object.__setattr__(self, "extra_labels", MappingProxyType(labels))
+        if self.service_account is not None and not is_dns1123_subdomain(self.service_account):
+            raise ValueError(f"RenderTarget.service_account must be a DNS-1123 subdomain, not "
+                             f"{self.service_account!r}")

@@ -1,0 +1,1 @@
+"""The federated spawner: a KubeSpawner that places each server on a member cluster."""

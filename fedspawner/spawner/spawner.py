@@ -1,0 +1,398 @@
+"""``FederatedKubeSpawner``: KubeSpawner over every member cluster of the federation.
+
+For each start it asks the federation core for ranked candidate clusters, starts the
+server on the first, and watches what happens there. When the cluster answers with a
+FailedScheduling event, a quota rejection, an image-pull failure or silence, it cleans
+up and moves to the next candidate at once, narrating each step in the spawn progress.
+The chosen cluster is kept in the spawner state, so after a hub restart every running
+server is found again on its own cluster.
+
+Everything KubeSpawner does per server (PVCs, named servers, profile_list, extra
+resources, events) still happens, on the chosen cluster, through that cluster's own
+API client and reflectors — never through the process-global kube configuration.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import datetime
+
+from jupyterhub.spawner import Spawner
+from kubernetes_asyncio import client
+from kubespawner import KubeSpawner
+from tornado import web
+from traitlets import Integer, Unicode, default
+
+from ..federation.config import MemberCluster
+from ..federation.inventory import GPU_TYPE_LABEL
+from ..federation.quantity import QuantityError, cpu_millis, units
+from ..federation.registry import ClusterRegistry
+from . import baseline, failover, options
+from .reflectors import ClusterEventReflector, ClusterPodReflector
+from .tunnel import PortForwardTunnel, TunnelError
+
+CLUSTER_LABEL = "fedspawner.dev/cluster"
+
+
+class FederatedKubeSpawner(KubeSpawner):
+    """A KubeSpawner that places each server on the member cluster and GPU type that fit."""
+
+    # Reflectors are shared by all spawners, keyed by (cluster, kind, namespace).
+    reflectors: dict = {}
+    _tunnels: dict[tuple[str, str, str], PortForwardTunnel] = {}
+
+    cluster_name = Unicode("", help="The member cluster this server runs on (kept in the spawner state).")
+    tunnel_port = Integer(0, help="Local port of the port-forward tunnel to this server (tunnel access).")
+    failover_deadline = Integer(0, config=True, help="""
+        Seconds the whole start may take across every candidate cluster; 0 uses start_timeout.""")
+
+    @default("cmd")
+    def _default_cmd(self):
+        return ["jupyterhub-singleuser"]
+
+    def __init__(self, *args, **kwargs):
+        # KubeSpawner.__init__ without its process-global client configuration
+        # (load_config/shared_client): clients come from the federation, per cluster.
+        kwargs.pop("_mock", None)
+        Spawner.__init__(self, *args, **kwargs)
+        self.pod_name = self._expand_user_properties(self.pod_name_template)
+        self.dns_name = self.dns_name_template.format(namespace=self.namespace, name=self.pod_name)
+        self.secret_name = self._expand_user_properties(self.secret_name_template)
+        self.pvc_name = self._expand_user_properties(self.pvc_name_template)
+        self._pvc_exists = False
+        if self.working_dir:
+            self.working_dir = self._expand_user_properties(self.working_dir)
+        if self.port == 0:
+            self.port = 8888
+        self._start_future = None
+        self._configured = baseline.snapshot(self)
+        self._profile_applied = False
+        self._narration: list[str] = []
+        self._attempt_started = 0.0
+
+    # ---- federation ----------------------------------------------------------
+    async def registry(self) -> ClusterRegistry:
+        """The process's federation registry, started on first use."""
+        registry = ClusterRegistry.shared(self.config)
+        await registry.start()
+        return registry
+
+    @property
+    def member(self) -> MemberCluster:
+        return ClusterRegistry.shared(self.config).members[self.cluster_name]
+
+    @property
+    def api(self) -> client.CoreV1Api:
+        """CoreV1Api of the cluster this server runs (or is being started) on."""
+        if not self.cluster_name:
+            raise RuntimeError("no member cluster chosen yet")
+        return client.CoreV1Api(ClusterRegistry.shared(self.config).api(self.cluster_name))
+
+    def _get_reflector_key(self, kind: str):
+        return (self.cluster_name, kind, self.namespace)
+
+    async def _start_watching_pods(self, replace=False):
+        return await self._start_reflector(
+            kind="pods", reflector_class=ClusterPodReflector, replace=replace,
+            api_client=ClusterRegistry.shared(self.config).api(self.cluster_name), cluster=self.cluster_name,
+            labels={"component": self.component_label}, omit_namespace=False)
+
+    async def _start_watching_events(self, replace=False):
+        return await self._start_reflector(
+            kind="events", reflector_class=ClusterEventReflector, replace=replace,
+            api_client=ClusterRegistry.shared(self.config).api(self.cluster_name), cluster=self.cluster_name,
+            fields={"involvedObject.kind": "Pod"}, omit_namespace=False)
+
+    def _use_cluster(self, name: str) -> None:
+        self.cluster_name = name
+        self.namespace = self.member.namespace
+        self.dns_name = self.dns_name_template.format(namespace=self.namespace, name=self.pod_name)
+
+    # ---- state ---------------------------------------------------------------
+    def get_state(self):
+        state = super().get_state()
+        if self.cluster_name:
+            state["cluster"] = self.cluster_name
+        if self.tunnel_port:
+            state["tunnel_port"] = self.tunnel_port
+        return state
+
+    def load_state(self, state):
+        super().load_state(state)
+        if state.get("cluster"):
+            self.cluster_name = state["cluster"]
+            if self.cluster_name in ClusterRegistry.shared(self.config).members:
+                self.namespace = self.member.namespace
+        self.tunnel_port = state.get("tunnel_port", 0)
+
+    def clear_state(self):
+        super().clear_state()
+        self.cluster_name = ""
+        self.tunnel_port = 0
+
+    # ---- options -------------------------------------------------------------
+    def _groups(self) -> frozenset[str]:
+        return frozenset(g.name for g in getattr(self.user, "groups", []) or [])
+
+    def _initialized_profiles(self) -> list[dict]:
+        profiles = self.profile_list if not callable(self.profile_list) else []
+        return self._get_initialized_profile_list(self._sorted_dict_values(profiles)) if profiles else []
+
+    def options_from_form(self, formdata):
+        """Turn the launch form into user options, refusing what cannot be done."""
+        try:
+            opts = options.options_from_form(formdata)
+            registry = ClusterRegistry.shared(self.config)
+            options.resolve(opts, self._initialized_profiles(), registry.snapshot(), self._groups())
+        except options.OptionsError as err:
+            raise ValueError(str(err)) from None
+        return opts
+
+    async def load_user_options(self):
+        # Applied once per spawn (our _start calls it); KubeSpawner._start calls it
+        # again for every attempt, which must not undo the per-cluster settings.
+        if not self._profile_applied:
+            await super().load_user_options()
+
+    # ---- start with failover ------------------------------------------------
+    def _narrate(self, message: str) -> None:
+        self.log.info("[%s] %s", self._log_name, message)
+        self._narration.append(message)
+
+    def _resources_requested(self) -> tuple[int, int]:
+        try:
+            cpu = cpu_millis(self.cpu_guarantee or 0)
+            mem = units(self.mem_guarantee or 0)
+        except QuantityError:
+            cpu, mem = 0, 0
+        return cpu, mem
+
+    async def _start(self):
+        self._narration = []
+        baseline.restore(self, self._configured)
+        registry = await self.registry()
+        await registry.wait_ready(timeout=5)
+        await KubeSpawner.load_user_options(self)
+        self._profile_applied = True
+        try:
+            return await self._start_somewhere(registry)
+        finally:
+            self._profile_applied = False
+
+    async def _start_somewhere(self, registry: ClusterRegistry):
+        snapshot = registry.snapshot()
+        try:
+            request = options.resolve(dict(self.user_options or {}), self._initialized_profiles(), snapshot,
+                                      self._groups())
+        except options.OptionsError as err:
+            raise web.HTTPError(400, str(err), reason=str(err)) from None
+        cpu, mem = self._resources_requested()
+        decision = registry.place(options.placement_request(
+            request, snapshot, user=self.user.name, groups=self._groups(), cpu_milli=cpu, memory_bytes=mem,
+            policy=registry.federation.placement_policy))
+        if not decision.candidates:
+            message = "No member cluster can start this server now:\n" + "\n".join(
+                f"• {r.reason}" for r in decision.rejected)
+            self._narrate(message)
+            raise web.HTTPError(503, message, reason="no cluster fits")
+        deadline = time.monotonic() + (self.failover_deadline or self.start_timeout)
+        after_profile = baseline.snapshot(self)
+        failures = []
+        for i, candidate in enumerate(decision.candidates):
+            baseline.restore(self, after_profile)
+            self._use_cluster(candidate.cluster)
+            self._apply_target(registry, candidate, request.gpu_count)
+            self._narrate(f"{candidate.reason} — starting there")
+            try:
+                return await self._attempt(registry, candidate, deadline)
+            except failover.Failover as err:
+                failures.append(f"{candidate.cluster}: {err}")
+                await self._abandon_attempt()
+                nxt = decision.candidates[i + 1].cluster if i + 1 < len(decision.candidates) else None
+                self._narrate(f"{candidate.cluster}: {err} — " + (f"trying {nxt}" if nxt else "no cluster left"))
+                if time.monotonic() >= deadline:
+                    break
+        self.cluster_name = ""
+        message = "Your server could not start on any cluster:\n" + "\n".join(f"• {f}" for f in failures) + \
+            "".join(f"\n• {r.reason}" for r in decision.rejected)
+        raise web.HTTPError(503, message, reason="no cluster could start the server")
+
+    def _apply_target(self, registry: ClusterRegistry, candidate, gpu_count: int) -> None:
+        """Per-cluster settings on top of the profile's: GPU request, affinity, labels, hub URL."""
+        labels = {CLUSTER_LABEL: candidate.cluster}
+        if candidate.gpu_type:
+            sched = registry.scheduling(candidate.cluster, candidate.gpu_type)
+            count = str(gpu_count)
+            self.extra_resource_limits = {**self.extra_resource_limits, sched.resource: count}
+            self.extra_resource_guarantees = {**self.extra_resource_guarantees, sched.resource: count}
+            if sched.node_affinity:
+                ours = sched.node_affinity["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][
+                    "nodeSelectorTerms"]
+                self.node_affinity_required = and_node_selector_terms(list(self.node_affinity_required), ours)
+            self.tolerations = list(self.tolerations) + [t for t in sched.tolerations if t not in self.tolerations]
+            labels[GPU_TYPE_LABEL] = candidate.gpu_type
+        self.extra_labels = {**self.extra_labels, **labels}
+        hub_url = self.member.hub_url or registry.federation.public_hub_url
+        if hub_url:
+            self.hub_connect_url = hub_url
+
+    async def _attempt(self, registry: ClusterRegistry, candidate, deadline: float) -> str:
+        """Start on one cluster; raise failover.Failover to move on."""
+        self._attempt_started = time.time()
+        attempt = asyncio.ensure_future(KubeSpawner._start(self))
+        watcher = asyncio.ensure_future(self._watch_attempt(registry))
+        try:
+            done, _ = await asyncio.wait({attempt, watcher}, timeout=max(deadline - time.monotonic(), 0.1),
+                                         return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            watcher.cancel()
+        if attempt in done:
+            exc = attempt.exception()
+            if exc is None:
+                return await self._reachable_url(attempt.result())
+            reason = failover.reason_for_exception(exc)
+            if reason is None:
+                raise exc
+            raise failover.Failover(reason)
+        attempt.cancel()
+        await asyncio.gather(attempt, return_exceptions=True)
+        if watcher in done and not watcher.cancelled() and watcher.exception() is None:
+            raise failover.Failover(watcher.result())
+        raise failover.Failover("did not start in time")
+
+    async def _watch_attempt(self, registry: ClusterRegistry) -> str:
+        """Return a reason as soon as the cluster shows the server will not start there."""
+        inventory = registry.inventories[self.cluster_name]
+        seen = 0
+        while True:
+            if not inventory.healthy:
+                return inventory.health_reason or "cluster unreachable"
+            reflector = self.event_reflector
+            if reflector is not None:
+                events = [e for e in self.events if _event_time(e) >= self._attempt_started - 1]
+                for event in events[seen:]:
+                    reason = failover.reason_for_event(event)
+                    if reason:
+                        return reason
+                seen = len(events)
+            await asyncio.sleep(0.05)
+
+    async def _abandon_attempt(self) -> None:
+        """Delete what the failed attempt created on its cluster (best effort)."""
+        try:
+            await asyncio.wait_for(KubeSpawner.stop(self, now=True), 10)
+        except Exception as err:  # noqa: BLE001 - an unreachable cluster cannot be cleaned now
+            self.log.warning("could not clean up %s on %s: %s", self.pod_name, self.cluster_name, err)
+
+    async def _reachable_url(self, pod_url: str) -> str:
+        """The URL the proxy uses: the pod's own, or a local tunnel end."""
+        if self.member.access != "tunnel":
+            return pod_url
+        tunnel = await self._open_tunnel()
+        self._narrate(f"{self.cluster_name}: reached through the apiserver (port-forward) at {tunnel.url}")
+        return tunnel.url
+
+    async def _open_tunnel(self) -> PortForwardTunnel:
+        key = (self.cluster_name, self.namespace, self.pod_name)
+        tunnel = self._tunnels.get(key)
+        if tunnel is None or not tunnel.running:
+            tunnel = PortForwardTunnel(ClusterRegistry.shared(self.config).api(self.cluster_name),
+                                       self.namespace, self.pod_name, self.port, local_port=self.tunnel_port)
+            try:
+                self.tunnel_port = await tunnel.start()
+            except OSError:  # the saved port is taken: take another (the route is updated on start)
+                tunnel.local_port = 0
+                self.tunnel_port = await tunnel.start()
+            self._tunnels[key] = tunnel
+        return tunnel
+
+    async def _close_tunnel(self) -> None:
+        tunnel = self._tunnels.pop((self.cluster_name, self.namespace, self.pod_name), None)
+        if tunnel is not None:
+            await tunnel.stop()
+
+    # ---- poll / stop ---------------------------------------------------------
+    async def poll(self):
+        if not self.cluster_name:
+            return 0
+        registry = await self.registry()
+        if self.cluster_name not in registry.members:
+            self.log.warning("%s ran on %s, which is no longer a member cluster", self._log_name, self.cluster_name)
+            return 0
+        inventory = registry.inventories[self.cluster_name]
+        await registry.wait_ready(timeout=5)
+        if not inventory.healthy:
+            # Never give up a server because its cluster is briefly unreachable.
+            self.log.warning("%s: %s unreachable; assuming the server still runs", self._log_name,
+                             self.cluster_name)
+            return None
+        status = await super().poll()
+        if status is None and self.member.access == "tunnel":
+            try:
+                await self._open_tunnel()
+            except (TunnelError, OSError) as err:
+                self.log.warning("%s: could not reopen tunnel: %s", self._log_name, err)
+        return status
+
+    async def stop(self, now=False):
+        if not self.cluster_name:
+            return
+        await self.registry()
+        await self._close_tunnel()
+        await super().stop(now=now)
+
+    # ---- progress ------------------------------------------------------------
+    async def progress(self):
+        """Narrated placement steps and the chosen cluster's pod events."""
+        sent_narration, sent_events, key = 0, 0, None
+        progress = 0
+        while True:
+            done = self._start_future is not None and self._start_future.done()
+            while sent_narration < len(self._narration):
+                progress = min(progress + 10, 90)
+                yield {"progress": progress, "message": self._narration[sent_narration]}
+                sent_narration += 1
+            if self.cluster_name and self.event_reflector is not None:
+                if key != (self.cluster_name, self.pod_name):
+                    key, sent_events = (self.cluster_name, self.pod_name), 0
+                events = [e for e in self.events if _event_time(e) >= self._attempt_started - 1]
+                for event in events[sent_events:]:
+                    progress = min(progress + 5, 95)
+                    yield {"progress": progress, "raw_event": event,
+                           "message": f"{self.cluster_name}: [{event['type']}] {event['message']}"}
+                sent_events = len(events)
+            if done:
+                return
+            await asyncio.sleep(0.2)
+
+
+def _event_time(event: dict) -> float:
+    """Seconds since the epoch of a raw event dict (0 when it has no time)."""
+    stamp = event.get("lastTimestamp") or event.get("eventTime") or (event.get("metadata") or {}).get(
+        "creationTimestamp")
+    if not stamp:
+        return 0.0
+    try:
+        return datetime.fromisoformat(str(stamp).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return 0.0
+
+
+def and_node_selector_terms(existing: list[dict], ours: list[dict]) -> list[dict]:
+    """Terms are ORed; to require both, combine every existing term with every one of ours."""
+    if not existing:
+        return [dict(t) for t in ours]
+    if not ours:
+        return existing
+    combined = []
+    for a in existing:
+        for b in ours:
+            term = {}
+            for key in ("matchExpressions", "matchFields"):
+                merged = list(a.get(key, [])) + list(b.get(key, []))
+                if merged:
+                    term[key] = merged
+            combined.append(term)
+    return combined
+

@@ -1,0 +1,127 @@
+"""Reach a server on another cluster through that cluster's apiserver (port-forward).
+
+``PortForwardTunnel`` listens on a loopback port in the hub process; every TCP
+connection to it becomes one port-forward stream to the pod (the apiserver's
+``pods/portforward`` subresource over WebSocket, channel protocol ``v4.channel.k8s.io``).
+It needs only namespace-scoped rights and no ingress controller. The proxy routes the
+user's server to ``http://127.0.0.1:<local port>``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import struct
+
+import aiohttp
+from kubernetes_asyncio import client
+
+log = logging.getLogger(__name__)
+
+DATA, ERROR = 0, 1
+CHUNK = 64 * 1024
+
+
+class TunnelError(RuntimeError):
+    """The port-forward could not be opened; the message says why."""
+
+
+class PortForwardTunnel:
+    """A local listener forwarding to ``namespace/pod:port`` on one member cluster."""
+
+    def __init__(self, api: client.ApiClient, namespace: str, pod: str, port: int, local_port: int = 0,
+                 local_host: str = "127.0.0.1"):
+        self.api, self.namespace, self.pod, self.port = api, namespace, pod, port
+        self.local_host, self.local_port = local_host, local_port
+        self._server: asyncio.base_events.Server | None = None
+        self._streams: set[asyncio.Task] = set()
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.local_host}:{self.local_port}"
+
+    async def start(self) -> int:
+        """Listen (on the given local port, or a free one) and return the port."""
+        self._server = await asyncio.start_server(self._serve, self.local_host, self.local_port)
+        self.local_port = self._server.sockets[0].getsockname()[1]
+        return self.local_port
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+        for task in list(self._streams):
+            task.cancel()
+        await asyncio.gather(*self._streams, return_exceptions=True)
+
+    @property
+    def running(self) -> bool:
+        return self._server is not None
+
+    async def check(self, timeout: float = 5.0) -> None:
+        """Open one stream to the pod and close it; raise TunnelError if that fails."""
+        ws = await asyncio.wait_for(self._connect(), timeout)
+        await ws.close()
+
+    async def _connect(self) -> aiohttp.ClientWebSocketResponse:
+        cfg = self.api.configuration
+        url = f"{cfg.host}/api/v1/namespaces/{self.namespace}/pods/{self.pod}/portforward?ports={self.port}"
+        headers: dict[str, str] = {}
+        await self.api.update_params_for_auth(headers, [], ["BearerToken"])
+        session: aiohttp.ClientSession = self.api.rest_client.pool_manager
+        try:
+            ws = await session.ws_connect(url.replace("https://", "wss://").replace("http://", "ws://"),
+                                          protocols=("v4.channel.k8s.io",), headers=headers, max_msg_size=0)
+        except aiohttp.WSServerHandshakeError as err:
+            raise TunnelError(f"port-forward to {self.namespace}/{self.pod} refused: {err.status} {err.message}")
+        except aiohttp.ClientError as err:
+            raise TunnelError(f"port-forward to {self.namespace}/{self.pod} failed: {err}") from None
+        # The server first announces the port on the data and error channels.
+        for _ in range(2):
+            msg = await ws.receive()
+            if msg.type != aiohttp.WSMsgType.BINARY or len(msg.data) < 3:
+                await ws.close()
+                raise TunnelError(f"port-forward to {self.namespace}/{self.pod}: unexpected opening {msg.type}")
+        return ws
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        self._streams.add(task)
+        try:
+            ws = await self._connect()
+        except (TunnelError, asyncio.TimeoutError) as err:
+            log.warning("%s", err)
+            writer.close()
+            self._streams.discard(task)
+            return
+        try:
+            await asyncio.gather(self._upstream(reader, ws), self._downstream(ws, writer))
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            await ws.close()
+            writer.close()
+            self._streams.discard(task)
+
+    @staticmethod
+    async def _upstream(reader: asyncio.StreamReader, ws: aiohttp.ClientWebSocketResponse) -> None:
+        while True:
+            data = await reader.read(CHUNK)
+            if not data:
+                await ws.close()
+                return
+            await ws.send_bytes(struct.pack("B", DATA) + data)
+
+    async def _downstream(self, ws: aiohttp.ClientWebSocketResponse, writer: asyncio.StreamWriter) -> None:
+        async for msg in ws:
+            if msg.type != aiohttp.WSMsgType.BINARY or not msg.data:
+                continue
+            channel, payload = msg.data[0], msg.data[1:]
+            if channel == DATA:
+                writer.write(payload)
+                await writer.drain()
+            elif channel == ERROR and payload:
+                log.warning("port-forward %s/%s:%s: %s", self.namespace, self.pod, self.port,
+                            payload.decode(errors="replace"))
+        if writer.can_write_eof():
+            writer.write_eof()
