@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 PYPROJECT_HASH := $(shell sha1sum pyproject.toml | cut -c1-12)
 INSTALLED := $(VENV)/.installed-$(PYPROJECT_HASH)
 
-.PHONY: demo test setup sandbox-binaries clean
+.PHONY: demo test setup sandbox-binaries browser clean
 
 $(INSTALLED): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,21 +17,24 @@ $(INSTALLED): pyproject.toml
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
+# Kubernetes control plane, etcd, node agent, kwok (Go), bind shim (C), the PyTorch +
+# PySpark workload environment, and configurable-http-proxy (npm): all cached.
 sandbox-binaries: $(INSTALLED)
-	$(BIN)/fedspawner sandbox build
+	$(BIN)/fedspawner sandbox build --workload
+	$(BIN)/python -c "from fedspawner.demo.tools import ensure_chp; ensure_chp()"
+
+# Headless Chromium for the browser tests (Debian package; Playwright drives it).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 setup: $(INSTALLED) sandbox-binaries
 
 demo: setup
-	@$(BIN)/fedspawner sandbox status >/dev/null 2>&1 || $(BIN)/fedspawner sandbox up
-	@$(BIN)/fedspawner sandbox status
-	@echo
-	@echo "The sandbox federation is running. Use it with:"
-	@$(BIN)/fedspawner sandbox env
-	@echo "Stop it with: $(BIN)/fedspawner sandbox down"
+	$(BIN)/fedspawner demo
 
-test: setup
-	$(BIN)/python -m pytest
+test: setup browser
+	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(BIN)/python -m pytest
 
 clean:
 	-$(BIN)/fedspawner sandbox down

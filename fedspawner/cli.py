@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .demo import cli as demo_cli
+from .federation import cli as clusters_cli
+from .federation.config import FederationConfigError
 from .sandbox import SandboxError, TopologyError
 from .sandbox import cli as sandbox_cli
 from .sandbox.binaries import BuildError
@@ -14,6 +17,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fedspawner", description="fedspawner: one JupyterHub, many clusters.")
     subparsers = parser.add_subparsers(dest="command", required=True)
     sandbox_cli.register(subparsers)
+    clusters_cli.register(subparsers)
+    demo_cli.register(subparsers)
     return parser
 
 
@@ -21,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except (SandboxError, TopologyError, BuildError) as err:
+    except (SandboxError, TopologyError, BuildError, FederationConfigError) as err:
         print(f"fedspawner: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import sys
 
-from jupyterhub.handlers import BaseHandler
+from jupyterhub.apihandlers.base import APIHandler
 from tornado import web
 
 from .federation.config import Federation, FederationConfigError
@@ -24,16 +24,17 @@ AVAILABILITY_PATH = r"/api/fedspawner/availability"
 MAX_WAIT = 25.0
 
 
-class AvailabilityHandler(BaseHandler):
+class AvailabilityHandler(APIHandler):
     """GET /hub/api/fedspawner/availability[?since=VERSION&wait=SECONDS]
 
-    Clusters and GPU types with live free counts for the logged-in user. With
-    ``since``, waits (up to ``wait`` seconds) until the inventory changes, so the form
-    sees a change within moments without polling hard.
+    Clusters and GPU types with live free counts for the caller (the launch form's
+    cookie, or any hub token). With ``since``, waits (up to ``wait`` seconds) until the
+    inventory changes, so the form sees a change within moments without polling hard.
     """
 
-    @web.authenticated
     async def get(self):
+        if self.current_user is None:
+            raise web.HTTPError(403, "log in to the hub to see GPU availability")
         registry = ClusterRegistry.shared(self.settings.get("config"))
         await registry.start()
         try:
@@ -43,7 +44,7 @@ class AvailabilityHandler(BaseHandler):
             raise web.HTTPError(400, "since must be an integer and wait a number of seconds") from None
         if since >= 0 and wait > 0:
             await registry.wait_for_change(since, wait)
-        groups = frozenset(g.name for g in self.current_user.groups)
+        groups = frozenset(g.name for g in getattr(self.current_user, "groups", []) or [])
         self.set_header("Content-Type", "application/json")
         self.set_header("Cache-Control", "no-store")
         self.finish(json.dumps(availability(registry.snapshot(), groups, registry.version)))

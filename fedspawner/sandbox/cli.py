@@ -8,6 +8,7 @@ from pathlib import Path
 
 from .binaries import ensure_binaries
 from .manager import Sandbox
+from .workload import ensure_workload_env
 
 
 def register(subparsers) -> None:
@@ -25,7 +26,9 @@ def register(subparsers) -> None:
     status = verbs.add_parser("status", help="show each cluster's health")
     status.add_argument("--json", action="store_true", help="machine-readable output")
     verbs.add_parser("env", help="print the KUBECONFIG export for the sandbox")
-    verbs.add_parser("build", help="build the sandbox binaries now (up builds them when missing)")
+    build = verbs.add_parser("build", help="build the sandbox binaries now (up builds them when missing)")
+    build.add_argument("--workload", action="store_true",
+                       help="also install the PyTorch + PySpark environment that job images run in (~3 GB)")
     parser.set_defaults(run=run)
 
 
@@ -41,6 +44,8 @@ def run(args: argparse.Namespace) -> int:
     if args.verb == "build":
         bins = ensure_binaries()
         print(f"sandbox binaries ready: {bins.kubebin}, {bins.kwok}, {bins.bindshim}")
+        if args.workload:
+            print(f"workload environment ready: {ensure_workload_env()}")
         return 0
     if args.verb == "env":
         print(sandbox.env())

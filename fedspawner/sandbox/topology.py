@@ -69,13 +69,22 @@ class ClusterSpec:
 
 @dataclass(frozen=True)
 class Environment:
-    """Container images matching ``image`` (a glob) run from the Python prefix ``python``."""
+    """Container images matching ``image`` (a glob) run from the Python prefix ``python``:
+    a path, ``default`` (fedspawner's own environment) or ``workload`` (the cached
+    PyTorch + PySpark environment, see ``fedspawner.sandbox.workload``)."""
 
     image: str
     python: str
 
     def bin_dir(self) -> str:
-        prefix = sys.prefix if self.python == "default" else self.python
+        if self.python == "default":
+            prefix = sys.prefix
+        elif self.python == "workload":
+            from .workload import workload_env_dir
+
+            prefix = str(workload_env_dir())
+        else:
+            prefix = self.python
         return str(Path(prefix).expanduser() / "bin")
 
 

@@ -5,7 +5,8 @@ User options (from the launch form or the REST API) are ``profile``, ``cluster``
 none) and ``gpu_count``, plus KubeSpawner's own profile-option keys. Profiles follow
 KubeSpawner's ``profile_list`` schema, extended with::
 
-    clusters: {allowed: [names], preferred: [names]}   # where this profile may run
+    clusters: {allowed: [names], preferred: [names],   # where this profile may run
+               locality: {label: value}}               # prefer clusters labelled so (data nearby)
     gpu: {type: nvidia-a100-40gb, count: 1}             # what it asks for by default
     allowed_groups: [group, ...]                         # who may pick it
 
@@ -92,7 +93,7 @@ def _gpu_choice(options: dict, profile: dict | None) -> tuple[str | None, int]:
     profile_gpu = (profile or {}).get("gpu") or {}
     raw_type = options.get("gpu_type") or profile_gpu.get("type") or ""
     count = options.get("gpu_count")
-    if count in (None, 0) and not options.get("gpu_type"):
+    if count is None or (count == 0 and not options.get("gpu_type")):
         count = profile_gpu.get("count", 1 if raw_type else 0)
     if isinstance(count, bool) or not isinstance(count, int):
         try:
@@ -168,5 +169,6 @@ def placement_request(req: ServerRequest, snapshot: InventorySnapshot, *, user: 
     return PlacementRequest(
         gpu_type=req.gpu_type, gpu_count=req.gpu_count, cpu_milli=cpu_milli, memory_bytes=memory_bytes,
         user=user, groups=groups, explicit_cluster=req.cluster, allowed_clusters=tuple(allowed),
-        preferred_clusters=tuple(clusters.get("preferred") or ()), policy=policy,
+        preferred_clusters=tuple(clusters.get("preferred") or ()), locality=dict(clusters.get("locality") or {}),
+        policy=policy,
         allow_multi_node=bool(((req.profile or {}).get("gpu") or {}).get("allow_multi_node", False)))

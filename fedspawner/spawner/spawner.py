@@ -16,23 +16,29 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import datetime
 
 from jupyterhub.spawner import Spawner
 from kubernetes_asyncio import client
 from kubespawner import KubeSpawner
-from tornado import web
 from traitlets import Integer, Unicode, default
 
 from ..federation.config import MemberCluster
 from ..federation.inventory import GPU_TYPE_LABEL
 from ..federation.quantity import QuantityError, cpu_millis, units
 from ..federation.registry import ClusterRegistry
-from . import baseline, failover, options
+from . import baseline, failover, form, options
 from .reflectors import ClusterEventReflector, ClusterPodReflector
 from .tunnel import PortForwardTunnel, TunnelError
 
 CLUSTER_LABEL = "fedspawner.dev/cluster"
+
+
+class SpawnRefused(Exception):
+    """A start the federation cannot honour; the message (shown as is) is for the user."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.jupyterhub_message = message
 
 
 class FederatedKubeSpawner(KubeSpawner):
@@ -50,6 +56,10 @@ class FederatedKubeSpawner(KubeSpawner):
     @default("cmd")
     def _default_cmd(self):
         return ["jupyterhub-singleuser"]
+
+    @default("options_form")
+    def _options_form_default(self):
+        return form.render_options_form
 
     def __init__(self, *args, **kwargs):
         # KubeSpawner.__init__ without its process-global client configuration
@@ -173,20 +183,21 @@ class FederatedKubeSpawner(KubeSpawner):
         baseline.restore(self, self._configured)
         registry = await self.registry()
         await registry.wait_ready(timeout=5)
-        await KubeSpawner.load_user_options(self)
-        self._profile_applied = True
-        try:
-            return await self._start_somewhere(registry)
-        finally:
-            self._profile_applied = False
-
-    async def _start_somewhere(self, registry: ClusterRegistry):
         snapshot = registry.snapshot()
-        try:
+        try:  # our checks first: they know about groups, clusters and GPUs
             request = options.resolve(dict(self.user_options or {}), self._initialized_profiles(), snapshot,
                                       self._groups())
         except options.OptionsError as err:
-            raise web.HTTPError(400, str(err), reason=str(err)) from None
+            raise SpawnRefused(str(err)) from None
+        await KubeSpawner.load_user_options(self)
+        self._profile_applied = True
+        try:
+            return await self._start_somewhere(registry, request)
+        finally:
+            self._profile_applied = False
+
+    async def _start_somewhere(self, registry: ClusterRegistry, request: options.ServerRequest):
+        snapshot = registry.snapshot()
         cpu, mem = self._resources_requested()
         decision = registry.place(options.placement_request(
             request, snapshot, user=self.user.name, groups=self._groups(), cpu_milli=cpu, memory_bytes=mem,
@@ -195,7 +206,7 @@ class FederatedKubeSpawner(KubeSpawner):
             message = "No member cluster can start this server now:\n" + "\n".join(
                 f"• {r.reason}" for r in decision.rejected)
             self._narrate(message)
-            raise web.HTTPError(503, message, reason="no cluster fits")
+            raise SpawnRefused(message)
         deadline = time.monotonic() + (self.failover_deadline or self.start_timeout)
         after_profile = baseline.snapshot(self)
         failures = []
@@ -216,7 +227,7 @@ class FederatedKubeSpawner(KubeSpawner):
         self.cluster_name = ""
         message = "Your server could not start on any cluster:\n" + "\n".join(f"• {f}" for f in failures) + \
             "".join(f"\n• {r.reason}" for r in decision.rejected)
-        raise web.HTTPError(503, message, reason="no cluster could start the server")
+        raise SpawnRefused(message)
 
     def _apply_target(self, registry: ClusterRegistry, candidate, gpu_count: int) -> None:
         """Per-cluster settings on top of the profile's: GPU request, affinity, labels, hub URL."""
@@ -240,6 +251,10 @@ class FederatedKubeSpawner(KubeSpawner):
     async def _attempt(self, registry: ClusterRegistry, candidate, deadline: float) -> str:
         """Start on one cluster; raise failover.Failover to move on."""
         self._attempt_started = time.time()
+        # Events of an earlier pod with the same name must not count for this one.
+        await self._start_watching_events()
+        earlier = self.events
+        self._last_event = earlier[-1]["metadata"]["uid"] if earlier else None
         attempt = asyncio.ensure_future(KubeSpawner._start(self))
         watcher = asyncio.ensure_future(self._watch_attempt(registry))
         try:
@@ -268,9 +283,8 @@ class FederatedKubeSpawner(KubeSpawner):
         while True:
             if not inventory.healthy:
                 return inventory.health_reason or "cluster unreachable"
-            reflector = self.event_reflector
-            if reflector is not None:
-                events = [e for e in self.events if _event_time(e) >= self._attempt_started - 1]
+            if self.event_reflector is not None:
+                events = self.events
                 for event in events[seen:]:
                     reason = failover.reason_for_event(event)
                     if reason:
@@ -356,7 +370,7 @@ class FederatedKubeSpawner(KubeSpawner):
             if self.cluster_name and self.event_reflector is not None:
                 if key != (self.cluster_name, self.pod_name):
                     key, sent_events = (self.cluster_name, self.pod_name), 0
-                events = [e for e in self.events if _event_time(e) >= self._attempt_started - 1]
+                events = self.events
                 for event in events[sent_events:]:
                     progress = min(progress + 5, 95)
                     yield {"progress": progress, "raw_event": event,
@@ -365,18 +379,6 @@ class FederatedKubeSpawner(KubeSpawner):
             if done:
                 return
             await asyncio.sleep(0.2)
-
-
-def _event_time(event: dict) -> float:
-    """Seconds since the epoch of a raw event dict (0 when it has no time)."""
-    stamp = event.get("lastTimestamp") or event.get("eventTime") or (event.get("metadata") or {}).get(
-        "creationTimestamp")
-    if not stamp:
-        return 0.0
-    try:
-        return datetime.fromisoformat(str(stamp).replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return 0.0
 
 
 def and_node_selector_terms(existing: list[dict], ours: list[dict]) -> list[dict]:

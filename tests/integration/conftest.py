@@ -95,10 +95,26 @@ def load_kubeconfig(path: Path) -> dict:
 TEST_HUB_PORT = int(os.environ.get("FEDSPAWNER_TEST_HUB_PORT", "18000"))
 TEST_API_TOKEN = "fedspawner-test-admin-token"
 HUB_TEST_CONFIG = f"""
-c.JupyterHub.load_roles = [{{"name": "test-admin", "scopes": ["admin:users", "admin:servers", "admin:groups",
-                             "read:users", "servers", "access:servers", "tokens"], "services": ["tester"]}}]
-c.JupyterHub.services = [{{"name": "tester", "api_token": "{TEST_API_TOKEN}"}}]
+# Appended to the demo configuration: an admin service for the tests' REST calls.
+def _configured(section, name):
+    return list(section[name]) if name in section else []
+
+
+c.JupyterHub.load_roles = _configured(c.JupyterHub, "load_roles") + [{{
+    "name": "test-admin", "services": ["tester"],
+    "scopes": ["admin:users", "admin:servers", "admin:groups", "read:users", "servers", "access:servers",
+               "tokens", "access:services"]}}]
+c.JupyterHub.services = _configured(c.JupyterHub, "services") + [{{"name": "tester", "api_token": "{TEST_API_TOKEN}"}}]
 c.JupyterHub.log_level = "DEBUG"
+c.JupyterHub.tornado_settings = {{"slow_spawn_timeout": 0}}  # answer spawn requests at once
+# The regional cluster sits next to a data store; a test profile prefers it.
+for _entry in c.Federation.clusters:
+    if _entry["name"] == "regional":
+        _entry["labels"] = {{"data": "regional-store"}}
+c.KubeSpawner.profile_list = list(c.KubeSpawner.profile_list) + [
+    {{"display_name": "Near the data (test)", "slug": "near-data", "clusters": {{"locality": {{"data": "regional-store"}}}},
+      "kubespawner_override": {{"cpu_guarantee": 0.1}}}},
+]
 """
 
 
