@@ -37,6 +37,7 @@ class AvailabilityHandler(APIHandler):
             raise web.HTTPError(403, "log in to the hub to see GPU availability")
         registry = ClusterRegistry.shared(self.settings.get("config"))
         await registry.start()
+        await registry.wait_ready(timeout=3)
         try:
             since = int(self.get_argument("since", "-1"))
             wait = min(float(self.get_argument("wait", "0")), MAX_WAIT)

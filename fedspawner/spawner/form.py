@@ -17,12 +17,16 @@ Rules, for both sides:
 * the option currently selected is never disabled (a disabled option would not be
   submitted); if it becomes impossible, its label says why and a warning shows;
 * "No GPU" is disabled for profiles that include a GPU (such a profile always gets one).
+
+KubeSpawner ``profile_options`` render as selects named ``profile-option-<slug>--<key>``
+(and ``...--unlisted-choice`` for a free-form "Other" value), as KubeSpawner's own form does.
 """
 
 from __future__ import annotations
 
 import copy
 import time
+from inspect import isawaitable
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -30,13 +34,14 @@ from markupsafe import Markup
 from slugify import slugify  # a kubespawner dependency: slugs as KubeSpawner makes them
 
 from ..federation import gpus
+from ..federation.registry import ClusterRegistry
 from . import options
+from .availability import availability
 
 TEMPLATES = Path(__file__).parent / "templates"
 AUTO_LABEL = "Auto (let the hub choose)"
 PROFILE_REASON = "not allowed by the selected profile"
 GPU_PROFILE_REASON = "this profile includes a GPU"
-UNLISTED = "unlisted-choice"
 READY_WAIT = 3.0  # seconds the first form of a fresh hub waits for cluster inventories
 
 _env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(default=True),
@@ -103,9 +108,9 @@ def cluster_reason(cluster: dict, profile: dict | None) -> str:
 
 
 def cluster_label(cluster: dict, reason: str = "") -> str:
-    """"Campus HPC · campus · University Research Computing[ — reason]"."""
-    parts = [cluster["display_name"] or cluster["name"]] + [p for p in (cluster["site"], cluster["owner"]) if p]
-    label = " · ".join(parts)
+    """Display name, site and owner ("Campus HPC · campus · University IT"), then " — reason" if any."""
+    parts = [cluster["display_name"] or cluster["name"], cluster["site"], cluster["owner"]]
+    label = " · ".join(p for p in parts if p)
     return f"{label} — {reason}" if reason else label
 
 
@@ -177,8 +182,8 @@ def gpu_rows(clusters: list[dict], profile: dict | None, chosen: str) -> list[di
     else:
         reason = "" if upper else "none free now"
     mx, where = _max_per_node(pairs)
-    rows.append({"value": options.ANY_GPU, "display": "Any GPU", "free": free, "upper": upper, "bounded": bounded,
-                 "reason": reason, "max_per_node": mx, "max_where": where})
+    rows.append({"value": options.ANY_GPU, "display": "Any GPU", "free": free, "upper": upper,
+                 "bounded": bounded, "reason": reason, "max_per_node": mx, "max_where": where})
     displays = {g["type"]: g["display"] for c in clusters for g in c["gpus"]}
     for gpu_type in sorted(displays, key=lambda t: (displays[t].lower(), t)):
         rows.append(_type_row(gpu_type, displays[gpu_type], clusters, eligible, chosen_reason, sel, profile))
@@ -262,97 +267,117 @@ def _profile_options(profile: dict, index: int, prev: dict) -> list[dict]:
         out.append({
             "id": f"fs-po-{index}-{j}", "key": key, "display_name": option.get("display_name", key),
             "name": f"profile-option-{profile['slug']}--{key}",
-            "choices": [{"value": k, "display_name": c.get("display_name", k), "selected": k == chosen and not other}
-                        for k, c in choices.items()],
+            "choices": [{"value": k, "display_name": c.get("display_name", k),
+                         "selected": k == chosen and not other} for k, c in choices.items()],
             "unlisted": bool(unlisted.get("enabled")), "unlisted_value": other or "",
             "unlisted_label": unlisted.get("display_name") or f"Other {option.get('display_name', key)}",
             "unlisted_in_choices": unlisted.get("display_name_in_choices") or "Other…",
-            "pattern": unlisted.get("validation_regex") or "", "title": unlisted.get("validation_message") or "",
+            "pattern": unlisted.get("validation_regex") or "",
+            "title": unlisted.get("validation_message") or "",
         })
     return out
 
 
-def form_model(profiles: list[dict], payload: dict, user_options: dict | None) -> dict:
-    """Everything the template shows, decided from visible profiles, availability and past choices."""
-    prev = dict(user_options or {})
-    clusters = payload.get("clusters") or []
-    profile = None
-    if profiles:
-        profile = next((p for p in profiles if p["slug"] == prev.get("profile")), None)
-        if profile is None and prev.get("profile"):
-            prev = {}  # past choices belonged to a profile this user cannot pick now
-        profile = profile or next((p for p in profiles if p.get("default")), profiles[0])
+def _choose_profile(profiles: list[dict], prev: dict) -> tuple[dict | None, dict]:
+    """The profile to check, and the past choices still worth pre-selecting."""
+    if not profiles:
+        return None, prev
+    profile = next((p for p in profiles if p["slug"] == prev.get("profile")), None)
+    if profile is None and prev.get("profile"):
+        prev = {}  # past choices belonged to a profile this user cannot pick now
+    return profile or next((p for p in profiles if p.get("default")), profiles[0]), prev
 
-    cluster_opts = [{"value": options.AUTO, "label": AUTO_LABEL, "reason": "", "disabled": False}]
+
+def _cluster_options(clusters: list[dict], profile: dict | None, prev: dict) -> list[dict]:
+    opts = [{"value": options.AUTO, "label": AUTO_LABEL, "reason": "", "disabled": False}]
     for c in clusters:
         reason = cluster_reason(c, profile)
-        cluster_opts.append({"value": c["name"], "label": cluster_label(c, reason), "reason": reason,
-                             "disabled": bool(reason)})
-    chosen = next((o["value"] for o in cluster_opts if o["value"] == prev.get("cluster") and not o["disabled"]),
-                  options.AUTO)
-    for o in cluster_opts:
+        opts.append({"value": c["name"], "label": cluster_label(c, reason), "reason": reason,
+                     "disabled": bool(reason)})
+    valid = [o["value"] for o in opts if not o["disabled"]]
+    chosen = prev.get("cluster") if prev.get("cluster") in valid else options.AUTO
+    for o in opts:
         o["selected"] = o["value"] == chosen
+    return opts
 
-    rows = gpu_rows(clusters, profile, chosen)
+
+def _gpu_selection(rows: list[dict], profile: dict | None, prev: dict) -> tuple[dict, int]:
+    """The selected GPU row (added if the profile's type is nowhere) and the count to show."""
     by_value = {r["value"]: r for r in rows}
     profile_type, profile_count = _profile_gpu(profile)
     prev_type = _canonical(prev.get("gpu_type")) or ""
     from_prev = "gpu_type" in prev and prev_type in by_value and not by_value[prev_type]["disabled"]
-    gpu_value = prev_type if from_prev else (profile_type or "")
-    if gpu_value not in by_value:  # a profile's type no member cluster has
-        by_value[gpu_value] = {"value": gpu_value, "display": gpu_value, "reason": "not in any member cluster",
-                               "label": f"{gpu_value} — not in any member cluster", "disabled": True,
-                               "max_per_node": None, "max_where": ""}
-        rows.append(by_value[gpu_value])
-    selected = by_value[gpu_value]
+    value = prev_type if from_prev else (profile_type or "")
+    if value not in by_value:  # a profile's type no member cluster has
+        reason = "not in any member cluster"
+        by_value[value] = {"value": value, "display": value, "reason": reason, "label": f"{value} — {reason}",
+                           "disabled": True, "max_per_node": None, "max_where": ""}
+        rows.append(by_value[value])
+    selected = by_value[value]
     for r in rows:
         r["selected"] = r is selected
-    count_max, count_hint = count_limits(selected)
     count = profile_count
     if from_prev:
         try:
             count = int(prev.get("gpu_count", 0))
         except (TypeError, ValueError):
             count = profile_count
-        if not 0 <= count <= count_max:
-            count = profile_count if profile_type == gpu_value else 1
-    if gpu_value and count == 0:
-        count = 1
-    if not gpu_value:
-        count = 0
+        if not 0 <= count <= count_limits(selected)[0]:
+            count = profile_count if profile_type == value else 1
+    if not value:
+        return selected, 0
+    return selected, max(count, 1)
 
-    sel_cluster = next(o for o in cluster_opts if o["selected"])
-    warnings = {"cluster": f"Your choice is not possible now: {sel_cluster['reason']}." if sel_cluster["reason"]
-                else "",
-                "gpu": f"Your choice is not possible now: {selected['reason']}." if selected["disabled"] else ""}
+
+def _warning(option: dict) -> str:
+    return f"Your choice is not possible now: {option['reason']}." if option["reason"] else ""
+
+
+def _table(clusters: list[dict], profile: dict | None) -> list[dict]:
+    down = ["unknown while the cluster is down"]
+    return [{"name": c["name"], "display_name": c["display_name"],
+             "where": " · ".join(x for x in (c["site"], c["owner"]) if x),
+             "status": cluster_status(c, profile), "ok": not cluster_reason(c, profile),
+             "gpus": (gpu_notes(c) or ["CPU only"]) if c["healthy"] else down}
+            for c in clusters]
+
+
+def _script_profiles(profiles: list[dict]) -> list[dict]:
+    """What the script needs of each profile to re-filter choices when the profile changes."""
+    out = []
+    for p in profiles:
+        gpu_type, count = _profile_gpu(p)
+        out.append({"slug": p["slug"], "display_name": p.get("display_name", p["slug"]), "gpu_type": gpu_type,
+                    "gpu_count": count, "allowed": ((p.get("clusters") or {}).get("allowed")) or None})
+    return out
+
+
+def form_model(profiles: list[dict], payload: dict, user_options: dict | None) -> dict:
+    """Everything the template shows, decided from visible profiles, availability and past choices."""
+    clusters = payload.get("clusters") or []
+    profile, prev = _choose_profile(profiles, dict(user_options or {}))
+    cluster_opts = _cluster_options(clusters, profile, prev)
+    chosen = next(o for o in cluster_opts if o["selected"])
+    rows = gpu_rows(clusters, profile, chosen["value"])
+    selected, count = _gpu_selection(rows, profile, prev)
+    count_max, count_hint = count_limits(selected)
+    warnings = {"cluster": _warning(chosen), "gpu": _warning(selected)}
     for o in cluster_opts + rows:  # the selected option stays enabled, so that it is submitted
         if o["selected"]:
             o["disabled"] = False
 
     displays = {g["type"]: g["display"] for c in clusters for g in c["gpus"]}
     names = {c["name"]: c["display_name"] for c in clusters}
-    profile_views = []
-    for i, p in enumerate(profiles):
-        mine = prev if p is profile else {}
-        profile_views.append({
-            "id": f"fs-profile-{i}", "slug": p["slug"], "display_name": p.get("display_name", p["slug"]),
-            "description": p.get("description", ""), "facts": _profile_facts(p, displays, names),
-            "checked": p is profile, "options": _profile_options(p, i, mine)})
-    table = [{"name": c["name"], "display_name": c["display_name"],
-              "where": " · ".join(x for x in (c["site"], c["owner"]) if x),
-              "status": cluster_status(c, profile), "ok": not cluster_reason(c, profile),
-              "gpus": (gpu_notes(c) or ["CPU only"]) if c["healthy"] else ["unknown while the cluster is down"]}
-             for c in clusters]
-    script_profiles = []
-    for p in profiles:
-        ptype, pcount = _profile_gpu(p)
-        script_profiles.append({"slug": p["slug"], "display_name": p.get("display_name", p["slug"]),
-                                "gpu_type": ptype, "gpu_count": pcount,
-                                "allowed": ((p.get("clusters") or {}).get("allowed")) or None})
-    return {"profiles": profile_views, "clusters": cluster_opts, "gpu_types": rows, "table": table,
-            "gpu_count": {"value": count, "max": count_max, "hint": count_hint}, "warnings": warnings,
+    profile_views = [{
+        "id": f"fs-profile-{i}", "slug": p["slug"], "display_name": p.get("display_name", p["slug"]),
+        "description": p.get("description", ""), "facts": _profile_facts(p, displays, names),
+        "checked": p is profile, "options": _profile_options(p, i, prev if p is profile else {})}
+        for i, p in enumerate(profiles)]
+    return {"profiles": profile_views, "clusters": cluster_opts, "gpu_types": rows,
+            "table": _table(clusters, profile), "warnings": warnings,
+            "gpu_count": {"value": count, "max": count_max, "hint": count_hint},
             "taken_at": payload.get("taken_at") or 0,
-            "script_data": {"availability": payload, "profiles": script_profiles,
+            "script_data": {"availability": payload, "profiles": _script_profiles(profiles),
                             "max_gpus": options.MAX_GPUS_PER_SERVER, "auto_label": AUTO_LABEL}}
 
 
@@ -377,17 +402,12 @@ def render_form_html(profiles: list[dict], payload: dict, user_options: dict | N
     model["script_data"]["endpoint"] = availability_url(base_url)
     taken = model["taken_at"]
     model["updated"] = time.strftime("%H:%M:%S", time.localtime(taken)) if taken else ""
-    return _env.get_template("launch_form.html").render(css=_asset("launch_form.css"),
-                                                         script=_asset("launch_form.js"), **model)
+    template = _env.get_template("launch_form.html")
+    return template.render(css=_asset("launch_form.css"), script=_asset("launch_form.js"), **model)
 
 
 async def render_options_form(spawner) -> str:
     """HTML of the launch form for ``spawner``'s user, with availability as of now."""
-    from inspect import isawaitable
-
-    from ..federation.registry import ClusterRegistry
-    from .availability import availability
-
     profile_list = spawner.profile_list
     if callable(profile_list):
         profile_list = profile_list(spawner)

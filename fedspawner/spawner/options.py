@@ -51,6 +51,14 @@ def options_from_form(formdata: dict[str, list[str]]) -> dict:
     for key in ("cluster", "gpu_type", "profile"):
         if key in options:
             options[key] = str(options[key]).strip()
+    # KubeSpawner's profile options arrive as profile-option-<profile>--<option>; only
+    # the chosen profile's count, under the option's own name (as KubeSpawner does).
+    slug = options.get("profile")
+    prefix = f"profile-option-{slug}--" if slug else None
+    for key in [k for k in options if k.startswith("profile-option-")]:
+        value = options.pop(key)
+        if prefix and key.startswith(prefix):
+            options[key[len(prefix):]] = value
     return options
 
 

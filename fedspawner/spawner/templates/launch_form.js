@@ -498,6 +498,9 @@
     });
   }
   window.addEventListener("pagehide", function () { stopped = true; });
+  window.addEventListener("pageshow", function (ev) {
+    if (ev.persisted && stopped) { stopped = false; poll(); }  // back from the browser's page cache
+  });
 
   var errorBox = document.querySelector(".spawn-error-msg");
   var saved = null;
