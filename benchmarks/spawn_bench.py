@@ -35,7 +35,6 @@ import statistics
 import threading
 import time
 import urllib.request
-from types import SimpleNamespace
 
 import yaml
 from kubernetes_asyncio import client, config as kube_config, watch
@@ -46,6 +45,7 @@ from fedspawner.federation.registry import ClusterRegistry
 from fedspawner.sandbox.federation import member_clusters
 from fedspawner.sandbox.manager import Sandbox
 from fedspawner.spawner.spawner import FederatedKubeSpawner
+from fedspawner.spawner.standalone import make_spawner
 from kubespawner import KubeSpawner
 
 BASE_PORT = 18600
@@ -67,17 +67,6 @@ def spawner_config(sandbox_dir: Path) -> Config:
     c.KubeSpawner.profile_list = [{"display_name": "near", "slug": "near", "default": True,
                                    "clusters": {"locality": {"data": "near"}}}]
     return c
-
-
-def make_spawner(cls, c: Config, name: str, options: dict | None = None):
-    user = SimpleNamespace(name=name, id=1, url=f"/user/{name}/", groups=[], escaped_name=name)
-    hub = SimpleNamespace(public_host="127.0.0.1", url="http://127.0.0.1:8081/hub/",
-                          base_url="/hub/", api_url="http://127.0.0.1:8081/hub/api")
-    spawner = cls(user=user, hub=hub, config=c, api_token="bench-token", oauth_client_id=f"client-{name}",
-                  server=SimpleNamespace(base_url=f"/user/{name}/", bind_url="http://0.0.0.0:8888/",
-                                         ip="0.0.0.0", port=8888))
-    spawner.user_options = options or {}
-    return spawner
 
 
 async def timed_start(spawner) -> float:

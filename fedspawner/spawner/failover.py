@@ -19,7 +19,9 @@ class Failover(Exception):
     """This cluster will not run the server now; the message says why, for people."""
 
 
-_INSUFFICIENT = re.compile(r"Insufficient ([\w./-]+)")
+_INSUFFICIENT = re.compile(r"Insufficient ([\w./-]*\w)")
+# The scheduler says these while volumes are still being bound; it retries by itself.
+_TRANSIENT = ("unbound immediate PersistentVolumeClaims", "persistentvolumeclaim", "waiting for ephemeral volume")
 _IMAGE_PULL = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "Back-off pulling image")
 
 
@@ -27,6 +29,8 @@ def reason_for_event(event: dict) -> str | None:
     """A reason to fail over, from one of the pod's events; None if it is harmless."""
     reason, message = event.get("reason", ""), event.get("message", "") or ""
     if reason == "FailedScheduling":
+        if any(t in message for t in _TRANSIENT):
+            return None
         short = _INSUFFICIENT.findall(message)
         if short:
             return "no node has enough " + ", ".join(dict.fromkeys(short)) + " free now"

@@ -18,6 +18,7 @@ import asyncio
 import time
 
 from jupyterhub.spawner import Spawner
+from jupyterhub.utils import url_escape_path
 from kubernetes_asyncio import client
 from kubespawner import KubeSpawner
 from traitlets import Integer, Unicode, default
@@ -26,7 +27,7 @@ from ..federation.config import MemberCluster
 from ..federation.inventory import GPU_TYPE_LABEL
 from ..federation.quantity import QuantityError, cpu_millis, units
 from ..federation.registry import ClusterRegistry
-from . import baseline, failover, form, options
+from . import baseline, failover, form, ingress, options
 from .reflectors import ClusterEventReflector, ClusterPodReflector
 from .tunnel import PortForwardTunnel, TunnelError
 
@@ -247,6 +248,8 @@ class FederatedKubeSpawner(KubeSpawner):
         hub_url = self.member.hub_url or registry.federation.public_hub_url
         if hub_url:
             self.hub_connect_url = hub_url
+        if self.member.access == "ingress":
+            self.services_enabled = True  # KubeSpawner creates the Service the Ingress targets
 
     async def _attempt(self, registry: ClusterRegistry, candidate, deadline: float) -> str:
         """Start on one cluster; raise failover.Failover to move on."""
@@ -300,12 +303,34 @@ class FederatedKubeSpawner(KubeSpawner):
             self.log.warning("could not clean up %s on %s: %s", self.pod_name, self.cluster_name, err)
 
     async def _reachable_url(self, pod_url: str) -> str:
-        """The URL the proxy uses: the pod's own, or a local tunnel end."""
+        """The URL the proxy uses: the pod's own, the member's ingress, or a tunnel end."""
+        if self.member.access == "ingress":
+            return await self._expose_through_ingress()
         if self.member.access != "tunnel":
             return pod_url
         tunnel = await self._open_tunnel()
         self._narrate(f"{self.cluster_name}: reached through the apiserver (port-forward) at {tunnel.url}")
         return tunnel.url
+
+    async def _expose_through_ingress(self) -> str:
+        pod = self.pod_reflector.pods[f"{self.namespace}/{self.pod_name}"]
+        owner = {"apiVersion": "v1", "kind": "Pod", "name": self.pod_name, "uid": pod["metadata"]["uid"],
+                 "blockOwnerDeletion": True}
+        settings = self.member.ingress
+        await ingress.apply_ingress(ClusterRegistry.shared(self.config).api(self.cluster_name),
+                                    ingress.ingress_manifest(
+                                        name=self.pod_name, namespace=self.namespace, settings=settings,
+                                        path=self._server_path(), service=self.pod_name,
+                                        port=self.port, labels=self._build_common_labels({}),
+                                        owner_reference=owner))
+        url = ingress.ingress_url(settings)
+        self._narrate(f"{self.cluster_name}: reached through its ingress at {url}")
+        return url
+
+    def _server_path(self) -> str:
+        """The server's URL path on the hub (what the proxy forwards)."""
+        base = self.user.url if self.user.url.endswith("/") else self.user.url + "/"
+        return base + (url_escape_path(self.name) + "/" if self.name else "")
 
     async def _open_tunnel(self) -> PortForwardTunnel:
         key = (self.cluster_name, self.namespace, self.pod_name)
