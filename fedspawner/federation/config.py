@@ -222,10 +222,10 @@ class Federation(LoggingConfigurable):
     public_hub_url = Unicode("", config=True, help="""
         The hub's URL as seen from member clusters (e.g. https://hub.example.org). Servers
         placed on other clusters use it to reach the hub API. Empty: JupyterHub's own.""")
-    health_interval = Float(1.0, config=True, help="Seconds between apiserver health probes per cluster.")
-    health_timeout = Float(2.0, config=True, help="""
+    health_interval = Float(0.5, config=True, help="Seconds between apiserver health probes per cluster.")
+    health_timeout = Float(1.5, config=True, help="""
         Seconds an apiserver probe may take. Two failed probes in a row mark the cluster down,
-        so an unreachable cluster is noticed within about 2 × (interval + timeout).""")
+        so an unreachable cluster is noticed within about 2 × (interval + timeout) = 4 s.""")
 
     def member_clusters(self) -> list[MemberCluster]:
         return parse_member_clusters(self.clusters)

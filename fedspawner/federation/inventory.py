@@ -136,12 +136,12 @@ class ClusterInventory:
                 raise
             except Exception as err:  # noqa: BLE001 - any failure to answer counts
                 failures += 1
-                if failures >= 2 and self.healthy or self.health_reason == "not checked yet":
-                    reason = "apiserver did not answer in time" if isinstance(err, asyncio.TimeoutError) \
-                        else f"apiserver unreachable ({type(err).__name__})"
-                    if failures >= 2 or self.health_reason == "not checked yet":
-                        self.healthy, self.health_reason = False, reason
-                        self._changed()
+                first_check = self.health_reason == "not checked yet"
+                if (failures >= 2 and self.healthy) or first_check:
+                    self.healthy = False
+                    self.health_reason = "apiserver did not answer in time" if isinstance(
+                        err, asyncio.TimeoutError) else f"apiserver unreachable ({type(err).__name__})"
+                    self._changed()
             await asyncio.sleep(self.health_interval)
 
     # ---- watches -------------------------------------------------------------
