@@ -59,6 +59,3 @@ def run(args: argparse.Namespace) -> int:
         if not args.keep_sandbox:
             print(sandbox.down())
     return 0
-
-
-

@@ -35,8 +35,8 @@ def federation_kubeconfig(entries: list[dict]) -> dict:
     for e in entries:
         name = e["name"]
         clusters.append({"name": name, "cluster": {"server": e["server"], "certificate-authority-data": _b64(e["ca"])}})
-        users.append({"name": f"{name}-admin", "user": {"client-certificate-data": _b64(e["admin_cert"]),
-                                                       "client-key-data": _b64(e["admin_key"])}})
+        admin = {"client-certificate-data": _b64(e["admin_cert"]), "client-key-data": _b64(e["admin_key"])}
+        users.append({"name": f"{name}-admin", "user": admin})
         users.append({"name": f"{name}-hub", "user": {"token": e["tokens"]["hub"]}})
         contexts.append({"name": name, "context": {"cluster": name, "user": f"{name}-hub",
                                                    "namespace": e["namespace"]}})

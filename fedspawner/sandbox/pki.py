@@ -56,7 +56,8 @@ def _name(common_name: str, org: str | None = None) -> x509.Name:
 
 
 def _issue(subject: x509.Name, key, issuer: x509.Name, issuer_key, *, ca: bool = False,
-           server_ips: tuple[str, ...] = (), server_dns: tuple[str, ...] = (), client: bool = False) -> x509.Certificate:
+           server_ips: tuple[str, ...] = (), server_dns: tuple[str, ...] = (),
+           client: bool = False) -> x509.Certificate:
     now = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=5)
     builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer)
                .public_key(key.public_key()).serial_number(x509.random_serial_number())

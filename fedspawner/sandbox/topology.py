@@ -200,7 +200,8 @@ def _group(raw: object, where: str) -> NodeGroup:
         t = _mapping(t, f"{where}.taints[{i}]")
         effect = t.get("effect")
         if effect not in TAINT_EFFECTS:
-            raise TopologyError(f"{where}.taints[{i}].effect: must be one of {', '.join(TAINT_EFFECTS)}, got {effect!r}")
+            raise TopologyError(f"{where}.taints[{i}].effect: must be one of {', '.join(TAINT_EFFECTS)}, "
+                                f"got {effect!r}")
         if not t.get("key"):
             raise TopologyError(f"{where}.taints[{i}].key: required")
         taints.append(Taint(str(t["key"]), str(t.get("value", "")), effect))

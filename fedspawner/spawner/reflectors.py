@@ -23,4 +23,3 @@ class ClusterPodReflector(_ClusterClientMixin, PodReflector):
 
 class ClusterEventReflector(_ClusterClientMixin, EventReflector):
     """Pod events of one namespace on one member cluster."""
-

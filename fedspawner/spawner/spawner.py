@@ -422,4 +422,3 @@ def and_node_selector_terms(existing: list[dict], ours: list[dict]) -> list[dict
                     term[key] = merged
             combined.append(term)
     return combined
-

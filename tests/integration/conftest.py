@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from kubernetes_asyncio import client, config
+from kubernetes_asyncio import config
 
 from fedspawner.sandbox.manager import Sandbox
 
@@ -112,7 +112,8 @@ for _entry in c.Federation.clusters:
     if _entry["name"] == "regional":
         _entry["labels"] = {{"data": "regional-store"}}
 c.KubeSpawner.profile_list = list(c.KubeSpawner.profile_list) + [
-    {{"display_name": "Near the data (test)", "slug": "near-data", "clusters": {{"locality": {{"data": "regional-store"}}}},
+    {{"display_name": "Near the data (test)", "slug": "near-data",
+      "clusters": {{"locality": {{"data": "regional-store"}}}},
       "kubespawner_override": {{"cpu_guarantee": 0.1}}}},
 ]
 """

@@ -130,7 +130,8 @@ async def test_first_choice_full_fails_over(api, clean_user, admin_api):
 async def test_quota_rejection_fails_over(api, clean_user, admin_api):
     async with admin_api("regional") as kube:
         core = client.CoreV1Api(kube)
-        await core.create_namespaced_resource_quota(NS, {"metadata": {"name": "no-pods"}, "spec": {"hard": {"pods": "0"}}})
+        await core.create_namespaced_resource_quota(NS, {"metadata": {"name": "no-pods"},
+                                                         "spec": {"hard": {"pods": "0"}}})
         try:
             model = spawn(api, clean_user, {"profile": "near-data"})
             messages = model["progress"]
