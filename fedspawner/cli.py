@@ -8,6 +8,7 @@ import sys
 from .demo import cli as demo_cli
 from .federation import cli as clusters_cli
 from .federation.config import FederationConfigError
+from .gateway import cli as gateway_cli
 from .sandbox import SandboxError, TopologyError
 from .sandbox import cli as sandbox_cli
 from .sandbox.binaries import BuildError
@@ -18,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True)
     sandbox_cli.register(subparsers)
     clusters_cli.register(subparsers)
+    gateway_cli.register(subparsers)
     demo_cli.register(subparsers)
     return parser
 

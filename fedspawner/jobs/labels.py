@@ -16,6 +16,7 @@ __all__ = [
     "ANNOTATION_SPARK_UI_SERVICE",
     "LABEL_BACKEND",
     "LABEL_COMPONENT",
+    "LABEL_GPU_TYPE",
     "LABEL_JOB_ID",
     "LABEL_JOB_NAME",
     "LABEL_KIND",
@@ -37,6 +38,9 @@ LABEL_JOB_NAME = "fedspawner.dev/job-name"
 #: Which part of a job a pod is: ``rank`` (torchrun/plain job), ``master``,
 #: ``worker``, ``driver``, ``executor``.
 LABEL_COMPONENT = "fedspawner.dev/component"
+#: The canonical GPU type a GPU pod asks for: the key the federation inventory
+#: reads to count the hub's own GPU use on clusters whose nodes it can't see.
+LABEL_GPU_TYPE = "fedspawner.dev/gpu-type"
 LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
 MANAGED_BY = "fedspawner"
 

@@ -6,7 +6,7 @@ import pytest
 
 from fedspawner.jobs.render import render
 from fedspawner.jobs.labels import LABEL_COMPONENT, LABEL_JOB_ID
-from fedspawner.jobs.render.common import PIP_INSTALL
+from fedspawner.jobs.render.common import PIP_INSTALL, progress_helper_source
 from fedspawner.jobs.render.spark_standalone import launcher_source
 from fedspawner.jobs.validation import mebibytes
 
@@ -57,7 +57,7 @@ def test_pytorch_indexed_job_gpu():
     assert env["FEDSPAWNER_RANK"] == {"fieldRef": {"fieldPath": RANK_FIELD}}
     assert env["FEDSPAWNER_MASTER_ADDR"] == "ddp-0.ddp" and env["FEDSPAWNER_NODES"] == "3"
     assert {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": "1024Mi"}} in pod["volumes"]
-    assert configmap["data"] == {"main.py": spec.script}
+    assert configmap["data"] == {"main.py": spec.script, "fedspawner_progress.py": progress_helper_source()}
 
 
 def test_pytorch_indexed_job_cpu_runs_one_process_per_node():
@@ -78,7 +78,8 @@ def test_pytorch_indexed_job_cpu_runs_one_process_per_node():
 def test_plain_job(language, command):
     spec = make_spec("job", name="sweep", nodes=4, language=language, retries=2)
     configmap, job = render(spec, make_target("indexed-job"))
-    assert configmap["data"] == {spec.script_filename: spec.script}
+    assert configmap["data"] == {spec.script_filename: spec.script,
+                                 "fedspawner_progress.py": progress_helper_source()}
     assert job["spec"]["completions"] == job["spec"]["parallelism"] == 4
     assert job["spec"]["backoffLimit"] == 2
     assert job["spec"]["podFailurePolicy"] == {"rules": [{
@@ -234,18 +235,19 @@ def test_standalone_objects_and_service():
     assert driver["metadata"]["annotations"]["fedspawner.dev/spark-ui-port"] == "4040"
 
 
-def test_standalone_driver_pod_runs_master_as_sidecar():
+def test_standalone_driver_pod_runs_master_and_driver_in_one_container():
     _, _, driver, _ = standalone(conf={"spark.sql.shuffle.partitions": "16", "spark.app.tag": "a$b"},
                                  executors=3, cpu="2", memory="4Gi")
     assert driver["spec"] | {"template": None} == {
         "completionMode": "Indexed", "completions": 1, "parallelism": 1, "backoffLimit": 0, "template": None}
     pod = driver["spec"]["template"]["spec"]
-    (master,) = pod["initContainers"]
-    assert master["restartPolicy"] == "Always"
-    assert master["command"] == ["python3", "/fedspawner/script/fedspawner_spark.py", "master"]
-    assert master["startupProbe"]["tcpSocket"] == {"port": 7077}
-    assert env_map(master)["SPARK_MASTER_HOST"] == {"fieldRef": {"fieldPath": "status.podIP"}}
+    assert "initContainers" not in pod  # the launcher starts the master itself (no sidecar needed)
     (container,) = pod["containers"]
+    assert env_map(container)["SPARK_MASTER_HOST"] == {"fieldRef": {"fieldPath": "status.podIP"}}
+    assert env_map(container)["FEDSPAWNER_MASTER_LOG"] == "/fedspawner/work/spark-master.log"
+    assert {p["name"]: p["containerPort"] for p in container["ports"]} == \
+        {"spark": 7077, "master-ui": 8080, "spark-ui": 4040}
+    assert container["resources"]["requests"] == {"cpu": "2250m", "memory": "5120Mi"}
     command = container["command"]
     assert command[:3] == ["python3", "/fedspawner/script/fedspawner_spark.py", "driver"]
     assert command[-1] == "/fedspawner/script/main.py"
@@ -285,8 +287,7 @@ def test_standalone_workers():
     assert env["SPARK_LOCAL_IP"] == {"fieldRef": {"fieldPath": "status.podIP"}}
     assert env["SPARK_WORKER_DIR"] == "/fedspawner/work" and env["PYTHONUSERBASE"] == "/fedspawner/pylib"
     assert [c["name"] for c in pod["initContainers"]] == ["pip-install"]
-    assert [c["name"] for c in driver["spec"]["template"]["spec"]["initContainers"]] == \
-        ["pip-install", "spark-master"]
+    assert [c["name"] for c in driver["spec"]["template"]["spec"]["initContainers"]] == ["pip-install"]
 
 
 # -- tensorflow on tfjob ------------------------------------------------------------------------

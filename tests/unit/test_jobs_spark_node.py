@@ -116,3 +116,43 @@ def test_launcher_runs_with_a_bare_interpreter(tmp_path):
     result = subprocess.run([sys.executable, "-I", str(script), "bogus"], capture_output=True, text=True,
                             env=env, timeout=30)
     assert result.returncode != 0 and "usage" in result.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _fake_master(port: int, pidfile) -> list[str]:
+    """A stand-in Spark master: listens on ``port`` after a moment, records its pid."""
+    code = ("import os, socket, sys, time; open(sys.argv[2], 'w').write(str(os.getpid())); time.sleep(0.3); "
+            "s = socket.socket(); s.bind(('127.0.0.1', int(sys.argv[1]))); s.listen(8); print('master up'); "
+            "sys.stdout.flush(); time.sleep(60)")
+    return [sys.executable, "-c", code, str(port), str(pidfile)]
+
+
+def test_driver_runs_the_master_then_submit_and_stops_the_master(tmp_path, monkeypatch):
+    monkeypatch.setenv("SPARK_LOCAL_IP", "127.0.0.1")
+    monkeypatch.setenv("FEDSPAWNER_MASTER_LOG", str(tmp_path / "master.log"))
+    port, pidfile = _free_port(), tmp_path / "master.pid"
+    # spark-submit's stand-in exits 4, and only runs once the master listens.
+    submit = [sys.executable, "-c", "import socket, sys; "
+              "socket.create_connection(('127.0.0.1', int(sys.argv[1]))); sys.exit(4)", str(port)]
+    code = spark_node.run_driver([], master_command=_fake_master(port, pidfile), submit_command=submit,
+                                 port=port, wait=20, poll=0.05)
+    assert code == 4
+    assert "master up" in (tmp_path / "master.log").read_text()
+    with pytest.raises(ProcessLookupError):  # the master was stopped and reaped with the driver
+        os.kill(int(pidfile.read_text()), 0)
+
+
+def test_driver_reports_a_master_that_fails(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SPARK_LOCAL_IP", "127.0.0.1")
+    monkeypatch.setenv("FEDSPAWNER_MASTER_LOG", str(tmp_path / "master.log"))
+    master = [sys.executable, "-c", "print('no java here'); raise SystemExit(7)"]
+    code = spark_node.run_driver([], master_command=master, submit_command=SLEEPER, port=_free_port(),
+                                 wait=20, poll=0.05)
+    assert code == 7
+    err = capsys.readouterr().err
+    assert "exited with code 7" in err and "no java here" in err

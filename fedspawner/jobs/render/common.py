@@ -8,7 +8,9 @@ Conventions every renderer keeps:
   extra labels) and the ``fedspawner.dev/owner-name`` annotation; pods also
   get ``fedspawner.dev/component`` saying which part of the job they are.
 - The script and the files next to it travel in one immutable ConfigMap,
-  ``<name>-script``, mounted read-only at ``/fedspawner/script``.
+  ``<name>-script``, mounted read-only at ``/fedspawner/script``. One of
+  those files is always ``fedspawner_progress.py`` (the progress helper a
+  script may import), and ``/fedspawner/script`` is on ``PYTHONPATH``.
 - pip packages are listed in that ConfigMap as ``requirements.txt`` and
   installed at pod start by a fixed command (never with user text in a shell
   line) with ``pip install --user`` into an emptyDir that ``PYTHONUSERBASE``
@@ -26,6 +28,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from ..checks import MAX_SCRIPT_BYTES, script_too_large
@@ -34,6 +38,7 @@ from ..labels import (
     ANNOTATION_OWNER_NAME,
     LABEL_BACKEND,
     LABEL_COMPONENT,
+    LABEL_GPU_TYPE,
     LABEL_JOB_ID,
     LABEL_JOB_NAME,
     LABEL_KIND,
@@ -50,8 +55,11 @@ SCRIPT_DIR = "/fedspawner/script"
 PYLIB_DIR = "/fedspawner/pylib"
 WORK_DIR = "/fedspawner/work"
 REQUIREMENTS = "requirements.txt"
-#: Budget for all the data in the script ConfigMap (the API server allows
-#: 1 MiB; the rest is margin for keys and metadata).
+#: The progress helper's file name in the ConfigMap (its import name is the stem).
+PROGRESS_HELPER = "fedspawner_progress.py"
+#: Budget for the data in the script ConfigMap that depends on the job (the
+#: API server allows 1 MiB; the rest is margin for keys, metadata and the
+#: progress helper).
 CONFIGMAP_DATA_LIMIT = MAX_SCRIPT_BYTES
 
 #: The fixed command that installs the job's packages. It reads the package
@@ -106,6 +114,8 @@ class Ctx:
             LABEL_JOB_NAME: self.spec.name,
             **self.target.extra_labels,
         }
+        if self.target.gpu_type and self.spec.gpus.count:
+            labels[LABEL_GPU_TYPE] = self.target.gpu_type
         if component:
             labels[LABEL_COMPONENT] = component
         return labels
@@ -129,6 +139,12 @@ class Ctx:
         return {"labels": self.labels(component), "annotations": self.annotations(annotations)}
 
 
+@lru_cache(maxsize=1)
+def progress_helper_source() -> str:
+    """The source of ``fedspawner_progress.py``, shipped in every script ConfigMap."""
+    return (Path(__file__).parent.parent / PROGRESS_HELPER).read_text(encoding="utf-8")
+
+
 def script_configmap(ctx: Ctx, extra_files: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The immutable ConfigMap holding the script, requirements and helper files.
 
@@ -139,6 +155,9 @@ def script_configmap(ctx: Ctx, extra_files: Mapping[str, str] | None = None) -> 
         data[REQUIREMENTS] = "\n".join(ctx.spec.packages) + "\n"
     data.update(extra_files or {})
     total = sum(len(key.encode()) + len(value.encode("utf-8")) for key, value in data.items())
+    # The progress helper (about 2 KiB, the same in every job) rides in the margin
+    # between the budget and the API server's 1 MiB, so users keep the whole budget.
+    data[PROGRESS_HELPER] = progress_helper_source()
     if total > CONFIGMAP_DATA_LIMIT:
         script_size = len(ctx.spec.script.encode("utf-8"))
         if script_size > CONFIGMAP_DATA_LIMIT:  # pragma: no cover - JobSpec already refuses these
@@ -186,7 +205,8 @@ def env(ctx: Ctx, *, rank_from_index: bool = False, extra: Iterable[Mapping[str,
 
     ``defaults`` are set only where the user's env doesn't set the same name.
     With ``rank_from_index``, ``FEDSPAWNER_RANK`` comes from the pod's Job
-    completion index.
+    completion index. ``PYTHONPATH`` always ends with the script directory (a
+    user's own ``PYTHONPATH`` comes first).
     """
     items: list[dict[str, Any]] = [
         {"name": "FEDSPAWNER_JOB_ID", "value": ctx.target.job_id},
@@ -201,10 +221,13 @@ def env(ctx: Ctx, *, rank_from_index: bool = False, extra: Iterable[Mapping[str,
     if ctx.spec.packages:
         items.append({"name": "PYTHONUSERBASE", "value": PYLIB_DIR})
     items.extend(dict(item) for item in extra)
-    for name, value in {"PYTHONUNBUFFERED": "1", **(defaults or {})}.items():
+    for name, value in {"PYTHONUNBUFFERED": "1", "PYTHONPATH": SCRIPT_DIR, **(defaults or {})}.items():
         if name not in ctx.spec.env:
             items.append({"name": name, "value": value})
-    items.extend({"name": name, "value": value} for name, value in ctx.spec.env.items())
+    for name, value in ctx.spec.env.items():
+        if name == "PYTHONPATH":
+            value = f"{value}:{SCRIPT_DIR}" if value else SCRIPT_DIR
+        items.append({"name": name, "value": value})
     return items
 
 

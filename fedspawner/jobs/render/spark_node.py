@@ -8,8 +8,12 @@ uses the standard library only and must stay compatible with Python 3.8.
     python3 fedspawner_spark.py worker spark://HOST:7077 [Worker options...]
     python3 fedspawner_spark.py driver [spark-submit arguments...]
 
-``master`` and ``driver`` replace themselves with Spark's ``spark-class``
-Master and ``spark-submit``. ``worker`` supervises a Spark Worker: it waits
+``master`` replaces itself with Spark's ``spark-class`` Master. ``driver``
+runs the job's master and its driver in one container: it starts the Master
+(its output goes to ``$FEDSPAWNER_MASTER_LOG`` when set), runs
+``spark-submit`` once the master accepts connections, then stops the master
+and exits with spark-submit's code, so the pod ends when the application
+does, on any Kubernetes version. ``worker`` supervises a Spark Worker: it waits
 for the master to accept connections, starts the Worker, and once the master
 has stopped accepting connections for a few checks in a row (the driver
 finished, so its pod and the master in it are gone) it stops the Worker and
@@ -86,16 +90,86 @@ def reachable(host, port, timeout=2.0):
 
 def run_master():
     """Become the Spark master, bound to the pod IP."""
+    command = _master_command()
+    os.execv(command[0], command)
+
+
+def _master_command():
     tool = spark_tool("spark-class")
-    args = [tool, MASTER_CLASS, "--host", local_ip(), "--port", str(MASTER_PORT),
+    return [tool, MASTER_CLASS, "--host", local_ip(), "--port", str(MASTER_PORT),
             "--webui-port", str(MASTER_UI_PORT)]
-    os.execv(tool, args)
 
 
-def run_driver(arguments):
-    """Become spark-submit with the given arguments."""
-    tool = spark_tool("spark-submit")
-    os.execv(tool, [tool] + list(arguments))
+def _tail(path, lines=30):
+    try:
+        with open(path, "rb") as f:
+            return b"".join(f.readlines()[-lines:]).decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+def run_driver(arguments, master_command=None, submit_command=None, port=MASTER_PORT, wait=None, poll=0.2):
+    """Run the master, then spark-submit with ``arguments``; return spark-submit's exit code.
+
+    ``wait`` (seconds for the master to accept connections) defaults to
+    ``FEDSPAWNER_MASTER_WAIT`` (300). ``master_command`` and ``submit_command``
+    replace the Spark command lines (for tests).
+    """
+    wait = float(os.environ.get("FEDSPAWNER_MASTER_WAIT", "300")) if wait is None else wait
+    log_path = os.environ.get("FEDSPAWNER_MASTER_LOG")
+    output = open(log_path, "ab") if log_path else None
+    try:
+        master = subprocess.Popen(master_command or _master_command(), stdout=output, stderr=output)
+    finally:
+        if output is not None:
+            output.close()
+    try:
+        deadline = time.monotonic() + wait
+        while not reachable(local_ip(), port, timeout=1.0):
+            if master.poll() is not None or time.monotonic() >= deadline:
+                why = "exited with code {}".format(master.returncode) if master.returncode is not None \
+                    else "did not accept connections in {:.0f}s".format(wait)
+                log("the Spark master " + why + (":\n" + _tail(log_path) if log_path else ""))
+                return master.returncode or 1
+            time.sleep(poll)
+        log("master is up; starting the driver")
+        driver = subprocess.Popen(submit_command or [spark_tool("spark-submit")] + list(arguments))
+        with _forwarding_signals(driver):
+            return driver.wait()
+    finally:
+        _stop(master)
+
+
+class _forwarding_signals(object):
+    """While active, SIGTERM and SIGINT go to ``child`` (the pod is being stopped)."""
+
+    def __init__(self, child):
+        self.child = child
+        self.previous = {}
+
+    def __enter__(self):
+        def forward(signum, _frame):
+            self.child.send_signal(signum)
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            self.previous[signum] = signal.signal(signum, forward)
+        return self
+
+    def __exit__(self, *exc):
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)
+        return False
+
+
+def _stop(process, grace=30):
+    """Terminate a child process, kill it after ``grace`` seconds, and reap it."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def run_worker(master_url, options, wait=None, poll=None, misses_allowed=3, command=None):
@@ -121,16 +195,8 @@ def run_worker(master_url, options, wait=None, poll=None, misses_allowed=3, comm
         command = [tool, WORKER_CLASS, "--host", local_ip()] + list(options) + [master_url]
     log("master is up; starting the Spark worker")
     worker = subprocess.Popen(command)
-
-    def forward(signum, _frame):
-        worker.send_signal(signum)
-
-    previous = {signum: signal.signal(signum, forward) for signum in (signal.SIGTERM, signal.SIGINT)}
-    try:
+    with _forwarding_signals(worker):
         return _supervise(worker, host, port, poll, misses_allowed)
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
 
 
 def _supervise(worker, host, port, poll, misses_allowed):
@@ -144,12 +210,7 @@ def _supervise(worker, host, port, poll, misses_allowed):
         misses = 0 if reachable(host, port) else misses + 1
         if misses >= misses_allowed:
             log("the Spark master is gone (the driver finished); stopping the worker")
-            worker.terminate()
-            try:
-                worker.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                worker.kill()
-                worker.wait()
+            _stop(worker)
             return 0
         time.sleep(poll)
 
@@ -163,7 +224,7 @@ def main(argv=None):
     if role == "master":
         run_master()
     elif role == "driver":
-        run_driver(rest)
+        return run_driver(rest)
     else:
         if not rest:
             raise SystemExit("fedspawner: worker needs the master URL")

@@ -16,13 +16,16 @@ Objects, in creation order:
 2. Headless Service ``<name>`` over every pod of the job (ports 7077 Spark,
    8080 master UI, 4040 application UI), so pods resolve as
    ``<host>.<name>``.
-3. Indexed Job ``<name>-driver`` (one pod, host ``<name>-driver-0``): the
-   **master** runs as a native sidecar (an init container with
-   ``restartPolicy: Always``, Kubernetes ≥ 1.29) with a TCP startup probe, so
-   the **driver** container starts only once the master listens. The driver
-   runs ``spark-submit --master spark://<pod IP>:7077 --deploy-mode client
-   main.py``. When it exits the kubelet stops the sidecar, the pod and the
-   Job finish, and the Job's state is the job's state.
+3. Indexed Job ``<name>-driver`` (one pod, host ``<name>-driver-0``) whose
+   one container runs the **master** and the **driver**: the launcher starts
+   the Spark Master, waits until it listens, runs ``spark-submit --master
+   spark://<pod IP>:7077 --deploy-mode client main.py``, then stops the
+   master and exits with spark-submit's code, so the pod and the Job finish
+   with the application and the Job's state is the job's state. (A native
+   sidecar for the master would need Kubernetes ≥ 1.29 and a kubelet that
+   implements it; one container runs anywhere.) The master's own log goes to
+   ``/fedspawner/work/spark-master.log``; its last lines are printed if it
+   fails.
 4. Indexed Job ``<name>-worker`` (``executors`` pods): each waits for the
    master at ``spark://<name>-driver-0.<name>:7077``, runs a Spark Worker
    offering the spec's cores and memory, and exits 0 once the master has been
@@ -42,7 +45,7 @@ Sizing per pod: the driver's heap is 60% of the spec's memory; a worker pod
 keeps 768 MiB for the Worker daemon and gives 60% of the rest to its
 executor's heap (the rest is for the JVM's own overhead and the Python
 workers); the executor gets the spec's CPU rounded down (at least 1 core).
-The master sidecar adds 250m CPU and 1 GiB to the driver pod.
+The master adds 250m CPU and 1 GiB to the driver container's requests.
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ from typing import Any
 
 from ..checks import spark_cores
 from ..labels import ANNOTATION_SPARK_UI_HOST, ANNOTATION_SPARK_UI_PORT, ANNOTATION_SPARK_UI_SERVICE
+from ..validation import mebibytes, parse_quantity
 from .common import (
     SCRIPT_DIR,
     WORK_DIR,
@@ -87,6 +91,12 @@ def launcher_source() -> str:
     return Path(__file__).with_name("spark_node.py").read_text(encoding="utf-8")
 
 
+def _plus_cpu(cpu: str, extra: str) -> str:
+    """The sum of two CPU quantities, in millicores."""
+    total = parse_quantity(cpu) + parse_quantity(extra)
+    return f"{int(total * 1000)}m"
+
+
 def _pod_ip_env(*names: str) -> list[dict[str, Any]]:
     return [field_env(name, "status.podIP") for name in ("FEDSPAWNER_POD_IP", "SPARK_LOCAL_IP", *names)]
 
@@ -104,21 +114,6 @@ def render_spark_standalone(ctx: Ctx) -> list[dict[str, Any]]:
     ui = {ANNOTATION_SPARK_UI_SERVICE: service, ANNOTATION_SPARK_UI_HOST: driver_host,
           ANNOTATION_SPARK_UI_PORT: str(SPARK_UI_PORT)}
 
-    master = {
-        "name": "spark-master",
-        "image": ctx.spec.image,
-        "imagePullPolicy": "IfNotPresent",
-        "restartPolicy": "Always",
-        "command": [*launcher, "master"],
-        "env": env(ctx, extra=[*_pod_ip_env("SPARK_MASTER_HOST"),
-                               {"name": "SPARK_DAEMON_MEMORY", "value": DAEMON_MEMORY}]),
-        "ports": [{"name": "spark", "containerPort": MASTER_PORT, "protocol": "TCP"},
-                  {"name": "master-ui", "containerPort": MASTER_UI_PORT, "protocol": "TCP"}],
-        "startupProbe": {"tcpSocket": {"port": MASTER_PORT}, "periodSeconds": 2, "failureThreshold": 150},
-        "resources": resources(ctx, gpu=False, cpu=MASTER_CPU, memory=MASTER_MEMORY),
-        "volumeMounts": volume_mounts(ctx, work=True),
-        "securityContext": container_security(),
-    }
     submit = [
         "--master", f"spark://$(FEDSPAWNER_POD_IP):{MASTER_PORT}",
         "--deploy-mode", "client",
@@ -140,9 +135,16 @@ def render_spark_standalone(ctx: Ctx) -> list[dict[str, Any]]:
         "image": ctx.spec.image,
         "imagePullPolicy": "IfNotPresent",
         "command": [*launcher, "driver", *submit, f"{SCRIPT_DIR}/{ctx.spec.script_filename}"],
-        "env": env(ctx, extra=_pod_ip_env(), defaults=PYTHON_DEFAULTS),
-        "ports": [{"name": "spark-ui", "containerPort": SPARK_UI_PORT, "protocol": "TCP"}],
-        "resources": resources(ctx, gpu=False),
+        "env": env(ctx, defaults=PYTHON_DEFAULTS, extra=[
+            *_pod_ip_env("SPARK_MASTER_HOST"),
+            {"name": "SPARK_DAEMON_MEMORY", "value": DAEMON_MEMORY},
+            {"name": "FEDSPAWNER_MASTER_LOG", "value": f"{WORK_DIR}/spark-master.log"},
+        ]),
+        "ports": [{"name": "spark", "containerPort": MASTER_PORT, "protocol": "TCP"},
+                  {"name": "master-ui", "containerPort": MASTER_UI_PORT, "protocol": "TCP"},
+                  {"name": "spark-ui", "containerPort": SPARK_UI_PORT, "protocol": "TCP"}],
+        "resources": resources(ctx, gpu=False, cpu=_plus_cpu(ctx.spec.cpu, MASTER_CPU),
+                               memory=f"{mebibytes(ctx.spec.memory) + mebibytes(MASTER_MEMORY)}Mi"),
         "volumeMounts": volume_mounts(ctx, work=True),
         "securityContext": container_security(),
     }
@@ -164,8 +166,7 @@ def render_spark_standalone(ctx: Ctx) -> list[dict[str, Any]]:
         "volumeMounts": volume_mounts(ctx, work=True),
         "securityContext": container_security(),
     }
-    driver_pod = pod_spec(ctx, containers=[driver], init_containers=[master], gpu=False, work=True,
-                          subdomain=service)
+    driver_pod = pod_spec(ctx, containers=[driver], gpu=False, work=True, subdomain=service)
     worker_pod = pod_spec(ctx, containers=[worker], gpu=True, work=True, subdomain=service)
     return [
         script_configmap(ctx, {LAUNCHER: launcher_source()}),

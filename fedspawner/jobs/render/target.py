@@ -77,7 +77,10 @@ class RenderTarget:
       queue name); they may not use the ``fedspawner.dev/`` prefix.
     - ``service_account``: the pods' service account (for ``sparkapplication``
       the driver's, which must be allowed to create executor pods).
-    - ``pip_index_url``: unused today; reserved.
+    - ``gpu_type``: the canonical GPU type placement chose (e.g.
+      ``nvidia-a100-40gb``), or None; GPU jobs' objects and pods then carry it
+      as the ``fedspawner.dev/gpu-type`` label, by which the federation's
+      inventory counts the GPUs the job holds.
     """
 
     namespace: str
@@ -87,6 +90,7 @@ class RenderTarget:
     gpu: GpuScheduling | None = None
     extra_labels: Mapping[str, str] = field(default_factory=dict)
     service_account: str | None = None
+    gpu_type: str | None = None
 
     def __post_init__(self) -> None:
         if not is_dns1123_label(self.namespace):
@@ -108,6 +112,9 @@ class RenderTarget:
             if key.startswith(RESERVED_LABEL_PREFIX) or key == LABEL_MANAGED_BY:
                 raise ValueError(f"RenderTarget.extra_labels may not set {key!r}: fedspawner sets it")
         object.__setattr__(self, "extra_labels", MappingProxyType(labels))
+        if self.gpu_type is not None and (not self.gpu_type or not is_label_value(self.gpu_type)):
+            raise ValueError(f"RenderTarget.gpu_type must be a canonical GPU type name, "
+                             f"not {self.gpu_type!r}")
         if self.service_account is not None and not is_dns1123_subdomain(self.service_account):
             raise ValueError(f"RenderTarget.service_account must be a DNS-1123 subdomain, not "
                              f"{self.service_account!r}")

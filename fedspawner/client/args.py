@@ -1,0 +1,177 @@
+"""The magics' command lines, parsed into plain values before anything is sent.
+
+Each ``parse_*`` function takes the text after the magic's name and returns a
+small dataclass, or raises ``ArgumentsError`` with one paragraph that names the
+bad argument and shows the usage. ``--help`` prints the full help and raises
+``HelpShown``, which the magics treat as "done".
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+from dataclasses import dataclass, field
+from typing import Any, NoReturn
+
+from .errors import ArgumentsError
+from .gateway import STATES
+
+__all__ = ["HelpShown", "JobsArgs", "LogsArgs", "SubmitArgs", "parse_job_ref", "parse_jobs", "parse_logs",
+           "parse_submit"]
+
+
+class HelpShown(Exception):
+    """``--help`` was given; the help text has been printed."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises instead of exiting the kernel."""
+
+    def error(self, message: str) -> NoReturn:
+        usage = " ".join(self.format_usage().split()).removeprefix("usage: ")
+        raise ArgumentsError(f"{self.prog}: {message}. Usage: {usage} (more with {self.prog} --help).")
+
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
+        if status:
+            self.error(message or "invalid arguments")
+        raise HelpShown()
+
+
+def _split(prog: str, line: str) -> list[str]:
+    try:
+        return shlex.split(line)
+    except ValueError as err:
+        raise ArgumentsError(f"{prog}: can't read the arguments ({err}); close every quote you "
+                             "open.") from None
+
+
+def _count(option: str, low: int):
+    def convert(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < low:
+            raise ArgumentsError(f"{option} must be a whole number of at least {low}, not {text!r}.")
+        return value
+    return convert
+
+
+def _add_count(parser: argparse.ArgumentParser, option: str, low: int, help: str, metavar: str = "N",
+               **kwargs: Any) -> None:
+    parser.add_argument(option, metavar=metavar, type=_count(option, low), help=help, **kwargs)
+
+
+_EXAMPLES = {"--env": "BATCH=64", "--conf": "spark.sql.shuffle.partitions=8"}
+
+
+def _key_value(option: str):
+    def convert(text: str) -> tuple[str, str]:
+        key, sep, value = text.partition("=")
+        if not sep or not key.strip() or key != key.strip():
+            problem = "no '='" if not sep else "no key right before the '='"
+            raise ArgumentsError(
+                f"{option} takes KEY=VALUE pairs (e.g. {option} {_EXAMPLES[option]}); {text!r} has "
+                f"{problem}. "
+                f"Quote a value with spaces: {option} \"KEY=some value\".")
+        return key, value
+    return convert
+
+
+# --- %%fedsubmit --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SubmitArgs:
+    """``%%fedsubmit``'s arguments: the kind, the ``submit`` options, and whether to detach."""
+
+    kind: str
+    options: dict[str, Any] = field(default_factory=dict)
+    detach: bool = False
+
+
+SUBMIT_USAGE = ("%(prog)s KIND [-n NAME] [--cluster auto|NAME[,NAME…]] [--gpus TYPE:N] [--nodes N] "
+                "[--image IMG] [--pip PKG …] [--env K=V …] [--executors N] [--conf K=V …] [--detach] …")
+
+
+def _submit_parser() -> _Parser:
+    parser = _Parser(prog="%%fedsubmit", usage=SUBMIT_USAGE, description=(
+        "Send the cell body to run as a job on a member cluster and show its live status. "
+        "KIND is pytorch, spark, job (a plain Python or bash script), tensorflow or mpi."))
+    parser.add_argument("kind", metavar="KIND")
+    parser.add_argument("-n", "--name", help="job name (default: generated from the kind)")
+    parser.add_argument("--cluster", metavar="auto|NAME[,NAME...]",
+                        help="where to run: auto (default), a cluster, or clusters in failover order")
+    parser.add_argument("--gpus", metavar="TYPE:N", help="GPUs per node, e.g. nvidia-a100-40gb:4 (or just N)")
+    _add_count(parser, "--nodes", 1, "pods (ranks) of the job (default 1)")
+    parser.add_argument("--image", metavar="IMG", help="container image (default: the kind's image)")
+    parser.add_argument("--pip", metavar="PKG", nargs="+", action="extend", dest="packages",
+                        help="pip packages to install before the script runs")
+    parser.add_argument("--env", metavar="K=V", nargs="+", action="extend", type=_key_value("--env"),
+                        help="environment variables")
+    _add_count(parser, "--executors", 1, "Spark executors (default 2)")
+    parser.add_argument("--conf", metavar="K=V", nargs="+", action="extend", type=_key_value("--conf"),
+                        help="Spark configuration")
+    parser.add_argument("--cpu", help="CPU per pod, e.g. 2 or 500m")
+    parser.add_argument("--memory", help="memory per pod, e.g. 8Gi")
+    parser.add_argument("--language", choices=("python", "bash"),
+                        help="script language (bash: kind job only)")
+    _add_count(parser, "--retries", 0, "retries of failed pods (kind job)")
+    _add_count(parser, "--timeout", 1, "seconds the job may run", metavar="SECONDS")
+    parser.add_argument("--detach", action="store_true",
+                        help="print the job id instead of showing the widget")
+    return parser
+
+
+def parse_submit(line: str) -> SubmitArgs:
+    """``pytorch -n ddp --nodes 2 --env A=1 B=2`` → ``SubmitArgs``."""
+    ns = vars(_submit_parser().parse_args(_split("%%fedsubmit", line)))
+    kind, detach = ns.pop("kind"), ns.pop("detach")
+    for key in ("env", "conf"):
+        if ns[key] is not None:
+            ns[key] = dict(ns[key])
+    return SubmitArgs(kind, {key: value for key, value in ns.items() if value is not None}, detach)
+
+
+# --- %fedjobs, %fedlogs, %fedcancel, %fedattach --------------------------------------------------
+
+@dataclass(frozen=True)
+class JobsArgs:
+    all: bool = False
+    state: str | None = None
+
+
+def parse_jobs(line: str) -> JobsArgs:
+    """``%fedjobs [--all] [--state STATE]``."""
+    parser = _Parser(prog="%fedjobs", description="List your jobs on every member cluster, newest first.")
+    parser.add_argument("--all", action="store_true", help="everyone's jobs (admins)")
+    parser.add_argument("--state", choices=STATES, help="only jobs in this state")
+    ns = parser.parse_args(_split("%fedjobs", line))
+    return JobsArgs(ns.all, ns.state)
+
+
+@dataclass(frozen=True)
+class LogsArgs:
+    job: str
+    follow: bool = False
+    rank: int = 0
+    tail: int | None = None
+
+
+def parse_logs(line: str) -> LogsArgs:
+    """``%fedlogs JOB [-f] [--rank R] [--tail N]``."""
+    parser = _Parser(prog="%fedlogs", description="Print a rank's log (for Spark, rank 0 is the driver). "
+                                                  "With -f, keep printing new lines; interrupt the cell to "
+                                                  "stop (the job keeps running).")
+    parser.add_argument("job", metavar="JOB", help="job id or name")
+    parser.add_argument("-f", "--follow", action="store_true")
+    _add_count(parser, "--rank", 0, "which rank (default 0)", metavar="R", default=0)
+    _add_count(parser, "--tail", 1, "only the last N lines")
+    ns = parser.parse_args(_split("%fedlogs", line))
+    return LogsArgs(ns.job, ns.follow, ns.rank, ns.tail)
+
+
+def parse_job_ref(prog: str, line: str, what: str) -> str:
+    """The single JOB argument of ``%fedcancel`` and ``%fedattach``."""
+    parser = _Parser(prog=prog, description=what)
+    parser.add_argument("job", metavar="JOB", help="job id or name")
+    return parser.parse_args(_split(prog, line)).job

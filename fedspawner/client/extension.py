@@ -1,0 +1,31 @@
+"""Loading and unloading the extension in IPython (``%load_ext fedspawner``, or the shipped config)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["load_ipython_extension", "unload_ipython_extension"]
+
+_MAGIC_NAMES = {"cell": ("fedsubmit",), "line": ("fedjobs", "fedlogs", "fedcancel", "fedattach")}
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """Register the magics. Cheap: nothing is sent and nothing heavy is imported until a magic runs."""
+    from .magics import FedMagics
+
+    ipython.register_magics(FedMagics)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """Remove the magics and stop every widget following a job (the jobs keep running)."""
+    import sys
+
+    widgets = sys.modules.get(f"{__package__}.widget")
+    if widgets is not None:
+        for widget in widgets.live_widgets():
+            widget.stop("extension unloaded")
+    table = ipython.magics_manager.magics
+    for kind, names in _MAGIC_NAMES.items():
+        for name in names:
+            table[kind].pop(name, None)
+    ipython.magics_manager.registry.pop("FedMagics", None)

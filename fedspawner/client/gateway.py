@@ -1,0 +1,209 @@
+"""``Gateway``: the gateway's REST API v1 from Python, blocking or on an event loop.
+
+Every endpoint is described once, as a ``Call`` (the request and how to read
+its answer); ``Gateway`` runs a call with the blocking transport (``submit``,
+``jobs``, ``job``, ``cancel``, ``clusters``) or on the running event loop (the
+same names with an ``a`` in front). Streams (``watch``, ``logs``) are
+``Stream`` objects usable with ``for`` and ``async for``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlencode
+
+from . import transport
+from .config import gateway_token, gateway_url
+from .errors import GatewayError
+from .options import submission_body
+from .streams import Stream, log_line, watch_line
+
+if TYPE_CHECKING:
+    from .job import Job
+
+__all__ = ["Call", "Gateway", "STATES", "check_job_id", "is_job_id"]
+
+#: Job states ``jobs(state=...)`` filters on.
+STATES = ("pending", "running", "succeeded", "failed", "cancelled")
+#: Seconds of silence after which a stream counts as dead (the watch sends a heartbeat every 15 s).
+STREAM_IDLE_TIMEOUT = 45.0
+_JOB_ID = re.compile(r"^j-[a-z2-7]{8}$")
+_DEFAULT = object()
+
+
+@dataclass(frozen=True)
+class Call:
+    """One REST call: the request, and how to turn its JSON answer into a result."""
+
+    request: transport.Request
+    result: Callable[[dict[str, Any]], Any]
+
+
+def _field(name: str) -> Callable[[dict[str, Any]], Any]:
+    def pick(data: dict[str, Any]) -> Any:
+        if name not in data:
+            raise GatewayError(f"The gateway's answer has no {name!r}; is the gateway's version compatible "
+                               "with this fedspawner?")
+        return data[name]
+    return pick
+
+
+def is_job_id(text: object) -> bool:
+    """Whether ``text`` looks like a job id as the gateway hands them out (``j-`` and 8 base32 characters)."""
+    return isinstance(text, str) and _JOB_ID.match(text) is not None
+
+
+def check_job_id(job_id: str) -> str:
+    """``job_id`` if it is one, else a ``GatewayError`` (nothing is sent for a malformed id)."""
+    if not is_job_id(job_id):
+        raise GatewayError(f"{job_id!r} is not a job id: ids look like 'j-abcd2345' (%fedjobs lists yours).")
+    return job_id
+
+
+class Gateway:
+    """The fedspawner gateway, reached over HTTP with the notebook's JupyterHub token.
+
+    ``url`` and ``token`` default to the notebook server's environment (see
+    ``fedspawner.client.config``); ``timeout`` bounds each plain request.
+    """
+
+    def __init__(self, url: str | None = None, token: str | None = None, *, timeout: float = 30.0) -> None:
+        self.url = url if url is not None else gateway_url()
+        if not self.url.endswith("/"):
+            self.url += "/"
+        self.token = token if token is not None else gateway_token()
+        self.timeout = timeout
+
+    def __repr__(self) -> str:
+        return f"Gateway({self.url!r})"
+
+    # --- requests -------------------------------------------------------------------------------
+
+    def request(self, method: str, path: str, *, params: dict[str, Any] | None = None,
+                body: Any = None, timeout: float | None | object = _DEFAULT) -> transport.Request:
+        """The ``Request`` for ``method`` on ``api/v1/<path>`` (``timeout``: this gateway's by default,
+        None for none)."""
+        query = {key: value for key, value in (params or {}).items() if value is not None}
+        url = f"{self.url}api/v1/{path}" + (f"?{urlencode(query)}" if query else "")
+        headers = {"Authorization": f"token {self.token}", "Accept": "application/json"}
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        return transport.Request(method, url, headers, data, self.timeout if timeout is _DEFAULT else timeout)
+
+    def run(self, call: Call) -> Any:
+        """Run a call with the blocking transport."""
+        status, body = transport.send(call.request)
+        return call.result(transport.decode_json(status, body, call.request.url))
+
+    async def arun(self, call: Call) -> Any:
+        """Run a call on the running event loop."""
+        status, body = await transport.asend(call.request)
+        return call.result(transport.decode_json(status, body, call.request.url))
+
+    # --- calls ------------------------------------------------------------------------------------
+
+    def _job_path(self, job_id: str, *rest: str) -> str:
+        return "/".join(["jobs", quote(check_job_id(job_id), safe=""), *rest])
+
+    def _job_call(self, method: str, job_id: str) -> Call:
+        return Call(self.request(method, self._job_path(job_id)),
+                    self._cancelled if method == "DELETE" else self._job)
+
+    def _job(self, data: dict[str, Any]) -> Job:
+        from .job import Job
+
+        return Job(_field("job")(data), self)
+
+    def _cancelled(self, data: dict[str, Any]) -> Job:
+        job = self._job(data)
+        widgets = sys.modules.get(f"{__package__}.widget")  # only if some widget exists in this process
+        if widgets is not None:
+            widgets.job_cancelled(job.data)
+        return job
+
+    def submit_call(self, kind: str, script: str, **options: Any) -> Call:
+        """The validated submission (raises ``GatewayError`` before any request when it can't run)."""
+        return Call(self.request("POST", "jobs", body=submission_body(kind, script, **options)), self._job)
+
+    def jobs_call(self, all: bool = False, state: str | None = None) -> Call:
+        if state is not None and state not in STATES:
+            raise GatewayError(f"Unknown job state {state!r}; filter on one of: {', '.join(STATES)}.")
+        params = {"all": "1" if all else None, "state": state}
+        return Call(self.request("GET", "jobs", params=params),
+                    lambda data: [self._job({"job": job}) for job in _field("jobs")(data)])
+
+    def clusters_call(self) -> Call:
+        return Call(self.request("GET", "clusters"), _field("clusters"))
+
+    # --- blocking API -------------------------------------------------------------------------------
+
+    def submit(self, kind: str, script: str, **options: Any) -> Job:
+        """Send ``script`` to run as a job of ``kind``; returns once its objects exist on a cluster.
+
+        ``options``: ``name``, ``cluster`` (``"auto"``, a name, or names in failover order), ``gpus``
+        (``"TYPE:N"`` per node), ``nodes``, ``image``, ``packages``, ``env``, ``executors``, ``conf``,
+        ``cpu``, ``memory``, ``language``, ``retries``, ``timeout``.
+        """
+        return self.run(self.submit_call(kind, script, **options))
+
+    def jobs(self, all: bool = False, state: str | None = None) -> list[Job]:
+        """Your jobs on every cluster, newest first (everyone's with ``all=True``, for admins)."""
+        return self.run(self.jobs_call(all, state))
+
+    def job(self, job_id: str) -> Job:
+        """One job, as it is now."""
+        return self.run(self._job_call("GET", job_id))
+
+    def cancel(self, job_id: str) -> Job:
+        """Cancel a job: returns once every object of it is deleted from its cluster."""
+        return self.run(self._job_call("DELETE", job_id))
+
+    def clusters(self) -> list[dict[str, Any]]:
+        """The member clusters: health, backends and GPU inventory."""
+        return self.run(self.clusters_call())
+
+    def attach(self, job_id: str) -> Job:
+        """A handle on an existing job (e.g. after a kernel restart); shown in a notebook, its widget."""
+        return self.job(job_id)
+
+    # --- the same on the event loop -----------------------------------------------------------------
+
+    async def asubmit(self, kind: str, script: str, **options: Any) -> Job:
+        return await self.arun(self.submit_call(kind, script, **options))
+
+    async def ajobs(self, all: bool = False, state: str | None = None) -> list[Job]:
+        return await self.arun(self.jobs_call(all, state))
+
+    async def ajob(self, job_id: str) -> Job:
+        return await self.arun(self._job_call("GET", job_id))
+
+    async def acancel(self, job_id: str) -> Job:
+        return await self.arun(self._job_call("DELETE", job_id))
+
+    # --- streams ------------------------------------------------------------------------------------
+
+    def watch(self, job_id: str) -> Stream[dict[str, Any]]:
+        """The job's changes as Job dicts: the current state at once, then every change, until it ends."""
+        request = self.request("GET", self._job_path(job_id, "watch"), timeout=STREAM_IDLE_TIMEOUT)
+        return Stream(request, watch_line)
+
+    def logs(self, job_id: str, rank: int = 0, tail: int | None = None, follow: bool = False,
+             container: str | None = None) -> Stream[str]:
+        """A rank's log lines (for Spark, rank 0 is the driver); ``follow`` keeps streaming new ones.
+
+        A followed log may stay silent as long as the script prints nothing, so it has no idle timeout.
+        """
+        for name, value, low in (("rank", rank, 0), ("tail", tail, 1)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < low):
+                raise GatewayError(f"{name} must be a whole number of at least {low}, not {value!r}.")
+        params = {"rank": rank, "tail": tail, "follow": "1" if follow else None, "container": container}
+        request = self.request("GET", self._job_path(job_id, "logs"), params=params,
+                               timeout=None if follow else self.timeout)
+        return Stream(request, log_line)

@@ -1,0 +1,5 @@
+"""``python -m fedspawner.gateway --config FILE``."""
+
+from .app import main
+
+main()

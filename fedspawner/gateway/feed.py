@@ -1,0 +1,135 @@
+"""The watch stream of one job: its ``Job`` view again whenever anything about it changes.
+
+A ``JobFeed`` mirrors the job's objects with watches and follows rank 0's log for
+progress lines, and yields ``{"job": ...}`` at once, then on every change (at most one
+line per ``interval``), ``{"heartbeat": true}`` when quiet for ``heartbeat`` seconds, and
+stops after the line that shows the job finished. If the job leaves its cluster
+(failover) the feed follows it to the next; if it is gone everywhere (cancelled), a
+last line says so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+
+import aiohttp
+from kubernetes_asyncio.client.rest import ApiException
+
+from . import logs
+from .errors import NotFound
+from .mirror import JobMirror
+from .model import JobObjects
+from .progress import parse_line
+from .status import FINISHED, current_pods, job_view, role_and_rank
+
+log = logging.getLogger(__name__)
+
+
+class ProgressFollower:
+    """Follows rank 0's log and keeps its last progress line."""
+
+    def __init__(self, api, namespace: str, on_change):
+        self.api, self.namespace, self.on_change = api, namespace, on_change
+        self.progress: dict | None = None
+        self._pod: str | None = None
+        self._task: asyncio.Task | None = None
+
+    def update(self, objects: JobObjects) -> None:
+        """Start following rank 0's pod once its main container has started."""
+        for pod in current_pods(objects):
+            if role_and_rank(pod, objects.backend)[1] != 0:
+                continue
+            container = logs.container_of(pod, None)
+            name = pod["metadata"]["name"]
+            if name != self._pod and logs.started(pod, container):
+                self.stop_soon()
+                self._pod = name
+                self._task = asyncio.create_task(self._follow(pod, container))
+            return
+
+    async def _follow(self, pod: dict, container: str) -> None:
+        pending = b""
+        try:
+            async for chunk in logs.stream(self.api, self.namespace, pod, container, logs.PROGRESS_TAIL):
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+                found = [p for p in (parse_line(line.decode(errors="replace")) for line in lines) if p]
+                if found:
+                    self.progress = found[-1]
+                    self.on_change()
+        except (ApiException, aiohttp.ClientError, asyncio.TimeoutError) as err:
+            log.debug("progress follow of %s ended: %s", pod["metadata"]["name"], err)
+
+    def stop_soon(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+
+
+class JobFeed:
+    """Views of one job as it changes, for the watch endpoint."""
+
+    def __init__(self, service, job: JobObjects):
+        self.service = service
+        self.job = job
+        self.interval = service.settings.watch_interval
+        self.heartbeat = service.settings.heartbeat_interval
+
+    async def lines(self) -> AsyncIterator[dict]:
+        job, last = self.job, None
+        while True:
+            async for line in self._on_cluster(job):
+                if "job" in line:
+                    last = line["job"]
+                yield line
+                if "job" in line and line["job"]["phase"] in FINISHED:
+                    return
+            try:  # the job left its cluster: moved by failover, or cancelled
+                job = await self.service.store.get(job.job_id)
+            except NotFound:
+                if last is not None:
+                    yield {"job": {**last, "phase": "Cancelled", "pods": [], "progress": last.get("progress"),
+                                   "message": "cancelled: the job's objects were deleted"}}
+                return
+
+    async def _on_cluster(self, job: JobObjects) -> AsyncIterator[dict]:
+        store = self.service.store
+        workloads, others = await store.resources(job.cluster)
+        api = self.service.registry.api(job.cluster)
+        mirror = JobMirror(api, job.cluster, job.namespace, job.job_id, workloads, others)
+        follower = ProgressFollower(api, job.namespace, mirror.changed.set)
+        await mirror.start()
+        sent, sent_at = None, 0.0
+        try:
+            while True:
+                mirror.changed.clear()
+                objects = mirror.objects()
+                if mirror.empty():
+                    return
+                follower.update(objects)
+                view = job_view(objects, follower.progress)
+                if view["phase"] in FINISHED:  # the final line has the final progress
+                    view["progress"] = await logs.progress_of(api, objects) or view["progress"]
+                text = json.dumps(view, sort_keys=True)
+                if text != sent:
+                    wait = self.interval - (time.monotonic() - sent_at)
+                    if wait > 0:
+                        await asyncio.sleep(wait)
+                        continue
+                    sent, sent_at = text, time.monotonic()
+                    yield {"job": view}
+                    if view["phase"] in FINISHED:
+                        return
+                quiet = self.heartbeat - (time.monotonic() - sent_at)
+                try:
+                    await asyncio.wait_for(mirror.changed.wait(), max(quiet, 0.01))
+                except asyncio.TimeoutError:
+                    sent_at = time.monotonic()
+                    yield {"heartbeat": True}
+        finally:
+            follower.stop_soon()
+            await mirror.stop()

@@ -1,0 +1,118 @@
+"""Job ids, object names, and the job record the gateway keeps on the cluster itself.
+
+The gateway has no database: what it must remember about a job travels with the job's
+objects on its member cluster. The script ConfigMap (the *anchor*, created first and
+deleted last) carries
+
+- the annotation ``fedspawner.dev/job``: a small JSON record (the spec's name and
+  sizing, when it was submitted, the failover history and the clusters still to try);
+- the data key ``fedspawner-spec.json``: the whole spec without the script (which sits
+  next to it), so any gateway replica can render the job again for another cluster.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import secrets
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+
+from ..jobs.spec import JobSpec
+
+JOB_ID_RE = re.compile(r"^j-[a-z2-7]{8}$")
+ANNOTATION_RECORD = "fedspawner.dev/job"
+SPEC_KEY = "fedspawner-spec.json"
+#: Room kept in object names for the job id suffix (``-`` + 8 characters).
+NAME_ROOM = 31
+
+
+def new_job_id() -> str:
+    """``j-`` and 8 random lowercase base32 characters."""
+    return "j-" + base64.b32encode(secrets.token_bytes(5)).decode().lower()
+
+
+def object_name(spec_name: str, job_id: str) -> str:
+    """The base name of a job's objects: the spec name (cut to fit) and the id suffix."""
+    return f"{spec_name[:NAME_ROOM].rstrip('-')}-{job_id[2:]}"
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    """What the gateway remembers of a job, stored on the anchor ConfigMap."""
+
+    name: str
+    kind: str
+    image: str
+    nodes: int
+    gpus_per_node: int
+    gpu_type: str | None
+    gpu_display: str | None
+    created: str
+    executors: int | None = None
+    history: tuple[str, ...] = ()
+    failover: tuple[str, ...] = ()  # clusters still to try, in order
+    tried: tuple[str, ...] = ()  # clusters the job has been on, in order
+    # What placement needs to choose again after a failover:
+    requested_gpu: str | None = None  # the canonical type asked for, "any", or None (CPU)
+    groups: tuple[str, ...] = ()  # the owner's groups when the job was submitted
+    ordered: bool = False  # whether ``failover`` is the user's own order
+
+    @classmethod
+    def for_spec(cls, spec: JobSpec, requested_gpu: str | None, groups: frozenset[str],
+                 ordered: bool) -> "JobRecord":
+        return cls(name=spec.name, kind=spec.kind, image=spec.image or "", nodes=spec.nodes,
+                   gpus_per_node=spec.gpus.count, gpu_type=None, gpu_display=None, created=now_iso(),
+                   executors=spec.executors, requested_gpu=requested_gpu, groups=tuple(sorted(groups)),
+                   ordered=ordered)
+
+    def to_json(self) -> str:
+        data = {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
+        return json.dumps(data, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> "JobRecord | None":
+        """The record, or None when the annotation is missing or unreadable."""
+        try:
+            data = json.loads(text)
+            for key in ("history", "failover", "tried", "groups"):
+                data[key] = tuple(data.get(key) or ())
+            return cls(**data)
+        except (TypeError, ValueError, KeyError):
+            return None
+
+    def noted(self, note: str) -> "JobRecord":
+        """The record with one more line of history."""
+        return replace(self, history=(*self.history, note))
+
+
+def anchor_patch(objects: list[dict], record: JobRecord, spec: JobSpec) -> list[dict]:
+    """Put the job record and the spec on the rendered anchor ConfigMap (``objects[0]``)."""
+    anchor = objects[0]
+    assert anchor["kind"] == "ConfigMap"
+    anchor["metadata"].setdefault("annotations", {})[ANNOTATION_RECORD] = record.to_json()
+    spec_data = {k: v for k, v in spec.to_dict().items() if k != "script"}
+    anchor["data"][SPEC_KEY] = json.dumps(spec_data, separators=(",", ":"))
+    return objects
+
+
+def record_of(anchor: dict | None) -> JobRecord | None:
+    """The job record on an anchor object (None without one)."""
+    if not anchor:
+        return None
+    text = ((anchor.get("metadata") or {}).get("annotations") or {}).get(ANNOTATION_RECORD)
+    return JobRecord.from_json(text) if text else None
+
+
+def spec_of(configmap: dict) -> JobSpec:
+    """The user's spec back from a full anchor ConfigMap (spec data plus script)."""
+    data = configmap.get("data") or {}
+    fields = json.loads(data[SPEC_KEY])
+    filename = "main.sh" if fields.get("language") == "bash" else "main.py"
+    fields["script"] = data[filename]
+    return JobSpec.from_dict(fields)

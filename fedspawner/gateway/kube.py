@@ -1,0 +1,186 @@
+"""Plain-JSON access to any namespaced Kubernetes resource through one cluster's ApiClient.
+
+The gateway creates, lists and deletes core objects and custom resources alike, so it
+talks to the REST paths directly (no model classes): a manifest goes out as the dict
+the renderer built and objects come back as decoded JSON. Every call uses the member
+cluster's own ``ApiClient`` (its namespace-scoped credential).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from kubernetes_asyncio import client
+from kubernetes_asyncio.client.rest import ApiException
+
+DEFAULT_TIMEOUT = 20.0
+
+
+@dataclass(frozen=True)
+class Resource:
+    """A namespaced resource collection: API group, version and plural name."""
+
+    group: str
+    version: str
+    plural: str
+    kind: str
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def crd(self) -> str | None:
+        """``<plural>.<group>`` for resources that come from a CRD (None for built-ins)."""
+        return None if self.group in ("", "batch") else f"{self.plural}.{self.group}"
+
+    def path(self, namespace: str, name: str | None = None, sub: str | None = None) -> str:
+        root = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
+        path = f"{root}/namespaces/{namespace}/{self.plural}"
+        if name:
+            path += f"/{name}"
+        if sub:
+            path += f"/{sub}"
+        return path
+
+
+CONFIGMAPS = Resource("", "v1", "configmaps", "ConfigMap")
+SERVICES = Resource("", "v1", "services", "Service")
+PODS = Resource("", "v1", "pods", "Pod")
+EVENTS = Resource("", "v1", "events", "Event")
+JOBS = Resource("batch", "v1", "jobs", "Job")
+TRAINJOBS = Resource("trainer.kubeflow.org", "v1alpha1", "trainjobs", "TrainJob")
+JOBSETS = Resource("jobset.x-k8s.io", "v1alpha2", "jobsets", "JobSet")
+PYTORCHJOBS = Resource("kubeflow.org", "v1", "pytorchjobs", "PyTorchJob")
+TFJOBS = Resource("kubeflow.org", "v1", "tfjobs", "TFJob")
+SPARKAPPS = Resource("sparkoperator.k8s.io", "v1beta2", "sparkapplications", "SparkApplication")
+
+#: Every resource kind a job's objects can be, by kind.
+BY_KIND = {r.kind: r for r in (CONFIGMAPS, SERVICES, PODS, JOBS, TRAINJOBS, JOBSETS, PYTORCHJOBS, TFJOBS,
+                               SPARKAPPS)}
+#: Custom resources a job may own, to look for where the cluster serves them.
+CUSTOM = (TRAINJOBS, JOBSETS, PYTORCHJOBS, TFJOBS, SPARKAPPS)
+
+
+def resource_for(manifest: dict) -> Resource:
+    """The collection a rendered manifest belongs to."""
+    resource = BY_KIND.get(manifest.get("kind", ""))
+    if resource is None or resource.api_version != manifest.get("apiVersion"):
+        raise ValueError(f"no known resource for {manifest.get('apiVersion')}/{manifest.get('kind')}")
+    return resource
+
+
+def status_message(status: int, body: bytes) -> str:
+    """The ``message`` of a Kubernetes Status body, or the start of the body."""
+    try:
+        return json.loads(body).get("message") or f"HTTP {status}"
+    except (ValueError, AttributeError):
+        return body[:300].decode(errors="replace") or f"HTTP {status}"
+
+
+async def open_stream(api: client.ApiClient, method: str, path: str, *, query: dict | None = None,
+                      body: Any = None, timeout: float | tuple | None = DEFAULT_TIMEOUT,
+                      content_type: str = "application/json", accept: str = "application/json"):
+    """Send one request and return the raw aiohttp response (raises ApiException unless 2xx).
+
+    The caller reads and releases the response (used for log streams and watches).
+    """
+    params = [(k, v) for k, v in (query or {}).items() if v is not None]
+    resp = await api.call_api(path, method, query_params=params,
+                              header_params={"Accept": accept, "Content-Type": content_type},
+                              body=body, auth_settings=["BearerToken"], _preload_content=False,
+                              _request_timeout=timeout)
+    if not 200 <= resp.status < 300:
+        data = await resp.read()
+        resp.release()
+        err = ApiException(status=resp.status, reason=status_message(resp.status, data))
+        err.body = data.decode(errors="replace")
+        raise err
+    return resp
+
+
+async def request(api: client.ApiClient, method: str, path: str, *, query: dict | None = None,
+                  body: Any = None, timeout: float = DEFAULT_TIMEOUT, content_type: str = "application/json",
+                  accept: str = "application/json") -> dict:
+    """Send one request and return the decoded JSON answer (raises ApiException unless 2xx)."""
+    resp = await open_stream(api, method, path, query=query, body=body, timeout=timeout,
+                             content_type=content_type, accept=accept)
+    try:
+        data = await resp.read()
+    finally:
+        resp.release()
+    return json.loads(data) if data else {}
+
+
+async def create(api: client.ApiClient, manifest: dict, *, dry_run: bool = False) -> dict:
+    """Create a rendered manifest in its namespace."""
+    resource = resource_for(manifest)
+    query = {"dryRun": "All"} if dry_run else None
+    return await request(api, "POST", resource.path(manifest["metadata"]["namespace"]), query=query,
+                         body=manifest)
+
+
+#: Ask for metadata only (labels, annotations), not the objects' data.
+METADATA_ONLY = "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io,application/json"
+
+
+async def list_objects(api: client.ApiClient, resource: Resource, namespace: str, selector: str,
+                       timeout: float = DEFAULT_TIMEOUT, metadata_only: bool = False) -> list[dict]:
+    """Every object of ``resource`` in ``namespace`` matching the label selector."""
+    found = await request(api, "GET", resource.path(namespace), query={"labelSelector": selector},
+                          timeout=timeout, accept=METADATA_ONLY if metadata_only else "application/json")
+    kind = resource.kind
+    items = found.get("items") or []
+    for item in items:  # list items carry no kind of their own (metadata-only ones a generic one)
+        item["kind"], item["apiVersion"] = kind, resource.api_version
+    return items
+
+
+async def delete(api: client.ApiClient, resource: Resource, namespace: str, name: str,
+                 propagation: str = "Background", grace: int | None = None) -> None:
+    """Delete one object; an object already gone counts as deleted."""
+    options: dict[str, Any] = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": propagation}
+    if grace is not None:
+        options["gracePeriodSeconds"] = grace
+    try:
+        await request(api, "DELETE", resource.path(namespace, name), body=options)
+    except ApiException as err:
+        if err.status != 404:
+            raise
+
+
+async def merge_patch(api: client.ApiClient, resource: Resource, namespace: str, name: str,
+                      patch: dict) -> dict:
+    """Apply a JSON merge patch to one object."""
+    return await request(api, "PATCH", resource.path(namespace, name), body=patch,
+                         content_type="application/merge-patch+json")
+
+
+def selector(labels: dict[str, str]) -> str:
+    """``{"a": "1", "b": "2"}`` → ``"a=1,b=2"``."""
+    return ",".join(f"{k}={v}" for k, v in labels.items())
+
+
+def lister(api: client.ApiClient, resource: Resource, namespace: str):
+    """A list function with the signature ``federation.watch.ResourceWatch`` expects.
+
+    It answers both lists and watches (``watch=True``) with the raw response.
+    """
+    names = {"label_selector": "labelSelector", "field_selector": "fieldSelector", "limit": "limit",
+             "_continue": "continue", "resource_version": "resourceVersion",
+             "allow_watch_bookmarks": "allowWatchBookmarks", "timeout_seconds": "timeoutSeconds"}
+
+    async def list_fn(*, watch: bool = False, _preload_content: bool = False, _request_timeout=None,
+                      **kwargs):
+        query = {names[k]: (str(v).lower() if isinstance(v, bool) else v) for k, v in kwargs.items()
+                 if v is not None}
+        if watch:
+            query["watch"] = "true"
+        params = list(query.items())
+        return await api.call_api(resource.path(namespace), "GET", query_params=params,
+                                  header_params={"Accept": "application/json"}, auth_settings=["BearerToken"],
+                                  _preload_content=False, _request_timeout=_request_timeout)
+
+    return list_fn

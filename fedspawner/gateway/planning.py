@@ -1,0 +1,178 @@
+"""Where a job may run: the whole gang as one placement request, and clear refusals.
+
+``plan`` turns a validated spec, the caller and the request's ``cluster`` field
+(``"auto"``, a cluster name, or a list of names in failover order) into the ordered
+clusters to try. When no cluster fits, the error says what the largest gang is that
+fits now and where, so the user can resize instead of guessing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from ..federation.gpus import GpuTypeError, parse_gpu_type
+from ..federation.model import ClusterSnapshot, Decision, GpuAvailability, InventorySnapshot, PlacementRequest
+from ..federation.placement import ANY_GPU, place
+from ..federation.placement import _display as gpu_display  # the federation's one way to name a type
+from ..federation.quantity import cpu_millis, units
+from ..jobs.spec import JobSpec
+from .errors import BadRequest, Unsatisfiable
+
+AUTO = "auto"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The clusters to try, best first, with the GPU type placement chose on each."""
+
+    request: PlacementRequest
+    order: tuple[str, ...]  # cluster names, best first
+    gpu_types: dict[str, str | None]  # cluster -> canonical GPU type (None: CPU only)
+    user_order: tuple[str, ...] | None  # the user's failover list, when given
+    reasons: dict[str, str]  # cluster -> placement's reason, for people
+
+
+def parse_cluster_field(value: Any, known: Iterable[str]) -> tuple[str, ...] | None:
+    """``"auto"`` → None; a name or a list of names → the names, checked against ``known``."""
+    known = list(known)
+    if value is None or value == AUTO or value == [AUTO]:
+        return None
+    names = [value] if isinstance(value, str) else value
+    if (not isinstance(names, list) or not names or len(names) > 50
+            or not all(isinstance(n, str) and n for n in names)):
+        raise BadRequest("'cluster' must be \"auto\", a cluster name, or a list of cluster names in the "
+                         f"order to try them (the clusters are: {', '.join(known)}).")
+    names = [n.strip() for part in names for n in part.split(",") if n.strip()]
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise BadRequest(f"Unknown cluster {unknown[0]!r}. The clusters of this federation are: "
+                         f"{', '.join(known)}; or use \"auto\" to let the hub choose.")
+    return tuple(dict.fromkeys(names))
+
+
+def resolve_gpu_type(name: str | None, count: int, snapshot: InventorySnapshot) -> str | None:
+    """The canonical GPU type for a spec's GPU request (``"any"`` for a count without a type)."""
+    if not count:
+        return None
+    if name is None:
+        return ANY_GPU
+    seen = {g for c in snapshot.clusters for g in c.gpus}
+    try:
+        return parse_gpu_type(name, known=[parse_gpu_type(g, strict=False) for g in seen]).name
+    except GpuTypeError as err:
+        types = ", ".join(sorted(seen)) or "none"
+        raise BadRequest(f"{err} The GPU types in this federation are: {types}.") from None
+
+
+def placement_request(spec: JobSpec, gpu_type: str | None, user: str, groups: frozenset[str],
+                      clusters: tuple[str, ...] | None) -> PlacementRequest:
+    """The job's gang as one request: every GPU pod (Spark: executors, and the driver on CPU jobs)."""
+    pods = spec.nodes
+    if spec.kind == "spark":
+        pods = spec.executors if spec.gpus.count else spec.executors + 1
+    return PlacementRequest(
+        gpu_type=gpu_type, gpu_count=spec.gpus.count, pods=pods, cpu_milli=cpu_millis(spec.cpu),
+        memory_bytes=units(spec.memory), user=user, groups=groups,
+        explicit_cluster=clusters[0] if clusters and len(clusters) == 1 else None,
+        allowed_clusters=clusters if clusters and len(clusters) > 1 else None,
+        preferred_clusters=clusters or ())
+
+
+def plan(spec: JobSpec, snapshot: InventorySnapshot, user: str, groups: frozenset[str],
+         cluster_field: Any) -> Plan:
+    """Rank the clusters for ``spec``; raises BadRequest / Unsatisfiable with a message for people."""
+    clusters = parse_cluster_field(cluster_field, [c.name for c in snapshot.clusters])
+    gpu_type = resolve_gpu_type(spec.gpus.type, spec.gpus.count, snapshot)
+    request = placement_request(spec, gpu_type, user, groups, clusters)
+    decision = place(request, snapshot)
+    candidates = list(decision.candidates)
+    if clusters and len(clusters) > 1:  # the user's list is a failover order, not a hint
+        candidates.sort(key=lambda c: clusters.index(c.cluster))
+    if not candidates:
+        raise Unsatisfiable(refusal(request, decision, snapshot))
+    return Plan(request=request, order=tuple(c.cluster for c in candidates),
+                gpu_types={c.cluster: c.gpu_type for c in candidates},
+                user_order=clusters if clusters and len(clusters) > 1 else None,
+                reasons={c.cluster: c.reason for c in candidates})
+
+
+def replan(request: PlacementRequest, snapshot: InventorySnapshot, remaining: tuple[str, ...],
+           user_order: bool) -> tuple[list[str], dict[str, str | None]]:
+    """The clusters among ``remaining`` that fit ``request`` now, in the order to try them."""
+    if not remaining:
+        return [], {}
+    narrowed = replace(request, explicit_cluster=None, allowed_clusters=remaining)
+    candidates = list(place(narrowed, snapshot).candidates)
+    if user_order:
+        candidates.sort(key=lambda c: remaining.index(c.cluster))
+    return [c.cluster for c in candidates], {c.cluster: c.gpu_type for c in candidates}
+
+
+# ---- refusals --------------------------------------------------------------------------------
+
+
+def _usable(cluster: ClusterSnapshot, request: PlacementRequest) -> bool:
+    allowed = request.allowed_clusters or ((request.explicit_cluster,) if request.explicit_cluster else None)
+    groups_ok = cluster.allowed_groups is None or bool(cluster.allowed_groups & request.groups)
+    return cluster.healthy and groups_ok and (allowed is None or cluster.name in allowed)
+
+
+def _pods_that_fit(gpu: GpuAvailability, per_pod: int) -> int | None:
+    """How many pods of ``per_pod`` GPUs this type could take now (None: unknown)."""
+    if gpu.max_per_node is not None and per_pod > gpu.max_per_node:
+        return 0
+    free = gpu.best_known_free
+    if free is None:
+        return None
+    fit = free // per_pod
+    if gpu.free is not None and gpu.free_histogram:
+        fit = min(fit, sum(n * (f // per_pod) for f, n in gpu.free_histogram))
+    return fit
+
+
+def largest_gang(request: PlacementRequest, snapshot: InventorySnapshot) -> tuple[int, str, str] | None:
+    """The most pods of ``request.gpu_count`` GPUs that fit now on one usable cluster:
+    ``(pods, cluster, GPU display name)``, or None when nothing is known to fit."""
+    best: tuple[int, str, str] | None = None
+    for cluster in snapshot.clusters:
+        if not _usable(cluster, request):
+            continue
+        for gpu in cluster.gpus.values():
+            if request.gpu_type not in (ANY_GPU, gpu.gpu_type):
+                continue
+            fit = _pods_that_fit(gpu, request.gpu_count)
+            if fit and (best is None or fit > best[0]):
+                best = (fit, cluster.name, gpu.display)
+    return best
+
+
+def _largest_node(request: PlacementRequest, snapshot: InventorySnapshot) -> tuple[int, str] | None:
+    sizes = [(g.max_per_node, c.name) for c in snapshot.clusters if _usable(c, request)
+             for g in c.gpus.values() if request.gpu_type in (ANY_GPU, g.gpu_type) and g.max_per_node]
+    return max(sizes) if sizes else None
+
+
+def refusal(request: PlacementRequest, decision: Decision, snapshot: InventorySnapshot) -> str:
+    """One paragraph on why no cluster can run the job now, and what would fit."""
+    per_pod, pods = request.gpu_count, request.pods
+    reasons = " ".join(f"{r.reason}." for r in decision.rejected)
+    if not request.gpu_type:
+        return (f"No member cluster can run {pods} pod(s) of this job now. {reasons} Ask for less CPU or "
+                "memory per node, or fewer nodes, or try again later.")
+    what = "GPU" if request.gpu_type == ANY_GPU else gpu_display(request.gpu_type, snapshot)
+    asked = f"{pods} node(s) × {per_pod} {what}"
+    node = _largest_node(request, snapshot)
+    if node and per_pod > node[0]:
+        return (f"No member cluster can run {asked}: the largest {what} node you can use has {node[0]} "
+                f"({node[1]}), and one node's GPUs can't be split across machines. Ask for at most "
+                f"{node[0]} per node and more nodes instead. {reasons}")
+    gang = largest_gang(request, snapshot)
+    if gang:
+        fit, cluster, display = gang
+        hint = (f"The largest that fits now is {fit} node(s) × {per_pod} {display} on {cluster}; ask for "
+                "that, or try again later.")
+    else:
+        hint = f"No usable cluster has {per_pod} {what} free on one node now; try again later."
+    return f"No member cluster can run {asked} now. {hint} {reasons}".strip()

@@ -1,0 +1,94 @@
+"""What a user may ask of a member cluster: the gateway's sandbox rules.
+
+Jobs run confined to the federation's namespace on each member cluster, as the
+user's code and nothing more. Two layers keep it so:
+
+- ``check_request`` reads the raw request before it becomes a ``JobSpec`` and refuses,
+  with a message saying why, anything that tries to escape (privileged containers,
+  host paths, the host's network, another namespace, Kubernetes fields fedspawner
+  sets itself), and images outside the admin's allow-list once the spec is built
+  (``check_image``).
+- ``check_manifests`` reads what the renderers produced, before anything is sent to a
+  cluster, and refuses the same things again (a fault of fedspawner, never of the user).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from fnmatch import fnmatchcase
+from typing import Any
+
+from .errors import Forbidden
+
+_CONFINED = ("Jobs run confined to the namespace the federation was given on each member cluster, "
+             "as your code only.")
+#: Request fields that would escape the sandbox, and why each is refused.
+ESCAPES: Mapping[str, str] = {
+    **dict.fromkeys(("privileged", "securityContext", "capabilities", "allowPrivilegeEscalation", "runAsUser",
+                     "runAsGroup", "procMount", "seccompProfile", "appArmorProfile"),
+                    "Privileged containers and custom security contexts are not allowed."),
+    **dict.fromkeys(("hostPath", "volumes", "volumeMounts", "hostPathVolume"),
+                    "Jobs cannot mount host paths or volumes of their own; the script, packages and "
+                    "scratch space are mounted for you. Read data from storage the script opens itself."),
+    **dict.fromkeys(("hostNetwork", "hostPID", "hostIPC", "hostPort", "hostPorts", "hostAliases"),
+                    "Jobs cannot use the host's network, ports or process namespaces."),
+    **dict.fromkeys(("serviceAccount", "serviceAccountName", "automountServiceAccountToken"),
+                    "Jobs run without Kubernetes API credentials; fedspawner chooses their service account."),
+    **dict.fromkeys(("nodeName", "nodeSelector", "affinity", "tolerations", "priorityClassName",
+                     "schedulerName", "runtimeClassName"),
+                    "Where a job's pods run is decided by placement (cluster and GPU type); ask for a "
+                    "cluster with 'cluster' and for GPUs with 'gpus'."),
+    **dict.fromkeys(("manifest", "manifests", "podSpec", "pod", "template", "overrides", "patch"),
+                    "Jobs are described by the job spec only; raw Kubernetes manifests are not accepted."),
+}
+
+
+def check_request(body: Mapping[str, Any]) -> None:
+    """Refuse (403) a request that tries to leave the user's sandbox."""
+    namespace = body.get("namespace")
+    if namespace is not None:
+        raise Forbidden(f"A job cannot choose its namespace (you asked for {namespace!r}). {_CONFINED} Leave "
+                        "'namespace' out.")
+    for key in body:
+        reason = ESCAPES.get(key)
+        if reason is not None:
+            raise Forbidden(f"The job spec asks for {key!r}, which is not allowed. {reason} {_CONFINED}")
+
+
+def check_image(image: str, allowed: Iterable[str]) -> None:
+    """Refuse (403) an image outside the admin's allow-list (no list: every image is allowed)."""
+    patterns = list(allowed)
+    if patterns and not any(fnmatchcase(image, p) for p in patterns):
+        raise Forbidden(f"The image {image!r} is not allowed on this hub. The administrators allow images "
+                        f"matching: {', '.join(patterns)}. Leave 'image' out to use the default for the "
+                        "kind, or ask them to add yours.")
+
+
+def manifest_violations(objects: Iterable[dict], namespace: str) -> list[str]:
+    """What in rendered manifests would escape the sandbox (empty when nothing does)."""
+    problems: list[str] = []
+    for obj in objects:
+        meta = obj.get("metadata") or {}
+        where = f"{obj.get('kind')}/{meta.get('name')}"
+        if meta.get("namespace") != namespace:
+            problems.append(f"{where}: namespace {meta.get('namespace')!r} is not {namespace!r}")
+        _scan(obj, where, problems)
+    return problems
+
+
+_TRUE_FORBIDDEN = ("privileged", "allowPrivilegeEscalation", "hostNetwork", "hostPID", "hostIPC")
+_PRESENT_FORBIDDEN = ("hostPath", "hostPort")
+
+
+def _scan(value: Any, where: str, problems: list[str]) -> None:
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if key in _TRUE_FORBIDDEN and item is True:
+                problems.append(f"{where}: {key} is true")
+            elif key in _PRESENT_FORBIDDEN:
+                problems.append(f"{where}: uses {key}")
+            else:
+                _scan(item, where, problems)
+    elif isinstance(value, list):
+        for item in value:
+            _scan(item, where, problems)

@@ -1,0 +1,152 @@
+"""What the gateway does, independent of HTTP: the operations the REST handlers call.
+
+``GatewayService`` holds the federation registry (one API client per member cluster),
+backend discovery, the job store and the submitter, checks who may act on which job,
+and keeps a failover guard running for every job still waiting for its pods.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from ..federation.registry import ClusterRegistry
+from ..jobs.spec import KINDS
+from ..jobs.render import backends_for
+from . import logs
+from .auth import Authenticator, Caller
+from .cancel import CancelIncomplete, delete_job
+from .config import Gateway
+from .discovery import BackendDiscovery
+from .errors import BadRequest, ClusterUnavailable, Forbidden
+from .failover import FailoverGuard
+from .model import JobObjects
+from .status import job_view
+from .store import JobStore
+from .submit import Submitter
+
+log = logging.getLogger(__name__)
+
+STATES = ("pending", "running", "succeeded", "failed", "cancelled")
+
+
+class GatewayService:
+    """The gateway's operations on behalf of authenticated callers."""
+
+    def __init__(self, registry: ClusterRegistry, settings: Gateway, auth: Authenticator | None = None):
+        self.registry = registry
+        self.settings = settings
+        self.auth = auth
+        self.discovery = BackendDiscovery(registry.api, ttl=settings.discovery_ttl)
+        self.store = JobStore(registry, self.discovery)
+        self.submitter = Submitter(registry, self.discovery, settings)
+        self.guards: dict[str, asyncio.Task] = {}
+
+    # ---- clusters ------------------------------------------------------------------------------
+    async def clusters(self, caller: Caller) -> list[dict]:
+        """Every member cluster: health, the backends it offers, GPU inventory."""
+        snapshot = self.registry.snapshot()
+
+        async def backends(name: str, healthy: bool) -> list[str]:
+            if not healthy:
+                return []
+            try:
+                served = await self.discovery.served(name)
+            except Exception:  # noqa: BLE001 - shown as no operator backends
+                served = frozenset()
+            return list(dict.fromkeys(b for kind in KINDS for b in backends_for(kind, served)))
+
+        found = await asyncio.gather(*(backends(c.name, c.healthy) for c in snapshot.clusters))
+        out = []
+        for cluster, offered in zip(snapshot.clusters, found):
+            usable = cluster.allowed_groups is None or bool(cluster.allowed_groups & caller.groups)
+            out.append({
+                "name": cluster.name, "display_name": cluster.display_name, "site": cluster.site,
+                "owner": cluster.owner, "healthy": cluster.healthy, "reason": cluster.health_reason,
+                "usable": usable and cluster.healthy, "visibility": cluster.visibility, "backends": offered,
+                "gpus": [{"type": g.gpu_type, "display": g.display, "free": g.free,
+                          "upper_bound": g.free_upper_bound, "total": g.total, "max_per_node": g.max_per_node,
+                          "note": g.note} for g in sorted(cluster.gpus.values(), key=lambda g: g.gpu_type)],
+            })
+        return out
+
+    # ---- jobs ----------------------------------------------------------------------------------
+    async def view(self, job: JobObjects) -> dict:
+        """The job's API view, with its progress from rank 0's log."""
+        progress = await logs.progress_of(self.registry.api(job.cluster), job) if job.pods else None
+        return job_view(job, progress)
+
+    async def list_jobs(self, caller: Caller, everyone: bool, state: str | None) -> dict:
+        if state is not None and state not in STATES:
+            raise BadRequest(f"Unknown state {state!r}; filter by one of: {', '.join(STATES)}.")
+        if everyone and not caller.admin:
+            raise Forbidden("Only administrators (the admin:users scope) may list every user's jobs; leave "
+                            "out 'all' to list yours.")
+        jobs, skipped = await self.store.list(None if everyone else caller.name)
+        views = await asyncio.gather(*(self.view(j) for j in jobs))
+        if state:
+            views = [v for v in views if v["phase"].lower() == state]
+        views.sort(key=lambda v: (v["created"] or "", v["id"]), reverse=True)
+        return {"jobs": views, "unavailable": skipped}
+
+    async def job(self, caller: Caller, job_id: str) -> JobObjects:
+        """A job the caller may see; 404 / 403 otherwise."""
+        job = await self.store.get(job_id)
+        if not caller.may_act_on(job.owner):
+            raise Forbidden(f"Job {job_id} belongs to another user; you can see and act on your own jobs "
+                            "only.")
+        return job
+
+    async def submit(self, caller: Caller, body: object) -> dict:
+        job = await self.submitter.submit(caller.name, caller.groups, body)
+        self.guard(job)
+        return job_view(job)
+
+    async def cancel(self, caller: Caller, job_id: str) -> dict:
+        """Stop the job's failover guard, then delete every copy of the job (a failover may leave two)."""
+        await self.job(caller, job_id)
+        guard = self.guards.pop(job_id, None)
+        if guard is not None:
+            guard.cancel()
+            await asyncio.gather(guard, return_exceptions=True)
+        copies = await self.store.copies(job_id)
+        last = await self.view(copies[0])
+        results = await asyncio.gather(*(delete_job(self.store, job, timeout=self.settings.cancel_timeout,
+                                                    pod_grace=self.settings.pod_grace_seconds)
+                                         for job in copies), return_exceptions=True)
+        for result in results:
+            if isinstance(result, CancelIncomplete):
+                raise ClusterUnavailable(f"Job {job_id} is being deleted, but objects are {result}. Ask "
+                                         "again to check; they usually go within a minute.", 504)
+            if isinstance(result, BaseException):
+                raise result
+        return {**last, "phase": "Cancelled", "pods": [], "ui_url": None,
+                "message": f"cancelled: every object deleted from {copies[0].cluster}"}
+
+    # ---- failover guards -----------------------------------------------------------------------
+    def guard(self, job: JobObjects) -> None:
+        """Watch a just-placed job and fail it over while its pods stay unschedulable."""
+        record = job.record
+        if record is None or not record.failover or job.job_id in self.guards:
+            return
+        guard = FailoverGuard(self, job.job_id, job.cluster)
+        task = asyncio.create_task(guard.run(), name=f"guard-{job.job_id}")
+        self.guards[job.job_id] = task
+        task.add_done_callback(lambda _t, job_id=job.job_id: self.guards.pop(job_id, None))
+
+    async def resume_guards(self) -> None:
+        """After a restart: guard again every job still waiting that may fail over."""
+        try:
+            jobs, _ = await self.store.list(None)
+        except Exception as err:  # noqa: BLE001 - not fatal: new submissions are still guarded
+            log.warning("could not resume failover guards: %s", err)
+            return
+        for job in jobs:
+            if job_view(job)["phase"] == "Pending":
+                self.guard(job)
+
+    async def stop(self) -> None:
+        tasks = list(self.guards.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

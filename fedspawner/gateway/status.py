@@ -1,0 +1,242 @@
+"""A job's state for people, from its objects on the cluster (pure functions).
+
+``job_view`` turns the objects carrying a job's id (the anchor ConfigMap with the
+job record, the Job or custom resource, the pods) into the ``Job`` JSON of the REST
+API: the phase, a message saying what is going on, one row per rank or pod.
+
+Phase: ``Succeeded`` / ``Failed`` when the Job or custom resource says so; otherwise
+``Running`` once every expected pod runs (or has finished), else ``Pending``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..jobs.labels import (
+    ANNOTATION_SPARK_UI_HOST,
+    ANNOTATION_SPARK_UI_PORT,
+    ANNOTATION_SPARK_UI_SERVICE,
+    LABEL_COMPONENT,
+)
+from .model import JobObjects, annotations, labels
+
+COMPLETION_INDEX = "batch.kubernetes.io/job-completion-index"
+REPLICA_TYPE = "training.kubeflow.org/replica-type"
+REPLICA_INDEX = "training.kubeflow.org/replica-index"
+SPARK_EXEC_ID = "spark-exec-id"
+SPARK_ROLE = "spark-role"
+FINISHED = ("Succeeded", "Failed")
+_SPARK_DONE = {"COMPLETED": "Succeeded", "FAILED": "Failed", "SUBMISSION_FAILED": "Failed",
+               "FAILED_SUBMISSION": "Failed"}
+
+
+def _int(value: Any, default: int = 0) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def role_and_rank(pod: dict, backend: str | None) -> tuple[str, int]:
+    """Which part of the job a pod is, and its rank (rank 0 is the one whose log shows progress)."""
+    lab, ann = labels(pod), annotations(pod)
+    component = lab.get(LABEL_COMPONENT) or lab.get(SPARK_ROLE) or "rank"
+    index = _int(ann.get(COMPLETION_INDEX, lab.get(COMPLETION_INDEX)))
+    if backend in ("pytorchjob", "tfjob"):
+        replica = (lab.get(REPLICA_TYPE) or component).lower()
+        index = _int(lab.get(REPLICA_INDEX))
+        return replica, (index + 1 if backend == "pytorchjob" and replica == "worker" else index)
+    if component == "driver":
+        return "driver", 0
+    if component == "executor":
+        return "executor", _int(lab.get(SPARK_EXEC_ID), 1)
+    if component == "worker":  # Spark standalone workers, after the driver
+        return "worker", index + 1
+    return component, index
+
+
+def _main_status(pod: dict) -> dict:
+    statuses = (pod.get("status") or {}).get("containerStatuses") or []
+    containers = (pod.get("spec") or {}).get("containers") or [{}]
+    main = containers[0].get("name")
+    return next((s for s in statuses if s.get("name") == main), statuses[0] if statuses else {})
+
+
+def _unschedulable(pod: dict) -> str | None:
+    for cond in (pod.get("status") or {}).get("conditions") or []:
+        if cond.get("type") == "PodScheduled" and cond.get("status") == "False":
+            return (cond.get("message") or cond.get("reason") or "unschedulable")[:240]
+    return None
+
+
+def pod_reason(pod: dict) -> str | None:
+    """Why a pod is not simply running: unschedulable, waiting, terminated with an error."""
+    status = pod.get("status") or {}
+    if status.get("phase") in (None, "Pending"):
+        why = _unschedulable(pod)
+        if why:
+            return f"Unschedulable: {why}"
+    for cs in [*(status.get("initContainerStatuses") or []), _main_status(pod)]:
+        state = cs.get("state") or {}
+        waiting, done = state.get("waiting"), state.get("terminated")
+        if waiting and waiting.get("reason") not in ("ContainerCreating", "PodInitializing"):
+            return waiting.get("reason")
+        if done and (done.get("exitCode") or 0) != 0:
+            return f"{done.get('reason') or 'Error'} (exit code {done.get('exitCode')})"
+    return status.get("reason")
+
+
+def pod_row(pod: dict, backend: str | None) -> dict:
+    """One row of the ``pods`` list."""
+    role, rank = role_and_rank(pod, backend)
+    status = pod.get("status") or {}
+    statuses = status.get("containerStatuses") or []
+    return {
+        "name": pod["metadata"]["name"], "rank": rank, "role": role,
+        "phase": status.get("phase") or "Pending",
+        "node": (pod.get("spec") or {}).get("nodeName") or None,
+        "restarts": sum(cs.get("restartCount", 0) for cs in statuses),
+        "ready": bool(statuses) and all(cs.get("ready") for cs in statuses),
+        "reason": pod_reason(pod),
+    }
+
+
+def current_pods(objects: JobObjects) -> list[dict]:
+    """The newest pod of each (role, rank), ordered by rank: replaced pods drop out."""
+    newest: dict[tuple[str, int], dict] = {}
+    for pod in sorted(objects.pods, key=lambda p: p["metadata"].get("creationTimestamp") or ""):
+        newest[role_and_rank(pod, objects.backend)] = pod
+    return [newest[key] for key in sorted(newest, key=lambda k: (k[1], k[0]))]
+
+
+def terminal_state(workload: dict | None) -> tuple[str, str, str | None] | None:
+    """``(phase, reason, when)`` once a Job or custom resource has finished, else None."""
+    if not workload:
+        return None
+    status = workload.get("status") or {}
+    if workload.get("kind") == "SparkApplication":
+        app = status.get("applicationState") or {}
+        phase = _SPARK_DONE.get(app.get("state", ""))
+        if phase is None:
+            return None
+        return phase, app.get("errorMessage") or app.get("state"), status.get("terminationTime")
+    for cond in status.get("conditions") or []:
+        if cond.get("status") != "True":
+            continue
+        if cond.get("type") in ("Complete", "Succeeded"):
+            when = status.get("completionTime") or cond.get("lastTransitionTime")
+            return "Succeeded", cond.get("reason") or "", when
+        if cond.get("type") == "Failed":
+            text = " ".join(p for p in (cond.get("reason"), cond.get("message")) if p)
+            return "Failed", text, cond.get("lastTransitionTime")
+    return None
+
+
+def expected_pods(objects: JobObjects) -> int:
+    record = objects.record
+    if record is None:
+        return max(len({role_and_rank(p, objects.backend) for p in objects.pods}), 1)
+    if record.kind == "spark":
+        return 1 + (record.executors or 0)
+    return record.nodes
+
+
+def _who(row: dict) -> str:
+    return row["role"] if row["role"] in ("driver", "master") else f"rank {row['rank']}"
+
+
+def failure_message(rows: list[dict], reason: str) -> str:
+    """``rank 1 failed: exit code 1`` from the first failed pod, else the workload's reason."""
+    for row in rows:
+        if row["phase"] == "Failed":
+            return f"{_who(row)} failed: {row['reason'] or 'unknown reason'}"
+    if "DeadlineExceeded" in reason:
+        return f"stopped after its time limit ({reason})"
+    return f"failed: {reason}" if reason else "failed"
+
+
+def _waiting_message(objects: JobObjects, rows: list[dict], expected: int) -> str:
+    for row in rows:
+        if row["reason"] and row["phase"] == "Pending":
+            return f"{_who(row)} on {objects.cluster}: {row['reason']}"
+    record = objects.record
+    running = sum(r["phase"] == "Running" for r in rows)
+    what = f"{expected} pod(s)"
+    if record and record.gpus_per_node:
+        what = f"{expected} × {record.gpus_per_node} {record.gpu_display or 'GPU'}"
+    if not rows:
+        return f"waiting for {what} on {objects.cluster}: pods not created yet"
+    return f"waiting for {what} on {objects.cluster} ({running} of {expected} running)"
+
+
+def _start_time(pod: dict) -> str | None:
+    state = _main_status(pod).get("state") or {}
+    started = (state.get("running") or state.get("terminated") or {}).get("startedAt")
+    return started or (pod.get("status") or {}).get("startTime")
+
+
+def phase_and_message(objects: JobObjects, rows: list[dict]) -> tuple[str, str, str | None]:
+    """``(phase, message, finished)`` of a job."""
+    done = terminal_state(objects.primary())
+    if done and done[0] == "Succeeded":
+        return "Succeeded", f"completed on {objects.cluster}", done[2]
+    if done:
+        return "Failed", failure_message(rows, done[1]), done[2]
+    expected = expected_pods(objects)
+    started = [r for r in rows if r["phase"] in ("Running", "Succeeded")]
+    if len(started) >= expected:
+        running = sum(r["phase"] == "Running" for r in rows)
+        return "Running", (f"{running} pod(s) running on {objects.cluster}" if running
+                           else f"finishing on {objects.cluster}"), None
+    failed = [r for r in rows if r["phase"] == "Failed"]
+    if failed:
+        return "Running", f"{failure_message(failed, '')}; waiting for the job to stop or retry", None
+    return "Pending", _waiting_message(objects, rows, expected), None
+
+
+def ui_url(objects: JobObjects, phase: str) -> str | None:
+    """The Spark UI's in-cluster URL while a Spark job runs."""
+    if phase != "Running":
+        return None
+    for obj in objects.workloads:
+        ann = annotations(obj)
+        port = ann.get(ANNOTATION_SPARK_UI_PORT)
+        service = ann.get(ANNOTATION_SPARK_UI_SERVICE)
+        in_cluster = f"{service}.{objects.namespace}.svc" if service else None
+        host = ann.get(ANNOTATION_SPARK_UI_HOST) or in_cluster
+        if port and host:
+            return f"http://{host}:{port}"
+    return None
+
+
+def job_view(objects: JobObjects, progress: dict | None = None) -> dict:
+    """The REST API's ``Job`` for one job."""
+    record = objects.record
+    pods = current_pods(objects)
+    rows = [pod_row(p, objects.backend) for p in pods]
+    phase, message, finished = phase_and_message(objects, rows)
+    starts = [_start_time(p) for p in pods]
+    started = max(s for s in starts if s) if phase != "Pending" and any(starts) else None
+    anchor_meta = (objects.anchor or {}).get("metadata") or {}
+    return {
+        "id": objects.job_id,
+        "name": record.name if record else objects.object_name,
+        "kind": record.kind if record else objects.kind,
+        "owner": objects.owner,
+        "cluster": objects.cluster,
+        "backend": objects.backend,
+        "gpu_type": record.gpu_type if record else None,
+        "gpus_per_node": record.gpus_per_node if record else 0,
+        "nodes": record.nodes if record else len(rows),
+        "executors": record.executors if record else None,
+        "image": record.image if record else None,
+        "phase": phase,
+        "message": message,
+        "created": record.created if record else anchor_meta.get("creationTimestamp"),
+        "started": started,
+        "finished": finished if phase in FINISHED else None,
+        "pods": rows,
+        "progress": progress,
+        "ui_url": ui_url(objects, phase),
+        "history": list(record.history) if record else [],
+    }

@@ -1,0 +1,144 @@
+"""Jobs as the member clusters hold them: found by label on every cluster, no database.
+
+Every object of a job carries ``app.kubernetes.io/managed-by=fedspawner`` and
+``fedspawner.dev/job-id``; a user's jobs also ``fedspawner.dev/owner``. Listing asks
+each healthy cluster for the objects matching those labels (in parallel) and groups
+them by job id, so a gateway restart or a second replica sees exactly the same jobs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+
+from kubernetes_asyncio.client.rest import ApiException
+
+from ..federation.registry import ClusterRegistry
+from ..jobs.labels import (
+    LABEL_JOB_ID, LABEL_MANAGED_BY, LABEL_OWNER, MANAGED_BY, job_selector, owner_label_value,
+)
+from . import kube
+from .discovery import BackendDiscovery
+from .errors import ClusterUnavailable, NotFound
+from .identity import ANNOTATION_RECORD, JOB_ID_RE
+from .model import JobObjects, annotations, labels
+
+log = logging.getLogger(__name__)
+
+#: Custom resources that are a job's workload (the rest it owns are "others").
+WORKLOAD_CUSTOM = (kube.TRAINJOBS, kube.PYTORCHJOBS, kube.TFJOBS, kube.SPARKAPPS)
+
+
+class JobStore:
+    """Find jobs and their objects on the member clusters."""
+
+    def __init__(self, registry: ClusterRegistry, discovery: BackendDiscovery, timeout: float = 10.0):
+        self.registry = registry
+        self.discovery = discovery
+        self.timeout = timeout
+
+    def namespace(self, cluster: str) -> str:
+        return self.registry.members[cluster].namespace
+
+    def healthy(self) -> tuple[list[str], list[dict]]:
+        """Clusters to ask now, and the others with the reason they are skipped."""
+        ok, skipped = [], []
+        for name, inventory in self.registry.inventories.items():
+            if inventory.healthy:
+                ok.append(name)
+            else:
+                skipped.append({"cluster": name, "reason": inventory.health_reason or "unreachable"})
+        return ok, skipped
+
+    async def resources(self, cluster: str) -> tuple[list[kube.Resource], list[kube.Resource]]:
+        """(workload resources, other owned resources) the cluster serves."""
+        try:
+            served = await self.discovery.served(cluster)
+        except Exception as err:  # noqa: BLE001 - without discovery, built-ins still work
+            log.warning("%s: API discovery failed (%s); looking at built-in resources only", cluster, err)
+            served = frozenset()
+        workloads = [kube.JOBS, *(r for r in WORKLOAD_CUSTOM if r.crd in served)]
+        others = [kube.SERVICES, *([kube.JOBSETS] if kube.JOBSETS.crd in served else [])]
+        return workloads, others
+
+    async def fetch(self, cluster: str, selector: str) -> dict[str, JobObjects]:
+        """Every job on ``cluster`` with objects matching ``selector``, by job id."""
+        api, ns = self.registry.api(cluster), self.namespace(cluster)
+        workloads, others = await self.resources(cluster)
+        kinds = [kube.CONFIGMAPS, kube.PODS, *workloads, *others]
+        found = await asyncio.gather(*(
+            kube.list_objects(api, r, ns, selector, timeout=self.timeout, metadata_only=r is kube.CONFIGMAPS)
+            for r in kinds), return_exceptions=True)
+        jobs: dict[str, JobObjects] = {}
+        for resource, items in zip(kinds, found):
+            if isinstance(items, ApiException) and items.status == 404:
+                continue  # a custom resource removed since discovery
+            if isinstance(items, BaseException):
+                raise items
+            for obj in items:
+                job_id = labels(obj).get(LABEL_JOB_ID)
+                if not job_id:
+                    continue
+                job = jobs.setdefault(job_id, JobObjects(job_id, cluster, ns))
+                if resource is kube.CONFIGMAPS and ANNOTATION_RECORD in annotations(obj):
+                    job.anchor = obj
+                elif resource is kube.PODS:
+                    job.pods.append(obj)
+                elif resource in workloads:
+                    job.workloads.append(obj)
+                else:
+                    job.others.append(obj)
+        return jobs
+
+    async def _everywhere(self, selector: str) -> tuple[dict[str, list[JobObjects]], list[dict]]:
+        clusters, skipped = self.healthy()
+        answers = await asyncio.gather(*(self.fetch(c, selector) for c in clusters), return_exceptions=True)
+        by_id: dict[str, list[JobObjects]] = defaultdict(list)
+        for cluster, answer in zip(clusters, answers):
+            if isinstance(answer, BaseException):
+                log.warning("%s: listing jobs failed: %s", cluster, answer)
+                skipped.append({"cluster": cluster, "reason": f"did not answer ({type(answer).__name__})"})
+                continue
+            for job_id, job in answer.items():
+                by_id[job_id].append(job)
+        return by_id, skipped
+
+    async def list(self, owner: str | None) -> tuple[list[JobObjects], list[dict]]:
+        """Jobs of ``owner`` (every job when None) on every healthy cluster, and the clusters skipped."""
+        wanted = {LABEL_MANAGED_BY: MANAGED_BY}
+        if owner is not None:
+            wanted[LABEL_OWNER] = owner_label_value(owner)
+        by_id, skipped = await self._everywhere(kube.selector(wanted))
+        jobs = [newest(copies) for copies in by_id.values()]
+        if owner is not None:  # labels are lossy; the annotation holds the exact name
+            jobs = [j for j in jobs if j.owner == owner]
+        return jobs, skipped
+
+    async def copies(self, job_id: str) -> list[JobObjects]:
+        """Every copy of a job (one, or two during a failover), newest first; 404 / 503 when none."""
+        if not isinstance(job_id, str) or not JOB_ID_RE.match(job_id):
+            raise NotFound(f"{job_id!r} is not a job id: ids look like 'j-abcd2345' (see the job list).")
+        by_id, skipped = await self._everywhere(kube.selector(job_selector(job_id)))
+        if job_id in by_id:
+            found = by_id[job_id]
+            first = newest(found)
+            return [first, *(j for j in found if j is not first)]
+        if skipped:
+            down = ", ".join(f"{s['cluster']} ({s['reason']})" for s in skipped)
+            raise ClusterUnavailable(f"Job {job_id} was not found on the clusters that answered; these did "
+                                     f"not: {down}. Try again when they are back.")
+        raise NotFound(f"There is no job {job_id}: it was never submitted or has been cancelled.")
+
+    async def get(self, job_id: str) -> JobObjects:
+        """One job by id, wherever it is now; NotFound (404) when no cluster has it."""
+        return (await self.copies(job_id))[0]
+
+
+def newest(copies: list[JobObjects]) -> JobObjects:
+    """Where a job sits now when copies exist on several clusters (during a failover)."""
+    def tried(job: JobObjects) -> int:
+        record = job.record
+        return len(record.tried) if record else -1
+
+    return max(copies, key=tried)

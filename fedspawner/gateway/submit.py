@@ -1,0 +1,207 @@
+"""Submitting a job: validate, place the whole gang, render for the cluster, create.
+
+``Submitter.submit`` checks the request (sandbox rules, the spec, the image allow-list),
+asks placement for the clusters that can run the gang now, and creates the rendered
+objects on the first of them, trying the next when a cluster refuses (quota, down).
+``Submitter.place`` is also what failover uses to move a job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import replace
+
+import aiohttp
+from kubernetes_asyncio.client.rest import ApiException
+
+from ..federation.registry import ClusterRegistry
+from ..jobs import GpuScheduling, JobSpec, JobSpecError, RenderTarget
+from ..jobs.render import choose_backend, render, supported_backends
+from ..spawner.failover import reason_for_exception
+from . import kube
+from .config import Gateway
+from .discovery import BackendDiscovery
+from .errors import BadRequest, ClusterUnavailable, GatewayError, Unsatisfiable
+from .identity import JobRecord, anchor_patch, new_job_id, object_name
+from .model import JobObjects
+from .planning import AUTO, Plan, plan
+from .policy import check_image, check_request, manifest_violations
+
+log = logging.getLogger(__name__)
+
+
+class CreateFailed(Exception):
+    """A cluster refused or failed the job's objects; the message says why, for people."""
+
+    def __init__(self, reason: str, invalid: bool = False):
+        super().__init__(reason)
+        self.invalid = invalid  # the apiserver found the manifests invalid (not a capacity problem)
+
+
+def _why(err: BaseException) -> str:
+    return reason_for_exception(err) or (
+        f"the apiserver refused the job ({err.status}: {err.reason})" if isinstance(err, ApiException)
+        else f"unreachable ({type(err).__name__})")
+
+
+class Submitter:
+    """Turns requests into jobs on member clusters."""
+
+    def __init__(self, registry: ClusterRegistry, discovery: BackendDiscovery, settings: Gateway):
+        self.registry = registry
+        self.discovery = discovery
+        self.settings = settings
+
+    # ---- the request -------------------------------------------------------------------------
+    def validate(self, body: object) -> tuple[JobSpec, object]:
+        """The spec and the ``cluster`` field of a request body; 4xx errors for bad input."""
+        if not isinstance(body, dict):
+            raise BadRequest("The request body must be a JSON object: a job spec such as "
+                             "{\"kind\": \"pytorch\", \"script\": \"...\", \"nodes\": 2}.")
+        fields = dict(body)
+        cluster_field = fields.pop("cluster", AUTO)
+        check_request(fields)
+        try:
+            spec = JobSpec.from_dict(fields)
+        except JobSpecError as err:
+            raise BadRequest(err.message) from None
+        if spec.image is None:
+            raise BadRequest(f"A {spec.kind} job has no default image; name one with 'image'.")
+        check_image(spec.image, self.settings.allowed_images)
+        if not supported_backends(spec.kind):
+            try:
+                choose_backend(spec.kind, ())
+            except JobSpecError as err:
+                raise BadRequest(err.message) from None
+        return spec, cluster_field
+
+    async def submit(self, owner: str, groups: frozenset[str], body: object) -> JobObjects:
+        """Create a job for ``owner``; returns its objects as created."""
+        spec, cluster_field = self.validate(body)
+        chosen = plan(spec, self.registry.snapshot(), owner, groups, cluster_field)
+        order = await self.runnable(chosen.order, spec.kind)
+        if not order:
+            raise Unsatisfiable(self._no_backend(spec.kind, chosen))
+        record = JobRecord.for_spec(spec, chosen.request.gpu_type, groups, chosen.user_order is not None)
+        job, _ = await self.place(new_job_id(), spec, owner, order, chosen.gpu_types, record)
+        return job
+
+    async def runnable(self, clusters: tuple[str, ...] | list[str], kind: str) -> list[str]:
+        """The clusters among ``clusters`` that have a backend for ``kind`` (order kept)."""
+        async def ok(cluster: str) -> bool:
+            try:
+                return bool(await self.discovery.backends(cluster, kind))
+            except Exception as err:  # noqa: BLE001 - an unreachable cluster just drops out
+                log.warning("%s: discovery failed: %s", cluster, err)
+                return kind in ("pytorch", "job", "spark")  # portable kinds run anywhere
+        found = await asyncio.gather(*(ok(c) for c in clusters))
+        return [c for c, yes in zip(clusters, found) if yes]
+
+    @staticmethod
+    def _no_backend(kind: str, chosen: Plan) -> str:
+        try:
+            choose_backend(kind, ())
+        except JobSpecError as err:
+            return (f"{err.message} (Clusters that would have room: {', '.join(chosen.order)}; none of them "
+                    "has the operator.)")
+        return f"No cluster can run a {kind} job now."  # pragma: no cover - portable kinds always can
+
+    # ---- creating ----------------------------------------------------------------------------
+    async def place(self, job_id: str, spec: JobSpec, owner: str, order: list[str],
+                    gpu_types: dict[str, str | None], record: JobRecord,
+                    moving_from: tuple[str, str] | None = None) -> tuple[JobObjects, JobRecord]:
+        """Create the job on the first cluster of ``order`` that takes it.
+
+        ``moving_from`` (cluster, reason) marks a failover, noted in the job's history.
+        Raises Unsatisfiable (422) or ClusterUnavailable (503) when every cluster refuses.
+        """
+        history = list(record.history)
+        invalid = False
+        for i, cluster in enumerate(order):
+            rest = tuple(order[i + 1:])
+            note = [f"{moving_from[0]}: {moving_from[1]} — failed over to {cluster}"] if moving_from else []
+            gpu_type = gpu_types.get(cluster)
+            attempt = replace(record, history=(*history, *note), failover=rest,
+                              tried=(*record.tried, cluster), gpu_type=gpu_type,
+                              gpu_display=self._display(cluster, gpu_type))
+            try:
+                return await self.create_on(cluster, job_id, spec, owner, attempt), attempt
+            except CreateFailed as err:
+                log.info("job %s: %s refused it: %s", job_id, cluster, err)
+                invalid = invalid or err.invalid
+                history.append(f"{cluster}: {err}" + (f" — trying {rest[0]}" if rest else ""))
+        tried = "; ".join(history[len(record.history):])
+        if invalid:
+            raise Unsatisfiable(f"The member clusters refused the job's objects: {tried}.")
+        raise ClusterUnavailable(f"No member cluster could take the job now: {tried}. Try again shortly.")
+
+    def _display(self, cluster: str, gpu_type: str | None) -> str | None:
+        if not gpu_type:
+            return None
+        gpu = self.registry.snapshot().cluster(cluster).gpus.get(gpu_type)
+        return gpu.display if gpu else gpu_type
+
+    def target(self, cluster: str, job_id: str, owner: str, backend: str, spec: JobSpec,
+               gpu_type: str | None) -> RenderTarget:
+        """Where and how to render the job on ``cluster``."""
+        gpu = None
+        if spec.gpus.count and gpu_type:
+            found = self.registry.scheduling(cluster, gpu_type)
+            gpu = GpuScheduling(resource=found.resource, tolerations=found.tolerations,
+                                node_affinity=(found.node_affinity or {}).get("nodeAffinity"))
+        account = self.settings.spark_service_account if backend == "sparkapplication" else ""
+        return RenderTarget(namespace=self.registry.members[cluster].namespace, job_id=job_id, owner=owner,
+                            backend=backend, gpu=gpu, gpu_type=gpu_type if gpu else None,
+                            service_account=account or None)
+
+    async def render_for(self, cluster: str, job_id: str, spec: JobSpec, owner: str,
+                         record: JobRecord) -> list[dict]:
+        """The manifests that run ``spec`` on ``cluster``, with the job record on the anchor."""
+        try:
+            backends = await self.discovery.backends(cluster, spec.kind)
+        except (ApiException, aiohttp.ClientError, asyncio.TimeoutError, OSError) as err:
+            raise CreateFailed(_why(err)) from None
+        if not backends:
+            raise CreateFailed(f"it has no operator for {spec.kind} jobs")
+        target = self.target(cluster, job_id, owner, backends[0], spec, record.gpu_type)
+        try:
+            objects = render(replace(spec, name=object_name(spec.name, job_id)), target)
+        except JobSpecError as err:
+            raise BadRequest(err.message) from None
+        anchor_patch(objects, record, spec)
+        problems = manifest_violations(objects, target.namespace)
+        if problems:
+            log.error("rendered manifests break the sandbox rules: %s", problems)
+            raise GatewayError("The gateway rendered manifests that break its own sandbox rules; nothing was "
+                               "created. This is a fault of fedspawner, logged for the administrators.", 500)
+        return objects
+
+    async def create_on(self, cluster: str, job_id: str, spec: JobSpec, owner: str,
+                        record: JobRecord) -> JobObjects:
+        """Render and create the job on ``cluster``; CreateFailed (after cleaning up) if refused."""
+        objects = await self.render_for(cluster, job_id, spec, owner, record)
+        api, namespace = self.registry.api(cluster), self.registry.members[cluster].namespace
+        created: list[dict] = []
+        try:
+            for manifest in objects:
+                created.append(await kube.create(api, manifest))
+        except (ApiException, aiohttp.ClientError, asyncio.TimeoutError, OSError) as err:
+            await self._remove(api, namespace, created)
+            if isinstance(err, ApiException) and err.status == 404:
+                self.discovery.forget(cluster)
+            invalid = isinstance(err, ApiException) and err.status == 422
+            raise CreateFailed(_why(err), invalid=invalid) from None
+        job = JobObjects(job_id, cluster, namespace, anchor=created[0])
+        for obj in created[1:]:
+            (job.others if obj["kind"] == "Service" else job.workloads).append(obj)
+        return job
+
+    @staticmethod
+    async def _remove(api, namespace: str, created: list[dict]) -> None:
+        for obj in reversed(created):
+            try:
+                await kube.delete(api, kube.BY_KIND[obj["kind"]], namespace, obj["metadata"]["name"])
+            except Exception as err:  # noqa: BLE001 - best effort; the label still finds leftovers
+                log.warning("could not remove %s/%s after a failed create: %s", obj["kind"],
+                            obj["metadata"]["name"], err)

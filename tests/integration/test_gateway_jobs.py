@@ -1,0 +1,147 @@
+"""Real jobs through the real gateway (a hub-managed service) on the sandbox clusters.
+
+A 2-node torchrun DDP job (gloo, CPU) and a PySpark job run to completion via the node
+agent; cancel removes every object; a gateway restart mid-job loses nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import time
+
+import pytest
+
+from .test_gateway_support import FINISHED, PID_FILE, first_line_with, leftovers, wait_healthy
+from .test_gateway_support import *  # noqa: F401,F403 - the fixtures
+
+pytestmark = pytest.mark.sandbox
+
+DDP_SCRIPT = """
+import os
+import torch
+import torch.distributed as dist
+from fedspawner_progress import progress
+
+dist.init_process_group("gloo")
+rank, world = dist.get_rank(), dist.get_world_size()
+value = torch.tensor([float(rank + 1)])
+dist.all_reduce(value)
+print(f"rank {rank} of {world}: all-reduced value = {value.item():.1f}", flush=True)
+for step in range(1, 4):
+    progress(step, 3, loss=1.0 / step)
+dist.destroy_process_group()
+"""
+
+SPARK_SCRIPT = """
+from pyspark.sql import SparkSession
+
+spark = SparkSession.builder.appName("sum").getOrCreate()
+total = spark.sparkContext.parallelize(range(1, 1001), 8).map(lambda x: x * x).sum()
+print(f"RESULT sum of squares = {total}", flush=True)
+spark.stop()
+"""
+
+SLOW_SCRIPT = """
+import time
+for i in range(1, {n} + 1):
+    print(f"tick {{i}}", flush=True)
+    time.sleep(1)
+print("done ticking", flush=True)
+"""
+
+
+async def test_ddp_job_runs_to_success_and_every_rank_sees_the_all_reduce(gw, token_for):
+    alice = token_for("alice")
+    job = await gw.submit(alice, {"kind": "pytorch", "name": "ddp-demo", "script": DDP_SCRIPT, "nodes": 2,
+                                  "cluster": "onprem", "cpu": "1", "memory": "2Gi"})
+    assert (job["cluster"], job["backend"], job["nodes"]) == ("onprem", "indexed-job", 2)
+    assert job["phase"] == "Pending"
+    assert job["id"].startswith("j-") and job["name"] == "ddp-demo" and job["owner"] == "alice"
+    phases = []
+    async for raw in gw.lines(f"/jobs/{job['id']}/watch", alice, timeout=300):
+        line = json.loads(raw)
+        if "job" in line:
+            phases.append(line["job"]["phase"])
+            final = line["job"]
+    assert phases[-1] == "Succeeded", final["message"]
+    assert "Running" in phases or "Pending" in phases
+    assert final["progress"]["step"] == 3 and final["progress"]["total"] == 3
+    assert [(p["rank"], p["phase"]) for p in final["pods"]] == [(0, "Succeeded"), (1, "Succeeded")]
+    for rank in (0, 1):
+        log = await gw.text(f"/jobs/{job['id']}/logs?rank={rank}", alice)
+        assert first_line_with(log, f"rank {rank} of 2: all-reduced value = 3.0"), log
+    tail = await gw.text(f"/jobs/{job['id']}/logs?rank=1&tail=1", alice)
+    assert len(tail.strip().splitlines()) == 1
+    await gw.cancel(alice, job["id"])
+
+
+async def test_pyspark_job_runs_on_a_standalone_cluster(gw, token_for):
+    alice = token_for("alice")
+    job = await gw.submit(alice, {"kind": "spark", "name": "squares", "script": SPARK_SCRIPT, "executors": 2,
+                                  "cluster": "regional", "cpu": "1", "memory": "2Gi"})
+    assert (job["cluster"], job["backend"]) == ("regional", "spark-standalone")
+    running = await gw.wait(alice, job["id"], phases=("Running", *FINISHED), timeout=120)
+    if running["phase"] == "Running":
+        assert running["ui_url"] and running["ui_url"].endswith(":4040")
+    done = await gw.wait(alice, job["id"], timeout=300)
+    assert done["phase"] == "Succeeded", done["message"]
+    roles = {(p["role"], p["rank"]) for p in done["pods"]}
+    assert {("driver", 0), ("worker", 1), ("worker", 2)} <= roles
+    driver_log = await gw.text(f"/jobs/{job['id']}/logs", alice)
+    assert "RESULT sum of squares = 333833500" in driver_log
+    await gw.cancel(alice, job["id"])
+
+
+async def test_cancel_removes_every_object_from_the_cluster(gw, token_for, admin_api, sandbox):
+    bob = token_for("bob")
+    job = await gw.submit(bob, {"kind": "pytorch", "script": "import time\ntime.sleep(600)\n", "nodes": 2,
+                                "cluster": "onprem"})
+    await gw.wait(bob, job["id"], phases=("Running",), timeout=120)
+    before = await leftovers(admin_api, "onprem", sandbox.namespace, job["id"])
+    kinds = {name.split("/")[0] for name in before}
+    assert {"ConfigMap", "Service", "Job", "Pod"} <= kinds, before
+    began = time.monotonic()
+    cancelled = await gw.cancel(bob, job["id"])
+    assert cancelled["phase"] == "Cancelled" and cancelled["pods"] == []
+    assert await leftovers(admin_api, "onprem", sandbox.namespace, job["id"]) == []
+    assert time.monotonic() - began < 60
+    status, answer = await gw.call("GET", f"/jobs/{job['id']}", bob)
+    assert status == 404 and "no job" in answer["message"]
+
+
+async def test_gateway_restart_mid_job_loses_nothing(gw, token_for):
+    alice = token_for("alice")
+    job = await gw.submit(alice, {"kind": "job", "name": "ticker", "script": SLOW_SCRIPT.format(n=45),
+                                  "cluster": "onprem"})
+    await gw.wait(alice, job["id"], phases=("Running",), timeout=120)
+    seen = []
+    async for raw in gw.lines(f"/jobs/{job['id']}/logs?follow=1", alice):
+        seen.append(raw.decode().strip())
+        if len(seen) >= 3:
+            break
+    assert seen[0].startswith("tick")
+
+    old_pid = int(PID_FILE.read_text())
+    os.kill(old_pid, signal.SIGTERM)  # the gateway process the hub started; the hub restarts it
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if int(PID_FILE.read_text()) != old_pid:
+                break
+        except (OSError, ValueError):
+            pass
+        await asyncio.sleep(0.5)
+    else:
+        raise AssertionError("the hub did not restart the gateway")
+    await wait_healthy()
+
+    status, listing = await gw.call("GET", "/jobs?state=running", alice)
+    assert status == 200 and job["id"] in [j["id"] for j in listing["jobs"]], listing
+    followed = [raw.decode().strip() async for raw in gw.lines(f"/jobs/{job['id']}/logs?follow=1", alice)]
+    assert followed[-1] == "done ticking", followed[-5:]
+    assert "tick 45" in followed
+    assert (await gw.wait(alice, job["id"]))["phase"] == "Succeeded"
+    await gw.cancel(alice, job["id"])

@@ -1,0 +1,165 @@
+"""Fixtures and a small REST client for the gateway's integration tests (no tests here).
+
+The gateway runs as the demo hub's managed service (``hub`` fixture); tests reach it
+through the hub's proxy, as notebooks do, with tokens the hub issues for test users.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+
+from fedspawner.gateway import kube
+
+from .conftest import TEST_HUB_PORT, TEST_STATE_DIR
+
+#: What ``from .test_gateway_support import *`` brings: the fixtures.
+__all__ = ["gateway_up", "gw", "token_for"]
+
+GATEWAY = f"http://127.0.0.1:{TEST_HUB_PORT}/services/fedspawner-gateway/api/v1"
+HUB_STATE = TEST_STATE_DIR.parent / "hub"
+PID_FILE = HUB_STATE / "gateway.pid"
+FINISHED = ("Succeeded", "Failed")
+#: Every resource a job's objects can be, to prove none is left behind.
+ALL_RESOURCES = (kube.CONFIGMAPS, kube.SERVICES, kube.PODS, kube.JOBS, *kube.CUSTOM)
+
+
+class Gateway:
+    """The gateway's REST API through the hub's proxy.
+
+    Jobs submitted through it are cancelled when the test ends (``cleanup``), pass or fail.
+    """
+
+    def __init__(self, session: aiohttp.ClientSession, base: str = GATEWAY):
+        self.session = session
+        self.base = base
+        self.submitted: list[tuple[str, str]] = []  # (token, job id)
+
+    @staticmethod
+    def _headers(token: str | None) -> dict:
+        return {"Authorization": f"token {token}"} if token else {}
+
+    async def call(self, method: str, path: str, token: str | None, body=None, raw: bytes | None = None,
+                   timeout: float = 120) -> tuple[int, dict | str]:
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+        async with self.session.request(method, self.base + path, data=data, headers=self._headers(token),
+                                        timeout=aiohttp.ClientTimeout(total=timeout)) as resp:
+            text = await resp.text()
+            try:
+                return resp.status, json.loads(text)
+            except ValueError:
+                return resp.status, text
+
+    async def submit(self, token: str, spec: dict) -> dict:
+        status, answer = await self.call("POST", "/jobs", token, spec)
+        assert status == 201, answer
+        self.submitted.append((token, answer["job"]["id"]))
+        return answer["job"]
+
+    async def job(self, token: str, job_id: str) -> dict:
+        status, answer = await self.call("GET", f"/jobs/{job_id}", token)
+        assert status == 200, answer
+        return answer["job"]
+
+    async def wait(self, token: str, job_id: str, phases=FINISHED, timeout: float = 240) -> dict:
+        deadline = time.monotonic() + timeout
+        while True:
+            job = await self.job(token, job_id)
+            if job["phase"] in phases:
+                return job
+            assert time.monotonic() < deadline, f"job {job_id} still {job['phase']}: {job['message']}"
+            await asyncio.sleep(1)
+
+    async def lines(self, path: str, token: str, timeout: float = 300) -> AsyncIterator[bytes]:
+        """A streamed response, line by line."""
+        async with self.session.get(self.base + path, headers=self._headers(token),
+                                    timeout=aiohttp.ClientTimeout(total=timeout, sock_read=timeout)) as resp:
+            assert resp.status == 200, await resp.text()
+            async for line in resp.content:
+                yield line
+
+    async def text(self, path: str, token: str) -> str:
+        status, answer = await self.call("GET", path, token)
+        assert status == 200, answer
+        return answer if isinstance(answer, str) else json.dumps(answer)
+
+    async def cancel(self, token: str, job_id: str) -> dict:
+        status, answer = await self.call("DELETE", f"/jobs/{job_id}", token)
+        assert status == 200, answer
+        return answer["job"]
+
+    async def cleanup(self) -> None:
+        """Cancel every job this client submitted that is still there."""
+        for token, job_id in self.submitted:
+            await self.call("DELETE", f"/jobs/{job_id}", token)
+        self.submitted = []
+
+
+async def wait_healthy(url: str = GATEWAY, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    async with aiohttp.ClientSession() as session:
+        while time.monotonic() < deadline:
+            try:
+                async with session.get(url + "/health", timeout=aiohttp.ClientTimeout(total=2)) as resp:
+                    if resp.status == 200:
+                        return
+            except (aiohttp.ClientError, asyncio.TimeoutError):
+                pass
+            await asyncio.sleep(0.3)
+    raise AssertionError(f"the gateway did not answer at {url} within {timeout}s")
+
+
+@pytest.fixture(scope="session")
+async def gateway_up(hub):
+    await wait_healthy()
+    return hub
+
+
+@pytest.fixture
+async def gw(gateway_up):
+    async with aiohttp.ClientSession() as session:
+        client = Gateway(session)
+        try:
+            yield client
+        finally:
+            await client.cleanup()
+
+
+@pytest.fixture(scope="session")
+def token_for(hub_api_client):
+    """``token_for("alice")``: a fresh JupyterHub API token of that user (created if needed)."""
+    cache: dict[str, str] = {}
+
+    def make(name: str) -> str:
+        if name not in cache:
+            status, _ = hub_api_client.request("POST", f"/users/{name}")
+            assert status in (201, 409), status
+            status, answer = hub_api_client.request("POST", f"/users/{name}/tokens",
+                                                    {"note": "gateway tests"})
+            assert status in (200, 201), answer
+            cache[name] = answer["token"]
+        return cache[name]
+
+    return make
+
+
+async def leftovers(admin_api, cluster: str, namespace: str, job_id: str) -> list[str]:
+    """Every object still carrying the job's id on ``cluster``, listed with the admin credential."""
+    found = []
+    async with admin_api(cluster) as api:
+        for resource in ALL_RESOURCES:
+            try:
+                items = await kube.list_objects(api, resource, namespace, f"fedspawner.dev/job-id={job_id}")
+            except Exception:  # noqa: BLE001 - custom resources not installed there
+                continue
+            found += [f"{resource.kind}/{o['metadata']['name']}" for o in items]
+    return found
+
+
+def first_line_with(text: str, needle: str) -> str | None:
+    return next((line for line in text.splitlines() if needle in line), None)

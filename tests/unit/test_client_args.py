@@ -1,0 +1,122 @@
+"""The magics' arguments and the submission body, checked before any request is sent."""
+
+from __future__ import annotations
+
+import pytest
+
+from fedspawner.client.args import HelpShown, parse_job_ref, parse_jobs, parse_logs, parse_submit
+from fedspawner.client.errors import ArgumentsError, GatewayError
+from fedspawner.client.options import parse_cluster, submission_body
+
+
+def body(line: str, script: str = "print('hi')") -> dict:
+    args = parse_submit(line)
+    return submission_body(args.kind, script, **args.options)
+
+
+def error(line: str, script: str = "print('hi')") -> str:
+    with pytest.raises(GatewayError) as info:
+        body(line, script)
+    message = info.value.message
+    assert "\n" not in message and "Traceback" not in message and info.value.status is None
+    return message
+
+
+def test_full_submit_line():
+    args = parse_submit("pytorch -n ddp --cluster onprem,regional --gpus nvidia-a100-40gb:4 --nodes 2 "
+                        "--image pytorch/pytorch:2 --pip numpy 'pandas>=2' --env A=1 'MSG=hello world' B= "
+                        "--cpu 2 --memory 8Gi --timeout 600 --detach")
+    assert args.kind == "pytorch" and args.detach
+    assert args.options == {
+        "name": "ddp", "cluster": "onprem,regional", "gpus": "nvidia-a100-40gb:4", "nodes": 2,
+        "image": "pytorch/pytorch:2", "packages": ["numpy", "pandas>=2"],
+        "env": {"A": "1", "MSG": "hello world", "B": ""}, "cpu": "2", "memory": "8Gi", "timeout": 600}
+
+
+def test_repeated_list_options_extend():
+    args = parse_submit("spark --conf spark.a=1 --executors 3 --conf spark.b=x=y --pip a --pip b")
+    assert args.options == {"conf": {"spark.a": "1", "spark.b": "x=y"}, "executors": 3,
+                            "packages": ["a", "b"]}
+
+
+def test_body_is_what_the_gateway_expects():
+    assert body("pytorch -n ddp --nodes 2 --gpus nvidia-a100-40gb:4 --cluster onprem,regional") == {
+        "kind": "pytorch", "script": "print('hi')", "name": "ddp", "nodes": 2,
+        "gpus": {"type": "nvidia-a100-40gb", "count": 4}, "cluster": ["onprem", "regional"]}
+    # defaults are left to the gateway; cluster defaults to auto
+    assert body("job") == {"kind": "job", "script": "print('hi')", "cluster": "auto"}
+    assert body("job --gpus 2")["gpus"] == {"type": None, "count": 2}
+
+
+@pytest.mark.parametrize("line, fragment", [
+    ("pytorh", "Unknown kind of job 'pytorh'. Did you mean 'pytorch'?"),
+    ("job --env A", "--env takes KEY=VALUE pairs"),
+    ("job --env =1", "no key right before the '='"),
+    ("spark --conf spark.sql.x", "--conf takes KEY=VALUE pairs"),
+    ("job --env 'BAD NAME=1'", "not a usable environment variable name"),
+    ("job --env RANK=3", "set by fedspawner"),
+    ("job --gpus A100:x", "Can't read the GPU request 'A100:x'"),
+    ("job --gpus A100:-1", "Can't read the GPU request"),
+    ("job --gpus 'bad type:1'", "not a GPU type name"),
+    ("job --nodes -1", "--nodes must be a whole number of at least 1, not '-1'"),
+    ("job --nodes 0", "--nodes must be a whole number of at least 1"),
+    ("job --nodes two", "not 'two'"),
+    ("spark --executors -3", "--executors must be a whole number of at least 1"),
+    ("job --retries -1", "--retries must be a whole number of at least 0"),
+    ("job --cluster 'On Prem'", "Can't read the cluster choice"),
+    ("job --cluster auto,onprem", "'auto' can't be part of a list"),
+    ("job --cluster a,a", "names a cluster twice"),
+    ("job -n Bad_Name", "can't be used"),
+    ("spark --nodes 2", "Spark jobs scale with executors"),
+    ("pytorch --executors 2", "executors only apply to Spark jobs"),
+    ("job --bogus", "%%fedsubmit: unrecognized arguments: --bogus. Usage: %%fedsubmit KIND"),
+    ("", "the following arguments are required: KIND"),
+    ("job 'open", "close every quote"),
+])
+def test_bad_arguments_are_one_paragraph(line, fragment):
+    assert fragment in error(line)
+
+
+def test_empty_cell_is_refused():
+    assert "The job has no script" in error("job", "   \n")
+
+
+def test_help_is_shown_not_an_error(capsys):
+    with pytest.raises(HelpShown):
+        parse_submit("--help")
+    assert "--cluster" in capsys.readouterr().out
+
+
+def test_parse_cluster():
+    assert parse_cluster(None) == "auto"
+    assert parse_cluster("auto") == "auto"
+    assert parse_cluster(" onprem ") == "onprem"
+    assert parse_cluster(["onprem", "burst"]) == ["onprem", "burst"]
+    with pytest.raises(GatewayError):
+        parse_cluster([])
+
+
+def test_submit_from_python_validates_the_same_way():
+    from fedspawner.client import Gateway
+
+    gateway = Gateway("http://127.0.0.1:9/", "token")  # never contacted: validation fails first
+    with pytest.raises(GatewayError, match="Unknown field 'gpu'"):
+        gateway.submit_call("pytorch", "x", gpu="A100:1")
+    with pytest.raises(GatewayError, match="nodes must be between 1 and 1000"):
+        gateway.submit_call("pytorch", "x", nodes=-2)
+
+
+def test_logs_jobs_and_job_refs():
+    assert parse_logs("j-abcdefgh -f --rank 1 --tail 20") == parse_logs("--tail 20 -f j-abcdefgh --rank 1")
+    logs = parse_logs("ddp")
+    assert (logs.job, logs.follow, logs.rank, logs.tail) == ("ddp", False, 0, None)
+    with pytest.raises(ArgumentsError, match="--rank must be a whole number of at least 0, not '-1'"):
+        parse_logs("ddp --rank -1")
+    with pytest.raises(ArgumentsError, match="--tail must be a whole number of at least 1"):
+        parse_logs("ddp --tail 0")
+    assert parse_jobs("--all --state running") == parse_jobs("--state running --all")
+    with pytest.raises(ArgumentsError, match="invalid choice"):
+        parse_jobs("--state sleeping")
+    assert parse_job_ref("%fedcancel", "j-abcdefgh", "") == "j-abcdefgh"
+    with pytest.raises(ArgumentsError, match="required: JOB"):
+        parse_job_ref("%fedcancel", "", "")

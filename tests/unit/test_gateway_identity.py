@@ -1,0 +1,48 @@
+"""Job ids, object names and the job record kept on the anchor ConfigMap (pure)."""
+
+from __future__ import annotations
+
+from fedspawner.gateway.identity import (
+    ANNOTATION_RECORD, JOB_ID_RE, SPEC_KEY, JobRecord, anchor_patch, new_job_id, object_name, record_of,
+    spec_of,
+)
+from fedspawner.jobs import JobSpec, RenderTarget
+from fedspawner.jobs.render import render
+from fedspawner.jobs.validation import is_dns1035_label
+
+
+def test_job_ids_are_unique_and_well_formed():
+    ids = {new_job_id() for _ in range(2000)}
+    assert len(ids) == 2000 and all(JOB_ID_RE.match(i) for i in ids)
+
+
+def test_object_names_are_valid_and_carry_the_id():
+    assert object_name("ddp-demo", "j-abcd2345") == "ddp-demo-abcd2345"
+    long = object_name("a" * 30 + "-" + "b" * 9, "j-abcd2345")
+    assert len(long) <= 40 and long.endswith("-abcd2345") and is_dns1035_label(long)
+    assert "--" not in object_name("a" * 30 + "-b", "j-abcd2345")
+
+
+def test_record_round_trip_and_history():
+    spec = JobSpec.from_dict({"kind": "pytorch", "name": "ddp", "script": "x", "nodes": 2,
+                              "gpus": "a100-40gb:4"})
+    record = JobRecord.for_spec(spec, "nvidia-a100-40gb", frozenset({"b", "a"}), ordered=True)
+    assert record.groups == ("a", "b") and record.ordered and record.gpus_per_node == 4
+    again = JobRecord.from_json(record.to_json())
+    assert again == record
+    assert again.noted("moved").history == ("moved",)
+    assert JobRecord.from_json("{not json") is None and JobRecord.from_json('{"name": 1}') is None
+
+
+def test_anchor_carries_the_record_and_the_spec():
+    spec = JobSpec.from_dict({"kind": "job", "name": "sweep", "script": "echo hi", "language": "bash",
+                              "env": {"A": "1"}, "packages": ["numpy"]})
+    target = RenderTarget(namespace="ns", job_id="j-abcd2345", owner="bob", backend="indexed-job")
+    objects = render(spec, target)
+    record = JobRecord.for_spec(spec, None, frozenset(), ordered=False)
+    anchor = anchor_patch(objects, record, spec)[0]
+    assert record_of(anchor) == record
+    assert "script" not in anchor["data"][SPEC_KEY]
+    assert spec_of(anchor) == spec
+    assert ANNOTATION_RECORD in anchor["metadata"]["annotations"]
+    assert record_of(None) is None and record_of({"metadata": {}}) is None
