@@ -107,6 +107,7 @@ c.JupyterHub.load_roles = _configured(c.JupyterHub, "load_roles") + [{{
 c.JupyterHub.services = _configured(c.JupyterHub, "services") + [{{"name": "tester", "api_token": "{TEST_API_TOKEN}"}}]
 c.JupyterHub.log_level = "DEBUG"
 c.JupyterHub.tornado_settings = {{"slow_spawn_timeout": 0}}  # answer spawn requests at once
+c.Authenticator.admin_users = {{"admin"}}
 # The regional cluster sits next to a data store; a test profile prefers it.
 for _entry in c.Federation.clusters:
     if _entry["name"] == "regional":
