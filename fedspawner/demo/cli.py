@@ -55,6 +55,8 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not leave things half-stopped
+        print("stopping the hub" + ("" if args.keep_sandbox else " and the sandbox"), flush=True)
         hub.stop()
         if not args.keep_sandbox:
             print(sandbox.down())
