@@ -78,12 +78,19 @@ class ClusterRegistry:
             self._started = True
 
     async def stop(self) -> None:
+        """Stop watching and close every client (bounded: an unreachable cluster cannot hold it up)."""
+        async def bounded(coro, seconds: float) -> None:
+            try:
+                await asyncio.wait_for(coro, seconds)
+            except (asyncio.TimeoutError, OSError):
+                pass
+
         for inventory in self.inventories.values():
-            await inventory.stop()
+            await bounded(inventory.stop(), 10)
             if inventory.reader_api is not None:
-                await inventory.reader_api.close()
+                await bounded(inventory.reader_api.close(), 5)
         for api in self.clients.values():
-            await api.close()
+            await bounded(api.close(), 5)
         self.inventories, self.clients, self._started = {}, {}, False
 
     async def wait_ready(self, timeout: float = 10.0) -> None:

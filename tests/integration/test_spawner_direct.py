@@ -3,6 +3,8 @@ PVCs on the chosen cluster, one spawner object reused across starts."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from kubernetes_asyncio import client
 from traitlets.config import Config
@@ -32,8 +34,8 @@ async def spawner_config(sandbox):
     c.KubeSpawner.start_timeout = 60
     await ClusterRegistry.reset_shared()
     yield c
-    await FederatedKubeSpawner._stop_all_reflectors()
-    await ClusterRegistry.reset_shared()
+    await asyncio.wait_for(FederatedKubeSpawner._stop_all_reflectors(), 30)
+    await asyncio.wait_for(ClusterRegistry.reset_shared(), 60)
 
 
 async def test_ingress_access_creates_service_and_ingress_owned_by_the_pod(spawner_config, admin_api):
