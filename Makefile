@@ -14,6 +14,7 @@ $(INSTALLED): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/fedspawner kernel-autoload enable  # the notebook servers the sandbox runs from this environment
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 

@@ -15,7 +15,8 @@ and a real JupyterHub with the gateway as its managed service, then measures:
 
 Jobs ask for 60 CPUs and 400 GiB on ``regional`` (whose nodes the gateway cannot see), so at
 most one pod at a time really runs and the benchmark measures the gateway, not the machine.
-Every job is cancelled at the end.
+Every job is cancelled at the end, also when a measurement fails; ``failed_cancels`` counts the
+cancels the gateway did not answer with 200.
 
 Usage: python benchmarks/gateway_bench.py [--sandbox-dir DIR] [--base-port P] [--hub-port P] [--rounds N]
 """
@@ -26,6 +27,7 @@ import argparse
 import asyncio
 import json
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -35,8 +37,10 @@ from kubernetes_asyncio import client, config
 
 from fedspawner.demo.hub_config import GATEWAY, GATEWAY_PORT_OFFSET
 from fedspawner.demo.runner import prepare_hub
+from fedspawner.gateway import kube
 from fedspawner.gateway.identity import JobRecord, anchor_patch, new_job_id, object_name
 from fedspawner.jobs import JobSpec, RenderTarget
+from fedspawner.jobs.labels import job_selector
 from fedspawner.jobs.render import render
 from fedspawner.sandbox.manager import Sandbox
 
@@ -99,24 +103,26 @@ async def wait_healthy(url: str, timeout: float = 90) -> None:
     raise SystemExit(f"the gateway did not come up at {url}")
 
 
-async def submit_latency(gw: Client, direct: Client, token: str, rounds: int) -> tuple[dict, list[str]]:
-    ids, via_proxy, straight = [], [], []
+async def submit_latency(gw: Client, direct: Client, token: str, rounds: int,
+                         made: list[tuple[str, str]]) -> dict:
+    """POST /jobs latency through the hub's proxy and straight to the gateway; ``made`` gets every job."""
+    via_proxy, straight = [], []
     for i in range(rounds + 2):
         for target, sink in ((gw, via_proxy), (direct, straight)):
             status, answer, ms = await target.call("POST", "jobs", token, SPEC)
             assert status == 201, answer
-            ids.append(answer["job"]["id"])
+            made.append((token, answer["job"]["id"]))
             if i >= 2:  # the first two warm the hub's token cache and discovery
                 sink.append(ms)
-    return {"gateway_via_proxy": stats(via_proxy), "gateway_direct": stats(straight)}, ids
+    return {"gateway_via_proxy": stats(via_proxy), "gateway_direct": stats(straight)}
 
 
-async def baseline(kubeconfig: str, namespace: str, rounds: int) -> tuple[dict, list[str]]:
-    """The same objects created straight with the kubernetes client (typed APIs)."""
+async def baseline(kubeconfig: str, namespace: str, rounds: int, made: list[str]) -> dict:
+    """The same objects created straight with the kubernetes client (typed APIs); ``made`` gets their ids."""
     api = await config.new_client_from_config(kubeconfig, context=CLUSTER)
     core, batch = client.CoreV1Api(api), client.BatchV1Api(api)
     spec = JobSpec.from_dict({k: v for k, v in SPEC.items() if k != "cluster"})
-    names, times = [], []
+    times = []
     try:
         for i in range(rounds + 2):
             job_id = new_job_id()
@@ -124,20 +130,23 @@ async def baseline(kubeconfig: str, namespace: str, rounds: int) -> tuple[dict, 
             objects = render(named, RenderTarget(namespace=namespace, job_id=job_id, owner="bench",
                                                  backend="indexed-job"))
             anchor_patch(objects, JobRecord.for_spec(spec, None, frozenset(), False), spec)
+            made.append(job_id)
             began = time.perf_counter()
             await core.create_namespaced_config_map(namespace, objects[0])
             await batch.create_namespaced_job(namespace, objects[1])
             if i >= 2:
                 times.append((time.perf_counter() - began) * 1000)
-            names.append(job_id)
     finally:
         await api.close()
-    return stats(times), names
+    return stats(times)
 
 
-async def load(gw: Client, tokens: dict[str, str], per_user: int) -> tuple[dict, list[tuple[str, str]]]:
+async def load(gw: Client, tokens: dict[str, str], per_user: int, made: list[tuple[str, str]]) -> dict:
+    """Every user submits ``per_user`` jobs at once; ``made`` gets every job created."""
     async def one(user: str) -> tuple[str, int, dict, float]:
         status, answer, ms = await gw.call("POST", "jobs", tokens[user], SPEC)
+        if status == 201:
+            made.append((tokens[user], answer["job"]["id"]))
         return user, status, answer, ms
 
     began = time.perf_counter()
@@ -158,55 +167,74 @@ async def load(gw: Client, tokens: dict[str, str], per_user: int) -> tuple[dict,
         "each_user_lists_own": sorted(set(listed.values())), "leaked_to_other_users": leaked,
         "latency_ms": stats([ms for *_, ms in results]), "wall_s": round(wall, 2),
         "submissions_per_s": round(len(results) / wall, 1),
-    }, [(tokens[u], j) for u, j in created]
+    }
 
 
-async def cancel_all(gw: Client, jobs: list[tuple[str, str]]) -> float:
+async def cancel_all(gw: Client, jobs: list[tuple[str, str]]) -> tuple[float, int]:
+    """Cancel ``jobs`` (10 at a time) and empty the list: (seconds taken, how many cancels failed)."""
     gate = asyncio.Semaphore(10)
 
-    async def one(token: str, job_id: str):
+    async def one(token: str, job_id: str) -> int:
         async with gate:
-            await gw.call("DELETE", f"jobs/{job_id}", token)
+            status, _, _ = await gw.call("DELETE", f"jobs/{job_id}", token)
+            return status
 
     began = time.perf_counter()
-    await asyncio.gather(*(one(t, j) for t, j in jobs))
-    return time.perf_counter() - began
+    answers = await asyncio.gather(*(one(t, j) for t, j in jobs), return_exceptions=True)
+    jobs.clear()
+    return time.perf_counter() - began, sum(1 for a in answers if a != 200)
 
 
 async def remove_baseline(kubeconfig: str, namespace: str, job_ids: list[str]) -> None:
+    """Delete the baseline's objects (by job-id label) and empty the list."""
     api = await config.new_client_from_config(kubeconfig, context=CLUSTER)
     try:
         for job_id in job_ids:
-            selector = f"fedspawner.dev/job-id={job_id}"
+            selector = kube.selector(job_selector(job_id))
             await client.BatchV1Api(api).delete_collection_namespaced_job(
                 namespace, label_selector=selector, propagation_policy="Background")
             await client.CoreV1Api(api).delete_collection_namespaced_config_map(namespace,
                                                                                 label_selector=selector)
     finally:
         await api.close()
+    job_ids.clear()
 
 
 async def measure(args, sandbox_state: dict, hub_url: str) -> dict:
+    """Run both measurements; every job made is cancelled even when a measurement fails."""
     gateway_port = args.hub_port + GATEWAY_PORT_OFFSET
     proxied = f"{hub_url}/services/{GATEWAY}/api/v1/"
     straight = f"http://127.0.0.1:{gateway_port}/services/{GATEWAY}/api/v1/"
+    kubeconfig, namespace = sandbox_state["kubeconfig"], sandbox_state["namespace"]
     await wait_healthy(proxied)
     users = [f"bench{i}" for i in range(10)]
+    made: list[tuple[str, str]] = []  # (token, job id) of the gateway's jobs not cancelled yet
+    made_directly: list[str] = []  # job ids of the baseline's objects not removed yet
+    failed_cancels = 0
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=200)) as session:
         tokens = await user_tokens(session, hub_url, users)
         gw, direct = Client(session, proxied), Client(session, straight)
-        latency, first_ids = await submit_latency(gw, direct, tokens[users[0]], args.rounds)
-        base, base_ids = await baseline(sandbox_state["kubeconfig"], sandbox_state["namespace"], args.rounds)
-        latency["baseline_direct_client"] = base
-        latency["ratio_p50_proxy_vs_baseline"] = round(latency["gateway_via_proxy"]["p50"] / base["p50"], 2)
-        latency["ratio_p50_direct_vs_baseline"] = round(latency["gateway_direct"]["p50"] / base["p50"], 2)
-        latency["goal_p50_ms"] = 300
-        latency["goal_met"] = latency["gateway_via_proxy"]["p50"] <= 300
-        await cancel_all(gw, [(tokens[users[0]], j) for j in first_ids])
-        await remove_baseline(sandbox_state["kubeconfig"], sandbox_state["namespace"], base_ids)
-        result, created = await load(gw, tokens, per_user=10)
-        result["cancel_all_s"] = round(await cancel_all(gw, created), 1)
-    return {"cluster": CLUSTER, "submit_latency_ms": latency, "load": result}
+        try:
+            latency = await submit_latency(gw, direct, tokens[users[0]], args.rounds, made)
+            base = await baseline(kubeconfig, namespace, args.rounds, made_directly)
+            latency["baseline_direct_client"] = base
+            latency["ratio_p50_proxy_vs_baseline"] = round(latency["gateway_via_proxy"]["p50"] / base["p50"], 2)
+            latency["ratio_p50_direct_vs_baseline"] = round(latency["gateway_direct"]["p50"] / base["p50"], 2)
+            latency["goal_p50_ms"] = 300
+            latency["goal_met"] = latency["gateway_via_proxy"]["p50"] <= 300
+            failed_cancels += (await cancel_all(gw, made))[1]
+            await remove_baseline(kubeconfig, namespace, made_directly)
+            result = await load(gw, tokens, 10, made)
+            seconds, failed = await cancel_all(gw, made)
+            failed_cancels += failed
+            result["cancel_all_s"] = round(seconds, 1)
+        finally:
+            if made:  # a measurement failed half-way: still leave nothing behind
+                failed = (await cancel_all(gw, made))[1]
+                print(f"gateway_bench: {failed} cancel(s) failed while cleaning up", file=sys.stderr)
+            if made_directly:
+                await remove_baseline(kubeconfig, namespace, made_directly)
+    return {"cluster": CLUSTER, "submit_latency_ms": latency, "load": result, "failed_cancels": failed_cancels}
 
 
 def main() -> None:

@@ -8,7 +8,8 @@ __version__ = "0.1.0"
 
 
 def load_ipython_extension(ipython):
-    """``%load_ext fedspawner``: the job magics (see ``fedspawner.client``)."""
+    """``%load_ext fedspawner``: the job magics (see ``fedspawner.client``; ``fedspawner
+    kernel-autoload enable`` loads them in every kernel of an environment)."""
     from .client.extension import load_ipython_extension as load
 
     load(ipython)

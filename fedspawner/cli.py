@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .client import autoload as autoload_cli
 from .demo import cli as demo_cli
 from .federation import cli as clusters_cli
 from .federation.config import FederationConfigError
@@ -21,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     clusters_cli.register(subparsers)
     gateway_cli.register(subparsers)
     demo_cli.register(subparsers)
+    autoload_cli.register(subparsers)
     return parser
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 
 from jupyterhub.apihandlers.base import APIHandler
 from tornado import web
@@ -28,8 +29,9 @@ class AvailabilityHandler(APIHandler):
     """GET /hub/api/fedspawner/availability[?since=VERSION&wait=SECONDS]
 
     Clusters and GPU types with live free counts for the caller (the launch form's
-    cookie, or any hub token). With ``since``, waits (up to ``wait`` seconds) until the
-    inventory changes, so the form sees a change within moments without polling hard.
+    cookie, or any hub token). With ``since`` (the ``version`` of the last answer), waits
+    up to ``wait`` seconds until what this caller sees changes: a change shows within
+    moments, and changes that do not alter the caller's view wake nobody.
     """
 
     async def get(self):
@@ -37,18 +39,21 @@ class AvailabilityHandler(APIHandler):
             raise web.HTTPError(403, "log in to the hub to see GPU availability")
         registry = ClusterRegistry.shared(self.settings.get("config"))
         await registry.start()
-        await registry.wait_ready(timeout=3)
+        await registry.wait_ready()
+        since = self.get_argument("since", "")
         try:
-            since = int(self.get_argument("since", "-1"))
             wait = min(float(self.get_argument("wait", "0")), MAX_WAIT)
         except ValueError:
-            raise web.HTTPError(400, "since must be an integer and wait a number of seconds") from None
-        if since >= 0 and wait > 0:
-            await registry.wait_for_change(since, wait)
+            raise web.HTTPError(400, "wait must be a number of seconds") from None
         groups = frozenset(g.name for g in getattr(self.current_user, "groups", []) or [])
+        payload = availability(registry.snapshot(), groups)
+        deadline = time.monotonic() + wait
+        while since and payload["version"] == since and time.monotonic() < deadline:
+            await registry.wait_for_change(registry.version, deadline - time.monotonic())
+            payload = availability(registry.snapshot(), groups)
         self.set_header("Content-Type", "application/json")
         self.set_header("Cache-Control", "no-store")
-        self.finish(json.dumps(availability(registry.snapshot(), groups, registry.version)))
+        self.finish(json.dumps(payload))
 
 
 def availability_handlers() -> list[tuple[str, type]]:
@@ -62,6 +67,6 @@ def configure_hub(c) -> None:
     handlers = list(c.JupyterHub.extra_handlers or []) if "extra_handlers" in c.JupyterHub else []
     c.JupyterHub.extra_handlers = handlers + availability_handlers()
     try:
-        Federation(config=c).member_clusters()
+        Federation(config=c).validate()
     except FederationConfigError as err:
         sys.exit(f"fedspawner: {err}")

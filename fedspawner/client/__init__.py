@@ -11,8 +11,9 @@ credentials. From plain Python::
         print(line)
     client.cancel(job.id)
 
-In a notebook, ``%load_ext fedspawner`` (automatic on the hub) adds
-``%%fedsubmit``, ``%fedjobs``, ``%fedlogs``, ``%fedcancel`` and ``%fedattach``.
+In a notebook, ``%load_ext fedspawner`` adds ``%%fedsubmit``, ``%fedjobs``,
+``%fedlogs``, ``%fedcancel`` and ``%fedattach`` (in every kernel of an environment
+where ``fedspawner kernel-autoload enable`` was run, as on the hub's servers).
 Errors a user can cause raise ``GatewayError`` with one paragraph saying what
 to do. The module functions build a ``Gateway`` from the environment each
 time; make your own ``Gateway(url, token)`` to talk to another one.

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from .errors import ArgumentsError
-from .gateway import STATES
 
 __all__ = ["HelpShown", "JobsArgs", "LogsArgs", "SubmitArgs", "parse_job_ref", "parse_jobs", "parse_logs",
            "parse_submit"]
@@ -142,9 +141,11 @@ class JobsArgs:
 
 def parse_jobs(line: str) -> JobsArgs:
     """``%fedjobs [--all] [--state STATE]``."""
+    from fedspawner.jobs.fields import JOB_STATES  # imported when used: it pulls in the job specs
+
     parser = _Parser(prog="%fedjobs", description="List your jobs on every member cluster, newest first.")
     parser.add_argument("--all", action="store_true", help="everyone's jobs (admins)")
-    parser.add_argument("--state", choices=STATES, help="only jobs in this state")
+    parser.add_argument("--state", choices=JOB_STATES, help="only jobs in this state")
     ns = parser.parse_args(_split("%fedjobs", line))
     return JobsArgs(ns.all, ns.state)
 

@@ -1,12 +1,10 @@
-"""Loading and unloading the extension in IPython (``%load_ext fedspawner``, or the shipped config)."""
+"""Loading and unloading the extension in IPython (``%load_ext fedspawner``, or ``fedspawner kernel-autoload``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 __all__ = ["load_ipython_extension", "unload_ipython_extension"]
-
-_MAGIC_NAMES = {"cell": ("fedsubmit",), "line": ("fedjobs", "fedlogs", "fedcancel", "fedattach")}
 
 
 def load_ipython_extension(ipython: Any) -> None:
@@ -20,12 +18,14 @@ def unload_ipython_extension(ipython: Any) -> None:
     """Remove the magics and stop every widget following a job (the jobs keep running)."""
     import sys
 
+    from .magics import FedMagics
+
     widgets = sys.modules.get(f"{__package__}.widget")
     if widgets is not None:
         for widget in widgets.live_widgets():
             widget.stop("extension unloaded")
     table = ipython.magics_manager.magics
-    for kind, names in _MAGIC_NAMES.items():
+    for kind, names in FedMagics.magics.items():
         for name in names:
             table[kind].pop(name, None)
-    ipython.magics_manager.registry.pop("FedMagics", None)
+    ipython.magics_manager.registry.pop(FedMagics.__name__, None)

@@ -191,9 +191,8 @@ class JobFollower:
                         backoff.reset()
                     self.widget.add_log_lines([line])
             except GatewayError as err:
-                if err.status in (401, 403, 404):
+                if _permanent(err):
                     return
-            else:
-                if complete:
-                    return
+            if complete:  # a finished pod's log is read once (and not again after an error)
+                return
             await backoff.sleep()

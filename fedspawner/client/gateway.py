@@ -26,10 +26,8 @@ from .streams import Stream, log_line, watch_line
 if TYPE_CHECKING:
     from .job import Job
 
-__all__ = ["Call", "Gateway", "STATES", "check_job_id", "is_job_id"]
+__all__ = ["Call", "Gateway", "check_job_id", "is_job_id"]
 
-#: Job states ``jobs(state=...)`` filters on.
-STATES = ("pending", "running", "succeeded", "failed", "cancelled")
 #: Seconds of silence after which a stream counts as dead (the watch sends a heartbeat every 15 s).
 STREAM_IDLE_TIMEOUT = 45.0
 _JOB_ID = re.compile(r"^j-[a-z2-7]{8}$")
@@ -133,8 +131,10 @@ class Gateway:
         return Call(self.request("POST", "jobs", body=submission_body(kind, script, **options)), self._job)
 
     def jobs_call(self, all: bool = False, state: str | None = None) -> Call:
-        if state is not None and state not in STATES:
-            raise GatewayError(f"Unknown job state {state!r}; filter on one of: {', '.join(STATES)}.")
+        from fedspawner.jobs.fields import JOB_STATES  # imported when used: it pulls in the job specs
+
+        if state is not None and state not in JOB_STATES:
+            raise GatewayError(f"Unknown job state {state!r}; filter on one of: {', '.join(JOB_STATES)}.")
         params = {"all": "1" if all else None, "state": state}
         return Call(self.request("GET", "jobs", params=params),
                     lambda data: [self._job({"job": job}) for job in _field("jobs")(data)])

@@ -2,61 +2,38 @@
 
 ``submission_body`` takes what ``submit(...)`` and ``%%fedsubmit`` accept and
 returns the JSON the gateway's ``POST /api/v1/jobs`` expects. The job fields
-are validated with the same ``JobSpec`` the gateway uses, so an unknown kind, a
-malformed GPU request, a negative count or a bad variable name is reported at
-once, in one paragraph, and nothing is created. What only the gateway knows
-(GPU types, clusters, what fits where) it checks and reports itself.
+are validated with the same ``JobSpec`` the gateway uses, and the ``cluster``
+field with the gateway's own ``parse_cluster_field``, so an unknown kind, a
+malformed GPU request, a negative count, a bad variable name or a malformed
+cluster list is reported at once, in one paragraph, and nothing is created.
+What only the gateway knows (GPU types, which clusters exist, what fits where)
+it checks and reports itself.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
 from .errors import GatewayError
 
-__all__ = ["CLUSTER_AUTO", "parse_cluster", "submission_body"]
-
-CLUSTER_AUTO = "auto"
-_CLUSTER_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$")
+__all__ = ["submission_body"]
 
 
-def parse_cluster(value: str | Iterable[str] | None) -> str | list[str]:
-    """``"auto"``, one cluster name, or an ordered failover list of names.
-
-    Accepts ``None`` (auto), ``"auto"``, ``"onprem"``, ``"onprem,regional"``
-    and lists of names.
-    """
-    if value is None:
-        return CLUSTER_AUTO
-    names = value.split(",") if isinstance(value, str) else list(value)
-    names = [name.strip() if isinstance(name, str) else name for name in names]
-    if names == [CLUSTER_AUTO]:
-        return CLUSTER_AUTO
-    if not names or any(not isinstance(name, str) or not _CLUSTER_NAME.match(name) for name in names):
-        raise GatewayError(
-            f"Can't read the cluster choice {value!r}: give 'auto' (let the hub choose), one cluster name, "
-            "or several names separated by commas in the order to try them (e.g. 'onprem,regional'). "
-            "Cluster names are lowercase letters, digits, dots and dashes.")
-    if CLUSTER_AUTO in names:
-        raise GatewayError("'auto' can't be part of a list of clusters: give either 'auto' or the names to "
-                           "try in order.")
-    if len(set(names)) != len(names):
-        raise GatewayError(f"The cluster list {','.join(names)} names a cluster twice; name each once, in "
-                           "the order to try them.")
-    return names[0] if len(names) == 1 else names
-
-
-def _validate(fields: Mapping[str, Any]) -> None:
-    """Check the job fields with ``JobSpec`` (imported lazily: it pulls in the renderers)."""
+def _cluster(value: str | Iterable[str] | None) -> str | list[str]:
+    """The ``cluster`` field as sent: ``"auto"``, one name, or the names to try in order."""
     from fedspawner.jobs.errors import JobSpecError
-    from fedspawner.jobs.spec import JobSpec
+    from fedspawner.jobs.fields import AUTO, parse_cluster_field
 
+    if isinstance(value, Iterable) and not isinstance(value, (str, list, tuple)):
+        value = list(value)  # any iterable of names, e.g. a generator
     try:
-        JobSpec.from_dict(dict(fields))
+        names = parse_cluster_field(value)
     except JobSpecError as err:
         raise GatewayError(err.message) from None
+    if names is None:
+        return AUTO
+    return names[0] if len(names) == 1 else names
 
 
 def submission_body(kind: str, script: str, *, cluster: str | Iterable[str] | None = None,
@@ -69,12 +46,15 @@ def submission_body(kind: str, script: str, *, cluster: str | Iterable[str] | No
     ``timeout``); options left as None are left out, for the gateway's
     defaults. Raises ``GatewayError`` with the reason when the job can't run.
     """
+    from fedspawner.jobs.errors import JobSpecError
+    from fedspawner.jobs.spec import JobSpec  # imported lazily: it pulls in the renderers
+
     fields = {"kind": kind, "script": script}
     fields.update({key: value for key, value in options.items() if value is not None})
-    _validate(fields)
-    gpus = fields.get("gpus")
-    if gpus is not None:
-        from fedspawner.jobs.spec import GpuRequest
-
-        fields["gpus"] = GpuRequest.parse(gpus).to_dict()
-    return {**fields, "cluster": parse_cluster(cluster)}
+    try:
+        spec = JobSpec.from_dict(fields)
+    except JobSpecError as err:
+        raise GatewayError(err.message) from None
+    if "gpus" in fields:
+        fields["gpus"] = spec.gpus.to_dict()  # as the spec read it ("a100:2" -> {"type", "count"})
+    return {**fields, "cluster": _cluster(cluster)}

@@ -11,6 +11,7 @@ request reads the same whichever way it went.
 from __future__ import annotations
 
 import codecs
+import http.client
 import json
 import re
 import socket
@@ -139,6 +140,11 @@ class LineSplitter:
 
 # --- blocking (standard library) ----------------------------------------------------------------
 
+#: A connection that failed or broke off: socket errors, and what ``http.client`` raises for a
+#: malformed or cut answer (``IncompleteRead`` of a dropped chunked stream, ``RemoteDisconnected``...).
+_BROKEN = (OSError, http.client.HTTPException)
+
+
 def _open(request: Request):
     req = urllib.request.Request(request.url, data=request.body, method=request.method,
                                  headers=dict(request.headers))
@@ -151,7 +157,7 @@ def _open(request: Request):
         raise unreachable(request.url, err.reason) from None
     except (TimeoutError, socket.timeout):
         raise unreachable(request.url, f"no answer within {request.timeout} s") from None
-    except OSError as err:
+    except _BROKEN as err:
         raise unreachable(request.url, why(err)) from None
 
 
@@ -160,7 +166,7 @@ def send(request: Request) -> tuple[int, bytes]:
     with _open(request) as resp:
         try:
             return resp.status, resp.read()
-        except OSError as err:
+        except _BROKEN as err:
             raise unreachable(request.url, why(err)) from None
 
 
@@ -170,7 +176,7 @@ def stream(request: Request) -> Iterator[bytes]:
         while True:
             try:
                 chunk = resp.read1(CHUNK)
-            except OSError as err:
+            except _BROKEN as err:
                 raise unreachable(request.url, f"the stream broke off ({why(err)})") from None
             if not chunk:
                 return

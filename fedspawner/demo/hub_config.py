@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from ..gateway.config import SERVICE_NAME as GATEWAY  # the hub-managed gateway service's name
+
 DEMO_PASSWORD = "fedspawner"
 DEMO_GROUPS = {"gpu-users": ["alice", "bob"], "cloud-users": ["alice"]}
 
@@ -23,8 +25,6 @@ DEMO_PROFILES = [
      "allowed_groups": ["cloud-users"]},
 ]
 
-
-GATEWAY = "fedspawner-gateway"
 #: The gateway listens on the proxy's port plus this (loopback only).
 GATEWAY_PORT_OFFSET = 90
 #: What the single-user servers' API token may do: JupyterHub's default ``server`` role,

@@ -25,6 +25,22 @@ configure(c, sandbox_dir=Path({sandbox!r}), state_dir=Path({state!r}), chp=Path(
 """
 
 
+def wait_http_ok(url: str, timeout: float, headers: dict | None = None, while_waiting=lambda: None) -> bool:
+    """Poll ``url`` until it answers 200 (True) or ``timeout`` passes (False);
+    ``while_waiting`` runs between tries (e.g. to stop early when a process died)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        while_waiting()
+        try:
+            with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=2) as resp:
+                if resp.status == 200:
+                    return True
+        except OSError:
+            pass
+        time.sleep(0.2)
+    return False
+
+
 @dataclass
 class HubProcess:
     """A JupyterHub process started from a generated config file."""
@@ -49,20 +65,15 @@ class HubProcess:
                                           str(self.state_dir / "jupyterhub_config.py")],
                                          cwd=self.state_dir, stdout=log, stderr=subprocess.STDOUT, env=env,
                                          start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+
+        def exited() -> None:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"JupyterHub exited ({self.proc.returncode}); last lines of {self.log_path}:\n"
                                    + processes.log_tail(self.log_path, 30))
-            try:
-                with urllib.request.urlopen(f"{self.url}/hub/health", timeout=2) as resp:
-                    if resp.status == 200:
-                        return
-            except OSError:
-                pass
-            time.sleep(0.2)
-        self.stop()
-        raise RuntimeError(f"JupyterHub did not answer within {timeout}s; see {self.log_path}")
+
+        if not wait_http_ok(f"{self.url}/hub/health", timeout, while_waiting=exited):
+            self.stop()
+            raise RuntimeError(f"JupyterHub did not answer within {timeout}s; see {self.log_path}")
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         """Stop the hub and its proxy (servers keep running, as in production)."""

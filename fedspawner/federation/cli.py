@@ -16,6 +16,7 @@ from traitlets.config import Config, PyFileConfigLoader
 
 from .config import Federation, FederationConfigError
 from .registry import ClusterRegistry
+from .views import cluster_json
 
 
 def register(subparsers) -> None:
@@ -39,20 +40,9 @@ async def collect(config: Config, wait: float) -> list[dict]:
     registry = ClusterRegistry(Federation(config=config))
     await registry.start()
     try:
-        await registry.wait_ready(timeout=wait)
-        snapshot = registry.snapshot()
-        out = []
-        for c in snapshot.clusters:
-            member = registry.members[c.name]
-            out.append({
-                "name": c.name, "display_name": c.display_name, "site": c.site, "owner": c.owner,
-                "healthy": c.healthy, "reason": c.health_reason, "visibility": c.visibility,
-                "access": member.access, "namespace": member.namespace,
-                "gpus": [{"type": g.gpu_type, "display": g.display, "resource": g.resource, "total": g.total,
-                          "free": g.free, "upper_bound": g.free_upper_bound, "max_per_node": g.max_per_node,
-                          "note": g.note} for g in sorted(c.gpus.values(), key=lambda g: g.gpu_type)],
-            })
-        return out
+        await registry.wait_ready(grace=wait)
+        return [{**cluster_json(c), "access": registry.members[c.name].access,
+                 "namespace": registry.members[c.name].namespace} for c in registry.snapshot().clusters]
     finally:
         await registry.stop()
 
@@ -60,7 +50,7 @@ async def collect(config: Config, wait: float) -> list[dict]:
 def format_table(clusters: list[dict]) -> str:
     lines = []
     for c in clusters:
-        state = "up" if c["healthy"] else f"DOWN ({c['reason']})"
+        state = "up" if c["healthy"] else f"DOWN ({c['reason'].removeprefix('down: ')})"
         where = ", ".join(x for x in (c["site"], c["owner"]) if x)
         lines.append(f"{c['name']} — {c['display_name']}" + (f" ({where})" if where else "") +
                      f": {state}; access {c['access']}; namespace {c['namespace']}; "
@@ -74,7 +64,7 @@ def format_table(clusters: list[dict]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
-    Federation(config=config).member_clusters()  # validate first: one clear message
+    Federation(config=config).validate()  # first: one clear message
     clusters = asyncio.run(collect(config, args.wait))
     print(json.dumps(clusters, indent=1) if args.json else format_table(clusters))
     return 0 if all(c["healthy"] for c in clusters) else 1

@@ -16,10 +16,11 @@ from pathlib import Path
 from traitlets import Dict, Float, List, Unicode
 from traitlets.config import LoggingConfigurable
 
-from .gpus import GpuTypeError, LabelMapping, parse_gpu_type
+from .gpus import CONVENTIONS, GpuTypeError, LabelMapping, parse_gpu_type, scheduling_for
 
 ACCESS_MODES = ("direct", "ingress", "tunnel")
-CONVENTIONS = ("gfd", "gfd-mig-single", "gfd-mig-mixed", "gke", "karpenter", "eks", "aks", "amd", "custom")
+RESERVED_NAMES = ("auto",)
+PLACEMENT_POLICIES = ("pack", "spread")
 NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$")
 CLUSTER_FIELDS = {
     "name", "display_name", "site", "owner", "region", "kubeconfig", "context", "in_cluster",
@@ -63,7 +64,7 @@ class MemberCluster:
     ingress: IngressSettings | None = None
     capacity: dict[str, int] = field(default_factory=dict)  # admin-declared GPUs by canonical type
     gpu_convention: str | None = None  # how this cluster labels GPUs, for clusters the hub can't see
-    label_mappings: tuple[dict, ...] = ()
+    label_mappings: tuple[LabelMapping, ...] = ()
     hub_url: str | None = None  # how servers on this cluster reach the hub (overrides the default)
 
 
@@ -105,6 +106,8 @@ def parse_member_cluster(index: int, raw: object) -> MemberCluster:
     name = _text(raw, "name", where, required=True)
     if not NAME_RE.match(name):
         raise _fail(where, "name", f"{name!r} must be lower-case letters, digits and '-' (at most 40)")
+    if name in RESERVED_NAMES:
+        raise _fail(where, "name", f"{name!r} is reserved (it means 'let the hub choose'); pick another name")
     in_cluster = raw.get("in_cluster", False)
     if not isinstance(in_cluster, bool):
         raise _fail(where, "in_cluster", f"must be true or false, got {in_cluster!r}")
@@ -141,21 +144,8 @@ def parse_member_cluster(index: int, raw: object) -> MemberCluster:
     convention = raw.get("gpu_convention")
     if convention is not None and convention not in CONVENTIONS:
         raise _fail(where, "gpu_convention", f"must be one of {', '.join(CONVENTIONS)}, got {convention!r}")
-    mappings = raw.get("label_mappings", []) or []
-    if not isinstance(mappings, list) or not all(isinstance(m, dict) for m in mappings):
-        raise _fail(where, "label_mappings", "must be a list of {key, value, gpu[, resource]} mappings")
-    for i, mapping in enumerate(mappings):
-        try:
-            LabelMapping(**mapping)
-        except TypeError:
-            raise _fail(where, f"label_mappings[{i}]", "must have key, value, gpu and optionally resource") from None
-        except GpuTypeError as err:
-            raise _fail(where, f"label_mappings[{i}]", str(err)) from None
-    for gpu_type in capacity:
-        try:
-            parse_gpu_type(str(gpu_type), strict=False)
-        except GpuTypeError as err:
-            raise _fail(where, "capacity", str(err)) from None
+    mappings = parse_label_mappings(raw.get("label_mappings", []) or [], where, "label_mappings")
+    capacity = _canonical_capacity(capacity, convention, mappings, where)
     namespace = _text(raw, "namespace", where, default="default")
     return MemberCluster(
         name=name,
@@ -173,11 +163,42 @@ def parse_member_cluster(index: int, raw: object) -> MemberCluster:
         allowed_groups=frozenset(groups) if groups is not None else None,
         access=access,
         ingress=ingress,
-        capacity={str(k): int(v) for k, v in capacity.items()},
+        capacity=capacity,
         gpu_convention=convention,
-        label_mappings=tuple(mappings),
+        label_mappings=mappings,
         hub_url=_text(raw, "hub_url", where),
     )
+
+
+def parse_label_mappings(raw: object, where: str, field_name: str) -> tuple[LabelMapping, ...]:
+    """``[{key, value, gpu[, resource]}]`` -> LabelMapping objects, or a clear error."""
+    if not isinstance(raw, list) or not all(isinstance(m, dict) for m in raw):
+        raise _fail(where, field_name, "must be a list of {key, value, gpu[, resource]} mappings")
+    parsed = []
+    for i, mapping in enumerate(raw):
+        try:
+            parsed.append(LabelMapping(**mapping))
+        except TypeError:
+            raise _fail(where, f"{field_name}[{i}]", "must have key, value, gpu and optionally resource") from None
+        except GpuTypeError as err:
+            raise _fail(where, f"{field_name}[{i}]", str(err)) from None
+    return tuple(parsed)
+
+
+def _canonical_capacity(capacity: dict, convention: str | None, mappings: tuple[LabelMapping, ...],
+                        where: str) -> dict[str, int]:
+    """Declared GPUs keyed by canonical type, each one the cluster's convention can ask for."""
+    out: dict[str, int] = {}
+    for key, count in capacity.items():
+        try:
+            gpu = parse_gpu_type(str(key), strict=False)
+            scheduling_for(gpu, convention, mappings)
+        except GpuTypeError as err:
+            raise _fail(where, "capacity", f"{key!r}: {err}") from None
+        if gpu.name in out:
+            raise _fail(where, "capacity", f"{key!r} names {gpu.name} a second time")
+        out[gpu.name] = int(count)
+    return out
 
 
 def parse_member_clusters(raw: object) -> list[MemberCluster]:
@@ -228,4 +249,16 @@ class Federation(LoggingConfigurable):
         so an unreachable cluster is noticed within about 2 × (interval + timeout) = 4 s.""")
 
     def member_clusters(self) -> list[MemberCluster]:
+        """Every member cluster, validated (FederationConfigError names cluster and field)."""
         return parse_member_clusters(self.clusters)
+
+    def parsed_label_mappings(self) -> tuple[LabelMapping, ...]:
+        return parse_label_mappings(self.label_mappings, "Federation", "label_mappings")
+
+    def validate(self) -> list[MemberCluster]:
+        """Check the whole federation configuration now; returns the member clusters."""
+        if self.placement_policy not in PLACEMENT_POLICIES:
+            raise FederationConfigError(f"Federation: field 'placement_policy' must be one of "
+                                        f"{', '.join(PLACEMENT_POLICIES)}, got {self.placement_policy!r}")
+        self.parsed_label_mappings()
+        return self.member_clusters()

@@ -20,7 +20,7 @@ import difflib
 import re
 from dataclasses import dataclass
 from collections.abc import Mapping
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 
 @dataclass(frozen=True)
@@ -44,12 +44,12 @@ class GpuModel:
     aliases: tuple[str, ...] = ()  # extra names users may type
     mig: bool = False  # can be partitioned into MIG slices
 
-    @property
+    @cached_property
     def vendor(self) -> str:
         """Vendor slug: the first dash-separated part of the name."""
         return self.name.split("-", 1)[0]
 
-    @property
+    @cached_property
     def model(self) -> str:
         """Model slug: the name without vendor and memory suffix (``a100``)."""
         return re.sub(r"-\d+gb$", "", self.name.split("-", 1)[1])
@@ -64,7 +64,7 @@ def _m(name: str, display: str, memory_gb: int, *, gfd: str = "", gke: str = "",
 
 
 # One entry per model. The AWS memory of the two-size families (A100, V100) must equal the nominal
-# memory here: Karpenter publishes 40960/81920 and 16384/32768 MiB, and scheduling_for uses it.
+# memory here: Karpenter publishes 40960/81920 and 16384/32768 MiB, and gpus.scheduling_for uses it.
 MODELS: tuple[GpuModel, ...] = (
     _m("nvidia-a100-40gb", "NVIDIA A100 40GB", 40, mig=True, aws="a100", gke="nvidia-tesla-a100",
        gfd="NVIDIA-A100-SXM4-40GB NVIDIA-A100-PCIE-40GB A100-SXM4-40GB A100-PCIE-40GB",

@@ -24,18 +24,17 @@ from typing import Callable
 
 from kubernetes_asyncio import client
 
-from . import gpus
+from . import aggregate, gpus
 from .config import MemberCluster
-from .model import SOURCE_DECLARED, SOURCE_NODES, SOURCE_QUOTA, ClusterSnapshot, GpuAvailability
+from .model import (GPU_TYPE_LABEL, SOURCE_DECLARED, SOURCE_QUOTA, VISIBILITY_NAMESPACE,
+                    VISIBILITY_NODES, VISIBILITY_UNKNOWN, ClusterSnapshot, GpuAvailability, GpuScheduling)
+from .placement import RECENTLY_FULL_S
 from .quantity import QuantityError, cpu_millis, units
 from .watch import ResourceWatch, WatchForbidden
 
 log = logging.getLogger(__name__)
 
-GPU_TYPE_LABEL = "fedspawner.dev/gpu-type"  # set on every pod the federation creates
 ACTIVE_PODS = "spec.nodeName!=,status.phase!=Succeeded,status.phase!=Failed"
-RECENTLY_FULL_SECONDS = 60.0
-TOP_NODES = 16
 
 
 def pod_requests(pod: dict) -> dict[str, int]:
@@ -90,12 +89,13 @@ class ClusterInventory:
         self.member = member
         self.hub_api = hub_api
         self.reader_api = reader_api
-        self.mappings = tuple(mappings) + tuple(gpus.LabelMapping(**m) for m in member.label_mappings)
+        # The cluster's own mappings come first: they know its labels best.
+        self.mappings = tuple(member.label_mappings) + tuple(mappings)
         self.health_interval, self.health_timeout = health_interval, health_timeout
         self.on_change = on_change or (lambda name: None)
         self.healthy = False
         self.health_reason = "not checked yet"
-        self.visibility = "unknown"
+        self.visibility = VISIBILITY_UNKNOWN
         self.nodes: dict[str, _Node] = {}
         self.pods: dict[str, tuple[str, dict[str, int], str | None]] = {}  # key -> (node, requests, gpu type)
         self.quota_headroom: dict[str, int] = {}  # resource -> what the quota still allows
@@ -103,7 +103,10 @@ class ClusterInventory:
         self.ready = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
         self._snapshot: ClusterSnapshot | None = None
-        self.version = 0
+        self._offers: dict[str, list[gpus.GpuOffer]] = {}  # gpu type -> offers of its main resource
+        # How the admin-declared types are asked for: depends on configuration only.
+        self._declared = {gpu_type: gpus.scheduling_for(gpu_type, member.gpu_convention, self.mappings)
+                          for gpu_type in member.capacity}
 
     # ---- lifecycle -----------------------------------------------------------
     async def start(self) -> None:
@@ -118,7 +121,6 @@ class ClusterInventory:
 
     def _changed(self) -> None:
         self._snapshot = None
-        self.version += 1
         self.on_change(self.member.name)
 
     # ---- health --------------------------------------------------------------
@@ -164,18 +166,21 @@ class ClusterInventory:
         tasks = [asyncio.create_task(w.run()) for w in shared]
         try:
             try:
-                self.visibility = "nodes"
-                await asyncio.gather(node_watch.run(), pod_watch.run(), self._mark_ready(node_watch, pod_watch))
-            except WatchForbidden:
+                self.visibility = VISIBILITY_NODES
+                async with asyncio.TaskGroup() as group:  # a 403 on one ends them all
+                    for job in (node_watch.run(), pod_watch.run(), self._mark_ready(node_watch, pod_watch)):
+                        group.create_task(job)
+                return
+            except* WatchForbidden:
                 log.info("%s: the credential cannot watch nodes; using namespace-level availability",
                          self.member.name)
-                self.visibility = "namespace"
-                self.nodes = {}
-                own = ResourceWatch(hub_core.list_namespaced_pod, args=(ns,), on_change=self._on_pod,
-                                    name=f"{self.member.name}/own-pods")
-                self._pod_watch = own
-                self._changed()
-                await asyncio.gather(own.run(), self._mark_ready(own, shared[0]))
+            self.visibility = VISIBILITY_NAMESPACE
+            self.nodes = {}
+            own = ResourceWatch(hub_core.list_namespaced_pod, args=(ns,), on_change=self._on_pod,
+                                name=f"{self.member.name}/own-pods")
+            self._pod_watch = own
+            self._changed()
+            await asyncio.gather(own.run(), self._mark_ready(own, shared[0]))
         finally:
             for task in tasks:
                 task.cancel()
@@ -238,18 +243,17 @@ class ClusterInventory:
     def snapshot(self) -> ClusterSnapshot:
         """The cluster as placement sees it now (cached until the next change)."""
         if self._snapshot is None:
-            gpus_now = self._visible_gpus() if self.visibility == "nodes" else self._namespace_gpus()
+            used = self._used_by_node()
+            gpus_now = self._visible_gpus(used) if self.visibility == VISIBILITY_NODES else self._namespace_gpus()
             self._snapshot = ClusterSnapshot(
                 name=self.member.name, display_name=self.member.display_name, site=self.member.site,
                 owner=self.member.owner, healthy=self.healthy and self.ready.is_set(),
                 health_reason=self.health_reason if not self.healthy else (
                     "" if self.ready.is_set() else "inventory still loading"),
-                visibility=self.visibility, gpus=gpus_now, cpu_memory_free=self._cpu_memory_free(),
+                visibility=self.visibility, gpus=gpus_now, cpu_memory_free=self._cpu_memory_free(used),
                 cost_weight=self.member.cost_weight, labels=dict(self.member.labels),
                 allowed_groups=self.member.allowed_groups,
-                recently_full={k: v for k, v in self.recently_full.items()
-                               if time.time() - v < RECENTLY_FULL_SECONDS},
-                updated_at=time.time())
+                recently_full=self._recent_full())
         return self._snapshot
 
     def _used_by_node(self) -> dict[str, dict[str, int]]:
@@ -259,68 +263,62 @@ class ClusterInventory:
                 used[node][name] += value
         return used
 
-    def _visible_gpus(self) -> dict[str, GpuAvailability]:
-        used = self._used_by_node()
-        per_type: dict[str, dict] = {}
+    def _visible_gpus(self, used: dict[str, dict[str, int]]) -> dict[str, GpuAvailability]:
+        by_type: dict[str, dict[str, list[tuple[_Node, gpus.GpuOffer]]]] = defaultdict(lambda: defaultdict(list))
         for node in self.nodes.values():
             for offer in node.offers:
-                entry = per_type.setdefault(offer.gpu.name, {"offer": offer, "total": 0, "free": [], "max": 0})
-                entry["max"] = max(entry["max"], offer.count)
-                if node.schedulable:
-                    entry["total"] += offer.count
-                    entry["free"].append(max(offer.count - used[node.name].get(offer.resource, 0), 0))
-        out = {}
-        for name, entry in per_type.items():
-            offer, frees = entry["offer"], entry["free"]
-            free, largest = sum(frees), max(frees, default=0)
-            histogram: dict[int, int] = defaultdict(int)
-            for f in frees:
-                histogram[f] += 1
-            note = f"{free} free of {entry['total']}"
-            cap = self.quota_headroom.get(offer.resource)
-            if cap is not None and cap < free:
-                note += f" (your quota allows {cap})"
-                free, largest = cap, min(largest, cap)
-            out[name] = GpuAvailability(
-                gpu_type=name, display=offer.gpu.display, resource=offer.resource, total=entry["total"],
-                free=free, free_upper_bound=None, largest_free_on_one_node=largest, max_per_node=entry["max"],
-                free_histogram=tuple(sorted(histogram.items())), source=SOURCE_NODES, note=note)
+                by_type[offer.gpu.name][offer.resource].append((node, offer))
+        out, offers = {}, {}
+        for name, per_resource in by_type.items():
+            # One type offered through two resources (MIG single and mixed nodes, say):
+            # count and ask for the one with the most GPUs.
+            resource, found = max(per_resource.items(), key=lambda kv: sum(o.count for _, o in kv[1]))
+            offers[name] = list({o: None for _, o in found})
+            out[name] = aggregate.gpu_availability(
+                name, found[0][1].gpu.display, resource,
+                ((o.count, used[n.name].get(resource, 0), n.schedulable) for n, o in found),
+                self.quota_headroom.get(resource))
+        self._offers = offers
         return out
 
     def _namespace_gpus(self) -> dict[str, GpuAvailability]:
-        own_use: dict[str, int] = defaultdict(int)
         out = {}
         for gpu_type, declared in self.member.capacity.items():
-            try:
-                sched = gpus.scheduling_in_cluster(gpu_type, self.member.gpu_convention, self.mappings)
-                resource, display = sched.resource, sched.gpu.display
-            except gpus.GpuTypeError:
-                resource, display = "nvidia.com/gpu", gpu_type
-            for _, requests, label in self.pods.values():
-                if label == gpu_type:
-                    own_use[gpu_type] += requests.get(resource, 0)
-            bound, source = max(declared - own_use[gpu_type], 0), SOURCE_DECLARED
-            cap = self.quota_headroom.get(resource)
+            sched = self._declared[gpu_type]
+            own_use = sum(requests.get(sched.resource, 0) for _, requests, label in self.pods.values()
+                          if label == gpu_type)
+            bound, source = max(declared - own_use, 0), SOURCE_DECLARED
+            cap = self.quota_headroom.get(sched.resource)
             if cap is not None and cap <= bound:
                 bound, source = cap, SOURCE_QUOTA
             note = f"up to {bound} free, from {'quota' if source == SOURCE_QUOTA else 'declared capacity'}"
             out[gpu_type] = GpuAvailability(
-                gpu_type=gpu_type, display=display, resource=resource, total=declared, free=None,
+                gpu_type=gpu_type, display=sched.gpu.display, resource=sched.resource, total=declared, free=None,
                 free_upper_bound=bound, largest_free_on_one_node=None, max_per_node=None,
                 source=source, note=note)
         return out
 
-    def _cpu_memory_free(self) -> tuple[tuple[int, int], ...]:
-        if self.visibility != "nodes":
+    def scheduling(self, gpu_type: str) -> GpuScheduling:
+        """Resource, node affinity and tolerations for ``gpu_type`` here: every node seen
+        offering it through its main resource, or else how the admin declared it."""
+        self.snapshot()  # keeps the offers current
+        offers = self._offers.get(gpu_type) or ([self._declared[gpu_type]] if gpu_type in self._declared else [])
+        if not offers:
+            raise gpus.GpuTypeError(f"{self.member.name} offers no {gpu_type}")
+        tolerations = tuple({str(sorted(t.items())): dict(t) for o in offers for t in o.tolerations}.values())
+        affinity = gpus.node_affinity(offers)
+        return GpuScheduling(resource=offers[0].resource, tolerations=tolerations,
+                             node_affinity=affinity.get("nodeAffinity") if affinity else None)
+
+    def _recent_full(self) -> dict[str, float]:
+        """GPU types the scheduler recently said were full (older reports are dropped)."""
+        now = time.time()
+        self.recently_full = {k: v for k, v in self.recently_full.items() if now - v <= RECENTLY_FULL_S}
+        return dict(self.recently_full)
+
+    def _cpu_memory_free(self, used: dict[str, dict[str, int]]) -> tuple[tuple[int, int], ...]:
+        if self.visibility != VISIBILITY_NODES:
             return ()
-        used = self._used_by_node()
-        pairs = sorted(((n.cpu - used[n.name].get("cpu", 0), n.memory - used[n.name].get("memory", 0))
-                        for n in self.nodes.values() if n.schedulable), reverse=True)
-        # Keep only nodes no other node beats on both CPU and memory: a pod fits on
-        # some node exactly when it fits on one of these.
-        frontier, best_memory = [], -1
-        for cpu, memory in pairs:
-            if memory > best_memory:
-                frontier.append((cpu, memory))
-                best_memory = memory
-        return tuple(frontier[:TOP_NODES])
+        return aggregate.cpu_memory_frontier(
+            (n.cpu - used[n.name].get("cpu", 0), n.memory - used[n.name].get("memory", 0))
+            for n in self.nodes.values() if n.schedulable)

@@ -7,13 +7,23 @@ events into these aggregates, and placement reads them in microseconds.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 # How a cluster's GPU numbers were obtained.
 SOURCE_NODES = "nodes"  # exact: the hub can watch nodes and pods
 SOURCE_QUOTA = "quota"  # upper bound: ResourceQuota headroom in the hub's namespace
 SOURCE_DECLARED = "declared"  # upper bound: admin-declared capacity minus the hub's own usage
-SOURCE_UNKNOWN = "unknown"
+
+# What the hub can see of a cluster.
+VISIBILITY_NODES = "nodes"  # nodes and pods cluster-wide
+VISIBILITY_NAMESPACE = "namespace"  # only its own namespace
+VISIBILITY_UNKNOWN = "unknown"  # not connected yet
+
+# Label on every pod the federation creates for a GPU request: the canonical GPU type.
+# On clusters whose nodes the hub cannot see, it is how the hub counts its own use.
+GPU_TYPE_LABEL = "fedspawner.dev/gpu-type"
 
 
 @dataclass(frozen=True)
@@ -48,7 +58,7 @@ class ClusterSnapshot:
     owner: str = ""
     healthy: bool = True
     health_reason: str = ""  # why not healthy, for people
-    visibility: str = SOURCE_NODES  # SOURCE_NODES or "namespace"
+    visibility: str = VISIBILITY_NODES
     gpus: dict[str, GpuAvailability] = field(default_factory=dict)
     # (free CPU millicores, free memory bytes) of the nodes no other node beats on
     # both (the Pareto frontier), most CPU first. Empty when nodes are not visible.
@@ -57,7 +67,10 @@ class ClusterSnapshot:
     labels: dict[str, str] = field(default_factory=dict)
     allowed_groups: frozenset[str] | None = None  # None: every user
     recently_full: dict[str, float] = field(default_factory=dict)  # gpu type -> when scheduling said "full"
-    updated_at: float = 0.0
+
+    def open_to(self, groups: frozenset[str]) -> bool:
+        """May a user in ``groups`` use this cluster (``allowed_groups`` unset: everyone)?"""
+        return self.allowed_groups is None or bool(groups & self.allowed_groups)
 
 
 @dataclass(frozen=True)
@@ -126,8 +139,25 @@ class Decision:
 @dataclass(frozen=True)
 class GpuScheduling:
     """How to ask one cluster for one GPU type: the extended resource to request, the
-    node affinity that selects nodes with that GPU, and the tolerations their taints need."""
+    Kubernetes ``NodeAffinity`` that selects nodes with that GPU (or None: any node),
+    and the tolerations their taints need. Used by the spawner and the job renderers."""
 
     resource: str
-    node_affinity: dict | None  # a pod "affinity" dict ({"nodeAffinity": ...}) or None
-    tolerations: tuple[dict, ...] = ()
+    node_affinity: Mapping[str, Any] | None = None
+    tolerations: tuple[Mapping[str, Any], ...] = ()
+
+    def __post_init__(self) -> None:
+        if "/" not in self.resource:
+            raise ValueError(f"GpuScheduling.resource must be an extended resource name such as "
+                             f"'nvidia.com/gpu', not {self.resource!r}")
+        if self.node_affinity is not None and not isinstance(self.node_affinity, Mapping):
+            raise ValueError("GpuScheduling.node_affinity must be a Kubernetes NodeAffinity mapping or None")
+        tolerations = tuple(self.tolerations)
+        if not all(isinstance(t, Mapping) for t in tolerations):
+            raise ValueError("GpuScheduling.tolerations must be Kubernetes Toleration mappings")
+        object.__setattr__(self, "tolerations", tolerations)
+
+    def node_selector_terms(self) -> list[dict]:
+        """The required node-selector terms (ORed), empty when any node will do."""
+        required = (self.node_affinity or {}).get("requiredDuringSchedulingIgnoredDuringExecution") or {}
+        return [dict(t) for t in required.get("nodeSelectorTerms", [])]

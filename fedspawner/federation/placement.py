@@ -139,7 +139,7 @@ def place(request: PlacementRequest, snapshot: InventorySnapshot, now: float | N
                 if gpu is not None:
                     option = _gpu_option(cluster, gpu, request, clock)
                 else:
-                    wanted_display = wanted_display or _display(wanted, snapshot)
+                    wanted_display = wanted_display or gpu_display(wanted, snapshot)
                     has = ", ".join(sorted(g.display for g in cluster.gpus.values())) or "no GPUs"
                     option = f"no {wanted_display} here (has {has})"
             if isinstance(option, str):
@@ -185,7 +185,7 @@ def _access(cluster: ClusterSnapshot, request: PlacementRequest,
     if not cluster.healthy:
         return f"unavailable — {cluster.health_reason}" if cluster.health_reason else "unavailable"
     groups = cluster.allowed_groups
-    if groups is not None and not (groups & request.groups):
+    if not cluster.open_to(request.groups):
         if not groups:
             return "open to no group"
         if len(groups) == 1:
@@ -216,7 +216,7 @@ def _gpu_option(cluster: ClusterSnapshot, gpu: GpuAvailability, request: Placeme
             return f"only {free} × {display} free now; {what}"
         text = f"{free} × {display} free"
         if one_node and pods == 1:
-            largest = _largest(gpu)
+            largest = gpu.largest_free_on_one_node
             if largest is not None and largest < per_pod:
                 return f"{free} × {display} free, but at most {largest} on one node; {what}"
         elif one_node:
@@ -338,13 +338,6 @@ def _fit(left: float, policy: str) -> float:
     return FIT_POINTS * (room if policy == POLICY_SPREAD else 1.0 - room)
 
 
-def _largest(gpu: GpuAvailability) -> int | None:
-    if gpu.largest_free_on_one_node is not None:
-        return gpu.largest_free_on_one_node
-    counts = [free for free, nodes in gpu.free_histogram if nodes > 0]
-    return max(counts) if counts else None
-
-
 def _slots(histogram: tuple[tuple[int, int], ...], per_pod: int, pods: int) -> int | None:
     """How many pods of ``per_pod`` GPUs the nodes can take (stops counting at ``pods``); None: unknown."""
     if not histogram:
@@ -358,7 +351,7 @@ def _slots(histogram: tuple[tuple[int, int], ...], per_pod: int, pods: int) -> i
     return slots
 
 
-def _display(gpu_type: str, snapshot: InventorySnapshot) -> str:
+def gpu_display(gpu_type: str, snapshot: InventorySnapshot) -> str:
     """Display name of a type: as a cluster reports it, else from the GPU catalog, else the raw name."""
     for cluster in snapshot.clusters:
         gpu = cluster.gpus.get(gpu_type)
@@ -386,3 +379,51 @@ def _bytes(count: int) -> str:
     if count >= _GIB:
         return f"{count / _GIB:.1f}".removesuffix(".0") + " GiB"
     return f"{count / 2**20:.0f} MiB"
+
+
+def usable_gpus(request: PlacementRequest, snapshot: InventorySnapshot
+                ) -> list[tuple[ClusterSnapshot, GpuAvailability]]:
+    """Every GPU type the request asks for on every cluster it may use at all (by the rules
+    ``place`` applies first: its explicit choice or allowed clusters, healthy, open to its
+    groups), whatever is free there now. ``(cluster, GPU type)`` pairs, in snapshot order."""
+    allowed = None if request.allowed_clusters is None else frozenset(request.allowed_clusters)
+    return [(cluster, gpu) for cluster in snapshot.clusters
+            if request.explicit_cluster in (None, cluster.name) and _access(cluster, request, allowed) is None
+            for gpu in cluster.gpus.values() if request.gpu_type in (ANY_GPU, gpu.gpu_type)]
+
+
+def largest_gang(request: PlacementRequest, snapshot: InventorySnapshot) -> tuple[int, str, str] | None:
+    """The most pods of ``request.gpu_count`` GPUs each that fit now on one cluster the request may
+    use: ``(pods, cluster, GPU display name)``, or None when none is known to fit (or no GPUs are asked).
+
+    Judged as ``place`` judges a gang: the best known free count (exact, else the upper bound), and
+    unless ``allow_multi_node`` only whole pods per node (the free histogram, else the largest free
+    on one node and the largest node). CPU and memory are not considered.
+    """
+    per_pod = request.gpu_count
+    if per_pod <= 0:
+        return None
+    best: tuple[int, str, str] | None = None
+    for cluster, gpu in usable_gpus(request, snapshot):
+        fit = _gang_size(gpu, per_pod, one_node=not request.allow_multi_node)
+        if fit and (best is None or fit > best[0]):
+            best = (fit, cluster.name, gpu.display)
+    return best
+
+
+def _gang_size(gpu: GpuAvailability, per_pod: int, one_node: bool) -> int | None:
+    """How many pods of ``per_pod`` GPUs one GPU type could take now (None: unknown)."""
+    if one_node and gpu.max_per_node is not None and per_pod > gpu.max_per_node:
+        return 0
+    free = gpu.best_known_free
+    if free is None:
+        return None
+    fit = free // per_pod
+    if one_node and gpu.free is not None:
+        slots = _slots(gpu.free_histogram, per_pod, fit)
+        largest = gpu.largest_free_on_one_node
+        if slots is not None:
+            fit = min(fit, slots)
+        elif largest is not None and largest < per_pod:
+            fit = 0
+    return fit

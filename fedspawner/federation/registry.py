@@ -13,21 +13,29 @@ import time
 
 from kubernetes_asyncio import client, config as kube_config
 
-from . import gpus
-from .config import Federation, MemberCluster
+from .config import Federation, FederationConfigError, MemberCluster
 from .inventory import ClusterInventory
 from .model import Decision, GpuScheduling, InventorySnapshot, PlacementRequest
 from .placement import place
 
 
 async def api_client_for(member: MemberCluster, context: str | None = None) -> client.ApiClient:
-    """A fresh API client for one member cluster (never the global default)."""
-    if member.in_cluster and context is None:
-        cfg = client.Configuration()
-        kube_config.load_incluster_config(client_configuration=cfg)
-        return client.ApiClient(configuration=cfg)
-    return await kube_config.new_client_from_config(config_file=member.kubeconfig,
-                                                    context=context or member.context, persist_config=False)
+    """A fresh API client for one member cluster (never the global default).
+
+    A credential that cannot be loaded (a context missing from the kubeconfig, no
+    in-cluster service account) is a configuration mistake: FederationConfigError.
+    """
+    try:
+        if member.in_cluster and context is None:
+            cfg = client.Configuration()
+            kube_config.load_incluster_config(client_configuration=cfg)
+            return client.ApiClient(configuration=cfg)
+        return await kube_config.new_client_from_config(config_file=member.kubeconfig,
+                                                        context=context or member.context, persist_config=False)
+    except (kube_config.ConfigException, OSError) as err:
+        where = "the in-cluster service account" if member.in_cluster and context is None else \
+            f"context {context or member.context or '(current)'} of {member.kubeconfig}"
+        raise FederationConfigError(f"cluster {member.name}: cannot load {where}: {err}") from None
 
 
 class ClusterRegistry:
@@ -37,13 +45,14 @@ class ClusterRegistry:
 
     def __init__(self, federation: Federation):
         self.federation = federation
-        self.members: dict[str, MemberCluster] = {m.name: m for m in federation.member_clusters()}
-        self.mappings = tuple(gpus.LabelMapping(**m) for m in federation.label_mappings)
+        self.members: dict[str, MemberCluster] = {m.name: m for m in federation.validate()}
+        self.mappings = federation.parsed_label_mappings()
         self.clients: dict[str, client.ApiClient] = {}
         self.inventories: dict[str, ClusterInventory] = {}
         self.version = 0
         self._changed = asyncio.Event()
         self._started = False
+        self._started_at = 0.0
         self._start_lock = asyncio.Lock()
 
     @classmethod
@@ -61,21 +70,27 @@ class ClusterRegistry:
         cls._instance = None
 
     async def start(self) -> None:
-        """Create clients and start watching every member (idempotent)."""
+        """Create clients and start watching every member (idempotent; on failure
+        nothing is left running)."""
         async with self._start_lock:
             if self._started:
                 return
-            for member in self.members.values():
-                hub_api = await api_client_for(member)
-                reader = await api_client_for(member, member.inventory_context) if member.inventory_context else None
-                self.clients[member.name] = hub_api
-                inventory = ClusterInventory(member, hub_api, reader, self.mappings,
-                                             health_interval=self.federation.health_interval,
-                                             health_timeout=self.federation.health_timeout,
-                                             on_change=self._on_change)
-                self.inventories[member.name] = inventory
-                await inventory.start()
-            self._started = True
+            try:
+                for member in self.members.values():
+                    hub_api = await api_client_for(member)
+                    self.clients[member.name] = hub_api
+                    reader = await api_client_for(member, member.inventory_context) \
+                        if member.inventory_context else None
+                    inventory = ClusterInventory(member, hub_api, reader, self.mappings,
+                                                 health_interval=self.federation.health_interval,
+                                                 health_timeout=self.federation.health_timeout,
+                                                 on_change=self._on_change)
+                    self.inventories[member.name] = inventory
+                    await inventory.start()
+            except BaseException:
+                await self.stop()
+                raise
+            self._started, self._started_at = True, time.monotonic()
 
     async def stop(self) -> None:
         """Stop watching and close every client (bounded: an unreachable cluster cannot hold it up)."""
@@ -93,15 +108,14 @@ class ClusterRegistry:
             await bounded(api.close(), 5)
         self.inventories, self.clients, self._started = {}, {}, False
 
-    async def wait_ready(self, timeout: float = 10.0) -> None:
-        """Wait until every reachable member's inventory has loaded once."""
-        async def one(inv: ClusterInventory):
-            try:
-                await asyncio.wait_for(inv.ready.wait(), timeout)
-            except asyncio.TimeoutError:
-                pass  # an unreachable cluster is shown as down, not waited for
-
-        await asyncio.gather(*(one(i) for i in self.inventories.values()))
+    async def wait_ready(self, grace: float = 5.0) -> None:
+        """Right after start, wait (up to ``grace`` seconds from the start) until every
+        member's inventory has loaded once; later calls return at once, so a cluster
+        that has been down since start-up does not slow every request down."""
+        left = self._started_at + grace - time.monotonic()
+        pending = [inv.ready.wait() for inv in self.inventories.values() if not inv.ready.is_set()]
+        if left > 0 and pending:
+            await asyncio.wait([asyncio.ensure_future(p) for p in pending], timeout=left)
 
     def _on_change(self, _name: str) -> None:
         self.version += 1
@@ -128,21 +142,10 @@ class ClusterRegistry:
         return InventorySnapshot(clusters=tuple(inv.snapshot() for inv in self.inventories.values()),
                                  taken_at=time.time())
 
-    def place(self, request: PlacementRequest) -> Decision:
-        return place(request, self.snapshot())
+    def place(self, request: PlacementRequest, snapshot: InventorySnapshot | None = None) -> Decision:
+        """Rank the clusters for ``request`` on ``snapshot`` (default: the inventory now)."""
+        return place(request, snapshot or self.snapshot())
 
     def scheduling(self, cluster: str, gpu_type: str) -> GpuScheduling:
-        """Resource, node affinity and tolerations for ``gpu_type`` on ``cluster``.
-
-        From the offers seen on the cluster's nodes when visible (every node offering
-        the type is allowed); otherwise from the cluster's declared labelling convention.
-        """
-        inventory = self.inventories[cluster]
-        offers = list({o: None for node in inventory.nodes.values() for o in node.offers
-                       if o.gpu.name == gpu_type})
-        if not offers:
-            member = self.members[cluster]
-            offers = [gpus.scheduling_in_cluster(gpu_type, member.gpu_convention, inventory.mappings)]
-        tolerations = tuple({str(sorted(t.items())): dict(t) for o in offers for t in o.tolerations}.values())
-        return GpuScheduling(resource=offers[0].resource, node_affinity=gpus.node_affinity(offers) or None,
-                             tolerations=tolerations)
+        """Resource, node affinity and tolerations for ``gpu_type`` on ``cluster``."""
+        return self.inventories[cluster].scheduling(gpu_type)

@@ -22,15 +22,22 @@ class WatchForbidden(Exception):
     """The credential may not list this resource (403)."""
 
 
-def _raise_for_status(status: int, body: bytes) -> None:
-    """Raw responses (``_preload_content=False``) do not raise by themselves."""
+def status_message(status: int, body: bytes) -> str:
+    """The ``message`` of a Kubernetes Status body, or the start of the body."""
+    try:
+        return json.loads(body).get("message") or f"HTTP {status}"
+    except (ValueError, AttributeError):
+        return body[:300].decode(errors="replace") or f"HTTP {status}"
+
+
+def raise_for_status(status: int, body: bytes) -> None:
+    """Raw responses (``_preload_content=False``) do not raise by themselves: raise the
+    ApiException the client would have raised (``reason`` is the Status message)."""
     if 200 <= status < 300:
         return
-    try:
-        reason = json.loads(body).get("message", "")
-    except ValueError:
-        reason = body[:200].decode(errors="replace")
-    raise ApiException(status=status, reason=reason)
+    err = ApiException(status=status, reason=status_message(status, body))
+    err.body = body.decode(errors="replace")
+    raise err
 
 
 class ResourceWatch:
@@ -65,7 +72,7 @@ class ResourceWatch:
             resp = await self.list_fn(*self.args, **kwargs)
             body = await resp.read()
             resp.release()
-            _raise_for_status(resp.status, body)
+            raise_for_status(resp.status, body)
             page = json.loads(body)
             for item in page.get("items", []):
                 objects[self.key(item)] = item
@@ -85,7 +92,7 @@ class ResourceWatch:
         if resp.status != 200:
             body = await resp.read()
             resp.release()
-            _raise_for_status(resp.status, body)
+            raise_for_status(resp.status, body)
         try:
             while True:
                 line = await resp.content.readline()

@@ -18,7 +18,7 @@ from jupyterhub.services.auth import HubAuth
 from traitlets import Unicode
 from traitlets.config import Application
 
-from ..federation.config import Federation
+from ..federation.config import Federation, FederationConfigError
 from ..federation.registry import ClusterRegistry
 from .auth import Authenticator
 from .config import Gateway
@@ -42,7 +42,6 @@ class GatewayApp(Application):
             if not path.is_file():
                 self.exit(f"fedspawner gateway: no config file at {path}")
             self.load_config_file(path.name, path=str(path.parent))
-        logging.getLogger("fedspawner").setLevel(self.log_level)
         if not logging.getLogger().handlers:
             logging.basicConfig(format="[%(levelname).1s %(asctime)s %(name)s] %(message)s")
         for name in ("fedspawner", "tornado.access"):
@@ -84,4 +83,7 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point of ``python -m fedspawner.gateway``."""
     app = GatewayApp.instance()
     app.initialize(argv)
-    app.start()
+    try:
+        app.start()
+    except FederationConfigError as err:
+        app.exit(f"fedspawner gateway: {err}")

@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from jupyterhub.services.auth import HubAuth
 from tornado import web
 
+from .config import SERVICE_NAME
 from .errors import ClusterUnavailable, Forbidden, NotAuthenticated
 
 ADMIN_SCOPE = "admin:users"
 #: Needed to call the gateway when JupyterHub's environment names no scopes (an unmanaged replica).
-DEFAULT_ACCESS = frozenset({"access:services!service=fedspawner-gateway"})
+DEFAULT_ACCESS = frozenset({f"access:services!service={SERVICE_NAME}"})
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,12 @@
 """Removing a job from its member cluster: every object with its job-id label, verified.
 
-Workloads go first (custom resources, then Jobs, with background propagation so their
-pods are collected too), then Services and JobSets, then any pod still there, and the
-anchor ConfigMap last, so a job half-way through deletion still shows in lists. Then
-the cluster is asked again until nothing with the label is left; stragglers (a pod a
-Job controller created meanwhile) are deleted again.
+Two rounds. First everything but the anchor ConfigMap, at once: workloads (with
+background propagation, so what they own goes too), Services, JobSets and pods (given
+``pod_grace`` seconds to stop). The cluster is then asked again until none of them is
+left, deleting again whatever is there and not already being deleted (a pod a Job
+controller created meanwhile). Only then the anchor, which holds the job's record, so
+a job half-way through deletion still shows in lists with its name and history, and a
+cancel that is interrupted can be asked again.
 """
 
 from __future__ import annotations
@@ -22,40 +24,39 @@ class CancelIncomplete(Exception):
     """Objects of the job were still there when the time was up; the message lists them."""
 
 
+def _deleting(obj: dict) -> bool:
+    """Whether the apiserver has accepted the object's deletion already (it is going)."""
+    return bool((obj.get("metadata") or {}).get("deletionTimestamp"))
+
+
 async def _delete_all(api, namespace: str, objects: list[dict], pod_grace: int | None) -> None:
+    """Ask for the deletion of each of ``objects`` not being deleted already (concurrently)."""
     async def one(obj: dict) -> None:
         resource = kube.BY_KIND[obj["kind"]]
         grace = pod_grace if resource is kube.PODS else None
         await kube.delete(api, resource, namespace, obj["metadata"]["name"], propagation="Background",
                           grace=grace)
 
-    await asyncio.gather(*(one(o) for o in objects))
-
-
-def _ordered(job: JobObjects) -> list[list[dict]]:
-    """Deletion rounds: workloads, owned objects, pods, the anchor."""
-    custom = [w for w in job.workloads if w["kind"] != "Job"]
-    jobs = [w for w in job.workloads if w["kind"] == "Job"]
-    return [r for r in (custom, jobs, job.others, job.pods, [job.anchor] if job.anchor else []) if r]
+    await asyncio.gather(*(one(o) for o in objects if not _deleting(o)))
 
 
 async def delete_job(store: JobStore, job: JobObjects, timeout: float = 90.0, poll: float = 0.5,
                      pod_grace: int | None = 10) -> None:
-    """Delete every object of ``job`` on its cluster and wait until none is left.
+    """Delete every object of ``job`` on its cluster, the anchor last, and wait until none is left.
 
-    Pods get ``pod_grace`` seconds to stop after SIGTERM (None: their own setting).
+    ``job`` should hold every object of the job (``owned``); what it lacks is found on the
+    first check. Pods get ``pod_grace`` seconds to stop after SIGTERM (None: their own
+    setting). Raises ``CancelIncomplete`` when objects are left after ``timeout`` seconds.
     """
     api = store.registry.api(job.cluster)
     selector = kube.selector(job_selector(job.job_id))
     deadline = time.monotonic() + timeout
-    current = job
-    while True:
-        for batch in _ordered(current):
-            await _delete_all(api, job.namespace, batch, pod_grace)
+    current: JobObjects | None = job
+    while current is not None:
+        rest = [o for o in current.everything() if o is not current.anchor]
+        await _delete_all(api, job.namespace, rest or current.everything(), pod_grace)
         await asyncio.sleep(poll)
-        current = (await store.fetch(job.cluster, selector)).get(job.job_id)
-        if current is None:
-            return
-        if time.monotonic() > deadline:
+        current = (await store.fetch(job.cluster, selector, owned=True)).get(job.job_id)
+        if current is not None and time.monotonic() > deadline:
             left = ", ".join(f"{o['kind']}/{o['metadata']['name']}" for o in current.everything())
             raise CancelIncomplete(f"still on {job.cluster} after {timeout:.0f}s: {left}")

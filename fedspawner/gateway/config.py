@@ -8,6 +8,10 @@ from urllib.parse import urlparse
 from traitlets import Float, Integer, List, Unicode, default
 from traitlets.config import Configurable
 
+#: The gateway's name as a JupyterHub service: its URL prefix is ``/services/<name>/`` and
+#: callers' tokens need the scope ``access:services!service=<name>``.
+SERVICE_NAME = "fedspawner-gateway"
+
 
 class Gateway(Configurable):
     """Settings of the fedspawner gateway service."""

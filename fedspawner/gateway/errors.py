@@ -23,9 +23,7 @@ class GatewayError(Exception):
 
 
 class BadRequest(GatewayError):
-    """Malformed or invalid input (400)."""
-
-    status = 400
+    """Malformed or invalid input (400, ``GatewayError``'s own status)."""
 
 
 class NotAuthenticated(GatewayError):

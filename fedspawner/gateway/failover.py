@@ -7,48 +7,54 @@ pods, for ``failover_grace`` seconds, the guard re-places the job among the clus
 still to try, creates it on the first that takes it, records the move in the job's
 history, and deletes it from the cluster it left. Everything it needs is on the
 cluster (the job record and spec on the anchor ConfigMap), so a restarted gateway
-resumes guarding where the last one stopped.
+resumes guarding where the last one stopped. What counts as stuck is decided by the
+federation core's failover rules, as for notebook servers.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from dataclasses import replace
 from datetime import datetime
 
-from ..spawner.failover import reason_for_event
-from . import kube
+from ..federation.failover import IMAGE_PULL_REASONS, quota_reason, reason_for_scheduling
 from .cancel import delete_job
-from .identity import ANNOTATION_RECORD, JobRecord, spec_of
-from .mirror import JobMirror
+from .identity import JobRecord, spec_of
 from .model import JobObjects
 from .planning import placement_request, replan
 from .status import current_pods, expected_pods, pod_reason, terminal_state
 
 log = logging.getLogger(__name__)
 
-_PULL = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName")
+SUBJECT = "the job"
+
+
+def _unschedulable(pod: dict) -> str | None:
+    """The scheduler's message while the pod is unschedulable, else None."""
+    for cond in (pod.get("status") or {}).get("conditions") or []:
+        if cond.get("type") == "PodScheduled" and cond.get("reason") == "Unschedulable":
+            return cond.get("message") or ""
+    return None
 
 
 def stuck_reason(objects: JobObjects, failed_creates: list[dict]) -> str | None:
     """Why the job cannot start on its cluster now (for people), or None if nothing blocks it."""
-    for pod in current_pods(objects):
-        for cond in (pod.get("status") or {}).get("conditions") or []:
-            if cond.get("type") == "PodScheduled" and cond.get("reason") == "Unschedulable":
-                found = reason_for_event({"reason": "FailedScheduling", "message": cond.get("message", "")})
-                return (found or "its pods cannot be scheduled").replace("the server", "the job")
-        reason = pod_reason(pod) or ""
-        if reason in _PULL:
-            return "the job's image cannot be pulled there"
-    if len(current_pods(objects)) >= expected_pods(objects):
+    pods = current_pods(objects)
+    for pod in pods:
+        message = _unschedulable(pod)
+        if message is not None:
+            reason = reason_for_scheduling(message, SUBJECT)
+            if reason is not None:  # None: the scheduler is only waiting for volumes
+                return reason
+        elif (pod_reason(pod) or "") in IMAGE_PULL_REASONS:
+            return f"{SUBJECT}'s image cannot be pulled there"
+    if len(pods) >= expected_pods(objects):
         return None
     for event in failed_creates:  # old events stay around: only while pods are missing
-        message = event.get("message") or ""
-        if "exceeded quota" in message:
-            quota = message.split("exceeded quota: ")[-1][:160]
-            return f"its pods are over the namespace quota ({quota})"
+        reason = quota_reason(event.get("message") or "")
+        if reason is not None:
+            return reason
     return None
 
 
@@ -69,7 +75,10 @@ def _epoch(iso: str) -> float:
 
 
 class FailoverGuard:
-    """Watches one job until it is settled, moving it while it is stuck."""
+    """Watches one job until it is settled, moving it while it is stuck.
+
+    ``service`` is the ``GatewayService`` (its settings, registry, store and submitter).
+    """
 
     def __init__(self, service, job_id: str, cluster: str):
         self.service = service
@@ -78,9 +87,11 @@ class FailoverGuard:
 
     @property
     def settings(self):
+        """The gateway's settings (grace period and window)."""
         return self.service.settings
 
     async def run(self) -> None:
+        """Guard the job until it is settled, moving it as often as it gets stuck."""
         try:
             while True:
                 stuck = await self._until_stuck()
@@ -90,28 +101,21 @@ class FailoverGuard:
                 if moved is None:
                     return
                 self.cluster = moved
-        except asyncio.CancelledError:
-            raise
         except Exception:  # noqa: BLE001 - a guard must never take the gateway down
             log.exception("job %s: failover guard stopped", self.job_id)
 
+    def expired(self, record: JobRecord) -> bool:
+        """Whether the job was submitted longer than ``failover_window`` ago (it stays then)."""
+        return time.time() > _epoch(record.created) + self.settings.failover_window
+
     async def _until_stuck(self) -> tuple[JobObjects, str] | None:
         """Watch the job on its cluster; (objects, reason) once it has been stuck for the grace period."""
-        store = self.service.store
-        workloads, others = await store.resources(self.cluster)
-        api = self.service.registry.api(self.cluster)
-        mirror = JobMirror(api, self.cluster, store.namespace(self.cluster), self.job_id, workloads, others,
-                           events=True)
-        await mirror.start()
-        since: float | None = None  # when the job was first seen stuck
-        try:
+        async with self.service.store.mirror(self.cluster, self.job_id, events=True) as mirror:
+            since: float | None = None  # when the job was first seen stuck
             while True:
-                mirror.changed.clear()
                 objects = mirror.objects()
                 record = objects.record
-                if mirror.empty() or record is None or not record.failover:
-                    return None
-                if time.time() > _epoch(record.created) + self.settings.failover_window:
+                if mirror.empty() or record is None or not record.failover or self.expired(record):
                     return None
                 reason = stuck_reason(objects, mirror.failed_creates())
                 if reason is None:
@@ -119,35 +123,27 @@ class FailoverGuard:
                         return None
                     since = None
                 else:
-                    since = since or time.monotonic()
+                    since = time.monotonic() if since is None else since
                     if time.monotonic() - since >= self.settings.failover_grace:
                         return objects, reason
-                try:
-                    await asyncio.wait_for(mirror.changed.wait(), 1.0)
-                except asyncio.TimeoutError:
-                    pass
-        finally:
-            await mirror.stop()
+                await mirror.next_change(1.0)
 
     async def _move(self, objects: JobObjects, reason: str) -> str | None:
         """Re-place the job; the cluster it moved to, or None when it stays."""
         service, cluster = self.service, self.cluster
-        api = service.registry.api(cluster)
-        anchor_name = objects.anchor["metadata"]["name"]
-        anchor = await kube.request(api, "GET", kube.CONFIGMAPS.path(objects.namespace, anchor_name))
-        spec, record, owner = spec_of(anchor), objects.record, objects.owner
+        spec, record, owner = spec_of(objects.anchor), objects.record, objects.owner
         request = placement_request(spec, record.requested_gpu, owner, frozenset(record.groups), None)
         order, gpu_types = replan(request, service.registry.snapshot(), record.failover, record.ordered)
         order = await service.submitter.runnable(order, spec.kind)
         if not order:
-            await self._note(objects, record, f"{cluster}: {reason}; no other cluster can take it now — "
+            await self._stay(objects, record, f"{cluster}: {reason}; no other cluster can take it now — "
                                               f"waiting on {cluster}")
             return None
         try:
             moved, _ = await service.submitter.place(self.job_id, spec, owner, order, gpu_types, record,
                                                      moving_from=(cluster, reason))
         except Exception as err:  # noqa: BLE001 - every candidate refused: stay and say so
-            await self._note(objects, record,
+            await self._stay(objects, record,
                              f"{cluster}: {reason}; moving it failed ({err}) — waiting on {cluster}")
             return None
         log.info("job %s failed over from %s to %s: %s", self.job_id, cluster, moved.cluster, reason)
@@ -155,10 +151,6 @@ class FailoverGuard:
                          pod_grace=self.settings.pod_grace_seconds)
         return moved.cluster
 
-    async def _note(self, objects: JobObjects, record: JobRecord, note: str) -> None:
-        """Record that the job stays (no more failover), on its anchor."""
-        updated = replace(record.noted(note), failover=())
-        patch = {"metadata": {"annotations": {ANNOTATION_RECORD: updated.to_json()}}}
-        api = self.service.registry.api(self.cluster)
-        name = objects.anchor["metadata"]["name"]
-        await kube.merge_patch(api, kube.CONFIGMAPS, objects.namespace, name, patch)
+    async def _stay(self, objects: JobObjects, record: JobRecord, note: str) -> None:
+        """Record on the job's anchor that it stays where it is (no more failover), and why."""
+        await self.service.store.save_record(objects, replace(record.noted(note), failover=()))

@@ -21,10 +21,9 @@ from kubernetes_asyncio.client.rest import ApiException
 
 from . import logs
 from .errors import NotFound
-from .mirror import JobMirror
 from .model import JobObjects
 from .progress import parse_line
-from .status import FINISHED, current_pods, job_view, role_and_rank
+from .status import FINISHED, cancelled_view, job_view
 
 log = logging.getLogger(__name__)
 
@@ -40,16 +39,15 @@ class ProgressFollower:
 
     def update(self, objects: JobObjects) -> None:
         """Start following rank 0's pod once its main container has started."""
-        for pod in current_pods(objects):
-            if role_and_rank(pod, objects.backend)[1] != 0:
-                continue
-            container = logs.container_of(pod, None)
-            name = pod["metadata"]["name"]
-            if name != self._pod and logs.started(pod, container):
-                self.stop_soon()
-                self._pod = name
-                self._task = asyncio.create_task(self._follow(pod, container))
+        pod = logs.pod_for_rank(objects, 0)
+        if pod is None:
             return
+        container = logs.container_of(pod, None)
+        name = pod["metadata"]["name"]
+        if name != self._pod and logs.started(pod, container):
+            self.stop_soon()
+            self._pod = name
+            self._task = asyncio.create_task(self._follow(pod, container))
 
     async def _follow(self, pod: dict, container: str) -> None:
         pending = b""
@@ -65,6 +63,7 @@ class ProgressFollower:
             log.debug("progress follow of %s ended: %s", pod["metadata"]["name"], err)
 
     def stop_soon(self) -> None:
+        """Stop following (the task ends at its next await)."""
         if self._task is not None:
             self._task.cancel()
             self._task = None
@@ -74,12 +73,14 @@ class JobFeed:
     """Views of one job as it changes, for the watch endpoint."""
 
     def __init__(self, service, job: JobObjects):
+        """``service`` is the ``GatewayService``; ``job`` the job as found when the watch began."""
         self.service = service
         self.job = job
         self.interval = service.settings.watch_interval
         self.heartbeat = service.settings.heartbeat_interval
 
     async def lines(self) -> AsyncIterator[dict]:
+        """The job's views as it changes, and heartbeats; ends after the job finished or went."""
         job, last = self.job, None
         while True:
             async for line in self._on_cluster(job):
@@ -92,44 +93,38 @@ class JobFeed:
                 job = await self.service.store.get(job.job_id)
             except NotFound:
                 if last is not None:
-                    yield {"job": {**last, "phase": "Cancelled", "pods": [], "progress": last.get("progress"),
-                                   "message": "cancelled: the job's objects were deleted"}}
+                    yield {"job": cancelled_view(last, "cancelled: the job's objects were deleted")}
                 return
 
     async def _on_cluster(self, job: JobObjects) -> AsyncIterator[dict]:
-        store = self.service.store
-        workloads, others = await store.resources(job.cluster)
+        """The job's views while it is on ``job.cluster``."""
         api = self.service.registry.api(job.cluster)
-        mirror = JobMirror(api, job.cluster, job.namespace, job.job_id, workloads, others)
-        follower = ProgressFollower(api, job.namespace, mirror.changed.set)
-        await mirror.start()
-        sent, sent_at = None, 0.0
-        try:
-            while True:
-                mirror.changed.clear()
-                objects = mirror.objects()
-                if mirror.empty():
-                    return
-                follower.update(objects)
-                view = job_view(objects, follower.progress)
-                if view["phase"] in FINISHED:  # the final line has the final progress
-                    view["progress"] = await logs.progress_of(api, objects) or view["progress"]
-                text = json.dumps(view, sort_keys=True)
-                if text != sent:
-                    wait = self.interval - (time.monotonic() - sent_at)
-                    if wait > 0:
-                        await asyncio.sleep(wait)
-                        continue
-                    sent, sent_at = text, time.monotonic()
-                    yield {"job": view}
-                    if view["phase"] in FINISHED:
+        snapshot = self.service.registry.snapshot
+        async with self.service.store.mirror(job.cluster, job.job_id) as mirror:
+            follower = ProgressFollower(api, job.namespace, mirror.changed.set)
+            sent, sent_at = None, 0.0
+            try:
+                while True:
+                    objects = mirror.objects()
+                    if mirror.empty():
                         return
-                quiet = self.heartbeat - (time.monotonic() - sent_at)
-                try:
-                    await asyncio.wait_for(mirror.changed.wait(), max(quiet, 0.01))
-                except asyncio.TimeoutError:
-                    sent_at = time.monotonic()
-                    yield {"heartbeat": True}
-        finally:
-            follower.stop_soon()
-            await mirror.stop()
+                    follower.update(objects)
+                    view = job_view(objects, follower.progress, snapshot())
+                    if view["phase"] in FINISHED:  # the final line has the final progress
+                        view["progress"] = await logs.progress_of(api, objects) or view["progress"]
+                    text = json.dumps(view, sort_keys=True)
+                    if text != sent:
+                        wait = self.interval - (time.monotonic() - sent_at)
+                        if wait > 0:
+                            await asyncio.sleep(wait)
+                            continue
+                        sent, sent_at = text, time.monotonic()
+                        yield {"job": view}
+                        if view["phase"] in FINISHED:
+                            return
+                    quiet = self.heartbeat - (time.monotonic() - sent_at)
+                    if not await mirror.next_change(max(quiet, 0.01)):
+                        sent_at = time.monotonic()
+                        yield {"heartbeat": True}
+            finally:
+                follower.stop_soon()

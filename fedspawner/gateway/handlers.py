@@ -26,6 +26,7 @@ from ..jobs.errors import JobSpecError
 from . import logs
 from .errors import BadRequest, GatewayError, NotFound
 from .feed import JobFeed
+from .model import JobObjects
 from .service import GatewayService
 
 log = logging.getLogger("fedspawner.gateway")
@@ -206,11 +207,11 @@ class LogsHandler(StreamHandler):
         container = self.get_argument("container", None) or None
         job = await self.service.job(self.caller, job_id)
         pod = logs.pod_for_rank(job, rank)
-        api = self.service.registry.api(job.cluster)
         self.set_header("Content-Type", "text/plain; charset=utf-8")
         if not follow:
             text = ""
             if pod is not None:
+                api = self.service.registry.api(job.cluster)
                 text = await logs.read(api, job.namespace, pod, logs.container_of(pod, container), tail)
             self.finish(text)
             return
@@ -219,26 +220,38 @@ class LogsHandler(StreamHandler):
             logs.container_of(pod, container)  # a wrong container name is a 400 now, not after a wait
         if not await self.send(b""):
             return
-        job, pod, name = await self._wait_started(job, rank, container)
-        if pod is None:
+        job, started = await self._wait_started(job, rank, container)
+        if started is None:
             return
-        api = self.service.registry.api(job.cluster)
-        async for chunk in logs.stream(api, job.namespace, pod, name, tail):
+        pod, name = started
+        async for chunk in logs.stream(self.service.registry.api(job.cluster), job.namespace, pod, name, tail):
             if not await self.send(chunk):
                 return
         self.finish()
 
-    async def _wait_started(self, job, rank: int, container: str | None):
-        """The job (it may have moved), and the rank's pod once its container runs."""
-        while not self.closed:
-            pod = logs.pod_for_rank(job, rank)
-            if pod is not None:
-                name = logs.container_of(pod, container)
-                if logs.started(pod, name):
-                    return job, pod, name
-            await asyncio.sleep(1.0)
-            job = await self.service.store.get(job.job_id)
-        return job, None, None
+    async def _wait_started(self, job: JobObjects, rank: int, container: str | None
+                            ) -> tuple[JobObjects, tuple[dict, str] | None]:
+        """The job (it may have moved) and, once the rank's container has started, its pod and
+        container; None for those when the client left or the job was cancelled meanwhile.
+
+        Waits on a mirror of the job on its cluster (no polling); when the job leaves the
+        cluster, looks for it again (a failover moves it).
+        """
+        store = self.service.store
+        started = logs.started_pod(job, rank, container)
+        while started is None and not self.closed:
+            async with store.mirror(job.cluster, job.job_id) as mirror:
+                while started is None and not self.closed and not mirror.empty():
+                    job = mirror.objects()
+                    started = logs.started_pod(job, rank, container)
+                    if started is None:
+                        await mirror.next_change(1.0)  # at least every second: did the client leave?
+            if started is None and not self.closed:
+                try:
+                    job = await store.get(job.job_id)
+                except NotFound:
+                    return job, None
+        return job, started
 
 
 @lru_cache(maxsize=1)
@@ -287,6 +300,4 @@ def routes(base_url: str, service: GatewayService) -> list:
 
 def make_app(service: GatewayService, base_url: str) -> web.Application:
     """The tornado application serving the API under ``base_url``."""
-    return web.Application(routes(base_url, service), base_url=base_url,
-                           default_handler_class=NotFoundHandler, default_handler_args={"service": service},
-                           compress_response=False)
+    return web.Application(routes(base_url, service), base_url=base_url, compress_response=False)

@@ -16,21 +16,25 @@ import base64
 import json
 import re
 import secrets
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import datetime, timezone
 
-from ..jobs.spec import JobSpec
+from ..jobs.checks import MAX_NAME_LENGTH
+from ..jobs.spec import JobSpec, script_filename
 
-JOB_ID_RE = re.compile(r"^j-[a-z2-7]{8}$")
+#: Random characters in a job id (base32 of 5 random bytes).
+ID_CHARS = 8
+JOB_ID_RE = re.compile(rf"^j-[a-z2-7]{{{ID_CHARS}}}$")
 ANNOTATION_RECORD = "fedspawner.dev/job"
 SPEC_KEY = "fedspawner-spec.json"
-#: Room kept in object names for the job id suffix (``-`` + 8 characters).
-NAME_ROOM = 31
+#: Room for the spec's name in object names, before the job id suffix (``-`` and the id's
+#: characters), so an object name is never longer than a job name may be.
+NAME_ROOM = MAX_NAME_LENGTH - 1 - ID_CHARS
 
 
 def new_job_id() -> str:
     """``j-`` and 8 random lowercase base32 characters."""
-    return "j-" + base64.b32encode(secrets.token_bytes(5)).decode().lower()
+    return "j-" + base64.b32encode(secrets.token_bytes(ID_CHARS * 5 // 8)).decode().lower()
 
 
 def object_name(spec_name: str, job_id: str) -> str:
@@ -39,6 +43,7 @@ def object_name(spec_name: str, job_id: str) -> str:
 
 
 def now_iso() -> str:
+    """The time now, as Kubernetes writes timestamps (UTC, whole seconds)."""
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -51,8 +56,7 @@ class JobRecord:
     image: str
     nodes: int
     gpus_per_node: int
-    gpu_type: str | None
-    gpu_display: str | None
+    gpu_type: str | None  # the canonical type on the cluster it runs on now
     created: str
     executors: int | None = None
     history: tuple[str, ...] = ()
@@ -67,7 +71,7 @@ class JobRecord:
     def for_spec(cls, spec: JobSpec, requested_gpu: str | None, groups: frozenset[str],
                  ordered: bool) -> "JobRecord":
         return cls(name=spec.name, kind=spec.kind, image=spec.image or "", nodes=spec.nodes,
-                   gpus_per_node=spec.gpus.count, gpu_type=None, gpu_display=None, created=now_iso(),
+                   gpus_per_node=spec.gpus.count, gpu_type=None, created=now_iso(),
                    executors=spec.executors, requested_gpu=requested_gpu, groups=tuple(sorted(groups)),
                    ordered=ordered)
 
@@ -77,13 +81,19 @@ class JobRecord:
 
     @classmethod
     def from_json(cls, text: str) -> "JobRecord | None":
-        """The record, or None when the annotation is missing or unreadable."""
+        """The record, or None when the annotation is unreadable or lacks a field.
+
+        Keys this version does not know (written by an older or newer gateway, such as
+        ``gpu_display``) are ignored.
+        """
         try:
             data = json.loads(text)
+            known = {f.name for f in fields(cls)}
+            data = {key: value for key, value in data.items() if key in known}
             for key in ("history", "failover", "tried", "groups"):
                 data[key] = tuple(data.get(key) or ())
             return cls(**data)
-        except (TypeError, ValueError, KeyError):
+        except (TypeError, ValueError, AttributeError):
             return None
 
     def noted(self, note: str) -> "JobRecord":
@@ -112,7 +122,6 @@ def record_of(anchor: dict | None) -> JobRecord | None:
 def spec_of(configmap: dict) -> JobSpec:
     """The user's spec back from a full anchor ConfigMap (spec data plus script)."""
     data = configmap.get("data") or {}
-    fields = json.loads(data[SPEC_KEY])
-    filename = "main.sh" if fields.get("language") == "bash" else "main.py"
-    fields["script"] = data[filename]
-    return JobSpec.from_dict(fields)
+    spec = json.loads(data[SPEC_KEY])
+    spec["script"] = data[script_filename(spec.get("language", "python"))]
+    return JobSpec.from_dict(spec)

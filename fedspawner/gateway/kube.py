@@ -15,6 +15,9 @@ from typing import Any
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client.rest import ApiException
 
+from ..federation.watch import raise_for_status
+from ..jobs.render import CUSTOM_RESOURCES
+
 DEFAULT_TIMEOUT = 20.0
 
 
@@ -26,6 +29,12 @@ class Resource:
     version: str
     plural: str
     kind: str
+
+    @classmethod
+    def rendered(cls, backend: str) -> "Resource":
+        """The custom resource the renderers create for an operator ``backend``."""
+        custom = CUSTOM_RESOURCES[backend]
+        return cls(custom.group, custom.version, custom.plural, custom.kind)
 
     @property
     def api_version(self) -> str:
@@ -51,17 +60,21 @@ SERVICES = Resource("", "v1", "services", "Service")
 PODS = Resource("", "v1", "pods", "Pod")
 EVENTS = Resource("", "v1", "events", "Event")
 JOBS = Resource("batch", "v1", "jobs", "Job")
-TRAINJOBS = Resource("trainer.kubeflow.org", "v1alpha1", "trainjobs", "TrainJob")
+TRAINJOBS = Resource.rendered("trainjob")
+PYTORCHJOBS = Resource.rendered("pytorchjob")
+TFJOBS = Resource.rendered("tfjob")
+SPARKAPPS = Resource.rendered("sparkapplication")
+#: What Kubeflow Trainer makes of a TrainJob (owned by it, not a workload of its own).
 JOBSETS = Resource("jobset.x-k8s.io", "v1alpha2", "jobsets", "JobSet")
-PYTORCHJOBS = Resource("kubeflow.org", "v1", "pytorchjobs", "PyTorchJob")
-TFJOBS = Resource("kubeflow.org", "v1", "tfjobs", "TFJob")
-SPARKAPPS = Resource("sparkoperator.k8s.io", "v1beta2", "sparkapplications", "SparkApplication")
 
+#: Custom resources that are a job's workload, one per operator backend.
+WORKLOAD_CUSTOM = (TRAINJOBS, PYTORCHJOBS, TFJOBS, SPARKAPPS)
+#: Every kind of resource that is a job's workload (its state is the job's).
+WORKLOAD_KINDS = frozenset(r.kind for r in (JOBS, *WORKLOAD_CUSTOM))
 #: Every resource kind a job's objects can be, by kind.
-BY_KIND = {r.kind: r for r in (CONFIGMAPS, SERVICES, PODS, JOBS, TRAINJOBS, JOBSETS, PYTORCHJOBS, TFJOBS,
-                               SPARKAPPS)}
+BY_KIND = {r.kind: r for r in (CONFIGMAPS, SERVICES, PODS, JOBS, JOBSETS, *WORKLOAD_CUSTOM)}
 #: Custom resources a job may own, to look for where the cluster serves them.
-CUSTOM = (TRAINJOBS, JOBSETS, PYTORCHJOBS, TFJOBS, SPARKAPPS)
+CUSTOM = (*WORKLOAD_CUSTOM, JOBSETS)
 
 
 def resource_for(manifest: dict) -> Resource:
@@ -70,14 +83,6 @@ def resource_for(manifest: dict) -> Resource:
     if resource is None or resource.api_version != manifest.get("apiVersion"):
         raise ValueError(f"no known resource for {manifest.get('apiVersion')}/{manifest.get('kind')}")
     return resource
-
-
-def status_message(status: int, body: bytes) -> str:
-    """The ``message`` of a Kubernetes Status body, or the start of the body."""
-    try:
-        return json.loads(body).get("message") or f"HTTP {status}"
-    except (ValueError, AttributeError):
-        return body[:300].decode(errors="replace") or f"HTTP {status}"
 
 
 async def open_stream(api: client.ApiClient, method: str, path: str, *, query: dict | None = None,
@@ -95,9 +100,7 @@ async def open_stream(api: client.ApiClient, method: str, path: str, *, query: d
     if not 200 <= resp.status < 300:
         data = await resp.read()
         resp.release()
-        err = ApiException(status=resp.status, reason=status_message(resp.status, data))
-        err.body = data.decode(errors="replace")
-        raise err
+        raise_for_status(resp.status, data)
     return resp
 
 

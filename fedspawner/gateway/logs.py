@@ -1,7 +1,8 @@
 """Logs of one rank of a job, through the member cluster's pod log API.
 
-Rank 0 (a Spark job's driver) is the default. ``stream`` follows a running
-container until it ends; a pod that is not there or not started yet is waited for
+Rank 0 (a Spark job's driver) is the default. ``read`` gives the last ``DEFAULT_TAIL``
+lines unless asked for more (at most ``MAX_TAIL``); ``stream`` follows a running
+container until it ends. A pod that is not there or not started yet is waited for
 when following, and gives an empty log otherwise.
 """
 
@@ -20,6 +21,8 @@ from .progress import last_progress
 from .status import current_pods, expected_pods, role_and_rank
 
 PROGRESS_TAIL = 400
+#: Lines a log read without ``tail`` returns (the end of the log).
+DEFAULT_TAIL = 10_000
 MAX_TAIL = 100_000
 
 
@@ -53,6 +56,15 @@ def container_of(pod: dict, wanted: str | None) -> str:
     return wanted
 
 
+def started_pod(objects: JobObjects, rank: int, wanted: str | None) -> tuple[dict, str] | None:
+    """The pod of ``rank`` and the container to read, once that container has started; else None."""
+    pod = pod_for_rank(objects, rank)
+    if pod is None:
+        return None
+    container = container_of(pod, wanted)
+    return (pod, container) if started(pod, container) else None
+
+
 def started(pod: dict, container: str) -> bool:
     """Whether the container has started (running, or run before)."""
     status = pod.get("status") or {}
@@ -74,11 +86,13 @@ def _query(container: str, tail: int | None, follow: bool) -> dict:
 
 
 async def read(api, namespace: str, pod: dict, container: str, tail: int | None) -> str:
-    """The container's log now (the last ``tail`` lines); empty before it starts."""
+    """The container's log now: the last ``tail`` lines (``DEFAULT_TAIL`` when None); empty before
+    it starts."""
     if not started(pod, container):
         return ""
     path = kube.PODS.path(namespace, pod["metadata"]["name"], "log")
-    resp = await kube.open_stream(api, "GET", path, query=_query(container, tail, False), timeout=30)
+    query = _query(container, DEFAULT_TAIL if tail is None else tail, False)
+    resp = await kube.open_stream(api, "GET", path, query=query, timeout=30)
     try:
         return (await resp.read()).decode(errors="replace")
     finally:
@@ -97,23 +111,11 @@ async def stream(api, namespace: str, pod: dict, container: str, tail: int | Non
         resp.release()
 
 
-async def wait_started(fetch_pod, container: str | None, poll: float = 1.0) -> tuple[dict, str]:
-    """Wait until ``await fetch_pod()`` returns a pod whose container has started."""
-    while True:
-        pod = await fetch_pod()
-        if pod is not None:
-            name = container_of(pod, container)
-            if started(pod, name):
-                return pod, name
-        await asyncio.sleep(poll)
-
-
 async def progress_of(api, objects: JobObjects) -> dict | None:
     """The job's last reported progress (from rank 0's log), or None."""
-    pods = [p for p in current_pods(objects) if role_and_rank(p, objects.backend)[1] == 0]
-    if not pods:
+    pod = pod_for_rank(objects, 0)
+    if pod is None:
         return None
-    pod = pods[0]
     try:
         text = await read(api, objects.namespace, pod, container_of(pod, None), PROGRESS_TAIL)
     except (ApiException, aiohttp.ClientError, asyncio.TimeoutError):

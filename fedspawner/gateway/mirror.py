@@ -1,9 +1,9 @@
 """A live copy of one job's objects on its cluster, kept by watches.
 
-Used wherever the gateway follows a job as it changes (the watch stream, failover):
-one list-and-watch per resource, selected by the job-id label, each change setting
-``changed`` at once, so nothing polls and a pod's new phase is seen within
-milliseconds of the apiserver recording it.
+Used wherever the gateway follows a job as it changes (the watch stream, log follows
+waiting for a rank to start, failover): one list-and-watch per resource, selected by
+the job-id label, each change setting ``changed`` at once, so nothing polls and a pod's
+new phase is seen within milliseconds of the apiserver recording it.
 """
 
 from __future__ import annotations
@@ -14,23 +14,21 @@ import logging
 from ..federation.watch import ResourceWatch, WatchForbidden
 from ..jobs.labels import job_selector
 from . import kube
-from .identity import ANNOTATION_RECORD
-from .model import JobObjects, annotations
+from .model import JobObjects
 
 log = logging.getLogger(__name__)
 
 
 class JobMirror:
-    """Watches every resource a job may have on one cluster."""
+    """Watches every resource a job may have on one cluster (``resources``; see ``JobStore.resources``)."""
 
-    def __init__(self, api, cluster: str, namespace: str, job_id: str, workloads: list[kube.Resource],
-                 others: list[kube.Resource], events: bool = False):
+    def __init__(self, api, cluster: str, namespace: str, job_id: str, resources: list[kube.Resource],
+                 events: bool = False):
         self.cluster, self.namespace, self.job_id = cluster, namespace, job_id
         self.changed = asyncio.Event()
         selector = kube.selector(job_selector(job_id))
-        self._roles: dict[str, list[kube.Resource]] = {"workloads": workloads, "others": others}
         self.watches: dict[kube.Resource, ResourceWatch] = {}
-        for resource in [kube.CONFIGMAPS, kube.PODS, *workloads, *others]:
+        for resource in resources:
             self.watches[resource] = ResourceWatch(
                 kube.lister(api, resource, namespace), label_selector=selector, on_change=self._on_change,
                 name=f"{cluster}/{resource.plural}/{job_id}")
@@ -60,10 +58,21 @@ class JobMirror:
             watch.synced.set()
 
     async def stop(self) -> None:
+        """Stop every watch."""
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
+
+    async def next_change(self, timeout: float) -> bool:
+        """Wait until something changed since the last call (True), or ``timeout`` seconds (False)."""
+        try:
+            await asyncio.wait_for(self.changed.wait(), timeout)
+        except asyncio.TimeoutError:
+            return False
+        finally:
+            self.changed.clear()
+        return True
 
     def _items(self, resource: kube.Resource) -> list[dict]:
         items = list(self.watches[resource].objects.values())
@@ -75,15 +84,10 @@ class JobMirror:
     def objects(self) -> JobObjects:
         """The job as last seen."""
         job = JobObjects(self.job_id, self.cluster, self.namespace)
-        for obj in self._items(kube.CONFIGMAPS):
-            if ANNOTATION_RECORD in annotations(obj):
-                job.anchor = obj
-            else:
-                job.others.append(obj)
-        job.pods = self._items(kube.PODS)
-        for role, resources in self._roles.items():
-            for resource in resources:
-                getattr(job, role).extend(self._items(resource))
+        for resource in self.watches:
+            if resource is not kube.EVENTS:
+                for obj in self._items(resource):
+                    job.add(obj)
         return job
 
     def failed_creates(self) -> list[dict]:
@@ -91,8 +95,8 @@ class JobMirror:
         watch = self.watches.get(kube.EVENTS)
         if watch is None:
             return []
-        names = {w["metadata"]["name"] for role in self._roles.values() for r in role
-                 for w in self.watches[r].objects.values()}
+        names = {w["metadata"]["name"] for r, other in self.watches.items() if r.kind in kube.WORKLOAD_KINDS
+                 for w in other.objects.values()}
         return [e for e in watch.objects.values() if (e.get("involvedObject") or {}).get("name") in names]
 
     def empty(self) -> bool:

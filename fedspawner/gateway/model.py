@@ -5,14 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..jobs.labels import ANNOTATION_OWNER_NAME, LABEL_BACKEND, LABEL_COMPONENT, LABEL_JOB_NAME, LABEL_KIND
-from .identity import JobRecord, record_of
+from .identity import ANNOTATION_RECORD, JobRecord, record_of
+from .kube import WORKLOAD_KINDS
 
 
 def labels(obj: dict) -> dict[str, str]:
+    """An object's labels (empty when it has none)."""
     return (obj.get("metadata") or {}).get("labels") or {}
 
 
 def annotations(obj: dict) -> dict[str, str]:
+    """An object's annotations (empty when it has none)."""
     return (obj.get("metadata") or {}).get("annotations") or {}
 
 
@@ -27,6 +30,18 @@ class JobObjects:
     workloads: list[dict] = field(default_factory=list)  # Jobs and custom resources
     pods: list[dict] = field(default_factory=list)
     others: list[dict] = field(default_factory=list)  # Services, JobSets, other ConfigMaps
+
+    def add(self, obj: dict) -> None:
+        """Put one of the job's objects (with its ``kind`` set) where it belongs."""
+        kind = obj.get("kind")
+        if kind == "ConfigMap" and ANNOTATION_RECORD in annotations(obj):
+            self.anchor = obj
+        elif kind == "Pod":
+            self.pods.append(obj)
+        elif kind in WORKLOAD_KINDS:
+            self.workloads.append(obj)
+        else:
+            self.others.append(obj)
 
     def everything(self) -> list[dict]:
         return [o for o in (self.anchor, *self.workloads, *self.pods, *self.others) if o]

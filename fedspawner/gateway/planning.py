@@ -1,26 +1,27 @@
 """Where a job may run: the whole gang as one placement request, and clear refusals.
 
 ``plan`` turns a validated spec, the caller and the request's ``cluster`` field
-(``"auto"``, a cluster name, or a list of names in failover order) into the ordered
-clusters to try. When no cluster fits, the error says what the largest gang is that
-fits now and where, so the user can resize instead of guessing.
+(``"auto"``, a cluster name, or names in failover order; its syntax is
+``jobs.fields.parse_cluster_field``'s) into the ordered clusters to try. When no
+cluster fits, the error says what the largest gang is that fits now and where, so the
+user can resize instead of guessing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
 from ..federation.gpus import GpuTypeError, parse_gpu_type
-from ..federation.model import ClusterSnapshot, Decision, GpuAvailability, InventorySnapshot, PlacementRequest
-from ..federation.placement import ANY_GPU, place
-from ..federation.placement import _display as gpu_display  # the federation's one way to name a type
+from ..federation.model import Decision, InventorySnapshot, PlacementRequest
+from ..federation.placement import ANY_GPU, gpu_display, largest_gang, place, usable_gpus
 from ..federation.quantity import cpu_millis, units
+from ..jobs.fields import AUTO, parse_cluster_field
 from ..jobs.spec import JobSpec
 from .errors import BadRequest, Unsatisfiable
 
-AUTO = "auto"
+__all__ = ["AUTO", "Plan", "clusters_named", "placement_request", "plan", "refusal", "replan",
+           "resolve_gpu_type"]
 
 
 @dataclass(frozen=True)
@@ -30,26 +31,24 @@ class Plan:
     request: PlacementRequest
     order: tuple[str, ...]  # cluster names, best first
     gpu_types: dict[str, str | None]  # cluster -> canonical GPU type (None: CPU only)
-    user_order: tuple[str, ...] | None  # the user's failover list, when given
-    reasons: dict[str, str]  # cluster -> placement's reason, for people
+    user_order: bool  # whether ``order`` is the user's own failover list
 
 
-def parse_cluster_field(value: Any, known: Iterable[str]) -> tuple[str, ...] | None:
-    """``"auto"`` → None; a name or a list of names → the names, checked against ``known``."""
-    known = list(known)
-    if value is None or value == AUTO or value == [AUTO]:
+def clusters_named(value: Any, snapshot: InventorySnapshot) -> tuple[str, ...] | None:
+    """The clusters a request's ``cluster`` field names (None: let the hub choose).
+
+    Bad syntax raises ``JobSpecError``; a cluster this federation does not have, BadRequest
+    naming the clusters it has.
+    """
+    names = parse_cluster_field(value)
+    if names is None:
         return None
-    names = [value] if isinstance(value, str) else value
-    if (not isinstance(names, list) or not names or len(names) > 50
-            or not all(isinstance(n, str) and n for n in names)):
-        raise BadRequest("'cluster' must be \"auto\", a cluster name, or a list of cluster names in the "
-                         f"order to try them (the clusters are: {', '.join(known)}).")
-    names = [n.strip() for part in names for n in part.split(",") if n.strip()]
+    known = [c.name for c in snapshot.clusters]
     unknown = [n for n in names if n not in known]
     if unknown:
         raise BadRequest(f"Unknown cluster {unknown[0]!r}. The clusters of this federation are: "
-                         f"{', '.join(known)}; or use \"auto\" to let the hub choose.")
-    return tuple(dict.fromkeys(names))
+                         f"{', '.join(known)}; or use \"{AUTO}\" to let the hub choose.")
+    return tuple(names)
 
 
 def resolve_gpu_type(name: str | None, count: int, snapshot: InventorySnapshot) -> str | None:
@@ -83,19 +82,18 @@ def placement_request(spec: JobSpec, gpu_type: str | None, user: str, groups: fr
 def plan(spec: JobSpec, snapshot: InventorySnapshot, user: str, groups: frozenset[str],
          cluster_field: Any) -> Plan:
     """Rank the clusters for ``spec``; raises BadRequest / Unsatisfiable with a message for people."""
-    clusters = parse_cluster_field(cluster_field, [c.name for c in snapshot.clusters])
+    clusters = clusters_named(cluster_field, snapshot)
     gpu_type = resolve_gpu_type(spec.gpus.type, spec.gpus.count, snapshot)
     request = placement_request(spec, gpu_type, user, groups, clusters)
     decision = place(request, snapshot)
     candidates = list(decision.candidates)
-    if clusters and len(clusters) > 1:  # the user's list is a failover order, not a hint
+    user_order = bool(clusters) and len(clusters) > 1  # the user's list is a failover order, not a hint
+    if user_order:
         candidates.sort(key=lambda c: clusters.index(c.cluster))
     if not candidates:
         raise Unsatisfiable(refusal(request, decision, snapshot))
     return Plan(request=request, order=tuple(c.cluster for c in candidates),
-                gpu_types={c.cluster: c.gpu_type for c in candidates},
-                user_order=clusters if clusters and len(clusters) > 1 else None,
-                reasons={c.cluster: c.reason for c in candidates})
+                gpu_types={c.cluster: c.gpu_type for c in candidates}, user_order=user_order)
 
 
 def replan(request: PlacementRequest, snapshot: InventorySnapshot, remaining: tuple[str, ...],
@@ -113,44 +111,10 @@ def replan(request: PlacementRequest, snapshot: InventorySnapshot, remaining: tu
 # ---- refusals --------------------------------------------------------------------------------
 
 
-def _usable(cluster: ClusterSnapshot, request: PlacementRequest) -> bool:
-    allowed = request.allowed_clusters or ((request.explicit_cluster,) if request.explicit_cluster else None)
-    groups_ok = cluster.allowed_groups is None or bool(cluster.allowed_groups & request.groups)
-    return cluster.healthy and groups_ok and (allowed is None or cluster.name in allowed)
-
-
-def _pods_that_fit(gpu: GpuAvailability, per_pod: int) -> int | None:
-    """How many pods of ``per_pod`` GPUs this type could take now (None: unknown)."""
-    if gpu.max_per_node is not None and per_pod > gpu.max_per_node:
-        return 0
-    free = gpu.best_known_free
-    if free is None:
-        return None
-    fit = free // per_pod
-    if gpu.free is not None and gpu.free_histogram:
-        fit = min(fit, sum(n * (f // per_pod) for f, n in gpu.free_histogram))
-    return fit
-
-
-def largest_gang(request: PlacementRequest, snapshot: InventorySnapshot) -> tuple[int, str, str] | None:
-    """The most pods of ``request.gpu_count`` GPUs that fit now on one usable cluster:
-    ``(pods, cluster, GPU display name)``, or None when nothing is known to fit."""
-    best: tuple[int, str, str] | None = None
-    for cluster in snapshot.clusters:
-        if not _usable(cluster, request):
-            continue
-        for gpu in cluster.gpus.values():
-            if request.gpu_type not in (ANY_GPU, gpu.gpu_type):
-                continue
-            fit = _pods_that_fit(gpu, request.gpu_count)
-            if fit and (best is None or fit > best[0]):
-                best = (fit, cluster.name, gpu.display)
-    return best
-
-
 def _largest_node(request: PlacementRequest, snapshot: InventorySnapshot) -> tuple[int, str] | None:
-    sizes = [(g.max_per_node, c.name) for c in snapshot.clusters if _usable(c, request)
-             for g in c.gpus.values() if request.gpu_type in (ANY_GPU, g.gpu_type) and g.max_per_node]
+    """The most GPUs of the asked type one node has on a cluster the request may use, and where."""
+    sizes = [(gpu.max_per_node, cluster.name) for cluster, gpu in usable_gpus(request, snapshot)
+             if gpu.max_per_node]
     return max(sizes) if sizes else None
 
 

@@ -11,8 +11,10 @@ import asyncio
 import logging
 
 from ..federation.registry import ClusterRegistry
-from ..jobs.spec import KINDS
+from ..federation.views import cluster_json
+from ..jobs.fields import JOB_STATES
 from ..jobs.render import backends_for
+from ..jobs.spec import KINDS
 from . import logs
 from .auth import Authenticator, Caller
 from .cancel import CancelIncomplete, delete_job
@@ -21,19 +23,17 @@ from .discovery import BackendDiscovery
 from .errors import BadRequest, ClusterUnavailable, Forbidden
 from .failover import FailoverGuard
 from .model import JobObjects
-from .status import job_view
+from .status import cancelled_view, job_view
 from .store import JobStore
 from .submit import Submitter
 
 log = logging.getLogger(__name__)
 
-STATES = ("pending", "running", "succeeded", "failed", "cancelled")
-
 
 class GatewayService:
     """The gateway's operations on behalf of authenticated callers."""
 
-    def __init__(self, registry: ClusterRegistry, settings: Gateway, auth: Authenticator | None = None):
+    def __init__(self, registry: ClusterRegistry, settings: Gateway, auth: Authenticator):
         self.registry = registry
         self.settings = settings
         self.auth = auth
@@ -44,7 +44,8 @@ class GatewayService:
 
     # ---- clusters ------------------------------------------------------------------------------
     async def clusters(self, caller: Caller) -> list[dict]:
-        """Every member cluster: health, the backends it offers, GPU inventory."""
+        """Every member cluster as ``federation.views.cluster_json`` shows it to the caller, with the
+        backends it offers."""
         snapshot = self.registry.snapshot()
 
         async def backends(name: str, healthy: bool) -> list[str]:
@@ -57,59 +58,62 @@ class GatewayService:
             return list(dict.fromkeys(b for kind in KINDS for b in backends_for(kind, served)))
 
         found = await asyncio.gather(*(backends(c.name, c.healthy) for c in snapshot.clusters))
-        out = []
-        for cluster, offered in zip(snapshot.clusters, found):
-            usable = cluster.allowed_groups is None or bool(cluster.allowed_groups & caller.groups)
-            out.append({
-                "name": cluster.name, "display_name": cluster.display_name, "site": cluster.site,
-                "owner": cluster.owner, "healthy": cluster.healthy, "reason": cluster.health_reason,
-                "usable": usable and cluster.healthy, "visibility": cluster.visibility, "backends": offered,
-                "gpus": [{"type": g.gpu_type, "display": g.display, "free": g.free,
-                          "upper_bound": g.free_upper_bound, "total": g.total, "max_per_node": g.max_per_node,
-                          "note": g.note} for g in sorted(cluster.gpus.values(), key=lambda g: g.gpu_type)],
-            })
-        return out
+        return [{**cluster_json(cluster, caller.groups), "backends": offered}
+                for cluster, offered in zip(snapshot.clusters, found)]
 
     # ---- jobs ----------------------------------------------------------------------------------
     async def view(self, job: JobObjects) -> dict:
         """The job's API view, with its progress from rank 0's log."""
         progress = await logs.progress_of(self.registry.api(job.cluster), job) if job.pods else None
-        return job_view(job, progress)
+        return job_view(job, progress, self.registry.snapshot())
 
     async def list_jobs(self, caller: Caller, everyone: bool, state: str | None) -> dict:
-        if state is not None and state not in STATES:
-            raise BadRequest(f"Unknown state {state!r}; filter by one of: {', '.join(STATES)}.")
+        """The caller's jobs (everyone's with ``everyone``, for admins) on every cluster, newest first;
+        ``state`` filters by phase. Only running jobs get their progress (from rank 0's log)."""
+        if state is not None and state not in JOB_STATES:
+            raise BadRequest(f"Unknown state {state!r}; filter by one of: {', '.join(JOB_STATES)}.")
         if everyone and not caller.admin:
             raise Forbidden("Only administrators (the admin:users scope) may list every user's jobs; leave "
                             "out 'all' to list yours.")
         jobs, skipped = await self.store.list(None if everyone else caller.name)
-        views = await asyncio.gather(*(self.view(j) for j in jobs))
+        snapshot = self.registry.snapshot()
+        views = [(job, job_view(job, None, snapshot)) for job in jobs]
         if state:
-            views = [v for v in views if v["phase"].lower() == state]
-        views.sort(key=lambda v: (v["created"] or "", v["id"]), reverse=True)
-        return {"jobs": views, "unavailable": skipped}
+            views = [(job, view) for job, view in views if view["phase"].lower() == state]
+        running = [(job, view) for job, view in views if view["phase"] == "Running"]
+        found = await asyncio.gather(*(logs.progress_of(self.registry.api(job.cluster), job)
+                                       for job, _ in running))
+        for (_, view), progress in zip(running, found):
+            view["progress"] = progress
+        listed = sorted((view for _, view in views), key=lambda v: (v["created"] or "", v["id"]), reverse=True)
+        return {"jobs": listed, "unavailable": skipped}
 
-    async def job(self, caller: Caller, job_id: str) -> JobObjects:
-        """A job the caller may see; 404 / 403 otherwise."""
-        job = await self.store.get(job_id)
+    def authorise(self, caller: Caller, job: JobObjects) -> JobObjects:
+        """``job`` if the caller may see and act on it; 403 otherwise."""
         if not caller.may_act_on(job.owner):
-            raise Forbidden(f"Job {job_id} belongs to another user; you can see and act on your own jobs "
+            raise Forbidden(f"Job {job.job_id} belongs to another user; you can see and act on your own jobs "
                             "only.")
         return job
 
+    async def job(self, caller: Caller, job_id: str) -> JobObjects:
+        """A job the caller may see; 404 / 403 otherwise."""
+        return self.authorise(caller, await self.store.get(job_id))
+
     async def submit(self, caller: Caller, body: object) -> dict:
+        """Create a job for the caller (see ``Submitter.submit``) and guard it; its view."""
         job = await self.submitter.submit(caller.name, caller.groups, body)
         self.guard(job)
-        return job_view(job)
+        return job_view(job, None, self.registry.snapshot())
 
     async def cancel(self, caller: Caller, job_id: str) -> dict:
         """Stop the job's failover guard, then delete every copy of the job (a failover may leave two)."""
-        await self.job(caller, job_id)
+        copies = await self.store.copies(job_id, owned=True)
+        self.authorise(caller, copies[0])
         guard = self.guards.pop(job_id, None)
         if guard is not None:
             guard.cancel()
             await asyncio.gather(guard, return_exceptions=True)
-        copies = await self.store.copies(job_id)
+            copies = await self.store.copies(job_id, owned=True)  # it may have just moved the job
         last = await self.view(copies[0])
         results = await asyncio.gather(*(delete_job(self.store, job, timeout=self.settings.cancel_timeout,
                                                     pod_grace=self.settings.pod_grace_seconds)
@@ -120,8 +124,7 @@ class GatewayService:
                                          "again to check; they usually go within a minute.", 504)
             if isinstance(result, BaseException):
                 raise result
-        return {**last, "phase": "Cancelled", "pods": [], "ui_url": None,
-                "message": f"cancelled: every object deleted from {copies[0].cluster}"}
+        return cancelled_view(last, f"cancelled: every object deleted from {copies[0].cluster}")
 
     # ---- failover guards -----------------------------------------------------------------------
     def guard(self, job: JobObjects) -> None:
@@ -146,6 +149,7 @@ class GatewayService:
                 self.guard(job)
 
     async def stop(self) -> None:
+        """Stop every failover guard (they resume in the next gateway from the clusters)."""
         tasks = list(self.guards.values())
         for task in tasks:
             task.cancel()

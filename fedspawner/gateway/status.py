@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..federation.model import InventorySnapshot
+from ..federation.placement import gpu_display
 from ..jobs.labels import (
     ANNOTATION_SPARK_UI_HOST,
     ANNOTATION_SPARK_UI_PORT,
@@ -19,6 +21,8 @@ from ..jobs.labels import (
     LABEL_COMPONENT,
 )
 from .model import JobObjects, annotations, labels
+
+_NO_CLUSTERS = InventorySnapshot(clusters=())
 
 COMPLETION_INDEX = "batch.kubernetes.io/job-completion-index"
 REPLICA_TYPE = "training.kubeflow.org/replica-type"
@@ -155,7 +159,8 @@ def failure_message(rows: list[dict], reason: str) -> str:
     return f"failed: {reason}" if reason else "failed"
 
 
-def _waiting_message(objects: JobObjects, rows: list[dict], expected: int) -> str:
+def _waiting_message(objects: JobObjects, rows: list[dict], expected: int,
+                     snapshot: InventorySnapshot | None) -> str:
     for row in rows:
         if row["reason"] and row["phase"] == "Pending":
             return f"{_who(row)} on {objects.cluster}: {row['reason']}"
@@ -163,7 +168,8 @@ def _waiting_message(objects: JobObjects, rows: list[dict], expected: int) -> st
     running = sum(r["phase"] == "Running" for r in rows)
     what = f"{expected} pod(s)"
     if record and record.gpus_per_node:
-        what = f"{expected} × {record.gpus_per_node} {record.gpu_display or 'GPU'}"
+        gpu = gpu_display(record.gpu_type, snapshot or _NO_CLUSTERS) if record.gpu_type else "GPU"
+        what = f"{expected} × {record.gpus_per_node} {gpu}"
     if not rows:
         return f"waiting for {what} on {objects.cluster}: pods not created yet"
     return f"waiting for {what} on {objects.cluster} ({running} of {expected} running)"
@@ -175,8 +181,9 @@ def _start_time(pod: dict) -> str | None:
     return started or (pod.get("status") or {}).get("startTime")
 
 
-def phase_and_message(objects: JobObjects, rows: list[dict]) -> tuple[str, str, str | None]:
-    """``(phase, message, finished)`` of a job."""
+def phase_and_message(objects: JobObjects, rows: list[dict], snapshot: InventorySnapshot | None = None
+                      ) -> tuple[str, str, str | None]:
+    """``(phase, message, finished)`` of a job (``snapshot`` names its GPUs as the clusters do)."""
     done = terminal_state(objects.primary())
     if done and done[0] == "Succeeded":
         return "Succeeded", f"completed on {objects.cluster}", done[2]
@@ -191,7 +198,7 @@ def phase_and_message(objects: JobObjects, rows: list[dict]) -> tuple[str, str, 
     failed = [r for r in rows if r["phase"] == "Failed"]
     if failed:
         return "Running", f"{failure_message(failed, '')}; waiting for the job to stop or retry", None
-    return "Pending", _waiting_message(objects, rows, expected), None
+    return "Pending", _waiting_message(objects, rows, expected, snapshot), None
 
 
 def ui_url(objects: JobObjects, phase: str) -> str | None:
@@ -209,12 +216,13 @@ def ui_url(objects: JobObjects, phase: str) -> str | None:
     return None
 
 
-def job_view(objects: JobObjects, progress: dict | None = None) -> dict:
-    """The REST API's ``Job`` for one job."""
+def job_view(objects: JobObjects, progress: dict | None = None, snapshot: InventorySnapshot | None = None
+             ) -> dict:
+    """The REST API's ``Job`` for one job; GPU types are named as in ``snapshot`` (else the catalog)."""
     record = objects.record
     pods = current_pods(objects)
     rows = [pod_row(p, objects.backend) for p in pods]
-    phase, message, finished = phase_and_message(objects, rows)
+    phase, message, finished = phase_and_message(objects, rows, snapshot)
     starts = [_start_time(p) for p in pods]
     started = max(s for s in starts if s) if phase != "Pending" and any(starts) else None
     anchor_meta = (objects.anchor or {}).get("metadata") or {}
@@ -240,3 +248,8 @@ def job_view(objects: JobObjects, progress: dict | None = None) -> dict:
         "ui_url": ui_url(objects, phase),
         "history": list(record.history) if record else [],
     }
+
+
+def cancelled_view(last: dict, message: str) -> dict:
+    """The ``Job`` of a job just cancelled, from its last view: no pods, nothing running."""
+    return {**last, "phase": "Cancelled", "pods": [], "ui_url": None, "message": message}

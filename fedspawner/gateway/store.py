@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from kubernetes_asyncio.client.rest import ApiException
 
@@ -21,13 +23,11 @@ from ..jobs.labels import (
 from . import kube
 from .discovery import BackendDiscovery
 from .errors import ClusterUnavailable, NotFound
-from .identity import ANNOTATION_RECORD, JOB_ID_RE
-from .model import JobObjects, annotations, labels
+from .identity import ANNOTATION_RECORD, JOB_ID_RE, JobRecord
+from .mirror import JobMirror
+from .model import JobObjects, labels
 
 log = logging.getLogger(__name__)
-
-#: Custom resources that are a job's workload (the rest it owns are "others").
-WORKLOAD_CUSTOM = (kube.TRAINJOBS, kube.PYTORCHJOBS, kube.TFJOBS, kube.SPARKAPPS)
 
 
 class JobStore:
@@ -39,6 +39,7 @@ class JobStore:
         self.timeout = timeout
 
     def namespace(self, cluster: str) -> str:
+        """The federation's namespace on ``cluster``, where its jobs run."""
         return self.registry.members[cluster].namespace
 
     def healthy(self) -> tuple[list[str], list[dict]]:
@@ -51,22 +52,24 @@ class JobStore:
                 skipped.append({"cluster": name, "reason": inventory.health_reason or "unreachable"})
         return ok, skipped
 
-    async def resources(self, cluster: str) -> tuple[list[kube.Resource], list[kube.Resource]]:
-        """(workload resources, other owned resources) the cluster serves."""
+    async def resources(self, cluster: str, owned: bool = False) -> list[kube.Resource]:
+        """What a job's objects on ``cluster`` can be: the anchor's ConfigMaps, pods and workloads
+        (Jobs, and the custom resources the cluster serves); with ``owned``, also what the job
+        owns besides (Services, JobSets), which only deleting it needs."""
         try:
             served = await self.discovery.served(cluster)
         except Exception as err:  # noqa: BLE001 - without discovery, built-ins still work
             log.warning("%s: API discovery failed (%s); looking at built-in resources only", cluster, err)
             served = frozenset()
-        workloads = [kube.JOBS, *(r for r in WORKLOAD_CUSTOM if r.crd in served)]
-        others = [kube.SERVICES, *([kube.JOBSETS] if kube.JOBSETS.crd in served else [])]
-        return workloads, others
+        found = [kube.CONFIGMAPS, kube.PODS, kube.JOBS, *(r for r in kube.WORKLOAD_CUSTOM if r.crd in served)]
+        if owned:
+            found += [kube.SERVICES, *([kube.JOBSETS] if kube.JOBSETS.crd in served else [])]
+        return found
 
-    async def fetch(self, cluster: str, selector: str) -> dict[str, JobObjects]:
-        """Every job on ``cluster`` with objects matching ``selector``, by job id."""
+    async def fetch(self, cluster: str, selector: str, owned: bool = False) -> dict[str, JobObjects]:
+        """Every job on ``cluster`` with objects matching ``selector``, by job id (see ``resources``)."""
         api, ns = self.registry.api(cluster), self.namespace(cluster)
-        workloads, others = await self.resources(cluster)
-        kinds = [kube.CONFIGMAPS, kube.PODS, *workloads, *others]
+        kinds = await self.resources(cluster, owned)
         found = await asyncio.gather(*(
             kube.list_objects(api, r, ns, selector, timeout=self.timeout, metadata_only=r is kube.CONFIGMAPS)
             for r in kinds), return_exceptions=True)
@@ -78,22 +81,34 @@ class JobStore:
                 raise items
             for obj in items:
                 job_id = labels(obj).get(LABEL_JOB_ID)
-                if not job_id:
-                    continue
-                job = jobs.setdefault(job_id, JobObjects(job_id, cluster, ns))
-                if resource is kube.CONFIGMAPS and ANNOTATION_RECORD in annotations(obj):
-                    job.anchor = obj
-                elif resource is kube.PODS:
-                    job.pods.append(obj)
-                elif resource in workloads:
-                    job.workloads.append(obj)
-                else:
-                    job.others.append(obj)
+                if job_id:
+                    jobs.setdefault(job_id, JobObjects(job_id, cluster, ns)).add(obj)
         return jobs
 
-    async def _everywhere(self, selector: str) -> tuple[dict[str, list[JobObjects]], list[dict]]:
+    @asynccontextmanager
+    async def mirror(self, cluster: str, job_id: str, *, owned: bool = False,
+                     events: bool = False) -> AsyncIterator[JobMirror]:
+        """A live ``JobMirror`` of one job on ``cluster`` (synced once), stopped on leaving."""
+        resources = await self.resources(cluster, owned)
+        mirror = JobMirror(self.registry.api(cluster), cluster, self.namespace(cluster), job_id, resources,
+                           events=events)
+        await mirror.start()
+        try:
+            yield mirror
+        finally:
+            await mirror.stop()
+
+    async def save_record(self, job: JobObjects, record: JobRecord) -> None:
+        """Write ``record`` to the job's anchor on its cluster."""
+        patch = {"metadata": {"annotations": {ANNOTATION_RECORD: record.to_json()}}}
+        await kube.merge_patch(self.registry.api(job.cluster), kube.CONFIGMAPS, job.namespace,
+                               job.anchor["metadata"]["name"], patch)
+
+    async def _everywhere(self, selector: str, owned: bool = False
+                          ) -> tuple[dict[str, list[JobObjects]], list[dict]]:
         clusters, skipped = self.healthy()
-        answers = await asyncio.gather(*(self.fetch(c, selector) for c in clusters), return_exceptions=True)
+        answers = await asyncio.gather(*(self.fetch(c, selector, owned) for c in clusters),
+                                       return_exceptions=True)
         by_id: dict[str, list[JobObjects]] = defaultdict(list)
         for cluster, answer in zip(clusters, answers):
             if isinstance(answer, BaseException):
@@ -115,11 +130,14 @@ class JobStore:
             jobs = [j for j in jobs if j.owner == owner]
         return jobs, skipped
 
-    async def copies(self, job_id: str) -> list[JobObjects]:
-        """Every copy of a job (one, or two during a failover), newest first; 404 / 503 when none."""
+    async def copies(self, job_id: str, owned: bool = False) -> list[JobObjects]:
+        """Every copy of a job (one, or two during a failover), newest first; 404 / 503 when none.
+
+        With ``owned``, each copy has every object of the job (as deleting it needs).
+        """
         if not isinstance(job_id, str) or not JOB_ID_RE.match(job_id):
             raise NotFound(f"{job_id!r} is not a job id: ids look like 'j-abcd2345' (see the job list).")
-        by_id, skipped = await self._everywhere(kube.selector(job_selector(job_id)))
+        by_id, skipped = await self._everywhere(kube.selector(job_selector(job_id)), owned)
         if job_id in by_id:
             found = by_id[job_id]
             first = newest(found)

@@ -15,17 +15,17 @@ from dataclasses import replace
 import aiohttp
 from kubernetes_asyncio.client.rest import ApiException
 
+from ..federation.failover import reason_for_exception
 from ..federation.registry import ClusterRegistry
-from ..jobs import GpuScheduling, JobSpec, JobSpecError, RenderTarget
-from ..jobs.render import choose_backend, render, supported_backends
-from ..spawner.failover import reason_for_exception
+from ..jobs import JobSpec, RenderTarget
+from ..jobs.render import backends_for, render, supported_backends, unsupported_reason
 from . import kube
 from .config import Gateway
 from .discovery import BackendDiscovery
 from .errors import BadRequest, ClusterUnavailable, GatewayError, Unsatisfiable
 from .identity import JobRecord, anchor_patch, new_job_id, object_name
 from .model import JobObjects
-from .planning import AUTO, Plan, plan
+from .planning import AUTO, plan
 from .policy import check_image, check_request, manifest_violations
 
 log = logging.getLogger(__name__)
@@ -62,18 +62,12 @@ class Submitter:
         fields = dict(body)
         cluster_field = fields.pop("cluster", AUTO)
         check_request(fields)
-        try:
-            spec = JobSpec.from_dict(fields)
-        except JobSpecError as err:
-            raise BadRequest(err.message) from None
+        spec = JobSpec.from_dict(fields)  # JobSpecError: a 400 with its own message
+        if not supported_backends(spec.kind):
+            raise BadRequest(unsupported_reason(spec.kind))
         if spec.image is None:
             raise BadRequest(f"A {spec.kind} job has no default image; name one with 'image'.")
         check_image(spec.image, self.settings.allowed_images)
-        if not supported_backends(spec.kind):
-            try:
-                choose_backend(spec.kind, ())
-            except JobSpecError as err:
-                raise BadRequest(err.message) from None
         return spec, cluster_field
 
     async def submit(self, owner: str, groups: frozenset[str], body: object) -> JobObjects:
@@ -82,8 +76,9 @@ class Submitter:
         chosen = plan(spec, self.registry.snapshot(), owner, groups, cluster_field)
         order = await self.runnable(chosen.order, spec.kind)
         if not order:
-            raise Unsatisfiable(self._no_backend(spec.kind, chosen))
-        record = JobRecord.for_spec(spec, chosen.request.gpu_type, groups, chosen.user_order is not None)
+            raise Unsatisfiable(f"{unsupported_reason(spec.kind)} (Clusters that would have room: "
+                                f"{', '.join(chosen.order)}; none of them has the operator.)")
+        record = JobRecord.for_spec(spec, chosen.request.gpu_type, groups, chosen.user_order)
         job, _ = await self.place(new_job_id(), spec, owner, order, chosen.gpu_types, record)
         return job
 
@@ -94,18 +89,9 @@ class Submitter:
                 return bool(await self.discovery.backends(cluster, kind))
             except Exception as err:  # noqa: BLE001 - an unreachable cluster just drops out
                 log.warning("%s: discovery failed: %s", cluster, err)
-                return kind in ("pytorch", "job", "spark")  # portable kinds run anywhere
+                return bool(backends_for(kind, ()))  # portable kinds run anywhere
         found = await asyncio.gather(*(ok(c) for c in clusters))
         return [c for c, yes in zip(clusters, found) if yes]
-
-    @staticmethod
-    def _no_backend(kind: str, chosen: Plan) -> str:
-        try:
-            choose_backend(kind, ())
-        except JobSpecError as err:
-            return (f"{err.message} (Clusters that would have room: {', '.join(chosen.order)}; none of them "
-                    "has the operator.)")
-        return f"No cluster can run a {kind} job now."  # pragma: no cover - portable kinds always can
 
     # ---- creating ----------------------------------------------------------------------------
     async def place(self, job_id: str, spec: JobSpec, owner: str, order: list[str],
@@ -123,8 +109,7 @@ class Submitter:
             note = [f"{moving_from[0]}: {moving_from[1]} — failed over to {cluster}"] if moving_from else []
             gpu_type = gpu_types.get(cluster)
             attempt = replace(record, history=(*history, *note), failover=rest,
-                              tried=(*record.tried, cluster), gpu_type=gpu_type,
-                              gpu_display=self._display(cluster, gpu_type))
+                              tried=(*record.tried, cluster), gpu_type=gpu_type)
             try:
                 return await self.create_on(cluster, job_id, spec, owner, attempt), attempt
             except CreateFailed as err:
@@ -136,20 +121,12 @@ class Submitter:
             raise Unsatisfiable(f"The member clusters refused the job's objects: {tried}.")
         raise ClusterUnavailable(f"No member cluster could take the job now: {tried}. Try again shortly.")
 
-    def _display(self, cluster: str, gpu_type: str | None) -> str | None:
-        if not gpu_type:
-            return None
-        gpu = self.registry.snapshot().cluster(cluster).gpus.get(gpu_type)
-        return gpu.display if gpu else gpu_type
-
     def target(self, cluster: str, job_id: str, owner: str, backend: str, spec: JobSpec,
                gpu_type: str | None) -> RenderTarget:
         """Where and how to render the job on ``cluster``."""
         gpu = None
         if spec.gpus.count and gpu_type:
-            found = self.registry.scheduling(cluster, gpu_type)
-            gpu = GpuScheduling(resource=found.resource, tolerations=found.tolerations,
-                                node_affinity=(found.node_affinity or {}).get("nodeAffinity"))
+            gpu = self.registry.scheduling(cluster, gpu_type)
         account = self.settings.spark_service_account if backend == "sparkapplication" else ""
         return RenderTarget(namespace=self.registry.members[cluster].namespace, job_id=job_id, owner=owner,
                             backend=backend, gpu=gpu, gpu_type=gpu_type if gpu else None,
@@ -165,10 +142,7 @@ class Submitter:
         if not backends:
             raise CreateFailed(f"it has no operator for {spec.kind} jobs")
         target = self.target(cluster, job_id, owner, backends[0], spec, record.gpu_type)
-        try:
-            objects = render(replace(spec, name=object_name(spec.name, job_id)), target)
-        except JobSpecError as err:
-            raise BadRequest(err.message) from None
+        objects = render(replace(spec, name=object_name(spec.name, job_id)), target)  # JobSpecError: 400
         anchor_patch(objects, record, spec)
         problems = manifest_violations(objects, target.namespace)
         if problems:
@@ -192,9 +166,9 @@ class Submitter:
                 self.discovery.forget(cluster)
             invalid = isinstance(err, ApiException) and err.status == 422
             raise CreateFailed(_why(err), invalid=invalid) from None
-        job = JobObjects(job_id, cluster, namespace, anchor=created[0])
-        for obj in created[1:]:
-            (job.others if obj["kind"] == "Service" else job.workloads).append(obj)
+        job = JobObjects(job_id, cluster, namespace)
+        for obj in created:
+            job.add(obj)
         return job
 
     @staticmethod

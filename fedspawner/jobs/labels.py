@@ -7,6 +7,7 @@ exact user name in the owner annotation (label values are lossy).
 
 from __future__ import annotations
 
+from ..federation.model import GPU_TYPE_LABEL
 from .validation import owner_label_value
 
 __all__ = [
@@ -40,7 +41,7 @@ LABEL_JOB_NAME = "fedspawner.dev/job-name"
 LABEL_COMPONENT = "fedspawner.dev/component"
 #: The canonical GPU type a GPU pod asks for: the key the federation inventory
 #: reads to count the hub's own GPU use on clusters whose nodes it can't see.
-LABEL_GPU_TYPE = "fedspawner.dev/gpu-type"
+LABEL_GPU_TYPE = GPU_TYPE_LABEL  # the federation core counts the hub's GPU use by it
 LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
 MANAGED_BY = "fedspawner"
 

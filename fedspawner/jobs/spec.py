@@ -35,6 +35,7 @@ __all__ = [
     "KINDS",
     "MAX_SCRIPT_BYTES",
     "generate_name",
+    "script_filename",
 ]
 
 #: Every kind of job. ``tensorflow`` and ``mpi`` are valid kinds but only run
@@ -55,7 +56,6 @@ DEFAULT_GPU_IMAGES: Mapping[str, str] = MappingProxyType({
 DEFAULT_CPU = "1"
 DEFAULT_MEMORY = "2Gi"
 DEFAULT_EXECUTORS = 2
-MAX_NAME_LENGTH = checks.MAX_NAME_LENGTH
 MAX_SCRIPT_BYTES = checks.MAX_SCRIPT_BYTES
 
 
@@ -157,7 +157,7 @@ class JobSpec:
     @property
     def script_filename(self) -> str:
         """``main.py`` or ``main.sh``: the script's key in its ConfigMap."""
-        return "main.sh" if self.language == "bash" else "main.py"
+        return script_filename(self.language)
 
     @classmethod
     def from_dict(cls, data: Any) -> JobSpec:
@@ -223,6 +223,11 @@ class JobSpec:
             "retries": self.retries,
             "timeout": self.timeout,
         }
+
+
+def script_filename(language: str) -> str:
+    """The script's file name (its key in the job's ConfigMap) for a script ``language``."""
+    return "main.sh" if language == "bash" else "main.py"
 
 
 def default_image(kind: str, gpus: GpuRequest | None = None) -> str | None:

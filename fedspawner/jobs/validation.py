@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
+
+from ..federation.quantity import QuantityError
+from ..federation.quantity import parse_quantity as _federation_quantity
 
 #: RFC 1035 label: what Services, TrainJobs and SparkApplications require of a
 #: name (a letter first, then lowercase letters, digits and dashes).
@@ -25,16 +28,6 @@ _LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 #: POSIX-portable environment variable names (stricter than Kubernetes, which
 #: since 1.30 accepts most printable characters; shells and Python tools don't).
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_QUANTITY = re.compile(
-    r"^(?P<num>[0-9]+(\.[0-9]*)?|\.[0-9]+)"
-    r"(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][-+]?[0-9]+)?$"
-)
-_BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
-_DECIMAL = {
-    "n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3"), "": Decimal(1),
-    "k": Decimal("1e3"), "M": Decimal("1e6"), "G": Decimal("1e9"), "T": Decimal("1e12"),
-    "P": Decimal("1e15"), "E": Decimal("1e18"),
-}
 
 MAX_LABEL_VALUE = 63
 
@@ -70,26 +63,20 @@ def is_label_key(key: str) -> bool:
 
 
 def parse_quantity(value: str) -> Decimal | None:
-    """Parse a Kubernetes resource quantity (``"500m"``, ``"4Gi"``, ``"1e3"``).
+    """Parse a Kubernetes resource quantity (``"500m"``, ``"4Gi"``, ``"1500u"``, ``"1e3"``).
 
-    Returns the value in base units (cores, bytes) as a ``Decimal``, or None
-    when ``value`` is not a well-formed, non-negative quantity.
+    Returns the value in base units (cores, bytes) as a ``Decimal``, or None when
+    ``value`` is not a string holding a well-formed, non-negative quantity. The
+    parsing is the federation core's (``federation.quantity``), so a job spec and
+    placement always read the same number.
     """
-    if not isinstance(value, str):
-        return None
-    match = _QUANTITY.match(value)
-    if not match:
+    if not isinstance(value, str) or value != value.strip():
         return None
     try:
-        number = Decimal(match.group("num"))
-    except InvalidOperation:  # pragma: no cover - the regex already guarantees a number
+        number = _federation_quantity(value)
+    except (QuantityError, ArithmeticError):  # ArithmeticError: Decimal's InvalidOperation ("1.2.3")
         return None
-    suffix = match.group("suffix") or ""
-    if suffix in _BINARY:
-        return number * _BINARY[suffix]
-    if suffix in _DECIMAL:
-        return number * _DECIMAL[suffix]
-    return number * (Decimal(10) ** int(suffix[1:]))
+    return number if number >= 0 else None
 
 
 def mebibytes(value: str) -> int:

@@ -7,7 +7,6 @@ kwok. Everything listens on 127.0.0.1 only.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +29,10 @@ class ClusterLayout:
     @property
     def pki(self) -> ClusterPKI:
         return ClusterPKI(self.dir / "pki")
+
+    @property
+    def agent_config_path(self) -> Path:
+        return self.dir / "agent.json"
 
     @property
     def admin_kubeconfig(self) -> Path:
@@ -140,10 +143,9 @@ def agent_config(bins: Binaries, topology: Topology, c: ClusterLayout) -> dict:
     }
 
 
-def agent_argv(bins: Binaries, topology: Topology, c: ClusterLayout) -> list[str]:
-    path = c.dir / "agent.json"
-    path.write_text(json.dumps(agent_config(bins, topology, c), indent=1))
-    return [str(bins.kubebin), "node-agent", f"--config={path}"]
+def agent_argv(bins: Binaries, c: ClusterLayout) -> list[str]:
+    """The node agent reads its configuration (``agent_config``) from ``agent_config_path``."""
+    return [str(bins.kubebin), "node-agent", f"--config={c.agent_config_path}"]
 
 
 KWOK_NODE_ANNOTATION = "kwok.x-k8s.io/node"

@@ -27,7 +27,7 @@ def declared_capacity(sandbox: Sandbox, cluster: str) -> tuple[dict[str, int], s
         for offer in gpus.node_gpu_offers(group.labels, group.resources):
             capacity[offer.gpu.name] += offer.count * group.count
             conventions[offer.convention] += 1
-    return dict(capacity), (conventions.most_common(1)[0][0] if conventions else None)
+    return dict(capacity), next((c for c, _ in conventions.most_common() if c in gpus.CONVENTIONS), None)
 
 
 def member_clusters(state_dir: Path | None = None, access: dict[str, str] | None = None) -> list[dict]:

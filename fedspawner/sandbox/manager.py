@@ -19,16 +19,16 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
 
 from . import components, kubeconfig, processes
 from .binaries import Binaries, ensure_binaries
 from .bootstrap import bootstrap_cluster
 from .components import ClusterLayout
 from .pki import create_cluster_pki
-from .topology import Topology, load_topology, parse_topology
+from .topology import Topology, load_topology
 
 STATE_FILE = "sandbox.json"
+TOPOLOGY_COPY = "topology.yaml"
 READY_TIMEOUT = 90.0
 
 
@@ -99,7 +99,8 @@ class Sandbox:
         state = self.read_state()
         if not state or "topology" not in state:
             raise SandboxError(f"no sandbox is running in {self.dir}; start one with `fedspawner sandbox up`")
-        return parse_topology(state["topology"]["raw"], source=state["topology"]["source"])
+        options = state["topology"]
+        return load_topology(self.dir / TOPOLOGY_COPY, clusters=options["clusters"], base_port=options["base_port"])
 
     def layouts(self) -> list[ClusterLayout]:
         return components.layouts(self.topology(), self.dir)
@@ -124,13 +125,10 @@ class Sandbox:
         bins = ensure_binaries(self.log)
         started = time.monotonic()
         self.dir.mkdir(parents=True, exist_ok=True)
-        raw = yaml.safe_load(topology_path.read_text())
-        state = {"topology": {"source": str(topology_path), "raw": raw}, "processes": [], "clusters": [],
-                 "ready": False}
-        if clusters is not None:
-            state["topology"]["raw"]["clusters"] = raw["clusters"][:clusters]
-        if base_port is not None:
-            state["topology"]["raw"]["base_port"] = base_port
+        # The sandbox keeps the file it was started from, so editing it later changes nothing here.
+        shutil.copyfile(topology_path, self.dir / TOPOLOGY_COPY)
+        state = {"topology": {"source": str(topology_path), "clusters": clusters, "base_port": base_port},
+                 "processes": [], "clusters": [], "ready": False}
         self._write_state(state)
         try:
             self._start(topology, bins, state)
@@ -175,7 +173,8 @@ class Sandbox:
             self._spawn(state, c, "kube-controller-manager", components.controller_manager_argv(bins, c))
             self._spawn(state, c, "kube-scheduler", components.scheduler_argv(bins, c))
             if c.spec.nodes("agent"):
-                self._spawn(state, c, "node-agent", components.agent_argv(bins, topology, c))
+                c.agent_config_path.write_text(json.dumps(components.agent_config(bins, topology, c), indent=1))
+                self._spawn(state, c, "node-agent", components.agent_argv(bins, c))
             if c.spec.nodes("kwok"):
                 self._spawn(state, c, "kwok", components.kwok_argv(bins, c))
         tokens = asyncio.run(self._bootstrap_all(cls, topology, state))

@@ -5,15 +5,22 @@ and puts the HTML inside its own ``<form>`` (which adds the Start button). The p
 rendered on the server from an availability payload (``availability.availability``),
 so it is complete without JavaScript; an inline script then long-polls the hub's
 availability endpoint and keeps labels and disabled states current while the form is
-open. The choice logic exists twice, here and in ``templates/launch_form.js``, with
-the same rules and the same wording: a change to one needs the same change in the other.
+open.
 
-Rules, for both sides:
+The choice rules exist here and in ``templates/launch_form_rules.js`` (the script must
+re-apply them when the profile, the cluster or the availability changes). Both take the
+same inputs (an availability payload's clusters, a profile as ``rule_profile`` gives it,
+the cluster choice) and give the same rows; ``tests/unit/test_form.py`` runs the script
+in node over every profile x cluster choice of its fixtures and asserts they agree.
+
+Rules:
 
 * a cluster option is disabled (with the reason in its label) when the cluster is down,
   not open to the user's groups, or not allowed by the selected profile;
 * a GPU type is disabled when none can be had now on the clusters still eligible
   (usable, allowed by the profile, and the chosen cluster unless Auto);
+* free counts add up each cluster's best known number (exact, else its upper bound),
+  and say "up to" when any of them is only an upper bound;
 * the option currently selected is never disabled (a disabled option would not be
   submitted); if it becomes impossible, its label says why and a warning shows;
 * "No GPU" is disabled for profiles that include a GPU (such a profile always gets one).
@@ -24,17 +31,14 @@ KubeSpawner ``profile_options`` render as selects named ``profile-option-<slug>-
 
 from __future__ import annotations
 
-import copy
 import time
-from inspect import isawaitable
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
-from slugify import slugify  # a kubespawner dependency: slugs as KubeSpawner makes them
 
+from .. import hub
 from ..federation import gpus
-from ..federation.registry import ClusterRegistry
 from . import options
 from .availability import availability
 
@@ -42,7 +46,9 @@ TEMPLATES = Path(__file__).parent / "templates"
 AUTO_LABEL = "Auto (let the hub choose)"
 PROFILE_REASON = "not allowed by the selected profile"
 GPU_PROFILE_REASON = "this profile includes a GPU"
-READY_WAIT = 3.0  # seconds the first form of a fresh hub waits for cluster inventories
+#: What the script's rules need from the server (``launchRules(consts)``).
+CONSTS = {"auto": options.AUTO, "any": options.ANY_GPU, "auto_label": AUTO_LABEL,
+          "max_gpus": options.MAX_GPUS_PER_SERVER}
 
 _env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(default=True),
                    trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=False)
@@ -50,24 +56,6 @@ _env.policies["json.dumps_kwargs"] = {"sort_keys": False, "ensure_ascii": True}
 
 
 # ---- profiles --------------------------------------------------------------------
-
-def prepare_profiles(profile_list) -> list[dict]:
-    """A copy of a KubeSpawner ``profile_list`` with slugs, one default and option defaults set."""
-    if isinstance(profile_list, dict):
-        profile_list = [profile_list[k] for k in sorted(profile_list)]
-    profiles = copy.deepcopy(list(profile_list or []))
-    for profile in profiles:
-        if not profile.get("slug"):
-            profile["slug"] = slugify(profile.get("display_name", "profile"))
-        for option in (profile.get("profile_options") or {}).values():
-            choices = option.get("choices") or {}
-            if choices and not any(c.get("default") for c in choices.values()):
-                choices[next(iter(choices))]["default"] = True
-            option.setdefault("unlisted_choice", {}).setdefault("enabled", False)
-    if profiles and not any(p.get("default") for p in profiles):
-        profiles[0]["default"] = True
-    return profiles
-
 
 def _canonical(gpu_type: str | None) -> str | None:
     if not gpu_type or gpu_type == "none":
@@ -80,29 +68,27 @@ def _canonical(gpu_type: str | None) -> str | None:
         return gpu_type
 
 
-def _profile_gpu(profile: dict | None) -> tuple[str | None, int]:
-    """(canonical type or None, count) a profile asks for by default."""
-    gpu = (profile or {}).get("gpu") or {}
+def rule_profile(profile: dict) -> dict:
+    """What the rules (here and in the script) use of a profile: its GPU (canonical type or None,
+    and count) and the clusters it is limited to (None: any)."""
+    gpu = profile.get("gpu") or {}
     gpu_type = _canonical(gpu.get("type"))
     try:
         count = int(gpu.get("count", 1 if gpu_type else 0))
     except (TypeError, ValueError):
         count = 1 if gpu_type else 0
-    return gpu_type, (max(count, 1) if gpu_type else 0)
-
-
-def _profile_allows(profile: dict | None, cluster: str) -> bool:
-    allowed = ((profile or {}).get("clusters") or {}).get("allowed")
-    return not allowed or cluster in allowed
+    return {"slug": profile["slug"], "display_name": profile.get("display_name", profile["slug"]),
+            "gpu_type": gpu_type, "gpu_count": max(count, 1) if gpu_type else 0,
+            "allowed": ((profile.get("clusters") or {}).get("allowed")) or None}
 
 
 # ---- clusters --------------------------------------------------------------------
 
 def cluster_reason(cluster: dict, profile: dict | None) -> str:
-    """Why ``cluster`` (an availability entry) cannot be chosen now, or ""."""
+    """Why ``cluster`` (an availability entry) cannot be chosen with ``profile`` now, or ""."""
     if not cluster["usable"]:
         return cluster["reason"] or "unavailable now"
-    if not _profile_allows(profile, cluster["name"]):
+    if profile and profile["allowed"] and cluster["name"] not in profile["allowed"]:
         return PROFILE_REASON
     return ""
 
@@ -118,8 +104,8 @@ def gpu_notes(cluster: dict) -> list[str]:
     """One line per GPU type of a cluster, saying whether numbers are exact or upper bounds."""
     lines = []
     for g in cluster["gpus"]:
-        note = g.get("note") or (f"{g['free']} free of {g['total']}" if g["free"] is not None
-                                 else f"up to {g['upper_bound'] or 0} free")
+        note = g.get("note") or (f"{g['best_known_free']} free of {g['total']}" if g["free"] is not None
+                                 else f"up to {g['best_known_free'] or 0} free")
         lines.append(f"{g['display']}: {note}")
     return lines
 
@@ -132,25 +118,42 @@ def cluster_status(cluster: dict, profile: dict | None) -> str:
     return "Up" if cluster["visibility"] == "nodes" else "Up (GPU numbers are upper bounds)"
 
 
+def cluster_rows(clusters: list[dict], profile: dict | None) -> list[dict]:
+    """The cluster select: Auto, then every member with the reason it cannot be chosen."""
+    rows = [{"value": options.AUTO, "label": AUTO_LABEL, "reason": ""}]
+    for c in clusters:
+        reason = cluster_reason(c, profile)
+        rows.append({"value": c["name"], "label": cluster_label(c, reason), "reason": reason})
+    return rows
+
+
+def table_rows(clusters: list[dict], profile: dict | None) -> list[dict]:
+    """The cluster table's rows."""
+    rows = []
+    for c in clusters:
+        lines = gpu_notes(c) if c["healthy"] else ["unknown while the cluster is down"]
+        rows.append({"name": c["name"], "display_name": c["display_name"],
+                     "where": " · ".join(x for x in (c["site"], c["owner"]) if x),
+                     "status": cluster_status(c, profile), "ok": not cluster_reason(c, profile),
+                     "gpus": lines or ["CPU only"]})
+    return rows
+
+
 # ---- GPU types -------------------------------------------------------------------
 
-def _amounts(entries: list[dict]) -> tuple[int, int, bool]:
-    """(exact free, free or upper bound, whether any number is only an upper bound)."""
-    free = sum(g["free"] or 0 for g in entries)
-    upper = sum(g["free"] if g["free"] is not None else (g["upper_bound"] or 0) for g in entries)
-    return free, upper, any(g["free"] is None for g in entries)
+Pairs = list[tuple[dict, dict]]  # (cluster, GPU entry)
 
 
-def _count_label(display: str, free: int, upper: int, bounded: bool) -> str:
-    return f"{display} — up to {upper} free" if bounded else f"{display} — {free} free"
-
-
-def _max_per_node(pairs: list[tuple[dict, dict]]) -> tuple[int | None, str]:
-    """Largest node size over (cluster, gpu entry) pairs, when every one is known."""
-    if not pairs or any(g["max_per_node"] is None for _, g in pairs):
-        return None, ""
-    cluster, gpu = max(pairs, key=lambda p: p[1]["max_per_node"])
-    return gpu["max_per_node"], cluster["display_name"]
+def _amount_row(value: str, display: str, pairs: Pairs, reason: str) -> dict:
+    """A GPU row with the free GPUs over ``pairs`` (best known numbers; ``bounded`` when any is
+    only an upper bound) and the largest node, when every node size is known."""
+    max_per_node, where = None, ""
+    if pairs and all(g["max_per_node"] is not None for _, g in pairs):
+        cluster, gpu = max(pairs, key=lambda p: p[1]["max_per_node"])
+        max_per_node, where = gpu["max_per_node"], cluster["display_name"]
+    return {"value": value, "display": display, "free": sum(g["best_known_free"] or 0 for _, g in pairs),
+            "bounded": any(g["free"] is None for _, g in pairs), "reason": reason,
+            "max_per_node": max_per_node, "max_where": where}
 
 
 def _eligible(clusters: list[dict], profile: dict | None, chosen: str) -> tuple[list[dict], str]:
@@ -164,89 +167,84 @@ def _eligible(clusters: list[dict], profile: dict | None, chosen: str) -> tuple[
     return [c for c in clusters if not cluster_reason(c, profile)], ""
 
 
+def _type_reason(gpu_type: str, clusters: list[dict], eligible: tuple[list[dict], str], sel: dict | None,
+                 here: Pairs, free: int) -> str:
+    offering = [c for c in clusters if any(g["type"] == gpu_type for g in c["gpus"])]
+    if sel is not None and sel not in offering:
+        return f"not on {sel['display_name']}"
+    if eligible[1]:
+        return eligible[1]
+    if here:
+        return "" if free else "none free now"
+    if any(c["usable"] for c in offering):
+        return "not where this profile runs"
+    if all(not c["healthy"] for c in offering):
+        return "its clusters are down" if len(offering) > 1 else "its cluster is down"
+    if all(c["healthy"] for c in offering):
+        return "only on clusters closed to your groups"
+    return "only on clusters you cannot use now"
+
+
+def _label(row: dict) -> str:
+    if row["reason"]:
+        return f"{row['display']} — {row['reason']}"
+    if row["value"] == "":
+        return row["display"]
+    return f"{row['display']} — {'up to ' if row['bounded'] else ''}{row['free']} free"
+
+
 def gpu_rows(clusters: list[dict], profile: dict | None, chosen: str) -> list[dict]:
-    """The GPU type choices ("" = No GPU, "any", then each canonical type) with labels and reasons."""
-    eligible, chosen_reason = _eligible(clusters, profile, chosen)
-    sel = next((c for c in clusters if c["name"] == chosen), None)
-    rows = []
-    profile_gpu, _ = _profile_gpu(profile)
-    rows.append({"value": "", "display": "No GPU", "reason": GPU_PROFILE_REASON if profile_gpu else "",
-                 "max_per_node": 0, "max_where": ""})
-    # Any GPU: everything on the eligible clusters.
-    pairs = [(c, g) for c in eligible for g in c["gpus"]]
-    free, upper, bounded = _amounts([g for _, g in pairs])
-    if chosen_reason:
-        reason = chosen_reason
-    elif not pairs:
-        reason = f"no GPUs on {sel['display_name']}" if sel else "no GPUs on the clusters you can use"
-    else:
-        reason = "" if upper else "none free now"
-    mx, where = _max_per_node(pairs)
-    rows.append({"value": options.ANY_GPU, "display": "Any GPU", "free": free, "upper": upper,
-                 "bounded": bounded, "reason": reason, "max_per_node": mx, "max_where": where})
+    """The GPU type choices ("" = No GPU, "any", then each type by display name) for a cluster choice."""
+    eligible = _eligible(clusters, profile, chosen)
+    sel = next((c for c in clusters if c["name"] == chosen), None) if chosen != options.AUTO else None
+    rows = [{"value": "", "display": "No GPU", "reason": GPU_PROFILE_REASON if profile and profile["gpu_type"]
+             else "", "max_per_node": 0, "max_where": ""}]
+    pairs = [(c, g) for c in eligible[0] for g in c["gpus"]]
+    row = _amount_row(options.ANY_GPU, "Any GPU", pairs, eligible[1])
+    if not row["reason"] and not pairs:
+        row["reason"] = f"no GPUs on {sel['display_name']}" if sel else "no GPUs on the clusters you can use"
+    elif not row["reason"] and not row["free"]:
+        row["reason"] = "none free now"
+    rows.append(row)
     displays = {g["type"]: g["display"] for c in clusters for g in c["gpus"]}
     for gpu_type in sorted(displays, key=lambda t: (displays[t].lower(), t)):
-        rows.append(_type_row(gpu_type, displays[gpu_type], clusters, eligible, chosen_reason, sel, profile))
+        here = [(c, g) for c, g in pairs if g["type"] == gpu_type]
+        row = _amount_row(gpu_type, displays[gpu_type], here, "")
+        row["reason"] = _type_reason(gpu_type, clusters, eligible, sel, here, row["free"])
+        rows.append(row)
     for row in rows:
-        row["disabled"] = bool(row["reason"])
-        if row["value"] == "":
-            row["label"] = f"No GPU — {row['reason']}" if row["reason"] else "No GPU"
-        elif row["reason"]:
-            row["label"] = f"{row['display']} — {row['reason']}"
-        else:
-            row["label"] = _count_label(row["display"], row["free"], row["upper"], row["bounded"])
+        row["label"] = _label(row)
     return rows
 
 
-def _type_row(gpu_type: str, display: str, clusters: list[dict], eligible: list[dict], chosen_reason: str,
-              sel: dict | None, profile: dict | None) -> dict:
-    offering = [c for c in clusters if any(g["type"] == gpu_type for g in c["gpus"])]
-    here = [(c, g) for c in eligible for g in c["gpus"] if g["type"] == gpu_type]
-    free, upper, bounded = _amounts([g for _, g in here])
-    mx, where = _max_per_node(here)
-    row = {"value": gpu_type, "display": display, "free": free, "upper": upper, "bounded": bounded,
-           "max_per_node": mx, "max_where": where, "reason": ""}
-    if sel is not None and sel not in offering:
-        row["reason"] = f"not on {sel['display_name']}"
-    elif chosen_reason:
-        row["reason"] = chosen_reason
-    elif not here:
-        usable = [c for c in offering if c["usable"]]
-        if not usable:
-            if all(not c["healthy"] for c in offering):
-                row["reason"] = "its clusters are down" if len(offering) > 1 else "its cluster is down"
-            elif all(c["healthy"] for c in offering):
-                row["reason"] = "only on clusters closed to your groups"
-            else:
-                row["reason"] = "only on clusters you cannot use now"
-        else:
-            row["reason"] = "not where this profile runs"
-    elif upper == 0:
-        row["reason"] = "none free now"
+def missing_row(value: str, display: str) -> dict:
+    """The row for a chosen GPU type that no member cluster has (e.g. a profile's)."""
+    row = {"value": value, "display": display, "reason": "not in any member cluster", "max_per_node": None,
+           "max_where": ""}
+    row["label"] = _label(row)
     return row
 
 
-def count_limits(row: dict | None) -> tuple[int, str]:
-    """(max for the GPU count input, its hint) for the selected GPU row."""
+def count_limits(row: dict | None) -> dict:
+    """``{max, hint}`` for the GPU count input, for the selected GPU row."""
     if row is None or row["value"] == "":
-        return options.MAX_GPUS_PER_SERVER, "Choose a GPU type to ask for GPUs."
+        return {"max": options.MAX_GPUS_PER_SERVER, "hint": "Choose a GPU type to ask for GPUs."}
     if row["max_per_node"]:
-        return row["max_per_node"], (f"At most {row['max_per_node']} on one node "
-                                     f"({row['max_where']}); a server's GPUs must share a node.")
-    return options.MAX_GPUS_PER_SERVER, ("Node sizes are not visible on every cluster, so the hub checks "
-                                         "the count when you start.")
+        return {"max": row["max_per_node"], "hint": f"At most {row['max_per_node']} on one node "
+                f"({row['max_where']}); a server's GPUs must share a node."}
+    return {"max": options.MAX_GPUS_PER_SERVER, "hint": "Node sizes are not visible on every cluster, so the "
+            "hub checks the count when you start."}
 
 
 # ---- the whole form --------------------------------------------------------------
 
-def _profile_facts(profile: dict, displays: dict[str, str], cluster_names: dict[str, str]) -> str:
+def _profile_facts(profile: dict, rules: dict, displays: dict[str, str], cluster_names: dict[str, str]) -> str:
     facts = []
-    gpu_type, count = _profile_gpu(profile)
-    if gpu_type:
-        facts.append(f"{count} × {displays.get(gpu_type, gpu_type)}")
+    if rules["gpu_type"]:
+        facts.append(f"{rules['gpu_count']} × {displays.get(rules['gpu_type'], rules['gpu_type'])}")
     where = profile.get("clusters") or {}
-    if where.get("allowed"):
-        facts.append("runs on " + ", ".join(cluster_names.get(n, n) for n in where["allowed"]) + " only")
+    if rules["allowed"]:
+        facts.append("runs on " + ", ".join(cluster_names.get(n, n) for n in rules["allowed"]) + " only")
     if where.get("preferred"):
         facts.append("prefers " + ", ".join(cluster_names.get(n, n) for n in where["preferred"]))
     if isinstance(where.get("locality"), dict) and where["locality"]:
@@ -288,97 +286,66 @@ def _choose_profile(profiles: list[dict], prev: dict) -> tuple[dict | None, dict
     return profile or next((p for p in profiles if p.get("default")), profiles[0]), prev
 
 
-def _cluster_options(clusters: list[dict], profile: dict | None, prev: dict) -> list[dict]:
-    opts = [{"value": options.AUTO, "label": AUTO_LABEL, "reason": "", "disabled": False}]
-    for c in clusters:
-        reason = cluster_reason(c, profile)
-        opts.append({"value": c["name"], "label": cluster_label(c, reason), "reason": reason,
-                     "disabled": bool(reason)})
-    valid = [o["value"] for o in opts if not o["disabled"]]
-    chosen = prev.get("cluster") if prev.get("cluster") in valid else options.AUTO
-    for o in opts:
-        o["selected"] = o["value"] == chosen
-    return opts
+def _selected(rows: list[dict], value: str) -> dict:
+    """Mark the row of ``value`` selected (and enabled: a disabled option is not submitted), the others
+    disabled when they have a reason; returns the selected row."""
+    for row in rows:
+        row["selected"] = row["value"] == value
+        row["disabled"] = bool(row["reason"]) and not row["selected"]
+    return next(row for row in rows if row["selected"])
 
 
-def _gpu_selection(rows: list[dict], profile: dict | None, prev: dict) -> tuple[dict, int]:
-    """The selected GPU row (added if the profile's type is nowhere) and the count to show."""
+def _gpu_choice(rows: list[dict], profile: dict | None, prev: dict) -> tuple[str, int]:
+    """The GPU type to select (a row is added for a profile's type no member has) and the count to show."""
     by_value = {r["value"]: r for r in rows}
-    profile_type, profile_count = _profile_gpu(profile)
+    profile_type, profile_count = (profile["gpu_type"] or "", profile["gpu_count"]) if profile else ("", 0)
     prev_type = _canonical(prev.get("gpu_type")) or ""
-    from_prev = "gpu_type" in prev and prev_type in by_value and not by_value[prev_type]["disabled"]
-    value = prev_type if from_prev else (profile_type or "")
-    if value not in by_value:  # a profile's type no member cluster has
-        reason = "not in any member cluster"
-        by_value[value] = {"value": value, "display": value, "reason": reason, "label": f"{value} — {reason}",
-                           "disabled": True, "max_per_node": None, "max_where": ""}
-        rows.append(by_value[value])
-    selected = by_value[value]
-    for r in rows:
-        r["selected"] = r is selected
+    from_prev = "gpu_type" in prev and prev_type in by_value and not by_value[prev_type]["reason"]
+    value = prev_type if from_prev else profile_type
+    if value not in by_value:
+        rows.append(missing_row(value, value))
     count = profile_count
     if from_prev:
         try:
             count = int(prev.get("gpu_count", 0))
         except (TypeError, ValueError):
             count = profile_count
-        if not 0 <= count <= count_limits(selected)[0]:
+        if not 0 <= count <= count_limits(by_value[value])["max"]:
             count = profile_count if profile_type == value else 1
-    if not value:
-        return selected, 0
-    return selected, max(count, 1)
+    return value, (max(count, 1) if value else 0)
 
 
 def _warning(option: dict) -> str:
     return f"Your choice is not possible now: {option['reason']}." if option["reason"] else ""
 
 
-def _table(clusters: list[dict], profile: dict | None) -> list[dict]:
-    down = ["unknown while the cluster is down"]
-    return [{"name": c["name"], "display_name": c["display_name"],
-             "where": " · ".join(x for x in (c["site"], c["owner"]) if x),
-             "status": cluster_status(c, profile), "ok": not cluster_reason(c, profile),
-             "gpus": (gpu_notes(c) or ["CPU only"]) if c["healthy"] else down}
-            for c in clusters]
-
-
-def _script_profiles(profiles: list[dict]) -> list[dict]:
-    """What the script needs of each profile to re-filter choices when the profile changes."""
-    out = []
-    for p in profiles:
-        gpu_type, count = _profile_gpu(p)
-        out.append({"slug": p["slug"], "display_name": p.get("display_name", p["slug"]), "gpu_type": gpu_type,
-                    "gpu_count": count, "allowed": ((p.get("clusters") or {}).get("allowed")) or None})
-    return out
-
-
 def form_model(profiles: list[dict], payload: dict, user_options: dict | None) -> dict:
     """Everything the template shows, decided from visible profiles, availability and past choices."""
     clusters = payload.get("clusters") or []
     profile, prev = _choose_profile(profiles, dict(user_options or {}))
-    cluster_opts = _cluster_options(clusters, profile, prev)
-    chosen = next(o for o in cluster_opts if o["selected"])
-    rows = gpu_rows(clusters, profile, chosen["value"])
-    selected, count = _gpu_selection(rows, profile, prev)
-    count_max, count_hint = count_limits(selected)
-    warnings = {"cluster": _warning(chosen), "gpu": _warning(selected)}
-    for o in cluster_opts + rows:  # the selected option stays enabled, so that it is submitted
-        if o["selected"]:
-            o["disabled"] = False
+    rules = [rule_profile(p) for p in profiles]
+    chosen_rules = rules[profiles.index(profile)] if profile is not None else None
+    cluster_opts = cluster_rows(clusters, chosen_rules)
+    valid = [o["value"] for o in cluster_opts if not o["reason"]]
+    chosen = _selected(cluster_opts, prev["cluster"] if prev.get("cluster") in valid else options.AUTO)
+    rows = gpu_rows(clusters, chosen_rules, chosen["value"])
+    gpu_type, count = _gpu_choice(rows, chosen_rules, prev)
+    selected = _selected(rows, gpu_type)
+    limits = count_limits(selected)
 
     displays = {g["type"]: g["display"] for c in clusters for g in c["gpus"]}
     names = {c["name"]: c["display_name"] for c in clusters}
     profile_views = [{
         "id": f"fs-profile-{i}", "slug": p["slug"], "display_name": p.get("display_name", p["slug"]),
-        "description": p.get("description", ""), "facts": _profile_facts(p, displays, names),
+        "description": p.get("description", ""), "facts": _profile_facts(p, rules[i], displays, names),
         "checked": p is profile, "options": _profile_options(p, i, prev if p is profile else {})}
         for i, p in enumerate(profiles)]
     return {"profiles": profile_views, "clusters": cluster_opts, "gpu_types": rows,
-            "table": _table(clusters, profile), "warnings": warnings,
-            "gpu_count": {"value": count, "max": count_max, "hint": count_hint},
+            "table": table_rows(clusters, chosen_rules),
+            "warnings": {"cluster": _warning(chosen), "gpu": _warning(selected)},
+            "gpu_count": {"value": count, **limits},
             "taken_at": payload.get("taken_at") or 0,
-            "script_data": {"availability": payload, "profiles": _script_profiles(profiles),
-                            "max_gpus": options.MAX_GPUS_PER_SERVER, "auto_label": AUTO_LABEL}}
+            "script_data": {"availability": payload, "profiles": rules, "consts": CONSTS}}
 
 
 _assets: dict[str, Markup] = {}
@@ -393,30 +360,33 @@ def _asset(name: str) -> Markup:
 
 def availability_url(base_url: str) -> str:
     """The hub's availability endpoint under its base URL (``/hub/`` by default)."""
-    return (base_url or "/hub/").rstrip("/") + "/api/fedspawner/availability"
+    return (base_url or "/hub/").rstrip("/") + hub.AVAILABILITY_PATH
+
+
+def script() -> Markup:
+    """The form's script: the rules and the page code, inside one function (no globals)."""
+    if "script" not in _assets:
+        _assets["script"] = Markup("(function () {\n" + _asset("launch_form_rules.js") + "\n"
+                                   + _asset("launch_form.js") + "})();\n")
+    return _assets["script"]
 
 
 def render_form_html(profiles: list[dict], payload: dict, user_options: dict | None, base_url: str) -> str:
-    """The launch form's HTML (pure): ``profiles`` are the ones this user may pick, prepared."""
+    """The launch form's HTML (pure): ``profiles`` are the ones this user may pick, as
+    ``FederatedKubeSpawner.profiles`` gives them."""
     model = form_model(profiles, payload, user_options)
     model["script_data"]["endpoint"] = availability_url(base_url)
     taken = model["taken_at"]
     model["updated"] = time.strftime("%H:%M:%S", time.localtime(taken)) if taken else ""
     template = _env.get_template("launch_form.html")
-    return template.render(css=_asset("launch_form.css"), script=_asset("launch_form.js"), **model)
+    return template.render(css=_asset("launch_form.css"), script=script(), **model)
 
 
 async def render_options_form(spawner) -> str:
     """HTML of the launch form for ``spawner``'s user, with availability as of now."""
-    profile_list = spawner.profile_list
-    if callable(profile_list):
-        profile_list = profile_list(spawner)
-        if isawaitable(profile_list):
-            profile_list = await profile_list
-    groups = frozenset(getattr(g, "name", g) for g in (getattr(spawner.user, "groups", None) or []))
-    profiles = options.visible_profiles(prepare_profiles(profile_list), groups)
-    registry = ClusterRegistry.shared(spawner.config)
-    await registry.start()
-    await registry.wait_ready(timeout=READY_WAIT)
-    payload = availability(registry.snapshot(), groups, registry.version)
+    groups = spawner._groups()
+    profiles = options.visible_profiles(await spawner.profiles(), groups)
+    registry = await spawner.registry()
+    await registry.wait_ready()
+    payload = availability(registry.snapshot(), groups)
     return render_form_html(profiles, payload, dict(spawner.user_options or {}), spawner.hub.base_url)

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 
 from ..federation import gpus
 from ..federation.model import InventorySnapshot, PlacementRequest
+from ..federation.placement import ANY_GPU
 
 AUTO = "auto"
-ANY_GPU = "any"
 MAX_GPUS_PER_SERVER = 64
 
 
@@ -90,7 +90,7 @@ def _profile(options: dict, profiles: list[dict], groups: frozenset[str]) -> dic
 
 
 def _clusters_allowed(profile: dict | None, snapshot: InventorySnapshot, groups: frozenset[str]) -> list[str]:
-    allowed = [c.name for c in snapshot.clusters if c.allowed_groups is None or groups & c.allowed_groups]
+    allowed = [c.name for c in snapshot.clusters if c.open_to(groups)]
     profile_allowed = ((profile or {}).get("clusters") or {}).get("allowed")
     if profile_allowed:
         allowed = [c for c in allowed if c in profile_allowed]

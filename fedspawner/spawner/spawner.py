@@ -18,16 +18,18 @@ import asyncio
 import time
 
 from jupyterhub.spawner import Spawner
-from jupyterhub.utils import url_escape_path
+from jupyterhub.utils import maybe_future, url_escape_path
 from kubernetes_asyncio import client
 from kubespawner import KubeSpawner
 from traitlets import Integer, Unicode, default
 
 from ..federation.config import MemberCluster
-from ..federation.inventory import GPU_TYPE_LABEL
+from ..federation.gpus import GpuTypeError
+from ..federation.model import GPU_TYPE_LABEL
 from ..federation.quantity import QuantityError, cpu_millis, units
 from ..federation.registry import ClusterRegistry
-from . import baseline, failover, form, ingress, options
+from ..federation import failover
+from . import baseline, form, ingress, options
 from .reflectors import ClusterEventReflector, ClusterPodReflector
 from .tunnel import PortForwardTunnel, TunnelError
 
@@ -80,7 +82,6 @@ class FederatedKubeSpawner(KubeSpawner):
         self._configured = baseline.snapshot(self)
         self._profile_applied = False
         self._narration: list[str] = []
-        self._attempt_started = 0.0
 
     # ---- federation ----------------------------------------------------------
     async def registry(self) -> ClusterRegistry:
@@ -146,16 +147,21 @@ class FederatedKubeSpawner(KubeSpawner):
     def _groups(self) -> frozenset[str]:
         return frozenset(g.name for g in getattr(self.user, "groups", []) or [])
 
-    def _initialized_profiles(self) -> list[dict]:
-        profiles = self.profile_list if not callable(self.profile_list) else []
+    async def profiles(self) -> list[dict]:
+        """The profile list (a callable one evaluated for this user), initialised as KubeSpawner
+        does: what the form shows and what starts are checked against."""
+        profiles = self.profile_list
+        if callable(profiles):
+            profiles = await maybe_future(profiles(self))
         return self._get_initialized_profile_list(self._sorted_dict_values(profiles)) if profiles else []
 
-    def options_from_form(self, formdata):
+    async def options_from_form(self, formdata):
         """Turn the launch form into user options, refusing what cannot be done."""
+        registry = await self.registry()  # a form posted right after a hub restart finds it unstarted
+        await registry.wait_ready()
         try:
             opts = options.options_from_form(formdata)
-            registry = ClusterRegistry.shared(self.config)
-            options.resolve(opts, self._initialized_profiles(), registry.snapshot(), self._groups())
+            options.resolve(opts, await self.profiles(), registry.snapshot(), self._groups())
         except options.OptionsError as err:
             raise ValueError(str(err)) from None
         return opts
@@ -183,26 +189,25 @@ class FederatedKubeSpawner(KubeSpawner):
         self._narration = []
         baseline.restore(self, self._configured)
         registry = await self.registry()
-        await registry.wait_ready(timeout=5)
+        await registry.wait_ready()
         snapshot = registry.snapshot()
         try:  # our checks first: they know about groups, clusters and GPUs
-            request = options.resolve(dict(self.user_options or {}), self._initialized_profiles(), snapshot,
+            request = options.resolve(dict(self.user_options or {}), await self.profiles(), snapshot,
                                       self._groups())
         except options.OptionsError as err:
             raise SpawnRefused(str(err)) from None
         await KubeSpawner.load_user_options(self)
         self._profile_applied = True
         try:
-            return await self._start_somewhere(registry, request)
+            return await self._start_somewhere(registry, snapshot, request)
         finally:
             self._profile_applied = False
 
-    async def _start_somewhere(self, registry: ClusterRegistry, request: options.ServerRequest):
-        snapshot = registry.snapshot()
+    async def _start_somewhere(self, registry: ClusterRegistry, snapshot, request: options.ServerRequest):
         cpu, mem = self._resources_requested()
         decision = registry.place(options.placement_request(
             request, snapshot, user=self.user.name, groups=self._groups(), cpu_milli=cpu, memory_bytes=mem,
-            policy=registry.federation.placement_policy))
+            policy=registry.federation.placement_policy), snapshot)
         if not decision.candidates:
             message = "No member cluster can start this server now:\n" + "\n".join(
                 f"• {r.reason}" for r in decision.rejected)
@@ -214,9 +219,9 @@ class FederatedKubeSpawner(KubeSpawner):
         for i, candidate in enumerate(decision.candidates):
             baseline.restore(self, after_profile)
             self._use_cluster(candidate.cluster)
-            self._apply_target(registry, candidate, request.gpu_count)
             self._narrate(f"{candidate.reason} — starting there")
             try:
+                self._apply_target(registry, candidate, request.gpu_count)
                 return await self._attempt(registry, candidate, deadline)
             except failover.Failover as err:
                 failures.append(f"{candidate.cluster}: {err}")
@@ -234,14 +239,16 @@ class FederatedKubeSpawner(KubeSpawner):
         """Per-cluster settings on top of the profile's: GPU request, affinity, labels, hub URL."""
         labels = {CLUSTER_LABEL: candidate.cluster}
         if candidate.gpu_type:
-            sched = registry.scheduling(candidate.cluster, candidate.gpu_type)
+            try:
+                sched = registry.scheduling(candidate.cluster, candidate.gpu_type)
+            except GpuTypeError as err:  # a declared type its convention cannot express
+                raise failover.Failover(f"cannot ask for {candidate.gpu_type} there ({err})") from None
             count = str(gpu_count)
             self.extra_resource_limits = {**self.extra_resource_limits, sched.resource: count}
             self.extra_resource_guarantees = {**self.extra_resource_guarantees, sched.resource: count}
-            if sched.node_affinity:
-                ours = sched.node_affinity["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][
-                    "nodeSelectorTerms"]
-                self.node_affinity_required = and_node_selector_terms(list(self.node_affinity_required), ours)
+            terms = sched.node_selector_terms()
+            if terms:
+                self.node_affinity_required = and_node_selector_terms(list(self.node_affinity_required), terms)
             self.tolerations = list(self.tolerations) + [t for t in sched.tolerations if t not in self.tolerations]
             labels[GPU_TYPE_LABEL] = candidate.gpu_type
         self.extra_labels = {**self.extra_labels, **labels}
@@ -253,7 +260,6 @@ class FederatedKubeSpawner(KubeSpawner):
 
     async def _attempt(self, registry: ClusterRegistry, candidate, deadline: float) -> str:
         """Start on one cluster; raise failover.Failover to move on."""
-        self._attempt_started = time.time()
         # Events of an earlier pod with the same name must not count for this one.
         await self._start_watching_events()
         earlier = self.events
@@ -360,7 +366,7 @@ class FederatedKubeSpawner(KubeSpawner):
             self.log.warning("%s ran on %s, which is no longer a member cluster", self._log_name, self.cluster_name)
             return 0
         inventory = registry.inventories[self.cluster_name]
-        await registry.wait_ready(timeout=5)
+        await registry.wait_ready()
         if not inventory.healthy:
             # Never give up a server because its cluster is briefly unreachable.
             self.log.warning("%s: %s unreachable; assuming the server still runs", self._log_name,

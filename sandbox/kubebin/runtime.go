@@ -38,7 +38,6 @@ type podRuntime struct {
 	cancel     context.CancelFunc
 	done       chan struct{}
 	stopOnce   sync.Once
-	grace      time.Duration
 	statusKick chan struct{}
 }
 
@@ -48,7 +47,7 @@ func newPodRuntime(a *Agent, pod *corev1.Pod) *podRuntime {
 		agent: a, uid: pod.UID, namespace: pod.Namespace, name: pod.Name, created: time.Now(),
 		dir: filepath.Join(a.cfg.StateDir, "pods", string(pod.UID)), pod: pod.DeepCopy(),
 		phase: corev1.PodPending, containers: map[string]*containerRuntime{},
-		ctx: ctx, cancel: cancel, done: make(chan struct{}), grace: 30 * time.Second,
+		ctx: ctx, cancel: cancel, done: make(chan struct{}),
 		statusKick: make(chan struct{}, 1),
 	}
 	for i := range pod.Spec.InitContainers {
@@ -187,9 +186,6 @@ func (rt *podRuntime) requestStop(grace time.Duration, after func()) {
 
 // stop terminates every container (SIGTERM, then SIGKILL after grace) and waits.
 func (rt *podRuntime) stop(grace time.Duration) {
-	rt.mu.Lock()
-	rt.grace = grace
-	rt.mu.Unlock()
 	rt.cancel()
 	var wg sync.WaitGroup
 	for _, c := range rt.containers {

@@ -9,6 +9,7 @@ sessions while developing (a running one is then reused).
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from contextlib import asynccontextmanager
@@ -152,8 +153,6 @@ def hub(sandbox):
     from fedspawner.demo.runner import prepare_hub
 
     state = TEST_STATE_DIR.parent / "hub"
-    import shutil
-
     shutil.rmtree(state, ignore_errors=True)
     process = prepare_hub(state, sandbox.state_dir, port=TEST_HUB_PORT, extra_config=HUB_TEST_CONFIG,
                           log=lambda *_: None)

@@ -3,8 +3,8 @@
 A notebook loads the extension, submits a plain ``job`` and a 2-node ``pytorch`` DDP job (CPU, gloo)
 with ``%%fedsubmit``, and waits on the widgets' traits from cells that ``await`` (so the widgets keep
 following on the kernel's event loop meanwhile). A second notebook submits a long job, restarts its
-kernel, finds the job again with ``%fedattach`` (the extension auto-loaded from the IPython config
-the package installs), interrupts ``%fedlogs -f`` and cancels with ``%fedcancel``.
+kernel, finds the job again with ``%fedattach`` (the extension loaded by the kernel config that
+``fedspawner kernel-autoload enable --user`` wrote), interrupts ``%fedlogs -f`` and cancels with ``%fedcancel``.
 """
 
 from __future__ import annotations
@@ -12,18 +12,20 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import time
-import urllib.request
+import subprocess
+import sys
+from pathlib import Path
 
 import nbformat
 import pytest
-from kubernetes_asyncio import client as k8s
 from nbclient import NotebookClient
 
 from fedspawner.client import Gateway, GatewayError
 
 from .conftest import TEST_STATE_DIR
 from .spawn_helpers import user_token
+from .test_gateway_support import DDP_SCRIPT, leftovers
+from .test_gateway_support import *  # noqa: F401,F403 - the fixtures
 
 pytestmark = pytest.mark.sandbox
 USER = "ada"
@@ -50,25 +52,6 @@ async def wait_for(widget, phases=("Succeeded", "Failed", "Cancelled"), timeout=
 
 def report(state):
     print("RESULT " + json.dumps(state))
-'''
-
-DDP_SCRIPT = '''
-import time
-import torch
-import torch.distributed as dist
-from fedspawner_progress import progress
-
-dist.init_process_group("gloo")
-rank, world = dist.get_rank(), dist.get_world_size()
-value = torch.tensor([float(rank + 1)])
-dist.all_reduce(value)
-print(f"rank {rank}/{world} all-reduced {value.item()}", flush=True)
-for step in range(1, 7):
-    time.sleep(0.5)
-    if rank == 0:
-        progress(step, 6, loss=1.0 / step)
-dist.barrier()
-dist.destroy_process_group()
 '''
 
 
@@ -121,28 +104,17 @@ def cell_text(cell) -> str:
     return "".join(parts)
 
 
-def wait_for_gateway(url: str, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}api/v1/health", timeout=5) as resp:
-                if resp.status == 200:
-                    return
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            raise AssertionError(f"the gateway did not answer at {url}")
-        time.sleep(0.5)
-
-
 @pytest.fixture(scope="module")
-def kernel_env(hub, hub_api_client, tmp_path_factory):
-    """A kernel environment like a single-user server's: the user's token and the gateway's URL."""
-    url = f"{hub.url}/services/fedspawner-gateway/"
-    wait_for_gateway(url)
+def kernel_env(gateway_up, hub_api_client, tmp_path_factory):
+    """A kernel environment like a single-user server's: the user's token, the gateway's URL, and an
+    IPython profile in which ``fedspawner kernel-autoload enable --user`` loads the extension."""
+    url = f"{gateway_up.url}/services/fedspawner-gateway/"
     token = user_token(hub_api_client, USER)
     env = dict(os.environ, JUPYTERHUB_API_TOKEN=token, FEDSPAWNER_GATEWAY_URL=url,
                IPYTHONDIR=str(tmp_path_factory.mktemp("ipython")), PYDEVD_DISABLE_FILE_VALIDATION="1")
+    subprocess.run([sys.executable, "-m", "fedspawner.client.autoload", "enable", "--user"], env=env, check=True,
+                   capture_output=True)
+    assert (Path(env["IPYTHONDIR"]) / "profile_default" / "ipython_kernel_config.py").is_file()
     yield env
     gateway = Gateway(url, token)
     for job in gateway.jobs():  # leave nothing behind on the clusters
@@ -150,21 +122,6 @@ def kernel_env(hub, hub_api_client, tmp_path_factory):
             gateway.cancel(job.id)
         except GatewayError:
             pass
-
-
-async def objects_of(admin_api, cluster: str, job_id: str) -> list[str]:
-    """Every object of a job left on its member cluster (pods, jobs, services, config maps)."""
-    selector = f"fedspawner.dev/job-id={job_id}"
-    async with admin_api(cluster) as api:
-        core, batch = k8s.CoreV1Api(api), k8s.BatchV1Api(api)
-        found = []
-        listers = (core.list_namespaced_pod, core.list_namespaced_service, core.list_namespaced_config_map,
-                   batch.list_namespaced_job)
-        for lister in listers:
-            items = (await lister(NS, label_selector=selector)).items
-            found += [f"{item.kind or lister.__name__}/{item.metadata.name}" for item in items
-                      if not item.metadata.deletion_timestamp]
-        return found
 
 
 async def test_widget_traits_follow_job_and_ddp_phases(sandbox, kernel_env):
@@ -193,14 +150,14 @@ async def test_widget_traits_follow_job_and_ddp_phases(sandbox, kernel_env):
         assert state["cluster"] == "onprem"
         assert len(state["ranks"]) == 2 and {row["phase"] for row in state["ranks"]} == {"Succeeded"}, state
         assert all(row["node"] for row in state["ranks"]), state
-        assert "rank 0/2 all-reduced 3.0" in state["log"], state  # 1 + 2 summed over both ranks
+        assert "rank 0 of 2: all-reduced value = 3.0" in state["log"], state  # 1 + 2 summed over both ranks
         assert "FEDSPAWNER_PROGRESS" not in state["log"], state  # shown as the progress bar instead
-        assert state["progress"] and state["progress"]["step"] == 6, state
+        assert state["progress"] and state["progress"]["step"] == 3, state
 
         table = await nb.run("%fedjobs")
         assert "ddp-gloo" in table and "hello-job" in table
         rank1 = await nb.run("%fedlogs ddp-gloo --rank 1")
-        assert "rank 1/2 all-reduced 3.0" in rank1
+        assert "rank 1 of 2: all-reduced value = 3.0" in rank1
 
         errors = await nb.run("%%fedsubmit pytorch --nodes 64 --gpus nvidia-h100-80gb:8\nprint(1)")
         assert errors.startswith("fedspawner: ") and "Traceback" not in errors, errors
@@ -217,14 +174,14 @@ async def test_cancel_button_in_a_real_kernel(sandbox, kernel_env, admin_api):
         state = await nb.result('report(dict(await wait_for(w, phases=("Running",), ranks=1), '
                                 'button=w.cancel_button.model_id))')
         assert state["phase"] == "Running", state
-        assert await objects_of(admin_api, "regional", state["id"])
+        assert await leftovers(admin_api, "regional", NS, state["id"])
         for _ in range(2):  # the first click arms the button, the second cancels
             click = nb.client.kc.session.msg("comm_msg", {"comm_id": state["button"], "data": {
                 "method": "custom", "content": {"event": "click"}}})
             nb.client.kc.shell_channel.send(click)
         final = await nb.result("report(await wait_for(w, timeout=60))")
         assert final["phase"] == "Cancelled" and not final["following"], final
-        assert await objects_of(admin_api, "regional", state["id"]) == []
+        assert await leftovers(admin_api, "regional", NS, state["id"]) == []
 
 
 async def test_reattach_after_kernel_restart_interrupt_and_cancel(sandbox, kernel_env, admin_api):
@@ -237,7 +194,7 @@ async def test_reattach_after_kernel_restart_interrupt_and_cancel(sandbox, kerne
         assert f"%fedattach {job_id}" in out
 
         await nb.restart()
-        # no %load_ext: the package's IPython config loads the extension in every new kernel
+        # no %load_ext: the profile's kernel config (kernel-autoload enable) loads it in every new kernel
         await nb.run(WAIT_HELPER)
         await nb.run(f"job = %fedattach {job_id}\nw = job.widget")
         state = await nb.result('report(await wait_for(w, phases=("Running",), ranks=1))')
@@ -254,12 +211,12 @@ async def test_reattach_after_kernel_restart_interrupt_and_cancel(sandbox, kerne
         assert gateway.job(job_id).phase == "Running"
 
         cluster = gateway.job(job_id).cluster
-        assert await objects_of(admin_api, cluster, job_id)
+        assert await leftovers(admin_api, cluster, NS, job_id)
         cancelled = await nb.run(f"%fedcancel {job_id}")
         assert f"Cancelled {job_id}" in cancelled, cancelled
         state = await nb.result("report(await wait_for(w, timeout=30))")
         assert state["phase"] == "Cancelled" and not state["following"], state
-        assert await objects_of(admin_api, cluster, job_id) == []
+        assert await leftovers(admin_api, cluster, NS, job_id) == []
         with pytest.raises(GatewayError) as info:
             gateway.job(job_id)
         assert info.value.status == 404

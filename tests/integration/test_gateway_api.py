@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
 import subprocess
@@ -106,11 +105,18 @@ async def test_nothing_a_user_sends_causes_a_500(gw, token_for):
               b'{"kind": "job", "script": "x", "cluster": {"a": 1}}',
               b'{"kind": "job", "script": "x", "cluster": []}', b'{"kind": "job", "script": "x", "env": [1]}',
               b'{"kind": "spark", "script": "x", "conf": {"x": 1}}',
-              b'{"kind": "job", "script": "x", "timeout": true}', b'{"kind": "job", "script": "\\ud800"}']
+              b'{"kind": "job", "script": "x", "timeout": true}', b'{"kind": "job", "script": "\\ud800"}',
+              b'{"kind": "job", "script": "x", "cpu": "1.2.3"}', b'{"kind": "job", "script": "x", "cpu": "."}',
+              b'{"kind": "job", "script": "x", "cluster": ["onprem", "onprem"]}',
+              b'{"kind": "job", "script": "x", "cluster": "onprem,auto"}']
     for body in bodies:
         status, answer = await gw.call("POST", "/jobs", alice, raw=body)
         assert 400 <= status < 500, (body, status, answer)
         assert isinstance(answer, dict) and answer["message"], (body, answer)
+    # Quantities a job spec and placement both read (1500u is 1.5 millicores): accepted, never a 500.
+    status, answer = await gw.call("POST", "/jobs", alice, {"kind": "job", "script": "x", "cpu": "1500u"})
+    assert status == 201, answer
+    gw.submitted.append((alice, answer["job"]["id"]))
     for path in ("/jobs/j-aaaaaaaa", "/jobs/nonsense", "/jobs/../../etc", "/jobs?state=bogus",
                  "/jobs?all=maybe", "/nowhere", "/jobs/j-aaaaaaaa/logs?rank=-1",
                  "/jobs/j-aaaaaaaa/logs?tail=x"):
@@ -137,9 +143,12 @@ async def test_clusters_show_health_backends_and_gpus(gw, token_for):
     assert set(clusters) == {"onprem", "regional", "burst"}
     onprem = clusters["onprem"]
     assert onprem["healthy"] and {"indexed-job", "spark-standalone"} <= set(onprem["backends"])
+    assert onprem["reason"] == ""
     a100 = next(g for g in onprem["gpus"] if g["type"] == "nvidia-a100-40gb")
     assert a100["total"] == 8 and a100["max_per_node"] == 4 and a100["free"] <= 6  # the quota allows 6
+    assert a100["best_known_free"] == a100["free"]
     assert any(g["type"] == "nvidia-h100-80gb" for g in clusters["burst"]["gpus"])
+    assert all(c["usable"] for c in clusters.values())  # the demo's clusters are open to everyone
 
 
 async def test_openapi_document_is_served(gw):
@@ -197,4 +206,3 @@ async def test_a_second_replica_sees_the_same_jobs_and_enforces_its_allow_list(
         assert status == 403 and "spark:3.5.3-python3" in answer["message"]  # the default image too
         status, answer = await replica.call("GET", f"/jobs/{alices_job['id']}", token_for("bob"))
         assert status == 403
-    await asyncio.sleep(0)

@@ -92,7 +92,7 @@ async def operator_crds(sandbox):
 
 def burst_h100() -> GpuScheduling:
     """How ``burst`` (GKE labels, tainted GPU nodes) is asked for an H100."""
-    offer = gpus.scheduling_in_cluster("nvidia-h100-80gb", "gke")
+    offer = gpus.scheduling_for("nvidia-h100-80gb", "gke")
     affinity = gpus.node_affinity([offer])
     return GpuScheduling(resource=offer.resource, node_affinity=affinity["nodeAffinity"],
                          tolerations=tuple(offer.tolerations))

@@ -14,26 +14,27 @@ import time
 
 import pytest
 
-from .test_gateway_support import FINISHED, PID_FILE, first_line_with, leftovers, wait_healthy
+from .test_gateway_support import DDP_SCRIPT, PID_FILE, first_line_with, leftovers, wait_healthy
 from .test_gateway_support import *  # noqa: F401,F403 - the fixtures
 
 pytestmark = pytest.mark.sandbox
 
-DDP_SCRIPT = """
-import os
-import torch
-import torch.distributed as dist
-from fedspawner_progress import progress
 
-dist.init_process_group("gloo")
-rank, world = dist.get_rank(), dist.get_world_size()
-value = torch.tensor([float(rank + 1)])
-dist.all_reduce(value)
-print(f"rank {rank} of {world}: all-reduced value = {value.item():.1f}", flush=True)
-for step in range(1, 4):
-    progress(step, 3, loss=1.0 / step)
-dist.destroy_process_group()
-"""
+async def watched(gw, token: str, job_id: str) -> list[dict]:
+    """Every view of the job its watch stream sends, until the job has finished."""
+    views = []
+    async for raw in gw.lines(f"/jobs/{job_id}/watch", token, timeout=300):
+        line = json.loads(raw)
+        if "job" in line:
+            views.append(line["job"])
+    return views
+
+
+def phase_steps(views: list[dict]) -> list[str]:
+    """The phases the views (the submission's answer, then the watch's) went through, each once, in
+    the order seen."""
+    return [v["phase"] for i, v in enumerate(views) if i == 0 or views[i - 1]["phase"] != v["phase"]]
+
 
 SPARK_SCRIPT = """
 from pyspark.sql import SparkSession
@@ -60,14 +61,10 @@ async def test_ddp_job_runs_to_success_and_every_rank_sees_the_all_reduce(gw, to
     assert (job["cluster"], job["backend"], job["nodes"]) == ("onprem", "indexed-job", 2)
     assert job["phase"] == "Pending"
     assert job["id"].startswith("j-") and job["name"] == "ddp-demo" and job["owner"] == "alice"
-    phases = []
-    async for raw in gw.lines(f"/jobs/{job['id']}/watch", alice, timeout=300):
-        line = json.loads(raw)
-        if "job" in line:
-            phases.append(line["job"]["phase"])
-            final = line["job"]
-    assert phases[-1] == "Succeeded", final["message"]
-    assert "Running" in phases or "Pending" in phases
+    views = await watched(gw, alice, job["id"])
+    final = views[-1]
+    assert final["phase"] == "Succeeded", final["message"]
+    assert phase_steps([job, *views]) == ["Pending", "Running", "Succeeded"]
     assert final["progress"]["step"] == 3 and final["progress"]["total"] == 3
     assert [(p["rank"], p["phase"]) for p in final["pods"]] == [(0, "Succeeded"), (1, "Succeeded")]
     for rank in (0, 1):
@@ -83,11 +80,14 @@ async def test_pyspark_job_runs_on_a_standalone_cluster(gw, token_for):
     job = await gw.submit(alice, {"kind": "spark", "name": "squares", "script": SPARK_SCRIPT, "executors": 2,
                                   "cluster": "regional", "cpu": "1", "memory": "2Gi"})
     assert (job["cluster"], job["backend"]) == ("regional", "spark-standalone")
-    running = await gw.wait(alice, job["id"], phases=("Running", *FINISHED), timeout=120)
-    if running["phase"] == "Running":
-        assert running["ui_url"] and running["ui_url"].endswith(":4040")
-    done = await gw.wait(alice, job["id"], timeout=300)
+    views = await watched(gw, alice, job["id"])
+    done = views[-1]
     assert done["phase"] == "Succeeded", done["message"]
+    assert phase_steps([job, *views]) == ["Pending", "Running", "Succeeded"]
+    running = [v for v in views if v["phase"] == "Running"]
+    assert all(v["ui_url"] == f"http://{job['name']}-{job['id'][2:]}-driver-0.{job['name']}-{job['id'][2:]}:4040"
+               for v in running), running[0]["ui_url"]
+    assert all(v["ui_url"] is None for v in views if v["phase"] != "Running")
     roles = {(p["role"], p["rank"]) for p in done["pods"]}
     assert {("driver", 0), ("worker", 1), ("worker", 2)} <= roles
     driver_log = await gw.text(f"/jobs/{job['id']}/logs", alice)

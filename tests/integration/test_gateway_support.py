@@ -15,18 +15,38 @@ import aiohttp
 import pytest
 
 from fedspawner.gateway import kube
+from fedspawner.gateway.config import SERVICE_NAME
+from fedspawner.jobs.labels import job_selector
 
 from .conftest import TEST_HUB_PORT, TEST_STATE_DIR
 
 #: What ``from .test_gateway_support import *`` brings: the fixtures.
 __all__ = ["gateway_up", "gw", "token_for"]
 
-GATEWAY = f"http://127.0.0.1:{TEST_HUB_PORT}/services/fedspawner-gateway/api/v1"
+GATEWAY = f"http://127.0.0.1:{TEST_HUB_PORT}/services/{SERVICE_NAME}/api/v1"
 HUB_STATE = TEST_STATE_DIR.parent / "hub"
 PID_FILE = HUB_STATE / "gateway.pid"
 FINISHED = ("Succeeded", "Failed")
 #: Every resource a job's objects can be, to prove none is left behind.
 ALL_RESOURCES = (kube.CONFIGMAPS, kube.SERVICES, kube.PODS, kube.JOBS, *kube.CUSTOM)
+
+#: A 2-node torchrun DDP job (gloo, CPU): every rank all-reduces its rank + 1 and prints the sum
+#: (3.0 on two nodes), then reports three steps of progress.
+DDP_SCRIPT = """
+import os
+import torch
+import torch.distributed as dist
+from fedspawner_progress import progress
+
+dist.init_process_group("gloo")
+rank, world = dist.get_rank(), dist.get_world_size()
+value = torch.tensor([float(rank + 1)])
+dist.all_reduce(value)
+print(f"rank {rank} of {world}: all-reduced value = {value.item():.1f}", flush=True)
+for step in range(1, 4):
+    progress(step, 3, loss=1.0 / step)
+dist.destroy_process_group()
+"""
 
 
 class Gateway:
@@ -154,7 +174,7 @@ async def leftovers(admin_api, cluster: str, namespace: str, job_id: str) -> lis
     async with admin_api(cluster) as api:
         for resource in ALL_RESOURCES:
             try:
-                items = await kube.list_objects(api, resource, namespace, f"fedspawner.dev/job-id={job_id}")
+                items = await kube.list_objects(api, resource, namespace, kube.selector(job_selector(job_id)))
             except Exception:  # noqa: BLE001 - custom resources not installed there
                 continue
             found += [f"{resource.kind}/{o['metadata']['name']}" for o in items]

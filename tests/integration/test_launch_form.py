@@ -286,54 +286,61 @@ async def test_gpu_type_with_none_free_is_greyed_out_live(browser, hub, sandbox,
         await context.close()
 
 
+@pytest.fixture
+async def alice_without_server(browser, hub, sandbox, hub_api, hub_api_client):
+    """A page logged in as alice, whose server is stopped first (so a start from the form is a new one)."""
+    await stop_server(hub_api_client, sandbox, hub_api, "alice")
+    context, page = await login(browser, hub, "alice")
+    try:
+        yield page
+    finally:
+        await context.close()
+
+
 async def submit(page):
     async with page.expect_navigation():
         await page.click("#spawn_form button[type=submit]")
 
 
 async def test_impossible_requests_come_back_with_a_message_and_create_nothing(
-        browser, hub, sandbox, hub_api, hub_api_client):
-    await stop_server(hub_api_client, sandbox, hub_api, "alice")
-    context, page = await login(browser, hub, "alice")
-    try:
-        # 9 × A100: the input says at most 4; get past it as a script could, and the hub refuses.
-        await open_form(page, hub)
-        await page.select_option("#fs-gpu-type", A100)
-        await page.eval_on_selector("#spawn_form", "f => f.noValidate = true")
-        await page.fill("#fs-gpu-count", "9")
-        await submit(page)
-        error = await page.inner_text(".spawn-error-msg")
-        assert "9 × NVIDIA A100 40GB do not fit on one node anywhere" in error
-        assert "the most on one node is 4" in error and "Traceback" not in error
-        assert await page.evaluate("document.activeElement.classList.contains('spawn-error-msg')")
-        # What was asked is still there to correct.
-        assert await page.input_value("#fs-gpu-type") == A100
-        assert await page.input_value("#fs-gpu-count") == "9"
-        assert await page.evaluate("!document.getElementById('fs-gpu-count').checkValidity()")
-        await shot(page, "04-alice-error-too-many-gpus")
-        assert await server_pods(sandbox, hub_api, "alice") == []
+        alice_without_server, hub, sandbox, hub_api, hub_api_client):
+    page = alice_without_server
+    # 9 × A100: the input says at most 4; get past it as a script could, and the hub refuses.
+    await open_form(page, hub)
+    await page.select_option("#fs-gpu-type", A100)
+    await page.eval_on_selector("#spawn_form", "f => f.noValidate = true")
+    await page.fill("#fs-gpu-count", "9")
+    await submit(page)
+    error = await page.inner_text(".spawn-error-msg")
+    assert "9 × NVIDIA A100 40GB do not fit on one node anywhere" in error
+    assert "the most on one node is 4" in error and "Traceback" not in error
+    assert await page.evaluate("document.activeElement.classList.contains('spawn-error-msg')")
+    # What was asked is still there to correct.
+    assert await page.input_value("#fs-gpu-type") == A100
+    assert await page.input_value("#fs-gpu-count") == "9"
+    assert await page.evaluate("!document.getElementById('fs-gpu-count').checkValidity()")
+    await shot(page, "04-alice-error-too-many-gpus")
+    assert await server_pods(sandbox, hub_api, "alice") == []
 
-        # A cluster the profile does not allow, un-greyed by tampering with the page.
-        await open_form(page, hub)
-        await page.check('input[name="profile"][value="a100"]')
-        assert await page.is_disabled('#fs-cluster option[value="burst"]')
-        # Un-grey and select in one step: the live availability updates grey it again.
-        await page.eval_on_selector("#fs-cluster", """s => {
-            s.querySelector('option[value="burst"]').disabled = false;
-            s.value = "burst";
-        }""")
-        await submit(page)
-        error = await page.inner_text(".spawn-error-msg")
-        assert "You may not use the cluster 'burst' with this profile or your groups" in error
-        assert "open to you: onprem" in error
-        assert await page.is_checked('input[name="profile"][value="a100"]')
-        assert await page.input_value("#fs-cluster") == "auto"  # the refused cluster is not re-selected
-        await shot(page, "05-alice-error-cluster-not-allowed")
-        assert await server_pods(sandbox, hub_api, "alice") == []
-        status, info = await asyncio.to_thread(hub_api_client.request, "GET", "/users/alice")
-        assert status == 200 and not info["servers"]
-    finally:
-        await context.close()
+    # A cluster the profile does not allow, un-greyed by tampering with the page.
+    await open_form(page, hub)
+    await page.check('input[name="profile"][value="a100"]')
+    assert await page.is_disabled('#fs-cluster option[value="burst"]')
+    # Un-grey and select in one step: the live availability updates grey it again.
+    await page.eval_on_selector("#fs-cluster", """s => {
+        s.querySelector('option[value="burst"]').disabled = false;
+        s.value = "burst";
+    }""")
+    await submit(page)
+    error = await page.inner_text(".spawn-error-msg")
+    assert "You may not use the cluster 'burst' with this profile or your groups" in error
+    assert "open to you: onprem" in error
+    assert await page.is_checked('input[name="profile"][value="a100"]')
+    assert await page.input_value("#fs-cluster") == "auto"  # the refused cluster is not re-selected
+    await shot(page, "05-alice-error-cluster-not-allowed")
+    assert await server_pods(sandbox, hub_api, "alice") == []
+    status, info = await asyncio.to_thread(hub_api_client.request, "GET", "/users/alice")
+    assert status == 200 and not info["servers"]
 
 
 async def test_cluster_going_down_is_marked_in_the_open_form(browser, hub, sandbox):
@@ -389,9 +396,8 @@ async def test_form_keeps_working_when_the_endpoint_fails(browser, hub):
 
 
 async def test_start_a_server_from_the_form_and_watch_progress(
-        browser, hub, sandbox, hub_api, hub_api_client):
-    await stop_server(hub_api_client, sandbox, hub_api, "alice")
-    context, page = await login(browser, hub, "alice")
+        alice_without_server, hub, sandbox, hub_api, hub_api_client):
+    page = alice_without_server
     try:
         await open_form(page, hub)
         await page.check('input[name="profile"][value="cpu"]')
@@ -423,6 +429,5 @@ async def test_start_a_server_from_the_form_and_watch_progress(
         await page.wait_for_selector(".jp-LabShell", timeout=60000)  # JupyterLab really runs
         await shot(page, "10-alice-server-running")
     finally:
-        await context.close()
         await stop_server(hub_api_client, sandbox, hub_api, "alice")
     assert await server_pods(sandbox, hub_api, "alice") == []

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import time
 import urllib.request
@@ -208,16 +207,3 @@ else:
         finally:
             await batch.delete_namespaced_job(name, sandbox.namespace, propagation_policy="Background")
             await core.delete_namespaced_service(name, sandbox.namespace)
-
-
-async def test_pod_start_latency_is_subsecond(sandbox, hub_api):
-    """Not a timing assertion on a shared machine: a sanity bound far above the goal."""
-    async with hub_api("burst") as api:
-        core = client.CoreV1Api(api)
-        name = unique("fast")
-        start = time.monotonic()
-        await core.create_namespaced_pod(sandbox.namespace, pod_manifest(name, ["sleep", "30"]))
-        await wait_for_phase(core, sandbox.namespace, name, {"Running"}, timeout=10)
-        assert time.monotonic() - start < 10
-        await core.delete_namespaced_pod(name, sandbox.namespace)
-        await asyncio.sleep(0)

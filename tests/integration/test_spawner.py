@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import time
@@ -152,8 +153,6 @@ async def test_cluster_down_at_spawn_time_is_skipped_and_shown(api, clean_user, 
     assert model.get("ready"), model
     assert model["state"]["cluster"] != "regional"
     assert status == 200
-    import json
-
     regional = next(c for c in json.loads(body)["clusters"] if c["name"] == "regional")
     assert not regional["healthy"] and regional["reason"].startswith("down")
     assert not any(m.startswith("regional:") and "starting there" in m for m in messages)

@@ -6,7 +6,7 @@ import pytest
 
 from fedspawner.client.args import HelpShown, parse_job_ref, parse_jobs, parse_logs, parse_submit
 from fedspawner.client.errors import ArgumentsError, GatewayError
-from fedspawner.client.options import parse_cluster, submission_body
+from fedspawner.client.options import submission_body
 
 
 def body(line: str, script: str = "print('hi')") -> dict:
@@ -63,9 +63,9 @@ def test_body_is_what_the_gateway_expects():
     ("job --nodes two", "not 'two'"),
     ("spark --executors -3", "--executors must be a whole number of at least 1"),
     ("job --retries -1", "--retries must be a whole number of at least 0"),
-    ("job --cluster 'On Prem'", "Can't read the cluster choice"),
-    ("job --cluster auto,onprem", "'auto' can't be part of a list"),
-    ("job --cluster a,a", "names a cluster twice"),
+    ("job --cluster 'On Prem'", "'On Prem' is not a cluster name"),
+    ("job --cluster auto,onprem", "\"auto\" can't be part of a list"),
+    ("job --cluster a,a", "names a twice"),
     ("job -n Bad_Name", "can't be used"),
     ("spark --nodes 2", "Spark jobs scale with executors"),
     ("pytorch --executors 2", "executors only apply to Spark jobs"),
@@ -87,13 +87,22 @@ def test_help_is_shown_not_an_error(capsys):
     assert "--cluster" in capsys.readouterr().out
 
 
-def test_parse_cluster():
-    assert parse_cluster(None) == "auto"
-    assert parse_cluster("auto") == "auto"
-    assert parse_cluster(" onprem ") == "onprem"
-    assert parse_cluster(["onprem", "burst"]) == ["onprem", "burst"]
-    with pytest.raises(GatewayError):
-        parse_cluster([])
+@pytest.mark.parametrize("cluster, sent", [
+    (None, "auto"), ("auto", "auto"), (" onprem ", "onprem"), (["onprem"], "onprem"),
+    (["onprem", "burst"], ["onprem", "burst"]), ("onprem, burst", ["onprem", "burst"]),
+    (iter(["burst", "onprem"]), ["burst", "onprem"]),
+])
+def test_cluster_field(cluster, sent):
+    assert submission_body("job", "x", cluster=cluster)["cluster"] == sent
+
+
+@pytest.mark.parametrize("cluster, fragment", [
+    ([], "it is empty"), ("onprem,,burst", "empty name"), ("onprem,auto", "can't be part of a list"),
+    ("onprem,onprem", "names onprem twice"), ("On Prem", "is not a cluster name"), (3, "not int"),
+])
+def test_cluster_field_refused_before_sending(cluster, fragment):
+    with pytest.raises(GatewayError, match=fragment):
+        submission_body("job", "x", cluster=cluster)
 
 
 def test_submit_from_python_validates_the_same_way():

@@ -9,7 +9,7 @@ import pytest
 
 from fedspawner.client import Gateway
 from fedspawner.client.widget import JobWidget, live_widgets
-from tests.unit.test_client_support import TOKEN, StubGateway, make_job, pods
+from tests.unit.client_stub import TOKEN, StubGateway, make_job, pods
 
 JOB = "j-aaaaaaaa"
 

@@ -11,7 +11,7 @@ from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 
 from fedspawner.client import Job
-from tests.unit.test_client_support import TOKEN, StubGateway, make_job, pods
+from tests.unit.client_stub import TOKEN, StubGateway, make_job, pods
 
 
 @pytest.fixture(scope="module")
@@ -35,14 +35,20 @@ def shown(cap) -> str:
     return "\n".join([output.data.get("text/plain", "") for output in cap.outputs] + [cap.stdout])
 
 
-def test_extension_registers_and_unregisters_the_magics():
-    shell = InteractiveShell.instance()
-    magics = shell.magics_manager.magics
-    shell.run_line_magic("unload_ext", "fedspawner")
-    assert "fedsubmit" not in magics["cell"] and "fedjobs" not in magics["line"]
-    shell.run_line_magic("load_ext", "fedspawner")
-    assert "fedsubmit" in magics["cell"]
-    assert {"fedjobs", "fedlogs", "fedcancel", "fedattach"} <= set(magics["line"])
+def test_extension_registers_and_unregisters_the_magics(ip):
+    magics = ip.magics_manager.magics
+
+    def registered() -> dict[str, set[str]]:
+        return {kind: {name for name in ("fedsubmit", "fedjobs", "fedlogs", "fedcancel", "fedattach")
+                       if name in magics[kind]} for kind in ("cell", "line")}
+
+    everything = {"cell": {"fedsubmit"}, "line": {"fedjobs", "fedlogs", "fedcancel", "fedattach"}}
+    assert registered() == everything and "FedMagics" in ip.magics_manager.registry
+    ip.run_line_magic("unload_ext", "fedspawner")
+    assert registered() == {"cell": set(), "line": set()}
+    assert "FedMagics" not in ip.magics_manager.registry
+    ip.run_line_magic("load_ext", "fedspawner")
+    assert registered() == everything
 
 
 def test_fedsubmit_returns_a_job_handle(ip, stub):

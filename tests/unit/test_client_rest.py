@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import threading
 
 import pytest
 
 from fedspawner.client import Gateway, GatewayError
 from fedspawner.client.streams import watch_line
-from fedspawner.client.transport import LineSplitter, error_for
-from tests.unit.test_client_support import TOKEN, StubGateway, make_job, pods
+from fedspawner.client.transport import LineSplitter, Request, error_for, send, stream
+from tests.unit.client_stub import TOKEN, StubGateway, make_job, pods
 
 
 @pytest.fixture
@@ -70,9 +71,12 @@ def test_gateway_messages_reach_the_user_as_they_are(stub, gateway):
     with pytest.raises(GatewayError) as info:
         gateway.job("j-zzzzzzzz")
     assert info.value.status == 404 and "No job" in info.value.message
-    with pytest.raises(GatewayError, match="not allowed") as info:
+    with pytest.raises(GatewayError, match="JupyterHub did not accept this token") as info:
         Gateway(stub.url, "wrong").jobs()
-    assert info.value.status == 403
+    assert info.value.status == 401
+    with pytest.raises(GatewayError, match="No JupyterHub token was sent") as info:
+        Gateway(stub.url, "").jobs()
+    assert info.value.status == 401
 
 
 @pytest.mark.parametrize("status, body, fragment", [
@@ -177,3 +181,36 @@ def test_line_splitter_reassembles_chunks():
     assert lines + splitter.close() == ['{"job": {"name": "träning"}}', "second", "third"]
     long = "x" * 300_000
     assert LineSplitter().feed(long.encode() + b"\n") == [long]
+
+
+@pytest.fixture
+def aborted_chunked_answer():
+    """A server that starts a chunked 200 answer, sends one line and hangs up in the middle of a chunk."""
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def serve():
+        for _ in range(2):
+            conn, _ = server.accept()
+            with conn:
+                conn.recv(65536)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\n"
+                             b"Transfer-Encoding: chunked\r\n\r\n"
+                             b"e\r\n{\"job\": {}}\n\r\n" b"40\r\n{\"jo")  # 64 bytes announced, 4 sent
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}/"
+    server.close()
+
+
+def test_aborted_chunked_stream_is_a_gateway_error(aborted_chunked_answer):
+    """http.client reports a cut chunked answer as IncompleteRead (not an OSError): still one paragraph."""
+    request = Request("GET", aborted_chunked_answer, timeout=5)
+    with pytest.raises(GatewayError, match="Can't reach the fedspawner gateway") as info:
+        send(request)
+    assert info.value.status is None and "IncompleteRead" in info.value.message
+    chunks = []
+    with pytest.raises(GatewayError, match="the stream broke off"):
+        for chunk in stream(request):
+            chunks.append(chunk)
+    assert b"".join(chunks).startswith(b'{"job": {}}\n')

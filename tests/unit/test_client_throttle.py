@@ -7,7 +7,7 @@ import time
 
 from fedspawner.client.throttle import Throttle
 from fedspawner.client.widget import JobWidget
-from tests.unit.test_client_support import make_job
+from tests.unit.client_stub import make_job
 
 
 class FakeTime:

@@ -9,7 +9,7 @@ import pytest
 from fedspawner.client import view
 from fedspawner.client.output import jobs_table
 from fedspawner.client.widget import JobWidget
-from tests.unit.test_client_support import make_job, pods
+from tests.unit.client_stub import make_job, pods
 
 NOW = datetime(2025, 1, 1, 1, 2, 5, tzinfo=timezone.utc)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -9,6 +10,7 @@ from html.parser import HTMLParser
 from types import SimpleNamespace
 
 import pytest
+from kubespawner import KubeSpawner
 
 from fedspawner.federation.model import (
     SOURCE_DECLARED, SOURCE_QUOTA, ClusterSnapshot, GpuAvailability, InventorySnapshot,
@@ -136,11 +138,16 @@ def render(user_options=None, *, groups=ALICE, profiles=None, base_url="/hub/", 
     return parse(render_html(user_options, groups=groups, profiles=profiles, base_url=base_url, **snap))
 
 
+def initialised(profiles: list[dict]) -> list[dict]:
+    """A profile list as ``FederatedKubeSpawner.profiles`` hands it over (initialised by KubeSpawner)."""
+    return KubeSpawner._get_initialized_profile_list(None, profiles)
+
+
 def render_html(user_options=None, *, groups=ALICE, profiles=None, base_url="/hub/", **snap) -> str:
     from fedspawner.spawner.options import visible_profiles
 
-    payload = availability(snapshot(**snap), groups, 7)
-    visible = visible_profiles(form.prepare_profiles(PROFILES if profiles is None else profiles), groups)
+    payload = availability(snapshot(**snap), groups)
+    visible = visible_profiles(initialised(PROFILES if profiles is None else profiles), groups)
     return form.render_form_html(visible, payload, user_options, base_url)
 
 
@@ -322,7 +329,7 @@ def test_endpoint_follows_the_hub_base_url():
     dom = render(base_url="/research/hub/")
     data = json.loads(dom.by_id("fs-data").text())
     assert data["endpoint"] == "/research/hub/api/fedspawner/availability"
-    assert data["availability"]["version"] == 7
+    assert data["availability"]["version"] == availability(snapshot(), ALICE)["version"]
     assert [p["slug"] for p in data["profiles"]] == ["cpu", "a100", "h100"]
     assert data["profiles"][2]["gpu_type"] == H100  # "h100" normalised for the script
     assert form.availability_url("") == "/hub/api/fedspawner/availability"
@@ -352,46 +359,109 @@ def test_kubespawner_profile_options_render_with_its_field_names():
     assert dom.by_id(select.attrs["id"] + "-other").attrs["value"] == "quay.io/me/img"
 
 
-def test_prepare_profiles_like_kubespawner():
-    prepared = form.prepare_profiles({"b": {"display_name": "Second One"}, "a": {"display_name": "First"}})
-    assert [p["slug"] for p in prepared] == ["first", "second-one"]
-    assert prepared[0]["default"] is True and "default" not in prepared[1]
-    assert form.prepare_profiles([]) == []
-
-
-async def test_render_options_form_reads_the_shared_registry(monkeypatch):
-    from fedspawner.federation import registry as registry_module
-
+async def test_render_options_form_asks_the_spawner():
     class FakeRegistry:
-        version = 12
-
-        async def start(self):
+        async def wait_ready(self, grace=5.0):
             pass
-
-        async def wait_ready(self, timeout):
-            assert timeout <= 5
 
         def snapshot(self):
             return snapshot()
 
-    monkeypatch.setattr(registry_module.ClusterRegistry, "shared",
-                        classmethod(lambda cls, config=None: FakeRegistry()))
-    spawner = SimpleNamespace(
-        user=SimpleNamespace(groups=[SimpleNamespace(name="gpu-users")]), user_options={"cluster": "onprem"},
-        profile_list=lambda sp: PROFILES, hub=SimpleNamespace(base_url="/hub/"), config=None)
-    dom = parse(await form.render_options_form(spawner))
+    class FakeSpawner:
+        user_options = {"cluster": "onprem"}
+        hub = SimpleNamespace(base_url="/hub/")
+
+        def _groups(self):
+            return frozenset({"gpu-users"})
+
+        async def profiles(self):
+            return initialised(PROFILES)
+
+        async def registry(self):
+            return FakeRegistry()
+
+    dom = parse(await form.render_options_form(FakeSpawner()))
     assert [r.attrs["value"] for r in dom.find_all("input", type="radio")] == ["cpu", "a100"]
     assert options(dom, "fs-cluster")["onprem"]["selected"]
     assert options(dom, "fs-cluster")["secure"]["disabled"]
 
 
-def test_script_is_plain_es2019():
-    js = (form.TEMPLATES / "launch_form.js").read_text()
+@pytest.mark.parametrize("name", ["launch_form.js", "launch_form_rules.js"])
+def test_script_is_plain_es2019(name):
+    js = (form.TEMPLATES / name).read_text()
     code = re.sub(r"/\*.*?\*/|//[^\n]*", "", js, flags=re.S)
     assert not re.search(r"\?\.[A-Za-z_(\[]|\?\?", code), "optional chaining / nullish coalescing are ES2020"
     assert "import " not in code and "</script" not in js.lower()
-    node = shutil.which("node")
-    if node:
-        result = subprocess.run([node, "--check", str(form.TEMPLATES / "launch_form.js")],
-                                capture_output=True, text=True)
-        assert result.returncode == 0, result.stderr
+
+
+def test_page_script_parses(tmp_path):
+    """What the page runs: both files inside one function."""
+    path = tmp_path / "page.js"
+    path.write_text(str(form.script()))
+    result = subprocess.run([node(), "--check", str(path)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+# ---- the script's rules are form.py's rules ------------------------------------------
+
+def node() -> str:
+    path = shutil.which("node")
+    assert path, "node is needed to test the launch form's script (`make test` needs it for configurable-http-proxy)"
+    return path
+
+
+RUN_RULES = r"""
+const fs = require("fs");
+const vm = require("vm");
+const input = JSON.parse(fs.readFileSync(0, "utf8"));
+const source = fs.readFileSync(input.path, "utf8") + "\nlaunchRules";
+const rules = vm.runInContext(source, vm.createContext({}))(input.consts);
+process.stdout.write(JSON.stringify(input.cases.map(function (c) {
+  const gpus = rules.gpuRows(c.clusters, c.profile, c.chosen);
+  const missing = rules.missingRow("nvidia-b200", "nvidia-b200");
+  return {clusters: rules.clusterRows(c.clusters, c.profile), table: rules.tableRows(c.clusters, c.profile),
+          gpus: gpus, limits: gpus.concat([missing]).map(rules.countLimits), missing: missing};
+})));
+"""
+
+
+def python_rules(case: dict) -> dict:
+    gpus = form.gpu_rows(case["clusters"], case["profile"], case["chosen"])
+    missing = form.missing_row("nvidia-b200", "nvidia-b200")
+    return {"clusters": form.cluster_rows(case["clusters"], case["profile"]),
+            "table": form.table_rows(case["clusters"], case["profile"]),
+            "gpus": gpus, "limits": [form.count_limits(row) for row in gpus + [missing]], "missing": missing}
+
+
+def rule_cases() -> list[dict]:
+    """Every profile (and none) x every cluster choice, over inventories that exercise every rule."""
+    base = snapshot()
+    lab = ClusterSnapshot("lab", "Teaching Lab", "", "", visibility="namespace")  # CPU only
+    gone = ClusterSnapshot("old", "Old A100s", "campus", "IT", healthy=False, health_reason="timeout",
+                           gpus={A100: exact(A100, "NVIDIA A100 40GB", 4, 4, 4)})
+    inventories = [base, snapshot(burst_healthy=False), snapshot(h100_free=0), snapshot(secure_groups={"gpu-users"}),
+                   InventorySnapshot(base.clusters + (lab, gone), taken_at=base.taken_at)]
+    profiles = [form.rule_profile(p) for p in initialised(PROFILES + [
+        {"display_name": "TPU", "slug": "tpu", "gpu": {"type": "nvidia-b200", "count": 2}},
+        {"display_name": "Lab", "slug": "lab", "clusters": {"allowed": ["lab", "regional"]}},
+        {"display_name": "Any", "slug": "any", "gpu": {"type": "any", "count": 2}}])] + [None]
+    cases = []
+    for inventory in inventories:
+        clusters = availability(inventory, ALICE)["clusters"]
+        for profile in profiles:
+            for chosen in ["auto", "nowhere"] + [c["name"] for c in clusters]:
+                cases.append({"clusters": clusters, "profile": profile, "chosen": chosen})
+    return cases
+
+
+def test_script_rules_agree_with_form_py():
+    """The page re-applies the rules in JavaScript: same rows, labels, reasons, limits and table."""
+    cases = rule_cases()
+    stdin = json.dumps({"path": str(form.TEMPLATES / "launch_form_rules.js"), "consts": form.CONSTS,
+                        "cases": cases})
+    result = subprocess.run([node(), "-e", RUN_RULES], input=stdin, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    from_script = json.loads(result.stdout)
+    assert len(from_script) == len(cases)
+    for case, js in zip(cases, from_script):
+        assert js == python_rules(case), f"profile {(case['profile'] or {}).get('slug')}, cluster {case['chosen']}"

@@ -16,6 +16,7 @@ from fedspawner.gateway.config import Gateway
 from fedspawner.gateway.errors import NotAuthenticated
 from fedspawner.gateway.handlers import OPENAPI, error_answer, make_app, routes
 from fedspawner.jobs.errors import JobSpecError
+from fedspawner.jobs.fields import JOB_STATES
 
 
 class FakeAuth:
@@ -97,3 +98,5 @@ def test_openapi_describes_every_route():
     assert served == documented
     for schema in ("Job", "JobSpec", "Cluster", "Error"):
         assert schema in doc["components"]["schemas"]
+    [state] = [p for p in doc["paths"]["/jobs"]["get"]["parameters"] if p["name"] == "state"]
+    assert tuple(state["schema"]["enum"]) == JOB_STATES

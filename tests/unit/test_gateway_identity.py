@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 from fedspawner.gateway.identity import (
     ANNOTATION_RECORD, JOB_ID_RE, SPEC_KEY, JobRecord, anchor_patch, new_job_id, object_name, record_of,
     spec_of,
 )
 from fedspawner.jobs import JobSpec, RenderTarget
+from fedspawner.jobs.checks import MAX_NAME_LENGTH
 from fedspawner.jobs.render import render
 from fedspawner.jobs.validation import is_dns1035_label
 
@@ -20,6 +23,8 @@ def test_object_names_are_valid_and_carry_the_id():
     assert object_name("ddp-demo", "j-abcd2345") == "ddp-demo-abcd2345"
     long = object_name("a" * 30 + "-" + "b" * 9, "j-abcd2345")
     assert len(long) <= 40 and long.endswith("-abcd2345") and is_dns1035_label(long)
+    longest = object_name("a" * MAX_NAME_LENGTH, new_job_id())
+    assert len(longest) == MAX_NAME_LENGTH and is_dns1035_label(longest)
     assert "--" not in object_name("a" * 30 + "-b", "j-abcd2345")
 
 
@@ -32,6 +37,14 @@ def test_record_round_trip_and_history():
     assert again == record
     assert again.noted("moved").history == ("moved",)
     assert JobRecord.from_json("{not json") is None and JobRecord.from_json('{"name": 1}') is None
+    assert JobRecord.from_json("[1]") is None
+
+
+def test_records_with_fields_this_version_does_not_know_still_read():
+    spec = JobSpec.from_dict({"kind": "job", "name": "old", "script": "x"})
+    record = JobRecord.for_spec(spec, None, frozenset(), ordered=False)
+    data = {**json.loads(record.to_json()), "gpu_display": "NVIDIA A100 40GB", "from_the_future": [1]}
+    assert JobRecord.from_json(json.dumps(data)) == record
 
 
 def test_anchor_carries_the_record_and_the_spec():

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 
 import pytest
 
-from fedspawner.federation.model import SOURCE_DECLARED, ClusterSnapshot, GpuAvailability, InventorySnapshot
+from fedspawner.federation.model import (
+    SOURCE_DECLARED, ClusterSnapshot, GpuAvailability, InventorySnapshot, PlacementRequest,
+)
+from fedspawner.federation.placement import largest_gang
 from fedspawner.gateway.errors import BadRequest, Unsatisfiable
-from fedspawner.gateway.planning import parse_cluster_field, placement_request, plan, replan
-from fedspawner.jobs import JobSpec
+from fedspawner.gateway.planning import clusters_named, placement_request, plan, replan
+from fedspawner.jobs import JobSpec, JobSpecError
+from fedspawner.jobs.fields import JOB_STATES, parse_cluster_field
 
 A100, H100 = "nvidia-a100-40gb", "nvidia-h100-80gb"
 DISPLAY = {A100: "NVIDIA A100 40GB", H100: "NVIDIA H100 80GB"}
@@ -40,15 +45,28 @@ def spec(**fields) -> JobSpec:
 
 
 def test_cluster_field():
-    known = ["onprem", "regional"]
-    assert parse_cluster_field("auto", known) is None and parse_cluster_field(None, known) is None
-    assert parse_cluster_field("onprem", known) == ("onprem",)
-    assert parse_cluster_field(["regional", "onprem", "regional"], known) == ("regional", "onprem")
-    assert parse_cluster_field("regional,onprem", known) == ("regional", "onprem")
-    for bad, words in (("mars", "Unknown cluster 'mars'"), ([], "must be"), ({"a": 1}, "must be"),
-                       ([3], "must be")):
-        with pytest.raises(BadRequest, match=words):
-            parse_cluster_field(bad, known)
+    assert clusters_named("auto", SNAPSHOT) is None and clusters_named(None, SNAPSHOT) is None
+    assert clusters_named("onprem", SNAPSHOT) == ("onprem",)
+    assert clusters_named(["regional", "onprem"], SNAPSHOT) == ("regional", "onprem")
+    assert clusters_named("regional,onprem", SNAPSHOT) == ("regional", "onprem")
+    with pytest.raises(BadRequest, match="Unknown cluster 'mars'.*are: onprem, regional, burst"):
+        clusters_named("onprem,mars", SNAPSHOT)
+
+
+@pytest.mark.parametrize("value, words", [
+    ([], "it is empty"), ("", "it is empty"), ({"a": 1}, "not dict"), ([3], "other things than names"),
+    (["onprem", "onprem"], "names onprem twice"), (["onprem", "auto"], "can't be part of a list"),
+    ("Onprem", "not a cluster name"), ("a,,b", "empty name"), (["x"] * 51, "at most 50"),
+])
+def test_cluster_field_syntax(value, words):
+    with pytest.raises(JobSpecError, match=words) as info:
+        parse_cluster_field(value)
+    assert info.value.field == "cluster"
+
+
+def test_job_states_are_the_phases():
+    assert JOB_STATES == ("pending", "running", "succeeded", "failed", "cancelled")
+    assert parse_cluster_field(["auto"]) is None and parse_cluster_field(" a , b ") == ["a", "b"]
 
 
 def test_the_gang_is_one_request():
@@ -62,13 +80,13 @@ def test_the_gang_is_one_request():
 
 def test_gpu_jobs_go_where_the_gpus_are():
     chosen = plan(spec(nodes=2, gpus="h100:4"), SNAPSHOT, "alice", frozenset(), "auto")
-    assert chosen.order == ("burst",) and chosen.gpu_types == {"burst": H100}
+    assert chosen.order == ("burst",) and chosen.gpu_types == {"burst": H100} and not chosen.user_order
 
 
 def test_a_users_list_is_a_failover_order():
     chosen = plan(spec(nodes=2, cpu="48", memory="300Gi"), SNAPSHOT, "alice", frozenset(),
                   ["regional", "onprem"])
-    assert chosen.order == ("regional", "onprem") and chosen.user_order == ("regional", "onprem")
+    assert chosen.order == ("regional", "onprem") and chosen.user_order
     order, _ = replan(chosen.request, SNAPSHOT, ("onprem",), user_order=True)
     assert order == ["onprem"]
     assert replan(chosen.request, SNAPSHOT, (), user_order=True) == ([], {})
@@ -109,3 +127,14 @@ def test_clusters_closed_to_the_users_groups_are_not_offered():
     with pytest.raises(Unsatisfiable) as info:
         plan(spec(gpus="h100:1"), closed, "alice", frozenset({"y"}), "auto")
     assert "only for group x" in info.value.message
+
+
+def test_the_largest_gang_counts_whole_pods_per_node():
+    thin = InventorySnapshot(clusters=(cluster("thin", exact(A100, [3, 3, 1], 4)),
+                                       cluster("closed", exact(A100, [4, 4, 4], 4), allowed_groups=frozenset())))
+    request = PlacementRequest(gpu_type=A100, gpu_count=2, pods=5)
+    assert largest_gang(request, thin) == (2, "thin", DISPLAY[A100])  # 7 free, but only 2 pairs on a node
+    assert largest_gang(replace(request, allow_multi_node=True), thin) == (3, "thin", DISPLAY[A100])
+    assert largest_gang(replace(request, groups=frozenset({"x"}), explicit_cluster="closed"), thin) is None
+    assert largest_gang(replace(request, gpu_type="any", gpu_count=4), thin) is None
+    assert largest_gang(PlacementRequest(), thin) is None

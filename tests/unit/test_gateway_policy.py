@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from fedspawner.gateway.errors import Forbidden
+from fedspawner.gateway.config import Gateway
+from fedspawner.gateway.errors import BadRequest, Forbidden
 from fedspawner.gateway.policy import ESCAPES, check_image, check_request, manifest_violations
-from fedspawner.jobs import GpuScheduling, JobSpec, RenderTarget
+from fedspawner.gateway.submit import Submitter
+from fedspawner.jobs import GpuScheduling, JobSpec, JobSpecError, RenderTarget
 from fedspawner.jobs.render import render
 
 COMBOS = [("pytorch", "indexed-job"), ("pytorch", "trainjob"), ("pytorch", "pytorchjob"),
@@ -52,3 +56,18 @@ def test_manifest_violations_are_found_anywhere():
         "volumes": [{"name": "h", "hostPath": {"path": "/"}}]}}}}
     problems = manifest_violations([bad], "team")
     assert len(problems) == 5 and any("namespace 'other'" in p for p in problems)
+
+
+@pytest.mark.parametrize("body, error, words", [
+    ({"kind": "mpi", "script": "x"}, BadRequest, "MPI operator"),  # the kind first, not "no default image"
+    ({"kind": "job", "script": "x", "image": "evil/miner:1"}, Forbidden, "job:*"),
+    ({"kind": "job", "script": "x", "colour": "blue"}, JobSpecError, "Unknown field 'colour'"),
+    ({"kind": "job", "script": "x", "cpu": "1.2.3"}, JobSpecError, "not a CPU quantity"),
+    ([1], BadRequest, "JSON object"),
+])
+def test_requests_are_refused_before_anything_is_placed(body, error, words):
+    submitter = Submitter(registry=None, discovery=None, settings=Gateway(allowed_images=["job:*"]))
+    with pytest.raises(error, match=re.escape(words)):
+        submitter.validate(body)
+    spec, cluster = submitter.validate({"kind": "job", "script": "x", "image": "job:1", "cluster": "a,b"})
+    assert (spec.image, cluster) == ("job:1", "a,b")

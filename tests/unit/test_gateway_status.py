@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import pytest
 
+from fedspawner.federation.model import ClusterSnapshot, GpuAvailability, InventorySnapshot
 from fedspawner.gateway.identity import ANNOTATION_RECORD, JobRecord
 from fedspawner.gateway.model import JobObjects
-from fedspawner.gateway.status import current_pods, job_view, role_and_rank, terminal_state
+from fedspawner.gateway.status import cancelled_view, current_pods, job_view, role_and_rank, terminal_state
 
 INDEX = "batch.kubernetes.io/job-completion-index"
 
 
 def record(**fields) -> JobRecord:
     values = dict(name="ddp", kind="pytorch", image="pytorch/pytorch:2", nodes=2, gpus_per_node=0,
-                  gpu_type=None, gpu_display=None, created="2026-01-01T00:00:00Z")
+                  gpu_type=None, created="2026-01-01T00:00:00Z")
     values.update(fields)
     return JobRecord(**values)
 
@@ -82,10 +83,15 @@ def test_replaced_pods_drop_out_and_rows_follow_rank_order():
 
 
 def test_pending_until_every_rank_runs_and_says_what_it_waits_for():
-    rec = record(gpus_per_node=4, gpu_type="nvidia-a100-40gb", gpu_display="NVIDIA A100 40GB")
+    rec = record(gpus_per_node=4, gpu_type="nvidia-a100-40gb")
     view = job_view(objects([pod("a", index=0)], rec=rec))
     assert view["phase"] == "Pending"
     assert view["message"] == "waiting for 2 × 4 NVIDIA A100 40GB on onprem (1 of 2 running)"
+    gpu = GpuAvailability("nvidia-a100-40gb", "A100 (lab)", "nvidia.com/gpu", total=8, free=4,
+                          free_upper_bound=None, largest_free_on_one_node=4, max_per_node=4)
+    snapshot = InventorySnapshot(clusters=(ClusterSnapshot("onprem", "onprem", gpus={gpu.gpu_type: gpu}),))
+    named = job_view(objects([pod("a", index=0)], rec=rec), None, snapshot)
+    assert named["message"] == "waiting for 2 × 4 A100 (lab) on onprem (1 of 2 running)"
     assert view["started"] is None and view["owner"] == "Alice" and view["name"] == "ddp"
     none_yet = job_view(objects([], rec=rec))
     assert none_yet["message"].endswith("pods not created yet")
@@ -152,3 +158,11 @@ def test_a_job_without_its_record_still_shows():
     orphan = JobObjects("j-abcd2345", "onprem", "fedspawner", pods=[pod("a", index=0)])
     view = job_view(orphan)
     assert view["id"] == "j-abcd2345" and view["history"] == [] and view["phase"] == "Running"
+
+
+def test_a_cancelled_job_keeps_its_last_view_without_pods():
+    last = job_view(objects([pod("a", index=0), pod("b", index=1)]), progress={"step": 2})
+    view = cancelled_view(last, "cancelled: gone")
+    assert (view["phase"], view["pods"], view["ui_url"]) == ("Cancelled", [], None)
+    assert view["message"] == "cancelled: gone"
+    assert view["progress"] == {"step": 2} and view["id"] == last["id"]

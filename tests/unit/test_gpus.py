@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import json
-from types import SimpleNamespace
+from dataclasses import replace
 
 import pytest
 
-from fedspawner.federation import gpu_catalog
+from fedspawner.federation import config, gpu_catalog, gpus
 from fedspawner.federation.gpus import (
-    GpuOffer, GpuType, GpuTypeError, LabelMapping, known_gpu_types, node_affinity, node_gpu_offers,
+    CONVENTIONS, FAMILIES, GpuOffer, GpuType, GpuTypeError, LabelMapping, node_affinity, node_gpu_offers,
     node_selector_terms, parse_gpu_type, scheduling_for,
 )
 
 GFD = "nvidia.com/gpu.product"
 GKE = "cloud.google.com/gke-accelerator"
+GKE_PARTITION = "cloud.google.com/gke-gpu-partition-size"
+GKE_SHARING = "cloud.google.com/gke-gpu-sharing-strategy"
+AMD_PRODUCT = "amd.com/gpu.product-name"
 KARPENTER = "karpenter.k8s.aws/instance-gpu-"
 EKS = "eks.amazonaws.com/instance-gpu-"
 AKS_SIZE = "node.kubernetes.io/instance-type"
@@ -101,6 +104,16 @@ def test_parsed_fields():
     assert str(gpu) == gpu.name
 
 
+def test_derived_names_are_computed_once_and_take_no_part_in_identity():
+    gpu = parse_gpu_type("a100-80gb-mig-1g.10gb")
+    assert gpu.name is gpu.name and gpu.display is gpu.display and gpu.catalog_entry is gpu.catalog_entry
+    fresh = GpuType("nvidia", "a100", 81920, mig_profile="1g.10gb")  # nothing computed yet
+    assert gpu == fresh and hash(gpu) == hash(fresh) and repr(gpu) == repr(fresh)
+    assert replace(gpu, mig_profile=None, shared=True).name == "nvidia-a100-80gb-shared"
+    model = gpu.catalog_entry
+    assert (model.vendor, model.model) == ("nvidia", "a100") and model.model is model.model
+
+
 def test_display():
     assert parse_gpu_type("nvidia-a100-80gb").display == "NVIDIA A100 80GB"
     assert parse_gpu_type("nvidia-a100-80gb-mig-1g.10gb").display == "NVIDIA A100 80GB · MIG 1g.10gb"
@@ -145,10 +158,6 @@ def test_mig_only_on_mig_capable_models():
     assert parse_gpu_type("a30-mig-1g.6gb").name == "nvidia-a30-mig-1g.6gb"
 
 
-def test_gpu_type_error_is_a_value_error():
-    assert issubclass(GpuTypeError, ValueError)
-
-
 def test_non_strict_and_known_types():
     assert parse_gpu_type("nvidia-rtx-4090", strict=False) == GpuType("nvidia", "rtx-4090")
     with pytest.raises(GpuTypeError):
@@ -167,8 +176,8 @@ def test_identity_ignores_detail_and_snaps_memory():
     assert GpuType("nvidia", "l4") != GpuType("nvidia", "l4", shared=True)
 
 
-def test_known_gpu_types_cover_the_required_models():
-    names = {gpu.name for gpu in known_gpu_types()}
+def test_catalog_covers_the_required_models_once_each():
+    names = {GpuType.from_model(model).name for model in gpu_catalog.MODELS}
     assert {"nvidia-a100-40gb", "nvidia-a100-80gb", "nvidia-h100-80gb", "nvidia-h200-141gb", "nvidia-l4",
             "nvidia-l40s", "nvidia-a10", "nvidia-a10g", "nvidia-t4", "nvidia-v100-16gb", "nvidia-v100-32gb",
             "nvidia-a30", "nvidia-a40", "nvidia-rtx-a6000", "nvidia-b200", "amd-mi210", "amd-mi250x",
@@ -477,10 +486,16 @@ def test_cpu_only_nodes_offer_nothing():
 
 
 @pytest.mark.parametrize("allocatable", [{}, {"nvidia.com/gpu": "0"}, {"cpu": "8"},
-                                         {"nvidia.com/gpu": "bogus"}])
+                                         {"nvidia.com/gpu": "bogus"}, {"nvidia.com/gpu": "-2"},
+                                         {"nvidia.com/gpu": None}])
 def test_labelled_gpu_without_allocatable_has_count_zero(allocatable):
     offer = only_offer({GFD: "NVIDIA-L4"}, allocatable)
     assert offer.gpu.name == "nvidia-l4" and offer.count == 0
+
+
+@pytest.mark.parametrize("quantity, count", [("8", 8), (8, 8), ("1k", 1000), ("2e0", 2)])
+def test_allocatable_is_read_as_a_kubernetes_quantity(quantity, count):
+    assert only_offer({GFD: "NVIDIA-L4"}, {"nvidia.com/gpu": quantity}).count == count
 
 
 def test_gpu_resource_without_labels_is_offered_as_unknown_model():
@@ -496,7 +511,7 @@ def test_taints_become_tolerations():
         {"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"},
         {"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"},  # duplicates collapse
         {"key": "nvidia.com/gpu", "effect": "NoExecute"},
-        SimpleNamespace(key="amd.com/gpu", value=None, effect="PreferNoSchedule", time_added=None),
+        {"key": "amd.com/gpu", "value": None, "effect": "PreferNoSchedule", "timeAdded": None},
         {"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"},  # not a GPU taint
         {"key": "sku", "value": "cpu", "effect": "NoSchedule"},
     ]
@@ -506,7 +521,9 @@ def test_taints_become_tolerations():
         {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoExecute"},
         {"key": "amd.com/gpu", "operator": "Exists", "effect": "PreferNoSchedule"},
     )
-    assert hash(offer) == hash(offer)  # offers stay hashable despite the toleration dicts
+    # The inventory de-duplicates the offers of a type's nodes in a dict: equal nodes, one offer.
+    same_node = only_offer({GFD: "NVIDIA-L4"}, {"nvidia.com/gpu": "1"}, taints=[dict(t) for t in taints])
+    assert same_node == offer and len({offer: None, same_node: None}) == 1
 
 
 def test_admin_mappings_override_built_in_conventions():
@@ -541,139 +558,250 @@ def test_bad_mapping_names_the_mapping():
 
 # --- canonical -> scheduling -----------------------------------------------------------------------
 
+def test_conventions_a_cluster_may_declare():
+    assert set(FAMILIES) == {"gfd", "gke", "karpenter", "eks", "aks", "amd", "custom"}
+    assert set(CONVENTIONS) == set(FAMILIES) | {"gfd-mig-mixed", "gfd-mig-single"}
+    assert "resource" not in CONVENTIONS  # node-side only: a GPU no label describes
+    assert config.CONVENTIONS is CONVENTIONS
+
+
+def test_the_gpu_api_exports_what_it_lists():
+    assert len(set(gpus.__all__)) == len(gpus.__all__)
+    assert all(hasattr(gpus, name) for name in gpus.__all__)
+    homes = {f"fedspawner.federation.{m}" for m in ("gpus", "gpu_types", "gpu_labels")}
+    public = {n for n, v in vars(gpus).items() if not n.startswith("_") and getattr(v, "__module__", "") in homes}
+    assert public <= set(gpus.__all__), public - set(gpus.__all__)
+
+
 def test_scheduling_gke_h100():
     offer = scheduling_for("nvidia-h100-80gb", "gke")
-    assert (GKE, "nvidia-h100-80gb") == offer.selector[0]
-    assert offer.resource == "nvidia.com/gpu" and offer.count == 0
-    assert {"key": "nvidia.com/gpu", "operator": "Exists"} in offer.tolerations
-    assert "cloud.google.com/gke-gpu-partition-size" in offer.excluded
+    assert offer.selector == ((GKE, "nvidia-h100-80gb"), (GKE, "nvidia-h100-mega-80gb"))
+    assert (offer.resource, offer.count, offer.convention) == ("nvidia.com/gpu", 0, "gke")
+    assert offer.tolerations == ({"key": "nvidia.com/gpu", "operator": "Exists"},)
+    assert set(offer.excluded) == {GKE_PARTITION, GKE_SHARING}
 
 
 def test_scheduling_gke_mig_and_sharing():
     mig = scheduling_for("nvidia-a100-80gb-mig-1g.10gb", "gke")
-    assert mig.selector == ((GKE, "nvidia-a100-80gb"), ("cloud.google.com/gke-gpu-partition-size", "1g.10gb"))
-    assert mig.resource == "nvidia.com/gpu"
+    assert mig.selector == ((GKE, "nvidia-a100-80gb"), (GKE_PARTITION, "1g.10gb"))
+    assert mig.resource == "nvidia.com/gpu" and mig.excluded == (GKE_SHARING,)
     shared = scheduling_for(parse_gpu_type("l4-shared"), "gke")
-    assert ("cloud.google.com/gke-gpu-sharing-strategy", "time-sharing") in shared.selector
+    assert shared.selector == ((GKE, "nvidia-l4"), (GKE_SHARING, "time-sharing"))
+    assert shared.excluded == (GKE_PARTITION,)
 
 
-def test_scheduling_gfd():
+def test_scheduling_gfd_full_and_shared():
     offer = scheduling_for("nvidia-a100-40gb", "gfd")
-    assert offer.selector[0] == (GFD, "NVIDIA-A100-SXM4-40GB")
-    assert (GFD, "A100-SXM4-40GB") in offer.selector  # older drivers leave out the NVIDIA prefix
+    products = ("NVIDIA-A100-SXM4-40GB", "NVIDIA-A100-PCIE-40GB", "A100-SXM4-40GB", "A100-PCIE-40GB")
+    assert offer.selector == tuple((GFD, p) for p in products)  # older drivers leave out "NVIDIA"
+    assert (offer.resource, offer.convention) == ("nvidia.com/gpu", "gfd")
+    assert offer.tolerations == ({"key": "nvidia.com/gpu", "operator": "Exists"},)
+    shared = scheduling_for("nvidia-l4-shared", "gfd")
+    assert (shared.selector, shared.resource) == (((GFD, "NVIDIA-L4-SHARED"),), "nvidia.com/gpu")
+
+
+A100_80_MIG = "nvidia-a100-80gb-mig-1g.10gb"
+MIXED_KEY = "nvidia.com/mig-1g.10gb.product"
+
+
+@pytest.mark.parametrize("convention, strategy", [("gfd", "mixed"), (None, "mixed"), ("gfd-mig-mixed", "mixed"),
+                                                  ("amd", "mixed"), ("gfd-mig-mixed", "single")])
+def test_mig_slice_on_a_gfd_cluster_is_mixed_by_default(convention, strategy):
+    offer = scheduling_for(A100_80_MIG, convention, mig_strategy=strategy)
+    assert (offer.resource, offer.convention) == ("nvidia.com/mig-1g.10gb", "gfd-mig-mixed")
+    assert offer.selector[0] == (MIXED_KEY, "NVIDIA-A100-SXM4-80GB-MIG-1g.10gb")
+    assert {k for k, _ in offer.selector} == {MIXED_KEY}
+
+
+@pytest.mark.parametrize("convention, strategy", [("gfd", "single"), ("gfd-mig-single", "mixed"),
+                                                  ("amd", "single")])
+def test_mig_slice_with_the_single_strategy(convention, strategy):
+    offer = scheduling_for(A100_80_MIG, convention, mig_strategy=strategy)
+    assert (offer.resource, offer.convention) == ("nvidia.com/gpu", "gfd-mig-single")
+    assert offer.selector[0] == (GFD, "NVIDIA-A100-SXM4-80GB-MIG-1g.10gb")
     assert {k for k, _ in offer.selector} == {GFD}
-    assert offer.resource == "nvidia.com/gpu" and offer.convention == "gfd"
-    assert scheduling_for("nvidia-l4-shared", "gfd").selector == ((GFD, "NVIDIA-L4-SHARED"),)
+    shared = scheduling_for(A100_80_MIG + "-shared", convention, mig_strategy=strategy)
+    assert shared.selector[0] == (GFD, "NVIDIA-A100-SXM4-80GB-MIG-1g.10gb-SHARED")
 
 
-def test_scheduling_gfd_mig():
-    mixed = scheduling_for("nvidia-a100-80gb-mig-1g.10gb", "gfd-mig-mixed")
-    assert mixed.resource == "nvidia.com/mig-1g.10gb"
-    assert mixed.selector[0] == ("nvidia.com/mig-1g.10gb.product", "NVIDIA-A100-SXM4-80GB-MIG-1g.10gb")
-    single = scheduling_for("nvidia-a100-40gb-mig-1g.5gb", "gfd-mig-single")
-    assert single.resource == "nvidia.com/gpu"
-    assert single.selector[0] == (GFD, "NVIDIA-A100-SXM4-40GB-MIG-1g.5gb")
+@pytest.mark.parametrize("convention", ["gfd-mig-mixed", "gfd-mig-single"])
+def test_full_gpu_on_a_mig_cluster_uses_the_plain_product_label(convention):
+    assert scheduling_for("nvidia-a100-80gb", convention) == scheduling_for("nvidia-a100-80gb", "gfd")
+    assert scheduling_for("nvidia-a100-80gb", convention).convention == "gfd"
 
 
-def test_scheduling_karpenter_eks_aks_amd():
+@pytest.mark.parametrize("convention", ["gfd", "gfd-mig-single", "gke", "karpenter", "eks", "custom", None])
+def test_amd_gpu_on_a_cluster_whose_labels_do_not_name_it_uses_the_amd_labeller(convention):
+    offer = scheduling_for("amd-mi300x", convention)
+    assert offer == scheduling_for("amd-mi300x", "amd")
+    assert offer.selector == ((AMD_PRODUCT, "AMD_Instinct_MI300X_OAM"), (AMD_PRODUCT, "AMD_Instinct_MI300X"))
+    assert (offer.resource, offer.convention) == ("amd.com/gpu", "amd")
+    assert offer.tolerations == ({"key": "amd.com/gpu", "operator": "Exists"},)
+
+
+def test_amd_gpu_on_aks_uses_the_vm_size_aks_labels_it_with():
+    offer = scheduling_for("amd-mi300x", "aks")
+    assert offer.selector == ((AKS_SIZE, "Standard_ND96isr_MI300X_v5"),)
+    assert (offer.resource, offer.convention) == ("amd.com/gpu", "aks")
+    assert {"key": "sku", "operator": "Equal", "value": "gpu"} in offer.tolerations
+    with pytest.raises(GpuTypeError, match="'amd' convention have no label for amd-mi210-shared"):
+        scheduling_for("amd-mi210-shared", "aks")
+
+
+def test_nvidia_gpu_on_an_amd_cluster_uses_gpu_feature_discovery():
+    assert scheduling_for("nvidia-l4", "amd") == scheduling_for("nvidia-l4", "gfd")
+
+
+def test_scheduling_karpenter_eks_aks():
     karpenter = scheduling_for("nvidia-a100-80gb", "karpenter")
     assert karpenter.selector == ((KARPENTER + "name", "a100"), (KARPENTER + "memory", "81920"))
+    assert karpenter.convention == "karpenter"
     assert scheduling_for("l4", "eks").selector == ((EKS + "name", "l4"),)
     assert scheduling_for("t4", "eks").selector == ((EKS + "name", "t4"), (EKS + "name", "t4g"))
     aks = scheduling_for("nvidia-a100-80gb", "aks")
-    assert (AKS_SIZE, "Standard_NC24ads_A100_v4") in aks.selector
-    assert {"key": "sku", "operator": "Equal", "value": "gpu"} in aks.tolerations
-    amd = scheduling_for("amd-mi300x", "amd")
-    assert amd.selector[0] == ("amd.com/gpu.product-name", "AMD_Instinct_MI300X_OAM")
-    assert amd.resource == "amd.com/gpu"
-    assert amd.tolerations == ({"key": "amd.com/gpu", "operator": "Exists"},)
-    assert scheduling_for("amd-mi300x", "aks").resource == "amd.com/gpu"
+    assert (AKS_SIZE, "Standard_NC24ads_A100_v4") in aks.selector and {k for k, _ in aks.selector} == {AKS_SIZE}
+    assert aks.tolerations == ({"key": "nvidia.com/gpu", "operator": "Exists"},
+                               {"key": "sku", "operator": "Equal", "value": "gpu"})
 
 
-def test_scheduling_custom():
-    mappings = [LabelMapping("acme.org/gpu", "a100-big", "nvidia-a100-80gb"),
-                LabelMapping("acme.org/gpu", "a100-big-2", "nvidia-a100-80gb"),
-                LabelMapping("acme.org/gpu", "small", "nvidia-l4")]
-    offer = scheduling_for("a100-80gb", "custom", mappings)
+MAPPINGS = [LabelMapping("acme.org/gpu", "a100-big", "nvidia-a100-80gb"),
+            LabelMapping("acme.org/gpu", "a100-big-2", "nvidia-a100-80gb"),
+            LabelMapping("acme.org/other", "a100", "nvidia-a100-80gb"),  # another key would AND: left out
+            LabelMapping("acme.org/gpu", "small", "nvidia-l4"),
+            LabelMapping("acme.org/gpu", "slice", A100_80_MIG),
+            LabelMapping("lab.example/gpu", "rtx4090", "nvidia-rtx-4090", "ex.com/rtx"),
+            LabelMapping("acme.org/gpu", "mi300x", "amd-mi300x", "amd.com/gpu")]
+
+
+@pytest.mark.parametrize("convention", CONVENTIONS)
+def test_mappings_come_first_in_every_family(convention):
+    offer = scheduling_for("a100-80gb", convention, MAPPINGS)
     assert offer.selector == (("acme.org/gpu", "a100-big"), ("acme.org/gpu", "a100-big-2"))
-    assert offer.convention == "custom" and offer.resource == "nvidia.com/gpu"
-    own = [LabelMapping("k", "v", "nvidia-rtx-4090", "ex.com/rtx")]
-    mine = scheduling_for("nvidia-rtx-4090", "custom", own)
-    assert mine.resource == "ex.com/rtx"
+    assert (offer.resource, offer.convention) == ("nvidia.com/gpu", "custom")
+    assert offer.tolerations == ({"key": "nvidia.com/gpu", "operator": "Exists"},)
+    assert scheduling_for(A100_80_MIG, convention, MAPPINGS).selector == (("acme.org/gpu", "slice"),)
+    mine = scheduling_for("nvidia-rtx-4090", convention, MAPPINGS)
+    assert (mine.selector, mine.resource) == ((("lab.example/gpu", "rtx4090"),), "ex.com/rtx")
+    amd = scheduling_for("amd-mi300x", convention, MAPPINGS)
+    assert amd.selector == (("acme.org/gpu", "mi300x"),)
+    assert amd.tolerations == ({"key": "amd.com/gpu", "operator": "Exists"},)
+
+
+def test_a_mapping_of_another_type_changes_nothing():
+    assert scheduling_for("nvidia-t4", "gke", MAPPINGS) == scheduling_for("nvidia-t4", "gke")
+    assert scheduling_for("nvidia-a100-80gb-mig-3g.40gb", "gfd", MAPPINGS).convention == "gfd-mig-mixed"
 
 
 @pytest.mark.parametrize("gpu, convention, message", [
-    ("nvidia-a10", "gke", "no label for nvidia-a10"),
-    ("nvidia-a30", "karpenter", "no label for nvidia-a30"),
-    ("nvidia-l40s", "aks", "no label for nvidia-l40s"),
-    ("nvidia-l4", "amd", "no label for nvidia-l4"),
-    ("amd-mi210", "gfd", "no label for amd-mi210"),
-    ("nvidia-a100-80gb-mig-1g.10gb", "gfd", "gfd-mig-single"),
-    ("nvidia-a100-80gb", "gfd-mig-mixed", "not a MIG slice"),
-    ("nvidia-a100-80gb-mig-1g.10gb", "karpenter", "MIG"),
-    ("nvidia-l4-shared", "eks", "shared"),
-    ("nvidia-l4", "custom", "No LabelMapping"),
-    ("nvidia-l4", "openshift", "Unknown GPU label convention"),
-    ("nvidia-l4", "resource", "Unknown GPU label convention"),
-    ("a100", "gke", "ambiguous"),
-    (GpuType("nvidia", "rtx-4090"), "gfd", "no label for nvidia-rtx-4090"),
+    ("nvidia-a10", "gke", "'gke' convention have no label for nvidia-a10: GKE has no"),
+    ("nvidia-a30", "karpenter", "'karpenter' convention have no label for nvidia-a30"),
+    ("nvidia-l40s", "aks", "'aks' convention have no label for nvidia-l40s"),
+    ("nvidia-a100-80gb-mig-1g.10gb", "karpenter", "do not describe MIG slices"),
+    ("nvidia-a100-80gb-mig-1g.10gb", "aks", "do not describe MIG slices"),
+    ("nvidia-l4-shared", "eks", "do not describe MIG slices or shared GPUs"),
+    ("nvidia-l4", "custom", "No LabelMapping of this cluster names nvidia-l4"),
+    ("nvidia-rtx-4090", "custom", "No LabelMapping of this cluster names nvidia-rtx-4090"),
+    ("nvidia-rtx-4090", "gfd", "nvidia-rtx-4090 is not in fedspawner's GPU catalog, so no built-in"),
+    ("nvidia-h10-80gb", "gke", "nvidia-h10-80gb is not in fedspawner's GPU catalog"),
+    ("amd-radeon-pro-v520", "karpenter", "amd-radeon-pro-v520 is not in fedspawner's GPU catalog"),
+    ("intel-max-1550", "gfd", "intel-max-1550 is not in fedspawner's GPU catalog"),
+    ("nvidia-l4", "openshift", "Unknown GPU label convention 'openshift'; use one of gfd, gke, .*gfd-mig-single"),
+    ("nvidia-l4", "resource", "Unknown GPU label convention 'resource'"),
+    ("nvidia-l4", "GFD", "Unknown GPU label convention 'GFD'"),
+    ("a100", "gke", "ambiguous: it could be nvidia-a100-40gb or nvidia-a100-80gb"),
+    ("l4-mig-1g.5gb", "gfd", "cannot be split into MIG slices"),
+    (GpuType("nvidia", "rtx-4090"), "gfd", "nvidia-rtx-4090 is not in fedspawner's GPU catalog"),
 ])
-def test_scheduling_errors(gpu, convention, message):
+def test_scheduling_errors_say_what_to_do(gpu, convention, message):
     with pytest.raises(GpuTypeError, match=message) as error:
         scheduling_for(gpu, convention)
-    if "no label" in message:
-        assert "LabelMapping" in str(error.value)
+    text = str(error.value)
+    if "convention have no label" in text or "catalog" in text:
+        assert text.endswith("Declare a LabelMapping for that cluster, or choose another GPU type.")
 
+
+def test_unknown_mig_strategy_is_an_error():
+    with pytest.raises(GpuTypeError, match="Unknown MIG strategy 'none'; use one of mixed, single"):
+        scheduling_for("nvidia-l4", "gfd", mig_strategy="none")
+
+
+def test_scheduling_accepts_a_parsed_type_and_keeps_it():
+    gpu = GpuType("nvidia", "a100", 81559, form_factor="PCIe", product="NVIDIA-A100-80GB-PCIe")
+    assert scheduling_for(gpu, "gfd").gpu is gpu
+
+
+# round trips: scheduling_for's selector, put on a node as labels, reads back as the same type
 
 ROUND_TRIP_MAPPINGS = [LabelMapping("acme.org/gpu", model.name, model.name) for model in gpu_catalog.MODELS]
 
 
+def round_trip(gpu, convention, mappings=(), mig_strategy="mixed"):
+    """The offer scheduling_for gives, the labels of a node it selects, and what that node offers."""
+    wanted = scheduling_for(gpu, convention, mappings, mig_strategy)
+    labels = dict(reversed(wanted.selector))  # the first value of each key
+    return wanted, labels, node_gpu_offers(labels, {wanted.resource: "3"}, mappings=mappings)
+
+
 def _types_to_try():
-    for gpu in known_gpu_types():
-        yield gpu
-        yield GpuType.from_model(gpu.catalog_entry, shared=True)
-        if gpu.catalog_entry.mig:
-            yield GpuType.from_model(gpu.catalog_entry, mig_profile="1g.10gb")
+    for model in gpu_catalog.MODELS:
+        yield GpuType.from_model(model)
+        yield GpuType.from_model(model, shared=True)
+        if model.mig:
+            yield GpuType.from_model(model, mig_profile="1g.10gb")
+            yield GpuType.from_model(model, mig_profile="1g.10gb", shared=True)
 
 
-@pytest.mark.parametrize("convention", ["gfd", "gfd-mig-single", "gfd-mig-mixed", "gke", "karpenter", "eks",
-                                        "aks", "amd", "custom"])
-def test_round_trip(convention):
-    """scheduling_for's selector, put on a node as labels, reads back as the same type."""
+@pytest.mark.parametrize("convention, strategy", [(f, "mixed") for f in FAMILIES] + [("gfd", "single")])
+def test_round_trip(convention, strategy):
+    mappings = ROUND_TRIP_MAPPINGS if convention == "custom" else ()
     done = 0
     for gpu in _types_to_try():
         try:
-            wanted = scheduling_for(gpu, convention, ROUND_TRIP_MAPPINGS)
+            wanted, labels, offers = round_trip(gpu, convention, mappings, strategy)
         except GpuTypeError:
             continue
-        labels = dict(reversed(wanted.selector))  # the first value of each key
-        offers = node_gpu_offers(labels, {wanted.resource: "3"}, mappings=ROUND_TRIP_MAPPINGS
-                                 if convention == "custom" else ())
-        assert [(o.gpu, o.gpu.name, o.resource, o.count) for o in offers] == [
-            (gpu, gpu.name, wanted.resource, 3)], (convention, gpu.name)
-        assert offers[0].convention == convention
+        assert [(o.gpu, o.gpu.name, o.resource, o.count, o.convention) for o in offers] == [
+            (gpu, gpu.name, wanted.resource, 3, wanted.convention)], (convention, gpu.name)
         assert matches(node_affinity([wanted]), labels) and matches(node_affinity(offers), labels)
         done += 1
     assert done >= 4, f"only {done} types round-trip through {convention}"
 
 
-def test_round_trip_coverage_across_conventions():
-    names = {"gke": {"nvidia-a100-40gb", "nvidia-a100-80gb", "nvidia-h100-80gb", "nvidia-l4", "nvidia-t4"},
-             "karpenter": {"nvidia-a100-40gb", "nvidia-a100-80gb", "nvidia-h100-80gb", "nvidia-a10g"},
-             "aks": {"nvidia-a100-40gb", "nvidia-a100-80gb", "nvidia-t4", "nvidia-a10", "nvidia-v100-16gb"},
-             "amd": {"amd-mi210", "amd-mi250x", "amd-mi300x"}}
-    for convention, expected in names.items():
-        for name in expected:
-            assert scheduling_for(name, convention).gpu.name == name
+@pytest.mark.parametrize("convention, names", [
+    ("gfd", {"nvidia-a100-80gb", "nvidia-a100-80gb-mig-1g.10gb", "nvidia-h100-80gb-mig-1g.10gb-shared",
+             "nvidia-l4-shared", "nvidia-t4", "amd-mi300x"}),
+    ("gke", {"nvidia-a100-40gb", "nvidia-a100-80gb", "nvidia-h100-80gb", "nvidia-l4", "nvidia-t4",
+             "nvidia-a100-80gb-mig-1g.10gb", "nvidia-l4-shared", "amd-mi210"}),
+    ("karpenter", {"nvidia-a100-40gb", "nvidia-a100-80gb", "nvidia-h100-80gb", "nvidia-a10g", "amd-mi250x"}),
+    ("eks", {"nvidia-v100-16gb", "nvidia-v100-32gb", "nvidia-t4", "nvidia-l40s"}),
+    ("aks", {"nvidia-a100-40gb", "nvidia-a100-80gb", "nvidia-t4", "nvidia-a10", "nvidia-v100-16gb",
+             "amd-mi300x", "amd-mi100"}),
+    ("amd", {"amd-mi210", "amd-mi250x", "amd-mi300x", "amd-mi325x", "nvidia-h200-141gb"}),
+])
+def test_round_trip_of_the_types_clusters_have(convention, names):
+    for name in names:
+        wanted, _, offers = round_trip(name, convention)
+        assert [o.gpu.name for o in offers] == [name], (convention, name, wanted.selector)
+        assert offers[0].convention == wanted.convention
+
+
+def test_round_trip_through_single_strategy_nodes():
+    wanted, labels, offers = round_trip(A100_80_MIG, "gfd-mig-single")
+    assert labels == {GFD: "NVIDIA-A100-SXM4-80GB-MIG-1g.10gb"}
+    assert [(o.gpu.name, o.resource, o.convention) for o in offers] == [
+        (A100_80_MIG, "nvidia.com/gpu", "gfd-mig-single")]
 
 
 def test_a_selector_does_not_pick_the_other_variant():
     a100_40 = node_affinity([scheduling_for("nvidia-a100-40gb", "karpenter")])
     assert not matches(a100_40, {KARPENTER + "name": "a100", KARPENTER + "memory": "81920"})
     gke_full = node_affinity([scheduling_for("nvidia-a100-80gb", "gke")])
-    partitioned = {GKE: "nvidia-a100-80gb", "cloud.google.com/gke-gpu-partition-size": "1g.10gb"}
+    partitioned = {GKE: "nvidia-a100-80gb", GKE_PARTITION: "1g.10gb"}
     assert not matches(gke_full, partitioned)
     assert matches(gke_full, {GKE: "nvidia-a100-80gb"})
+    gfd_full = node_affinity([scheduling_for("nvidia-a100-80gb", "gfd")])
+    assert not matches(gfd_full, {GFD: "NVIDIA-A100-SXM4-80GB-MIG-1g.10gb"})
+    assert not matches(gfd_full, {GFD: "NVIDIA-A100-SXM4-80GB-SHARED"})
 
 
 # --- node affinity ---------------------------------------------------------------------------------

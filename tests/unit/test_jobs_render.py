@@ -73,8 +73,6 @@ VARIANTS = {
 @pytest.mark.parametrize("kind, backend", COMBOS)
 def test_every_combination_renders_valid_labelled_manifests(kind, backend, variant):
     spec_fields, target_fields = VARIANTS[variant]
-    if kind == "spark" and "nodes" in spec_fields:
-        spec_fields = dict(spec_fields, nodes=1)
     spec = make_spec(kind, **({"nodes": 2} if kind != "spark" else {}), **spec_fields)
     target = make_target(backend, **target_fields)
     objects = render(spec, target)

@@ -8,6 +8,7 @@ import re
 
 import pytest
 
+from fedspawner.federation.quantity import parse_quantity as federation_quantity
 from fedspawner.jobs import GpuRequest, JobSpec, JobSpecError, generate_name
 from fedspawner.jobs.spec import DEFAULT_IMAGES, MAX_SCRIPT_BYTES
 from fedspawner.jobs.validation import human_bytes, owner_label_value, parse_quantity
@@ -380,8 +381,14 @@ def test_parse_quantity():
     assert parse_quantity("2Gi") == 2 * 2**30
     assert parse_quantity("1e3") == 1000
     assert parse_quantity("1.5k") == 1500
-    for bad in ("", "1.2.3", "Gi", "1 Gi", "1gi", "-1", "+1", None, 3):
+    assert parse_quantity("1500u") == parse_quantity("1.5m") and parse_quantity("+1") == 1
+    for bad in ("", ".", "1.2.3", "Gi", "1 Gi", " 1", "1gi", "-1", "-0.5m", None, 3):
         assert parse_quantity(bad) is None
+
+
+def test_job_specs_and_placement_read_quantities_alike():
+    for text in ("1500u", "250m", "0.5", "1e3", "3Gi", "1.5k"):
+        assert parse_quantity(text) == federation_quantity(text)
 
 
 def test_human_bytes():

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import random
-from collections import Counter
 
 import pytest
 
 from fedspawner.federation import placement
+from fedspawner.federation.aggregate import cpu_memory_frontier, gpu_availability
 from fedspawner.federation.model import (
     POLICY_PACK, POLICY_SPREAD, SOURCE_DECLARED, SOURCE_QUOTA, ClusterSnapshot, GpuAvailability,
     InventorySnapshot, PlacementRequest,
@@ -24,19 +24,17 @@ NOW = 1_000_000.0
 
 
 def exact(gpu_type: str, nodes: list[int], per_node: int | None = None) -> GpuAvailability:
-    """Exact availability from the free GPUs on each node (each node has ``per_node``, default the max)."""
+    """Exact availability, as the inventory aggregates it, from the free GPUs on each node (each
+    node has ``per_node``, default the max)."""
     size = per_node if per_node is not None else max(nodes, default=0)
-    hist = tuple(sorted(Counter(nodes).items(), reverse=True))
-    return GpuAvailability(gpu_type, DISPLAY[gpu_type], "nvidia.com/gpu", total=size * len(nodes),
-                           free=sum(nodes), free_upper_bound=None,
-                           largest_free_on_one_node=max(nodes, default=0), max_per_node=size,
-                           free_histogram=hist)
+    return gpu_availability(gpu_type, DISPLAY[gpu_type], "nvidia.com/gpu",
+                            [(size, size - free, True) for free in nodes])
 
 
-def bound(gpu_type: str, up_to: int, source: str = SOURCE_QUOTA,
-          per_node: int | None = None) -> GpuAvailability:
+def bound(gpu_type: str, up_to: int, source: str = SOURCE_QUOTA) -> GpuAvailability:
+    """An upper bound, as the inventory gives it for a cluster whose nodes it cannot see."""
     return GpuAvailability(gpu_type, DISPLAY[gpu_type], "nvidia.com/gpu", total=None, free=None,
-                           free_upper_bound=up_to, largest_free_on_one_node=None, max_per_node=per_node,
+                           free_upper_bound=up_to, largest_free_on_one_node=None, max_per_node=None,
                            source=source)
 
 
@@ -123,8 +121,11 @@ def test_missing_gpu_type_names_what_the_cluster_has():
 def test_missing_gpu_type_display_comes_from_catalog_when_no_cluster_has_it():
     d = decide(gpu(L4), cluster("burst", exact(H100, [8]), exact(A100, [4])))
     assert why(d, "burst") == "burst: no NVIDIA L4 here (has NVIDIA A100 40GB, NVIDIA H100 80GB)"
-    d = decide(gpu("acme-zz9"), cluster("burst", exact(H100, [8])))
-    assert "no " in why(d, "burst") and "here (has NVIDIA H100 80GB)" in why(d, "burst")
+    d = decide(gpu("acme-zz9"), cluster("burst", exact(H100, [8])))  # well-formed, not in the catalog
+    assert why(d, "burst") == "burst: no Acme ZZ9 here (has NVIDIA H100 80GB)"
+    for raw in ("Not a GPU!", "a100"):  # does not parse, is ambiguous: said as given
+        d = decide(gpu(raw), cluster("burst", exact(H100, [8])))
+        assert why(d, "burst") == f"burst: no {raw} here (has NVIDIA H100 80GB)"
 
 
 def test_count_above_largest_node_is_rejected_unless_multi_node():
@@ -137,11 +138,6 @@ def test_count_above_largest_node_is_rejected_unless_multi_node():
     assert why(d, "onprem") == "onprem: only 12 × NVIDIA A100 40GB free now; asks 16"
 
 
-def test_node_size_limit_applies_to_upper_bounds_when_node_size_is_declared():
-    d = decide(gpu(count=8), cluster("burst", bound(A100, 32, SOURCE_DECLARED, per_node=4)))
-    assert why(d, "burst") == "burst: asks 8 GPUs per server; the largest NVIDIA A100 40GB node here has 4"
-
-
 def test_exact_numbers_nothing_free_now():
     d = decide(gpu(count=2), cluster("none", exact(A100, [0, 0], per_node=4)),
                cluster("few", exact(A100, [1, 0], per_node=4)),
@@ -150,13 +146,6 @@ def test_exact_numbers_nothing_free_now():
     assert why(d, "few") == "few: only 1 × NVIDIA A100 40GB free now; asks 2"
     assert why(d, "split") == "split: 3 × NVIDIA A100 40GB free, but at most 1 on one node; asks 2"
     assert names(d) == ["ok"]
-
-
-def test_largest_free_falls_back_to_the_histogram():
-    g = exact(A100, [1, 1, 1], per_node=4)
-    g = GpuAvailability(**{**g.__dict__, "largest_free_on_one_node": None})
-    d = decide(gpu(count=2), cluster("split", g))
-    assert "at most 1 on one node" in why(d, "split")
 
 
 def test_upper_bound_is_a_less_certain_candidate():
@@ -488,14 +477,10 @@ def _nodes_to_snapshot(rng: random.Random, n_clusters: int):
             cpu, memory = rng.randint(0, 16) * 1000, rng.randint(0, 64) * GIB
             nodes.append((gtype, size, rng.randint(0, size), cpu, memory))
         nodes_by[name] = nodes
-        gpus = {}
-        for gtype in {n[0] for n in nodes if n[0]}:
-            mine = [n for n in nodes if n[0] == gtype]
-            frees = [n[2] for n in mine]
-            gpus[gtype] = GpuAvailability(gtype, DISPLAY[gtype], "nvidia.com/gpu", sum(n[1] for n in mine),
-                                          sum(frees), None, max(frees), max(n[1] for n in mine),
-                                          tuple(sorted(Counter(frees).items(), reverse=True)))
-        cpu_mem = tuple(sorted(((n[3], n[4]) for n in nodes), reverse=True))
+        gpus = {gtype: gpu_availability(gtype, DISPLAY[gtype], "nvidia.com/gpu",
+                                        [(n[1], n[1] - n[2], True) for n in nodes if n[0] == gtype])
+                for gtype in {n[0] for n in nodes if n[0]}}
+        cpu_mem = cpu_memory_frontier((n[3], n[4]) for n in nodes)
         clusters.append(ClusterSnapshot(name, name, gpus=gpus, cpu_memory_free=cpu_mem))
     return snap(*clusters), nodes_by
 

@@ -9,7 +9,8 @@ from traitlets import Dict, HasTraits, List, Unicode
 
 from fedspawner.federation.config import IngressSettings
 from fedspawner.federation.model import ClusterSnapshot, GpuAvailability, InventorySnapshot
-from fedspawner.spawner import baseline, failover, options
+from fedspawner.federation import failover
+from fedspawner.spawner import baseline, options
 from fedspawner.spawner.availability import availability
 from fedspawner.spawner.ingress import ingress_manifest
 from fedspawner.spawner.spawner import and_node_selector_terms
@@ -93,13 +94,22 @@ def test_placement_request_carries_locality_and_preferences():
     ({"reason": "FailedScheduling", "message": "0/3 nodes are available: pod has unbound immediate "
                                                "PersistentVolumeClaims."}, None),
     ({"reason": "Failed", "message": 'Failed to pull image "x": ErrImagePull: not found'},
-     "the server image cannot be pulled there"),
+     "the server's image cannot be pulled there"),
     ({"reason": "Pulled", "message": "ok"}, None),
     ({"reason": "Started", "message": "Started container notebook"}, None),
 ])
 def test_failover_reasons_from_events(event, expected):
     reason = failover.reason_for_event(event)
     assert (reason is None and expected is None) or (expected and reason.startswith(expected))
+
+
+def test_failover_reasons_name_their_subject():
+    message = "0/3 nodes are available: 3 node(s) had untolerated taint {nvidia.com/gpu: present}."
+    assert failover.reason_for_scheduling(message, "the job") == (
+        "its GPU nodes are tainted and the job does not tolerate them")
+    assert failover.quota_reason("pods is forbidden: exceeded quota: q, requested: pods=1, used: pods=0, "
+                                 "limited: pods=0") == "over its quota q (asked pods=1, in use pods=0, limit pods=0)"
+    assert failover.quota_reason("forbidden: User cannot create pods") is None
 
 
 def test_failover_reasons_from_errors():
@@ -154,11 +164,22 @@ def test_baseline_restores_mutated_traits():
 
 
 def test_availability_payload_marks_unusable_choices():
-    payload = availability(SNAPSHOT, frozenset(), version=7)
+    payload = availability(SNAPSHOT, frozenset())
     clusters = {c["name"]: c for c in payload["clusters"]}
     assert clusters["burst"]["usable"] is False and clusters["burst"]["reason"].startswith("down")
-    rows = {r["type"]: r for r in payload["gpu_types"]}
-    assert rows["nvidia-a100-40gb"]["label"] == "NVIDIA A100 40GB — 6 free"
-    assert rows["nvidia-l4"]["label"] == "NVIDIA L4 — up to 4 free"
-    assert rows["nvidia-h100-80gb"]["usable"] is False
-    assert payload["version"] == 7
+    assert clusters["onprem"]["usable"] is True and clusters["onprem"]["reason"] == ""
+    l4 = clusters["regional"]["gpus"][0]
+    assert (l4["free"], l4["upper_bound"], l4["best_known_free"]) == (None, 4, 4)
+
+
+def test_availability_version_follows_what_the_user_sees():
+    base = availability(SNAPSHOT, frozenset())
+    assert availability(SNAPSHOT, frozenset())["version"] == base["version"]
+    healthy_burst = InventorySnapshot(clusters=(*SNAPSHOT.clusters[:2], ClusterSnapshot(
+        name="burst", display_name="Burst", allowed_groups=frozenset({"cloud"}))))
+    assert availability(healthy_burst, frozenset({"cloud"}))["version"] != \
+        availability(healthy_burst, frozenset())["version"]  # usable for one, not the other
+    fuller = InventorySnapshot(clusters=(ClusterSnapshot(name="onprem", display_name="Campus", gpus={
+        "nvidia-a100-40gb": gpu("nvidia-a100-40gb", "NVIDIA A100 40GB", free=5, max_per_node=4)}),
+        *SNAPSHOT.clusters[1:]))
+    assert availability(fuller, frozenset())["version"] != base["version"]

@@ -30,33 +30,38 @@ from typing import Any
 from ..errors import JobSpecError
 from ..spec import KINDS, JobSpec
 from .batch import render_plain, render_pytorch
-from .common import Ctx
-from .kubeflow import render_pytorchjob, render_tfjob
-from .spark_operator import render_sparkapplication
+from .common import Ctx, CustomResource
+from .kubeflow import PYTORCHJOB, TFJOB, render_pytorchjob, render_tfjob
+from .spark_operator import SPARKAPPLICATION, render_sparkapplication
 from .spark_standalone import render_spark_standalone
 from .target import BACKENDS, GpuScheduling, RenderTarget
-from .trainer import render_trainjob
+from .trainer import TRAINJOB, render_trainjob
 
 __all__ = [
     "BACKENDS",
     "CRD_FOR_BACKEND",
+    "CUSTOM_RESOURCES",
+    "CustomResource",
     "GpuScheduling",
     "RenderTarget",
     "backends_for",
     "choose_backend",
     "render",
     "supported_backends",
+    "unsupported_reason",
 ]
 
 Renderer = Callable[[Ctx], list[dict[str, Any]]]
 
-#: The CRD (``<plural>.<group>``) a backend needs; portable backends need none.
-CRD_FOR_BACKEND = {
-    "trainjob": "trainjobs.trainer.kubeflow.org",
-    "pytorchjob": "pytorchjobs.kubeflow.org",
-    "tfjob": "tfjobs.kubeflow.org",
-    "sparkapplication": "sparkapplications.sparkoperator.k8s.io",
+#: The custom resource each operator backend renders; portable backends need none.
+CUSTOM_RESOURCES: dict[str, CustomResource] = {
+    "trainjob": TRAINJOB,
+    "pytorchjob": PYTORCHJOB,
+    "tfjob": TFJOB,
+    "sparkapplication": SPARKAPPLICATION,
 }
+#: The CRD (``<plural>.<group>``) a backend needs; portable backends need none.
+CRD_FOR_BACKEND = {backend: resource.crd for backend, resource in CUSTOM_RESOURCES.items()}
 
 #: Backends per kind, most preferred first; portable backends come last.
 _RENDERERS: dict[str, dict[str, Renderer]] = {
@@ -68,7 +73,7 @@ _RENDERERS: dict[str, dict[str, Renderer]] = {
 }
 
 _NEEDS = {
-    "tensorflow": "the Kubeflow training operator (the TFJob CRD, tfjobs.kubeflow.org)",
+    "tensorflow": f"the Kubeflow training operator (the TFJob CRD, {TFJOB.crd})",
     "mpi": "the MPI operator (MPIJob) and an image built for it, which fedspawner can't render yet",
 }
 
@@ -87,21 +92,27 @@ def backends_for(kind: str, available_crds: Iterable[str]) -> list[str]:
     ``trainjobs.trainer.kubeflow.org``) from API discovery. Operator backends
     come first in the order Trainer v2, training operator; the portable
     backend (which needs no CRD) is always last. An empty list means the
-    cluster can't run the kind at all (``choose_backend`` says why).
+    cluster can't run the kind at all (``unsupported_reason`` says why).
     """
     crds = set(available_crds)
     return [backend for backend in supported_backends(kind)
             if CRD_FOR_BACKEND.get(backend) is None or CRD_FOR_BACKEND[backend] in crds]
 
 
+def unsupported_reason(kind: str) -> str:
+    """Why ``kind`` can't run on a cluster that has none of its operators, and what to do instead."""
+    instead = "use kind 'pytorch' for distributed training that runs on any cluster, or 'job' for a plain script"
+    if not supported_backends(kind):  # no renderer at all, whatever the cluster has
+        return f"Kind {kind!r} needs {_NEEDS.get(kind, 'an operator')}. Instead, {instead}."
+    return (f"Kind {kind!r} needs {_NEEDS.get(kind, 'an operator')} on the cluster that runs it. Send it to "
+            f"a cluster that has it, or {instead}.")
+
+
 def choose_backend(kind: str, available_crds: Iterable[str]) -> str:
     """The preferred backend for ``kind`` on a cluster, or JobSpecError saying what it lacks."""
     choices = backends_for(kind, available_crds)
     if not choices:
-        raise JobSpecError(
-            f"Kind {kind!r} needs {_NEEDS.get(kind, 'an operator')} on the target cluster, and the "
-            "cluster it was sent to has none. Send it to a cluster that has it, or use kind 'pytorch' "
-            "(runs on any cluster with torchrun) or 'job'.", field="kind")
+        raise JobSpecError(unsupported_reason(kind), field="kind")
     return choices[0]
 
 
@@ -116,9 +127,7 @@ def render(spec: JobSpec, target: RenderTarget) -> list[dict[str, Any]]:
     renderer = renderers.get(target.backend)
     if renderer is None:
         if not renderers:
-            raise JobSpecError(
-                f"Kind {spec.kind!r} needs {_NEEDS[spec.kind]}. Use kind 'pytorch' for distributed "
-                "training that runs on any cluster, or 'job' for a plain script.", field="kind")
+            raise JobSpecError(unsupported_reason(spec.kind), field="kind")
         raise JobSpecError(
             f"A {spec.kind} job can't run on the {target.backend!r} backend; it runs on: "
             f"{', '.join(renderers)}.", field="kind")

@@ -37,10 +37,10 @@ from typing import Any
 from .common import (
     SCRIPT_DIR,
     Ctx,
-    container_security,
     env,
     headless_service,
     indexed_job,
+    main_container,
     pod_spec,
     resources,
     script_configmap,
@@ -75,20 +75,11 @@ def render_pytorch(ctx: Ctx) -> list[dict[str, Any]]:
         f"--master-port={TORCH_MASTER_PORT}",
         *torchrun_args(ctx),
     ]
-    container = {
-        "name": "main",
-        "image": ctx.spec.image,
-        "imagePullPolicy": "IfNotPresent",
-        "command": command,
-        "ports": [{"name": "c10d", "containerPort": TORCH_MASTER_PORT, "protocol": "TCP"}],
-        "env": env(ctx, rank_from_index=True, extra=[
+    container = main_container(ctx, "main", command, ports=[("c10d", TORCH_MASTER_PORT)], env=env(
+        ctx, rank_from_index=True, extra=[
             {"name": "FEDSPAWNER_MASTER_ADDR", "value": master},
             {"name": "FEDSPAWNER_MASTER_PORT", "value": str(TORCH_MASTER_PORT)},
-        ]),
-        "resources": resources(ctx, gpu=True),
-        "volumeMounts": volume_mounts(ctx, shm=True),
-        "securityContext": container_security(),
-    }
+        ]), resources=resources(ctx, gpu=True), mounts=volume_mounts(ctx, shm=True))
     pod = pod_spec(ctx, containers=[container], gpu=True, shm=True, subdomain=service)
     return [
         script_configmap(ctx),
@@ -100,16 +91,9 @@ def render_pytorch(ctx: Ctx) -> list[dict[str, Any]]:
 def render_plain(ctx: Ctx) -> list[dict[str, Any]]:
     """ConfigMap and Indexed Job running the script on each of ``nodes`` pods."""
     interpreter = "bash" if ctx.spec.language == "bash" else "python"
-    container = {
-        "name": "main",
-        "image": ctx.spec.image,
-        "imagePullPolicy": "IfNotPresent",
-        "command": [interpreter, f"{SCRIPT_DIR}/{ctx.spec.script_filename}"],
-        "env": env(ctx, rank_from_index=True),
-        "resources": resources(ctx, gpu=True),
-        "volumeMounts": volume_mounts(ctx),
-        "securityContext": container_security(),
-    }
+    container = main_container(ctx, "main", [interpreter, f"{SCRIPT_DIR}/{ctx.spec.script_filename}"],
+                               env=env(ctx, rank_from_index=True), resources=resources(ctx, gpu=True),
+                               mounts=volume_mounts(ctx))
     pod = pod_spec(ctx, containers=[container], gpu=True)
     return [
         script_configmap(ctx),

@@ -75,6 +75,30 @@ PIP_INSTALL = (
 
 
 @dataclass(frozen=True)
+class CustomResource:
+    """The custom resource an operator backend renders: API group, version, plural and kind."""
+
+    group: str
+    version: str
+    plural: str
+    kind: str
+
+    @property
+    def api_version(self) -> str:
+        """``<group>/<version>``, the manifests' ``apiVersion``."""
+        return f"{self.group}/{self.version}"
+
+    @property
+    def crd(self) -> str:
+        """``<plural>.<group>``: the CRD's name, as API discovery finds it."""
+        return f"{self.plural}.{self.group}"
+
+    def manifest(self, metadata: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
+        """An object of this resource."""
+        return {"apiVersion": self.api_version, "kind": self.kind, "metadata": metadata, "spec": spec}
+
+
+@dataclass(frozen=True)
 class Ctx:
     """A spec and its target, with the derived names and metadata."""
 
@@ -305,6 +329,27 @@ def volume_mounts(ctx: Ctx, *, shm: bool = False, work: bool = False) -> list[di
     return mounts
 
 
+def main_container(ctx: Ctx, name: str, command: Sequence[str], *, env: list[dict[str, Any]],
+                   resources: dict[str, Any], mounts: list[dict[str, Any]],
+                   ports: Sequence[tuple[str, int]] = ()) -> dict[str, Any]:
+    """A container of the job's pods: the job's image, never privileged.
+
+    ``ports`` are ``(name, port)`` pairs, all TCP; ``env``, ``resources`` and ``mounts``
+    come from ``env``, ``resources`` and ``volume_mounts``.
+    """
+    container: dict[str, Any] = {
+        "name": name,
+        "image": ctx.spec.image,
+        "imagePullPolicy": "IfNotPresent",
+        "command": list(command),
+    }
+    if ports:
+        container["ports"] = [{"name": port_name, "containerPort": port, "protocol": "TCP"}
+                              for port_name, port in ports]
+    container.update(env=env, resources=resources, volumeMounts=mounts, securityContext=container_security())
+    return container
+
+
 def pip_init_container(ctx: Ctx) -> list[dict[str, Any]]:
     """The init container installing the job's packages (an empty list without packages).
 
@@ -312,17 +357,10 @@ def pip_init_container(ctx: Ctx) -> list[dict[str, Any]]:
     """
     if not ctx.spec.packages:
         return []
-    return [{
-        "name": "pip-install",
-        "image": ctx.spec.image,
-        "imagePullPolicy": "IfNotPresent",
-        "command": ["/bin/sh", "-c", PIP_INSTALL],
-        "env": [{"name": "PYTHONUSERBASE", "value": PYLIB_DIR},
-                *({"name": name, "value": value} for name, value in ctx.spec.env.items())],
-        "resources": resources(ctx, gpu=False),
-        "volumeMounts": volume_mounts(ctx),
-        "securityContext": container_security(),
-    }]
+    user_env = [{"name": name, "value": value} for name, value in ctx.spec.env.items()]
+    return [main_container(ctx, "pip-install", ["/bin/sh", "-c", PIP_INSTALL],
+                           env=[{"name": "PYTHONUSERBASE", "value": PYLIB_DIR}, *user_env],
+                           resources=resources(ctx, gpu=False), mounts=volume_mounts(ctx))]
 
 
 def pod_spec(ctx: Ctx, *, containers: list[dict[str, Any]], init_containers: Sequence[dict[str, Any]] = (),

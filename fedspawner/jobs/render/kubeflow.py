@@ -28,15 +28,17 @@ from .batch import TORCH_MASTER_PORT, procs_per_node, torchrun_args
 from .common import (
     SCRIPT_DIR,
     Ctx,
-    container_security,
+    CustomResource,
     env,
+    main_container,
     pod_spec,
     resources,
     script_configmap,
     volume_mounts,
 )
 
-API_VERSION = "kubeflow.org/v1"
+PYTORCHJOB = CustomResource("kubeflow.org", "v1", "pytorchjobs", "PyTorchJob")
+TFJOB = CustomResource("kubeflow.org", "v1", "tfjobs", "TFJob")
 TF_PORT = 2222
 
 
@@ -45,6 +47,12 @@ def _run_policy(ctx: Ctx) -> dict[str, Any]:
     if ctx.spec.timeout:
         policy["activeDeadlineSeconds"] = ctx.spec.timeout
     return policy
+
+
+def _container(ctx: Ctx, name: str, command: list[str], port: tuple[str, int]) -> dict[str, Any]:
+    """The one container of every replica (the operator finds it by ``name`` and ``port``)."""
+    return main_container(ctx, name, command, ports=[port], env=env(ctx), resources=resources(ctx, gpu=True),
+                          mounts=volume_mounts(ctx, shm=True))
 
 
 def _replica(ctx: Ctx, component: str, replicas: int, container: dict[str, Any]) -> dict[str, Any]:
@@ -58,53 +66,24 @@ def _replica(ctx: Ctx, component: str, replicas: int, container: dict[str, Any])
 
 def render_pytorchjob(ctx: Ctx) -> list[dict[str, Any]]:
     """ConfigMap and PyTorchJob (Master + nodes-1 Workers) running torchrun."""
-    container = {
-        "name": "pytorch",
-        "image": ctx.spec.image,
-        "imagePullPolicy": "IfNotPresent",
-        "command": ["torchrun", *torchrun_args(ctx)],
-        "ports": [{"name": "pytorchjob-port", "containerPort": TORCH_MASTER_PORT, "protocol": "TCP"}],
-        "env": env(ctx),
-        "resources": resources(ctx, gpu=True),
-        "volumeMounts": volume_mounts(ctx, shm=True),
-        "securityContext": container_security(),
-    }
+    container = _container(ctx, "pytorch", ["torchrun", *torchrun_args(ctx)], ("pytorchjob-port", TORCH_MASTER_PORT))
     replicas = {"Master": _replica(ctx, "master", 1, container)}
     if ctx.spec.nodes > 1:
         replicas["Worker"] = _replica(ctx, "worker", ctx.spec.nodes - 1, container)
-    job = {
-        "apiVersion": API_VERSION,
-        "kind": "PyTorchJob",
-        "metadata": ctx.metadata(ctx.name),
-        "spec": {
-            "nprocPerNode": str(procs_per_node(ctx)),
-            "runPolicy": _run_policy(ctx),
-            "pytorchReplicaSpecs": replicas,
-        },
-    }
+    job = PYTORCHJOB.manifest(ctx.metadata(ctx.name), {
+        "nprocPerNode": str(procs_per_node(ctx)),
+        "runPolicy": _run_policy(ctx),
+        "pytorchReplicaSpecs": replicas,
+    })
     return [script_configmap(ctx), job]
 
 
 def render_tfjob(ctx: Ctx) -> list[dict[str, Any]]:
     """ConfigMap and TFJob (``nodes`` Workers) running the script."""
-    container = {
-        "name": "tensorflow",
-        "image": ctx.spec.image,
-        "imagePullPolicy": "IfNotPresent",
-        "command": ["python", f"{SCRIPT_DIR}/{ctx.spec.script_filename}"],
-        "ports": [{"name": "tfjob-port", "containerPort": TF_PORT, "protocol": "TCP"}],
-        "env": env(ctx),
-        "resources": resources(ctx, gpu=True),
-        "volumeMounts": volume_mounts(ctx, shm=True),
-        "securityContext": container_security(),
-    }
-    job = {
-        "apiVersion": API_VERSION,
-        "kind": "TFJob",
-        "metadata": ctx.metadata(ctx.name),
-        "spec": {
-            "runPolicy": _run_policy(ctx),
-            "tfReplicaSpecs": {"Worker": _replica(ctx, "worker", ctx.spec.nodes, container)},
-        },
-    }
+    container = _container(ctx, "tensorflow", ["python", f"{SCRIPT_DIR}/{ctx.spec.script_filename}"],
+                           ("tfjob-port", TF_PORT))
+    job = TFJOB.manifest(ctx.metadata(ctx.name), {
+        "runPolicy": _run_policy(ctx),
+        "tfReplicaSpecs": {"Worker": _replica(ctx, "worker", ctx.spec.nodes, container)},
+    })
     return [script_configmap(ctx), job]

@@ -42,6 +42,7 @@ from ..validation import mebibytes
 from .common import (
     SCRIPT_DIR,
     Ctx,
+    CustomResource,
     container_security,
     env,
     gpu_limits,
@@ -54,7 +55,7 @@ from .common import (
 )
 from .spark_common import SPARK_UI_PORT, heap_mib, spark_version
 
-API_VERSION = "sparkoperator.k8s.io/v1beta2"
+SPARKAPPLICATION = CustomResource("sparkoperator.k8s.io", "v1beta2", "sparkapplications", "SparkApplication")
 DRIVER_CONTAINER = "spark-kubernetes-driver"
 EXECUTOR_CONTAINER = "spark-kubernetes-executor"
 
@@ -114,23 +115,18 @@ def render_sparkapplication(ctx: Ctx) -> list[dict[str, Any]]:
     if ctx.spec.timeout:
         for part in (driver, executor):
             part["template"]["spec"]["activeDeadlineSeconds"] = ctx.spec.timeout
-    app = {
-        "apiVersion": API_VERSION,
-        "kind": "SparkApplication",
-        "metadata": ctx.metadata(ctx.name, annotations=ui),
-        "spec": {
-            "type": "Python",
-            "pythonVersion": "3",
-            "mode": "cluster",
-            "image": ctx.spec.image,
-            "imagePullPolicy": "IfNotPresent",
-            "mainApplicationFile": f"local://{SCRIPT_DIR}/{ctx.spec.script_filename}",
-            "sparkVersion": spark_version(ctx.spec.image),
-            "sparkConf": {"spark.ui.port": str(SPARK_UI_PORT), **ctx.spec.conf},
-            "restartPolicy": {"type": "Never"},
-            "sparkUIOptions": {"serviceLabels": ctx.labels("ui"), "serviceAnnotations": ctx.annotations()},
-            "driver": driver,
-            "executor": executor,
-        },
-    }
+    app = SPARKAPPLICATION.manifest(ctx.metadata(ctx.name, annotations=ui), {
+        "type": "Python",
+        "pythonVersion": "3",
+        "mode": "cluster",
+        "image": ctx.spec.image,
+        "imagePullPolicy": "IfNotPresent",
+        "mainApplicationFile": f"local://{SCRIPT_DIR}/{ctx.spec.script_filename}",
+        "sparkVersion": spark_version(ctx.spec.image),
+        "sparkConf": {"spark.ui.port": str(SPARK_UI_PORT), **ctx.spec.conf},
+        "restartPolicy": {"type": "Never"},
+        "sparkUIOptions": {"serviceLabels": ctx.labels("ui"), "serviceAnnotations": ctx.annotations()},
+        "driver": driver,
+        "executor": executor,
+    })
     return [script_configmap(ctx), app]

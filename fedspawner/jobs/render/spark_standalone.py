@@ -61,11 +61,11 @@ from .common import (
     SCRIPT_DIR,
     WORK_DIR,
     Ctx,
-    container_security,
     env,
     field_env,
     headless_service,
     indexed_job,
+    main_container,
     pod_spec,
     resources,
     script_configmap,
@@ -130,42 +130,29 @@ def render_spark_standalone(ctx: Ctx) -> list[dict[str, Any]]:
     for key, value in ctx.spec.conf.items():
         # Kubernetes expands $(VAR) in commands; "$$" keeps a user's "$" literal.
         submit += ["--conf", f"{key}={value}".replace("$", "$$")]
-    driver = {
-        "name": "driver",
-        "image": ctx.spec.image,
-        "imagePullPolicy": "IfNotPresent",
-        "command": [*launcher, "driver", *submit, f"{SCRIPT_DIR}/{ctx.spec.script_filename}"],
-        "env": env(ctx, defaults=PYTHON_DEFAULTS, extra=[
+    driver = main_container(
+        ctx, "driver", [*launcher, "driver", *submit, f"{SCRIPT_DIR}/{ctx.spec.script_filename}"],
+        env=env(ctx, defaults=PYTHON_DEFAULTS, extra=[
             *_pod_ip_env("SPARK_MASTER_HOST"),
             {"name": "SPARK_DAEMON_MEMORY", "value": DAEMON_MEMORY},
             {"name": "FEDSPAWNER_MASTER_LOG", "value": f"{WORK_DIR}/spark-master.log"},
         ]),
-        "ports": [{"name": "spark", "containerPort": MASTER_PORT, "protocol": "TCP"},
-                  {"name": "master-ui", "containerPort": MASTER_UI_PORT, "protocol": "TCP"},
-                  {"name": "spark-ui", "containerPort": SPARK_UI_PORT, "protocol": "TCP"}],
-        "resources": resources(ctx, gpu=False, cpu=_plus_cpu(ctx.spec.cpu, MASTER_CPU),
-                               memory=f"{mebibytes(ctx.spec.memory) + mebibytes(MASTER_MEMORY)}Mi"),
-        "volumeMounts": volume_mounts(ctx, work=True),
-        "securityContext": container_security(),
-    }
-    worker = {
-        "name": "worker",
-        "image": ctx.spec.image,
-        "imagePullPolicy": "IfNotPresent",
-        "command": [*launcher, "worker", master_url, "--cores", str(cores), "--memory", f"{executor_heap}m",
-                    "--work-dir", WORK_DIR, "--webui-port", str(WORKER_UI_PORT)],
-        "env": env(ctx, rank_from_index=True, defaults=PYTHON_DEFAULTS, extra=[
+        ports=[("spark", MASTER_PORT), ("master-ui", MASTER_UI_PORT), ("spark-ui", SPARK_UI_PORT)],
+        resources=resources(ctx, gpu=False, cpu=_plus_cpu(ctx.spec.cpu, MASTER_CPU),
+                            memory=f"{mebibytes(ctx.spec.memory) + mebibytes(MASTER_MEMORY)}Mi"),
+        mounts=volume_mounts(ctx, work=True))
+    worker = main_container(
+        ctx, "worker", [*launcher, "worker", master_url, "--cores", str(cores), "--memory", f"{executor_heap}m",
+                        "--work-dir", WORK_DIR, "--webui-port", str(WORKER_UI_PORT)],
+        env=env(ctx, rank_from_index=True, defaults=PYTHON_DEFAULTS, extra=[
             *_pod_ip_env(),
             {"name": "SPARK_DAEMON_MEMORY", "value": DAEMON_MEMORY},
             {"name": "SPARK_WORKER_DIR", "value": WORK_DIR},
             {"name": "SPARK_LOCAL_DIRS", "value": WORK_DIR},
             {"name": "FEDSPAWNER_MASTER_URL", "value": master_url},
         ]),
-        "ports": [{"name": "worker-ui", "containerPort": WORKER_UI_PORT, "protocol": "TCP"}],
-        "resources": resources(ctx, gpu=True),
-        "volumeMounts": volume_mounts(ctx, work=True),
-        "securityContext": container_security(),
-    }
+        ports=[("worker-ui", WORKER_UI_PORT)], resources=resources(ctx, gpu=True),
+        mounts=volume_mounts(ctx, work=True))
     driver_pod = pod_spec(ctx, containers=[driver], gpu=False, work=True, subdomain=service)
     worker_pod = pod_spec(ctx, containers=[worker], gpu=True, work=True, subdomain=service)
     return [

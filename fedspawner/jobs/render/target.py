@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
 
+from ...federation.model import GpuScheduling  # one description for spawner and renderers
 from ..labels import LABEL_MANAGED_BY, RESERVED_LABEL_PREFIX
 from ..validation import (
     is_dns1123_label,
@@ -33,33 +33,6 @@ __all__ = ["BACKENDS", "GpuScheduling", "RenderTarget"]
 #: - ``sparkapplication``: Kubeflow Spark operator ``SparkApplication``.
 #: - ``spark-standalone``: a per-job Spark standalone cluster from Jobs; any cluster.
 BACKENDS = ("indexed-job", "trainjob", "pytorchjob", "tfjob", "sparkapplication", "spark-standalone")
-
-
-@dataclass(frozen=True)
-class GpuScheduling:
-    """How GPUs are requested and reached on one member cluster.
-
-    ``resource`` is the extended resource name (``nvidia.com/gpu``,
-    ``amd.com/gpu``, ``nvidia.com/mig-1g.10gb``); ``node_affinity`` a
-    Kubernetes ``NodeAffinity`` object that selects nodes of the requested GPU
-    type (e.g. on the ``nvidia.com/gpu.product`` label), or None; and
-    ``tolerations`` the Kubernetes tolerations GPU nodes need.
-    """
-
-    resource: str
-    node_affinity: Mapping[str, Any] | None = None
-    tolerations: tuple[Mapping[str, Any], ...] = ()
-
-    def __post_init__(self) -> None:
-        if not is_label_key(self.resource) or "/" not in self.resource:
-            raise ValueError(f"GpuScheduling.resource must be an extended resource name such as "
-                             f"'nvidia.com/gpu', not {self.resource!r}")
-        if self.node_affinity is not None and not isinstance(self.node_affinity, Mapping):
-            raise ValueError("GpuScheduling.node_affinity must be a Kubernetes NodeAffinity mapping or None")
-        tolerations = tuple(self.tolerations)
-        if not all(isinstance(t, Mapping) for t in tolerations):
-            raise ValueError("GpuScheduling.tolerations must be Kubernetes Toleration mappings")
-        object.__setattr__(self, "tolerations", tolerations)
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from .batch import procs_per_node, torchrun_args
 from .common import (
     PIP_INSTALL,
     Ctx,
+    CustomResource,
     container_security,
     env,
     pod_security,
@@ -41,7 +42,7 @@ from .common import (
     volumes,
 )
 
-API_VERSION = "trainer.kubeflow.org/v1alpha1"
+TRAINJOB = CustomResource("trainer.kubeflow.org", "v1alpha1", "trainjobs", "TrainJob")
 TORCH_RUNTIME = "torch-distributed"
 #: The runtime's replicated job and container that run the trainer.
 TRAINER_NODE = "node"
@@ -87,12 +88,11 @@ def render_trainjob(ctx: Ctx) -> list[dict[str, Any]]:
         }},
     }
     spec: dict[str, Any] = {
-        "runtimeRef": {"name": TORCH_RUNTIME, "apiGroup": "trainer.kubeflow.org",
+        "runtimeRef": {"name": TORCH_RUNTIME, "apiGroup": TRAINJOB.group,
                        "kind": "ClusterTrainingRuntime"},
         "trainer": trainer,
         "runtimePatches": [patch],
     }
     if ctx.spec.timeout:
         spec["activeDeadlineSeconds"] = ctx.spec.timeout
-    job = {"apiVersion": API_VERSION, "kind": "TrainJob", "metadata": ctx.metadata(ctx.name), "spec": spec}
-    return [script_configmap(ctx), job]
+    return [script_configmap(ctx), TRAINJOB.manifest(ctx.metadata(ctx.name), spec)]

@@ -1,8 +1,10 @@
-"""A scripted stand-in for the gateway's REST API v1, for the client's unit tests (no tests here).
+"""A scripted stand-in for the gateway's REST API v1, for the client's unit tests.
 
 ``StubGateway`` serves the contract's endpoints from memory on a loopback port
 in a background thread, so both the blocking and the asyncio transports can
-talk to it. Tests change a job with ``set(job_id, **fields)`` (every watcher
+talk to it. Tokens are checked by the gateway's own ``Authenticator`` (the hub
+knows one token, ``TOKEN``), so a missing or refused token gets the gateway's
+real answer. Tests change a job with ``set(job_id, **fields)`` (every watcher
 gets a line), add log lines with ``log(job_id, *lines)``, break every open
 stream with ``drop_streams()`` (a gateway restart), make an endpoint fail with
 ``fail_next(...)``, and read what was sent in ``requests``.
@@ -10,12 +12,16 @@ stream with ``drop_streams()`` (a gateway restart), make an endpoint fail with
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
+
+from fedspawner.gateway.auth import DEFAULT_ACCESS, Authenticator
+from fedspawner.gateway.errors import GatewayError
 
 TOKEN = "stub-token"
 FINISHED = {"Succeeded", "Failed", "Cancelled"}
@@ -35,6 +41,25 @@ def pods(*phases: str, node: str = "gpu-1") -> list[dict]:
     """Pods of a torchrun job in the given phases, rank 0 first."""
     return [{"name": f"ddp-{rank}", "rank": rank, "role": "rank", "phase": phase, "node": node,
              "restarts": 0, "ready": phase == "Running", "reason": None} for rank, phase in enumerate(phases)]
+
+
+class _Hub:
+    """JupyterHub as the gateway's ``Authenticator`` asks it (``HubAuth``): ``TOKEN`` is alice's."""
+
+    access_scopes = DEFAULT_ACCESS
+
+    def get_token(self, handler, in_cookie: bool = True) -> str | None:
+        scheme, _, token = (handler.headers.get("Authorization") or "").partition(" ")
+        return token.strip() or None if scheme.lower() in ("token", "bearer") else None
+
+    async def user_for_token(self, token: str, sync: bool = True) -> dict | None:
+        return {"name": "alice", "groups": [], "scopes": sorted(DEFAULT_ACCESS)} if token == TOKEN else None
+
+    def check_scopes(self, required, model: dict) -> set[str]:
+        return set(required) & set(model["scopes"])
+
+
+AUTHENTICATOR = Authenticator(_Hub())
 
 
 class StubGateway:
@@ -128,8 +153,10 @@ class StubGateway:
             if failure[0] == method and re.fullmatch(failure[1], path):
                 self.failures.remove(failure)
                 return self._send(handler, failure[2], failure[3], failure[4])
-        if handler.headers.get("Authorization") != f"token {TOKEN}":
-            return self._error(handler, 403, "Your token is not allowed to use the fedspawner gateway.")
+        try:
+            asyncio.run(AUTHENTICATOR.caller(handler))
+        except GatewayError as err:
+            return self._error(handler, err.status, err.message)
         match = re.fullmatch(r"/jobs/([^/]+)(/watch|/logs)?", path)
         if path == "/jobs" and method == "POST":
             return self._submit(handler, body)
