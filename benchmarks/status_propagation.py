@@ -288,14 +288,8 @@ async def submit_rounds(kernel: Kernel, gateway: Gateway, cluster: ClusterWatch,
     }
 
 
-async def main_async(args) -> dict:
-    state_root = Path(args.state_dir)
-    sandbox_dir = Path(args.sandbox_dir) if args.sandbox_dir else state_root / "sandbox"
-    box = Sandbox(sandbox_dir, log=lambda *_: None)
-    started_sandbox = not (box.read_state() and box.running_processes())
-    if started_sandbox:
-        box.up(base_port=args.base_port)
-    hub = prepare_hub(state_root / "hub", sandbox_dir, port=args.hub_port, extra_config=HUB_EXTRA,
+async def main_async(args, box: Sandbox) -> dict:
+    hub = prepare_hub(Path(args.state_dir) / "hub", box.dir, port=args.hub_port, extra_config=HUB_EXTRA,
                       log=lambda *_: None)
     hub.start()
     try:
@@ -318,8 +312,6 @@ async def main_async(args) -> dict:
             await cluster.stop()
     finally:
         hub.stop()
-        if started_sandbox and not args.keep:
-            box.down()
     return {"benchmark": "status_propagation", "rounds": args.rounds, "submits": args.submits,
             "status_propagation": status, "submit": submit}
 
@@ -334,7 +326,17 @@ def main() -> None:
     parser.add_argument("--base-port", type=int, default=21600)
     parser.add_argument("--hub-port", type=int, default=21200)
     parser.add_argument("--keep", action="store_true", help="leave a sandbox this run started running")
-    print(json.dumps(asyncio.run(main_async(parser.parse_args())), indent=2))
+    args = parser.parse_args()
+    box = Sandbox(Path(args.sandbox_dir) if args.sandbox_dir else Path(args.state_dir) / "sandbox",
+                  log=lambda *_: None)
+    started_sandbox = not (box.read_state() and box.running_processes())
+    if started_sandbox:  # outside the event loop: starting a sandbox runs one of its own
+        box.up(base_port=args.base_port)
+    try:
+        print(json.dumps(asyncio.run(main_async(args, box)), indent=2))
+    finally:
+        if started_sandbox and not args.keep:
+            box.down()
 
 
 if __name__ == "__main__":
