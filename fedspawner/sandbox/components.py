@@ -7,14 +7,20 @@ kwok. Everything listens on 127.0.0.1 only.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from .binaries import Binaries
 from .pki import ClusterPKI
-from .topology import ClusterSpec, Topology
+from .topology import ClusterSpec, Topology, TopologyError
 
 LOOPBACK = "127.0.0.1"
+#: Several sandboxes can run side by side (e.g. parallel test sessions) when each uses its
+#: own address block: block k shifts every cluster's pod, kwok and service octets by 7·k.
+ADDRESS_BLOCK_ENV = "FEDSPAWNER_SANDBOX_ADDRESS_BLOCK"
+ADDRESS_BLOCKS = 7
+ADDRESS_BLOCK_SIZE = 7
 
 
 @dataclass(frozen=True)
@@ -25,6 +31,7 @@ class ClusterLayout:
     index: int
     dir: Path
     ports: dict[str, int]
+    address_index: int  # index shifted by the address block: picks the cluster's loopback ranges
 
     @property
     def pki(self) -> ClusterPKI:
@@ -44,19 +51,31 @@ class ClusterLayout:
 
     @property
     def pod_ip_prefix(self) -> str:
-        """Pods of the index-th cluster get 127.(101+index).<node>.<n>."""
-        return f"127.{101 + self.index}"
+        """Pods of the index-th cluster get 127.(101+index).<node>.<n> (shifted by the address block)."""
+        return f"127.{101 + self.address_index}"
 
     @property
     def service_cidr(self) -> str:
-        return f"127.{201 + self.index}.0.0/16"
+        return f"127.{201 + self.address_index}.0.0/16"
 
     def log(self, component: str) -> Path:
         return self.dir / "logs" / f"{component}.log"
 
 
+def address_block() -> int:
+    """The address block from ``FEDSPAWNER_SANDBOX_ADDRESS_BLOCK`` (0 when unset)."""
+    raw = os.environ.get(ADDRESS_BLOCK_ENV, "0") or "0"
+    if not raw.isdigit() or int(raw) >= ADDRESS_BLOCKS:
+        raise TopologyError(f"{ADDRESS_BLOCK_ENV}={raw!r}: use a number from 0 to {ADDRESS_BLOCKS - 1}")
+    return int(raw)
+
+
 def layouts(topology: Topology, state_dir: Path) -> list[ClusterLayout]:
-    return [ClusterLayout(spec=c, index=i, dir=state_dir / "clusters" / c.name, ports=topology.ports(i))
+    shift = ADDRESS_BLOCK_SIZE * address_block()
+    if shift and len(topology.clusters) > ADDRESS_BLOCK_SIZE:
+        raise TopologyError(f"{ADDRESS_BLOCK_ENV} needs a topology of at most {ADDRESS_BLOCK_SIZE} clusters")
+    return [ClusterLayout(spec=c, index=i, dir=state_dir / "clusters" / c.name, ports=topology.ports(i),
+                          address_index=i + shift)
             for i, c in enumerate(topology.clusters)]
 
 
@@ -155,5 +174,5 @@ def kwok_argv(bins: Binaries, c: ClusterLayout) -> list[str]:
     # kwok pods get loopback addresses too: nothing may ever point at a private range.
     return [str(bins.kwok), f"--kubeconfig={c.admin_kubeconfig}",
             f"--manage-nodes-with-annotation-selector={KWOK_NODE_ANNOTATION}=fake",
-            f"--cidr=127.{151 + c.index}.0.0/16", f"--node-ip={LOOPBACK}",
+            f"--cidr=127.{151 + c.address_index}.0.0/16", f"--node-ip={LOOPBACK}",
             "--node-lease-duration-seconds=40"]

@@ -99,3 +99,25 @@ def test_agent_config_lists_only_agent_nodes_with_capacity(tmp_path):
     a100 = cfg["nodes"][0]
     assert a100["capacity"]["nvidia.com/gpu"] == "4" and a100["capacity"]["cpu"] == "64"
     assert cfg["podIPPrefix"] == "127.101" and cfg["listenAddress"].startswith("127.0.0.1:")
+
+
+def test_address_blocks_keep_side_by_side_sandboxes_apart(tmp_path, monkeypatch):
+    topo = load_topology(DEFAULT)
+    monkeypatch.setenv(components.ADDRESS_BLOCK_ENV, "0")
+    first = components.layouts(topo, tmp_path)
+    monkeypatch.setenv(components.ADDRESS_BLOCK_ENV, str(components.ADDRESS_BLOCKS - 1))
+    last = components.layouts(topo, tmp_path)
+    assert [c.pod_ip_prefix for c in first] == ["127.101", "127.102", "127.103"]
+    assert [c.pod_ip_prefix for c in last] == ["127.143", "127.144", "127.145"]
+    assert last[-1].service_cidr == "127.245.0.0/16"
+    kwok = [a for a in components.kwok_argv(BINS, last[-1]) if a.startswith("--cidr=")]
+    assert kwok == ["--cidr=127.195.0.0/16"]
+    ranges = {c.pod_ip_prefix for c in first + last} | {c.service_cidr for c in first + last}
+    assert len(ranges) == 12
+
+
+@pytest.mark.parametrize("value", ["7", "-1", "two"])
+def test_address_block_out_of_range_says_which_values_work(tmp_path, monkeypatch, value):
+    monkeypatch.setenv(components.ADDRESS_BLOCK_ENV, value)
+    with pytest.raises(TopologyError, match="from 0 to 6"):
+        components.layouts(load_topology(DEFAULT), tmp_path)
