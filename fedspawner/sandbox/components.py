@@ -17,10 +17,10 @@ from .topology import ClusterSpec, Topology, TopologyError
 
 LOOPBACK = "127.0.0.1"
 #: Several sandboxes can run side by side (e.g. parallel test sessions) when each uses its
-#: own address block: block k shifts every cluster's pod, kwok and service octets by 7·k.
+#: own address block: block k shifts every cluster's pod, kwok and service octets by 4·k.
 ADDRESS_BLOCK_ENV = "FEDSPAWNER_SANDBOX_ADDRESS_BLOCK"
-ADDRESS_BLOCKS = 7
-ADDRESS_BLOCK_SIZE = 7
+ADDRESS_BLOCKS = 12
+ADDRESS_BLOCK_SIZE = 4
 
 
 @dataclass(frozen=True)

@@ -108,16 +108,16 @@ def test_address_blocks_keep_side_by_side_sandboxes_apart(tmp_path, monkeypatch)
     monkeypatch.setenv(components.ADDRESS_BLOCK_ENV, str(components.ADDRESS_BLOCKS - 1))
     last = components.layouts(topo, tmp_path)
     assert [c.pod_ip_prefix for c in first] == ["127.101", "127.102", "127.103"]
-    assert [c.pod_ip_prefix for c in last] == ["127.143", "127.144", "127.145"]
-    assert last[-1].service_cidr == "127.245.0.0/16"
+    assert [c.pod_ip_prefix for c in last] == ["127.145", "127.146", "127.147"]
+    assert last[-1].service_cidr == "127.247.0.0/16"
     kwok = [a for a in components.kwok_argv(BINS, last[-1]) if a.startswith("--cidr=")]
-    assert kwok == ["--cidr=127.195.0.0/16"]
+    assert kwok == ["--cidr=127.197.0.0/16"]
     ranges = {c.pod_ip_prefix for c in first + last} | {c.service_cidr for c in first + last}
     assert len(ranges) == 12
 
 
-@pytest.mark.parametrize("value", ["7", "-1", "two"])
+@pytest.mark.parametrize("value", ["12", "-1", "two"])
 def test_address_block_out_of_range_says_which_values_work(tmp_path, monkeypatch, value):
     monkeypatch.setenv(components.ADDRESS_BLOCK_ENV, value)
-    with pytest.raises(TopologyError, match="from 0 to 6"):
+    with pytest.raises(TopologyError, match="from 0 to 11"):
         components.layouts(load_topology(DEFAULT), tmp_path)
