@@ -21,7 +21,7 @@ from jupyterhub.spawner import Spawner
 from jupyterhub.utils import maybe_future, url_escape_path
 from kubernetes_asyncio import client
 from kubespawner import KubeSpawner
-from traitlets import Integer, Unicode, default
+from traitlets import Bool, Integer, Unicode, default
 
 from ..federation.config import MemberCluster
 from ..federation.gpus import GpuTypeError
@@ -29,7 +29,7 @@ from ..federation.model import GPU_TYPE_LABEL
 from ..federation.quantity import QuantityError, cpu_millis, units
 from ..federation.registry import ClusterRegistry
 from ..federation import failover
-from . import baseline, form, ingress, options
+from . import baseline, form, hedge, hedge_race, ingress, options
 from .reflectors import ClusterEventReflector, ClusterPodReflector
 from .tunnel import PortForwardTunnel, TunnelError
 
@@ -55,6 +55,12 @@ class FederatedKubeSpawner(KubeSpawner):
     tunnel_port = Integer(0, help="Local port of the port-forward tunnel to this server (tunnel access).")
     failover_deadline = Integer(0, config=True, help="""
         Seconds the whole start may take across every candidate cluster; 0 uses start_timeout.""")
+    hedge_starts = Bool(False, config=True, help="""
+        Hedge every start by default: race the two best candidate clusters (the usual start on
+        the first, a standby copy on the second), keep the server whose pod is Ready first and
+        delete the other at once. A profile's ``hedge: true|false`` overrides this. Hedging
+        costs a second pod for the seconds of the race; it is skipped when a cluster is chosen
+        explicitly, with persistent storage, internal SSL or per-server Services.""")
 
     @default("cmd")
     def _default_cmd(self):
@@ -82,13 +88,18 @@ class FederatedKubeSpawner(KubeSpawner):
         self._configured = baseline.snapshot(self)
         self._profile_applied = False
         self._narration: list[str] = []
+        self._hedge_standby: hedge.Standby | None = None
 
     # ---- federation ----------------------------------------------------------
     async def registry(self) -> ClusterRegistry:
         """The process's federation registry, started on first use."""
         registry = ClusterRegistry.shared(self.config)
         await registry.start()
+        await hedge.sweep_once(registry, self._namespace_of)  # races a stopped hub left behind
         return registry
+
+    def _namespace_of(self, cluster: str) -> str:
+        return ClusterRegistry.shared(self.config).members[cluster].namespace
 
     @property
     def member(self) -> MemberCluster:
@@ -198,6 +209,7 @@ class FederatedKubeSpawner(KubeSpawner):
             raise SpawnRefused(str(err)) from None
         await KubeSpawner.load_user_options(self)
         self._profile_applied = True
+        await hedge.sweep(registry, self._namespace_of, self.pod_name)  # an interrupted race's pods
         try:
             return await self._start_somewhere(registry, snapshot, request)
         finally:
@@ -215,8 +227,14 @@ class FederatedKubeSpawner(KubeSpawner):
             raise SpawnRefused(message)
         deadline = time.monotonic() + (self.failover_deadline or self.start_timeout)
         after_profile = baseline.snapshot(self)
-        failures = []
-        for i, candidate in enumerate(decision.candidates):
+        failures, candidates = [], list(decision.candidates)
+        pair = self._hedge_pair(request, candidates)
+        if pair:
+            url, failures = await hedge_race.race(self, registry, *pair, request.gpu_count, deadline, after_profile)
+            if url:
+                return url
+            candidates = [c for c in candidates if c not in pair]
+        for i, candidate in enumerate(candidates):
             baseline.restore(self, after_profile)
             self._use_cluster(candidate.cluster)
             self._narrate(f"{candidate.reason} — starting there")
@@ -226,7 +244,7 @@ class FederatedKubeSpawner(KubeSpawner):
             except failover.Failover as err:
                 failures.append(f"{candidate.cluster}: {err}")
                 await self._abandon_attempt()
-                nxt = decision.candidates[i + 1].cluster if i + 1 < len(decision.candidates) else None
+                nxt = candidates[i + 1].cluster if i + 1 < len(candidates) else None
                 self._narrate(f"{candidate.cluster}: {err} — " + (f"trying {nxt}" if nxt else "no cluster left"))
                 if time.monotonic() >= deadline:
                     break
@@ -234,6 +252,19 @@ class FederatedKubeSpawner(KubeSpawner):
         message = "Your server could not start on any cluster:\n" + "\n".join(f"• {f}" for f in failures) + \
             "".join(f"\n• {r.reason}" for r in decision.rejected)
         raise SpawnRefused(message)
+
+    def _hedge_pair(self, request: options.ServerRequest, candidates: list) -> tuple | None:
+        """The two candidates to race when this start is hedged, else None (narrating why not)."""
+        if not hedge.hedge_enabled(request.profile, self.hedge_starts):
+            return None
+        exposed = self.internal_ssl or self.services_enabled or bool(self.after_pod_created_hook)
+        why = hedge.why_not_hedged(explicit_cluster=bool(request.cluster), candidates=len(candidates),
+                                   storage=self.storage_pvc_ensure, exposed=exposed)
+        pair = None if why else hedge.hedge_pair(candidates, {c.cluster: ClusterRegistry.shared(
+            self.config).members[c.cluster].access for c in candidates})
+        if pair is None:
+            self._narrate(f"Not hedging this start: {why or 'no second cluster the hub reaches without an ingress'}")
+        return pair
 
     def _apply_target(self, registry: ClusterRegistry, candidate, gpu_count: int) -> None:
         """Per-cluster settings on top of the profile's: GPU request, affinity, labels, hub URL."""
@@ -269,6 +300,9 @@ class FederatedKubeSpawner(KubeSpawner):
         try:
             done, _ = await asyncio.wait({attempt, watcher}, timeout=max(deadline - time.monotonic(), 0.1),
                                          return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:  # a hedged race was won elsewhere, or the start was cancelled
+            attempt.cancel()
+            raise
         finally:
             watcher.cancel()
         if attempt in done:
@@ -384,6 +418,8 @@ class FederatedKubeSpawner(KubeSpawner):
         if not self.cluster_name:
             return
         await self.registry()
+        if self._hedge_standby is not None:  # stopped mid-race: the standby goes too
+            await self._hedge_standby.delete()
         await self._close_tunnel()
         await super().stop(now=now)
 

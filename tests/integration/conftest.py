@@ -117,6 +117,9 @@ c.KubeSpawner.profile_list = list(c.KubeSpawner.profile_list) + [
     {{"display_name": "Near the data (test)", "slug": "near-data",
       "clusters": {{"locality": {{"data": "regional-store"}}}},
       "kubespawner_override": {{"cpu_guarantee": 0.1}}}},
+    {{"display_name": "Hedged (test)", "slug": "hedged", "hedge": True,
+      "clusters": {{"preferred": ["onprem", "burst"]}},
+      "kubespawner_override": {{"cpu_guarantee": 0.1}}}},
 ]
 """
 
