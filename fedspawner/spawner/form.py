@@ -371,10 +371,12 @@ def script() -> Markup:
     return _assets["script"]
 
 
-def render_form_html(profiles: list[dict], payload: dict, user_options: dict | None, base_url: str) -> str:
+def render_form_html(profiles: list[dict], payload: dict, user_options: dict | None, base_url: str,
+                     time_to_notebook: list[dict] = ()) -> str:
     """The launch form's HTML (pure): ``profiles`` are the ones this user may pick, as
-    ``FederatedKubeSpawner.profiles`` gives them."""
+    ``FederatedKubeSpawner.profiles`` gives them; ``time_to_notebook`` rows as ``ttn.form_rows``."""
     model = form_model(profiles, payload, user_options)
+    model["time_to_notebook"] = list(time_to_notebook)
     model["script_data"]["endpoint"] = availability_url(base_url)
     taken = model["taken_at"]
     model["updated"] = time.strftime("%H:%M:%S", time.localtime(taken)) if taken else ""
@@ -389,4 +391,6 @@ async def render_options_form(spawner) -> str:
     registry = await spawner.registry()
     await registry.wait_ready()
     payload = availability(registry.snapshot(), groups)
-    return render_form_html(profiles, payload, dict(spawner.user_options or {}), spawner.hub.base_url)
+    estimate = getattr(spawner, "time_to_notebook", None)  # a spawner without start history shows none
+    estimates = await estimate(payload["clusters"]) if estimate else []
+    return render_form_html(profiles, payload, dict(spawner.user_options or {}), spawner.hub.base_url, estimates)

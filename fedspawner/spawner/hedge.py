@@ -15,6 +15,7 @@ Pure parts (``hedge_pair``, ``pod_outcome``, ``leftovers``) decide; ``race`` and
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 
 from kubernetes_asyncio import client
@@ -140,7 +141,7 @@ class Standby:
         self.name = manifest.metadata.name
         self.api = registry.api(cluster)
         self.core = client.CoreV1Api(self.api)
-        self.created = False
+        self.created, self.created_at = False, 0.0
 
     async def create(self) -> None:
         RACING.add((self.cluster, self.name))
@@ -158,6 +159,7 @@ class Standby:
                         break
                     raise
                 await asyncio.sleep(0.1)
+        self.created_at = time.monotonic()
         await self.core.create_namespaced_pod(self.namespace, self.manifest)
         self.created = True
 

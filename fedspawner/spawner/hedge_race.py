@@ -51,6 +51,7 @@ async def _adopt(spawner, registry, candidate, gpu_count: int, after_profile: di
     else:
         raise failover.Failover("its pod was Ready but is not seen running")
     await standby.mark_won()
+    spawner._attempt_began = standby.created_at
     return await spawner._reachable_url(spawner._get_pod_url(pod))
 
 

@@ -29,7 +29,7 @@ from ..federation.model import GPU_TYPE_LABEL
 from ..federation.quantity import QuantityError, cpu_millis, units
 from ..federation.registry import ClusterRegistry
 from ..federation import failover
-from . import baseline, form, hedge, hedge_race, ingress, options
+from . import baseline, form, hedge, hedge_race, ingress, options, ttn
 from .reflectors import ClusterEventReflector, ClusterPodReflector
 from .tunnel import PortForwardTunnel, TunnelError
 
@@ -89,6 +89,7 @@ class FederatedKubeSpawner(KubeSpawner):
         self._profile_applied = False
         self._narration: list[str] = []
         self._hedge_standby: hedge.Standby | None = None
+        self._attempt_began = 0.0  # when the attempt that produced the server began
 
     # ---- federation ----------------------------------------------------------
     async def registry(self) -> ClusterRegistry:
@@ -211,9 +212,25 @@ class FederatedKubeSpawner(KubeSpawner):
         self._profile_applied = True
         await hedge.sweep(registry, self._namespace_of, self.pod_name)  # an interrupted race's pods
         try:
-            return await self._start_somewhere(registry, snapshot, request)
+            url = await self._start_somewhere(registry, snapshot, request)
         finally:
             self._profile_applied = False
+        self._record_start(registry)
+        return url
+
+    async def time_to_notebook(self, clusters: list[dict]) -> list[dict]:
+        """The launch form's time-to-notebook rows for ``clusters`` (availability entries)."""
+        registry = await self.registry()
+        await ttn.recover(registry, self._namespace_of, self.component_label)
+        names = {c["name"]: c["display_name"] for c in clusters}
+        return ttn.form_rows(ttn.predictions(registry, list(names), self.image, None), names)
+
+    def _record_start(self, registry: ClusterRegistry) -> None:
+        """Add this start's duration to the time-to-notebook history of its cluster."""
+        pod = self.pod_reflector.pods.get(f"{self.namespace}/{self.pod_name}") if self.pod_reflector else None
+        uid = pod["metadata"].get("uid", "") if pod else ""
+        ttn.record(registry, self.cluster_name, self.extra_labels.get(GPU_TYPE_LABEL), self.image,
+                   time.monotonic() - self._attempt_began, uid)
 
     async def _start_somewhere(self, registry: ClusterRegistry, snapshot, request: options.ServerRequest):
         cpu, mem = self._resources_requested()
@@ -291,6 +308,7 @@ class FederatedKubeSpawner(KubeSpawner):
 
     async def _attempt(self, registry: ClusterRegistry, candidate, deadline: float) -> str:
         """Start on one cluster; raise failover.Failover to move on."""
+        self._attempt_began = time.monotonic()
         # Events of an earlier pod with the same name must not count for this one.
         await self._start_watching_events()
         earlier = self.events
