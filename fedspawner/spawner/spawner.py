@@ -62,6 +62,14 @@ class FederatedKubeSpawner(KubeSpawner):
         costs a second pod for the seconds of the race; it is skipped when a cluster is chosen
         explicitly, with persistent storage, internal SSL or per-server Services.""")
 
+    server_readiness_probe = Bool(False, config=True, help="""
+        Give the notebook container a readiness probe on the server's own API
+        (``<server path>api``), so that its pod is Ready only once the server answers:
+        hedged starts then keep the first server that really answers, and the
+        time-to-notebook history (pod creation → Ready, also after a hub restart) includes
+        the server's own start-up. Needs an image whose server answers there (any
+        jupyterhub-singleuser does); leave off for images that do not.""")
+
     @default("cmd")
     def _default_cmd(self):
         return ["jupyterhub-singleuser"]
@@ -300,6 +308,9 @@ class FederatedKubeSpawner(KubeSpawner):
             self.tolerations = list(self.tolerations) + [t for t in sched.tolerations if t not in self.tolerations]
             labels[GPU_TYPE_LABEL] = candidate.gpu_type
         self.extra_labels = {**self.extra_labels, **labels}
+        if self.server_readiness_probe and not self.internal_ssl:
+            probe = {"httpGet": {"path": self._server_path() + "api", "port": self.port}, "periodSeconds": 2}
+            self.extra_container_config = {**self.extra_container_config, "readinessProbe": probe}
         hub_url = self.member.hub_url or registry.federation.public_hub_url
         if hub_url:
             self.hub_connect_url = hub_url

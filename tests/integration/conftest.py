@@ -109,6 +109,7 @@ c.JupyterHub.services = _configured(c.JupyterHub, "services") + [{{"name": "test
 c.JupyterHub.log_level = "DEBUG"
 c.JupyterHub.tornado_settings = {{"slow_spawn_timeout": 0}}  # answer spawn requests at once
 c.Authenticator.admin_users = {{"admin"}}
+c.FederatedKubeSpawner.server_readiness_probe = True  # Ready = the server answers (time to notebook)
 # The regional cluster sits next to a data store; a test profile prefers it.
 for _entry in c.Federation.clusters:
     if _entry["name"] == "regional":
