@@ -243,6 +243,12 @@ class Federation(LoggingConfigurable):
     public_hub_url = Unicode("", config=True, help="""
         The hub's URL as seen from member clusters (e.g. https://hub.example.org). Servers
         placed on other clusters use it to reach the hub API. Empty: JupyterHub's own.""")
+    warm_slots = List(Dict(), config=True, help="""
+        Warm GPU slots: placeholder pods the hub keeps in its namespace on a cluster, each
+        holding GPUs of one type for its users' next servers, handed over on a spawn there
+        and replenished. [{cluster: "onprem", gpu: "nvidia-a100-40gb", count: 2,
+        gpus_each: 1, priority_class: ""}]; priority_class names an existing low
+        PriorityClass of that cluster (the hub creates none).""")
     health_interval = Float(0.5, config=True, help="Seconds between apiserver health probes per cluster.")
     health_timeout = Float(1.5, config=True, help="""
         Seconds an apiserver probe may take. Two failed probes in a row mark the cluster down,
@@ -261,4 +267,15 @@ class Federation(LoggingConfigurable):
             raise FederationConfigError(f"Federation: field 'placement_policy' must be one of "
                                         f"{', '.join(PLACEMENT_POLICIES)}, got {self.placement_policy!r}")
         self.parsed_label_mappings()
-        return self.member_clusters()
+        members = self.member_clusters()
+        self.parsed_warm_slots(members)
+        return members
+
+    def parsed_warm_slots(self, members: list[MemberCluster]):
+        """The warm slot declarations, checked against ``members``."""
+        from .warm import WarmSlotError, parse_warm_slots
+
+        try:
+            return parse_warm_slots(self.warm_slots, {m.name: m for m in members})
+        except WarmSlotError as err:
+            raise FederationConfigError(str(err)) from None

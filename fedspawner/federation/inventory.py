@@ -30,6 +30,7 @@ from .model import (GPU_TYPE_LABEL, SOURCE_DECLARED, SOURCE_QUOTA, VISIBILITY_NA
                     VISIBILITY_NODES, VISIBILITY_UNKNOWN, ClusterSnapshot, GpuAvailability, GpuScheduling)
 from .placement import RECENTLY_FULL_S
 from .quantity import QuantityError, cpu_millis, units
+from .warm import WARM_LABEL
 from .watch import ResourceWatch, WatchForbidden
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,9 @@ def pod_requests(pod: dict) -> dict[str, int]:
 
 
 def _is_active(pod: dict) -> bool:
+    """Does the pod hold resources others cannot have? (The hub's warm slots are its users'.)"""
+    if WARM_LABEL in ((pod.get("metadata") or {}).get("labels") or {}):
+        return False
     return (pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
 
 

@@ -89,6 +89,10 @@ class StartHistory:
         self._seen: dict[str, set[str]] = defaultdict(set)
         self._pods: set[tuple[str, str]] = set()  # (cluster, pod uid) already counted
 
+    def clear(self) -> None:
+        """Forget every start (benchmarks measure from a clean history)."""
+        self.__init__()
+
     def image_known(self, cluster: str, image: str, nodes: list[dict] = ()) -> bool:
         return image in self._seen[cluster] or any(image in node_images(n) for n in nodes)
 

@@ -17,6 +17,7 @@ from .config import Federation, FederationConfigError, MemberCluster
 from .inventory import ClusterInventory
 from .model import Decision, GpuScheduling, InventorySnapshot, PlacementRequest
 from .placement import place
+from .warm import WarmPool
 
 
 async def api_client_for(member: MemberCluster, context: str | None = None) -> client.ApiClient:
@@ -47,6 +48,7 @@ class ClusterRegistry:
         self.federation = federation
         self.members: dict[str, MemberCluster] = {m.name: m for m in federation.validate()}
         self.mappings = federation.parsed_label_mappings()
+        self.warm = WarmPool(self, federation.parsed_warm_slots(list(self.members.values())))
         self.clients: dict[str, client.ApiClient] = {}
         self.inventories: dict[str, ClusterInventory] = {}
         self.version = 0
@@ -91,6 +93,7 @@ class ClusterRegistry:
                 await self.stop()
                 raise
             self._started, self._started_at = True, time.monotonic()
+            self.warm.start()
 
     async def stop(self) -> None:
         """Stop watching and close every client (bounded: an unreachable cluster cannot hold it up)."""
@@ -100,6 +103,7 @@ class ClusterRegistry:
             except (asyncio.TimeoutError, OSError):
                 pass
 
+        await bounded(self.warm.stop(), 5)
         for inventory in self.inventories.values():
             await bounded(inventory.stop(), 10)
             if inventory.reader_api is not None:

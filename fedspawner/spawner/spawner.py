@@ -98,6 +98,7 @@ class FederatedKubeSpawner(KubeSpawner):
         self._narration: list[str] = []
         self._hedge_standby: hedge.Standby | None = None
         self._attempt_began = 0.0  # when the attempt that produced the server began
+        self._target_gpus: tuple[str | None, int] = (None, 0)  # GPU type and count on the current target
 
     # ---- federation ----------------------------------------------------------
     async def registry(self) -> ClusterRegistry:
@@ -231,7 +232,12 @@ class FederatedKubeSpawner(KubeSpawner):
         registry = await self.registry()
         await ttn.recover(registry, self._namespace_of, self.component_label)
         names = {c["name"]: c["display_name"] for c in clusters}
-        return ttn.form_rows(ttn.predictions(registry, list(names), self.image, None), names)
+        rows = ttn.form_rows(ttn.predictions(registry, list(names), self.image, None), names)
+        for row in rows:
+            warm = ", ".join(f"{n['warm']} warm {gpu}" for gpu, n in sorted(registry.warm.counts(row["name"]).items())
+                             if n["warm"])
+            row["label"] += f" · {warm}" if warm else ""
+        return rows
 
     def _record_start(self, registry: ClusterRegistry) -> None:
         """Add this start's duration to the time-to-notebook history of its cluster."""
@@ -294,6 +300,7 @@ class FederatedKubeSpawner(KubeSpawner):
     def _apply_target(self, registry: ClusterRegistry, candidate, gpu_count: int) -> None:
         """Per-cluster settings on top of the profile's: GPU request, affinity, labels, hub URL."""
         labels = {CLUSTER_LABEL: candidate.cluster}
+        self._target_gpus = (candidate.gpu_type, gpu_count) if candidate.gpu_type else (None, 0)
         if candidate.gpu_type:
             try:
                 sched = registry.scheduling(candidate.cluster, candidate.gpu_type)
@@ -324,6 +331,8 @@ class FederatedKubeSpawner(KubeSpawner):
         await self._start_watching_events()
         earlier = self.events
         self._last_event = earlier[-1]["metadata"]["uid"] if earlier else None
+        if await registry.warm.take(self.cluster_name, *self._target_gpus):
+            self._narrate(f"{self.cluster_name}: a warm {self._target_gpus[0]} slot is handed over to this server")
         attempt = asyncio.ensure_future(KubeSpawner._start(self))
         watcher = asyncio.ensure_future(self._watch_attempt(registry))
         try:

@@ -1,0 +1,193 @@
+"""Warm GPU slots: placeholder pods the hub owns that hold GPUs for its users' next servers.
+
+An admin declares slots (``c.Federation.warm_slots = [{"cluster": "onprem", "gpu":
+"nvidia-a100-40gb", "count": 2, "priority_class": ""}]``). The hub keeps that many
+placeholder pods per cluster and GPU type in its own namespace (namespace rights are
+enough: no cluster-scoped object is created; ``priority_class`` names an existing,
+low PriorityClass when the cluster's admin offers one). A Running placeholder proves the
+GPUs are there and holds them against other tenants; on a spawn there, one placeholder
+is deleted as the user's pod is created, so the user's pod takes its place; the pool then
+replenishes it. Placeholders do not count as used in the hub's availability (they are
+the hub's users' GPUs).
+
+Pure: ``parse_warm_slots``, ``placeholder_manifest``, ``shortfall``, ``warm_counts``.
+``WarmPool`` acts on the clusters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from dataclasses import dataclass
+
+from kubernetes_asyncio import client
+from kubernetes_asyncio.client.rest import ApiException
+
+from . import gpus
+from .model import GPU_TYPE_LABEL, GpuScheduling
+
+log = logging.getLogger(__name__)
+
+WARM_LABEL = "fedspawner.dev/warm-slot"  # value: the canonical GPU type it holds
+PLACEHOLDER_IMAGE = "python:3.11-slim"
+
+
+class WarmSlotError(ValueError):
+    """A warm slot declaration that cannot be honoured; the message names entry and field."""
+
+
+@dataclass(frozen=True)
+class WarmSlot:
+    cluster: str
+    gpu_type: str  # canonical
+    count: int  # placeholders to keep
+    gpus_each: int = 1
+    priority_class: str = ""
+
+
+def parse_warm_slots(raw: list, members: dict) -> list[WarmSlot]:
+    """Validate ``c.Federation.warm_slots`` against the member clusters."""
+    slots = []
+    for i, entry in enumerate(raw or []):
+        where = f"Federation.warm_slots[{i}]"
+        if not isinstance(entry, dict):
+            raise WarmSlotError(f"{where}: must be a mapping like {{cluster, gpu, count}}")
+        cluster = entry.get("cluster")
+        if cluster not in members:
+            raise WarmSlotError(f"{where}: field 'cluster' must name a member cluster "
+                                f"({', '.join(sorted(members))}), got {cluster!r}")
+        try:
+            gpu_type = gpus.parse_gpu_type(str(entry.get("gpu", "")), strict=False).name
+        except gpus.GpuTypeError as err:
+            raise WarmSlotError(f"{where}: field 'gpu': {err}") from None
+        counts = {}
+        for key, default in (("count", 1), ("gpus_each", 1)):
+            value = entry.get(key, default)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise WarmSlotError(f"{where}: field '{key}' must be a whole number ≥ 1, got {value!r}")
+            counts[key] = value
+        slots.append(WarmSlot(cluster, gpu_type, counts["count"], counts["gpus_each"],
+                              str(entry.get("priority_class") or "")))
+    return slots
+
+
+def placeholder_manifest(slot: WarmSlot, sched: GpuScheduling, name: str) -> dict:
+    """A pod that only holds ``slot.gpus_each`` GPUs of its type (sleeps; nothing else)."""
+    count = str(slot.gpus_each)
+    spec = {"terminationGracePeriodSeconds": 0, "restartPolicy": "Always",
+            "tolerations": [dict(t) for t in sched.tolerations],
+            "containers": [{"name": "placeholder", "image": PLACEHOLDER_IMAGE, "command": ["sleep", "infinity"],
+                            "resources": {"limits": {sched.resource: count}, "requests": {sched.resource: count}}}]}
+    if sched.node_affinity:
+        spec["affinity"] = {"nodeAffinity": sched.node_affinity}
+    if slot.priority_class:
+        spec["priorityClassName"] = slot.priority_class
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {
+        "name": name, "labels": {WARM_LABEL: slot.gpu_type, GPU_TYPE_LABEL: slot.gpu_type,
+                                 "app.kubernetes.io/managed-by": "fedspawner"}}, "spec": spec}
+
+
+def warm_counts(pods: list[dict]) -> dict[str, dict[str, int]]:
+    """``{gpu type: {"warm": Running placeholders, "pending": the others}}`` from JSON pods."""
+    out: dict[str, dict[str, int]] = {}
+    for pod in pods:
+        meta, status = pod.get("metadata") or {}, pod.get("status") or {}
+        gpu = (meta.get("labels") or {}).get(WARM_LABEL)
+        if not gpu or meta.get("deletionTimestamp") or status.get("phase") in ("Failed", "Succeeded"):
+            continue
+        entry = out.setdefault(gpu, {"warm": 0, "pending": 0})
+        entry["warm" if status.get("phase") == "Running" else "pending"] += 1
+    return out
+
+
+def shortfall(slot: WarmSlot, counts: dict[str, dict[str, int]]) -> int:
+    """How many placeholders to create for ``slot`` now."""
+    have = counts.get(slot.gpu_type, {"warm": 0, "pending": 0})
+    return max(slot.count - have["warm"] - have["pending"], 0)
+
+
+class WarmPool:
+    """Keeps the declared placeholders on every cluster and hands them over on spawns."""
+
+    def __init__(self, registry, slots: list[WarmSlot], interval: float = 2.0):
+        self.registry, self.slots, self.interval = registry, slots, interval
+        self.pods: dict[str, list[dict]] = {}  # cluster -> its placeholders (JSON), as last listed
+        self._task: asyncio.Task | None = None
+        self._wake = asyncio.Event()
+
+    def _core(self, cluster: str) -> client.CoreV1Api:
+        return client.CoreV1Api(self.registry.api(cluster))
+
+    def _ns(self, cluster: str) -> str:
+        return self.registry.members[cluster].namespace
+
+    def start(self) -> None:
+        if self.slots and self._task is None:
+            self._task = asyncio.create_task(self._loop(), name="warm-slots")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    def counts(self, cluster: str) -> dict[str, dict[str, int]]:
+        return warm_counts(self.pods.get(cluster, []))
+
+    async def _list(self, cluster: str) -> list[dict]:
+        api = self.registry.api(cluster)
+        pods = await client.CoreV1Api(api).list_namespaced_pod(self._ns(cluster), label_selector=WARM_LABEL)
+        self.pods[cluster] = [api.sanitize_for_serialization(p) for p in pods.items]
+        return self.pods[cluster]
+
+    async def reconcile(self) -> None:
+        """Create what is missing on every healthy cluster (one pass)."""
+        for cluster in sorted({s.cluster for s in self.slots}):
+            if not self.registry.inventories[cluster].healthy:
+                continue
+            try:
+                counts = warm_counts(await self._list(cluster))
+                for slot in (s for s in self.slots if s.cluster == cluster):
+                    for _ in range(shortfall(slot, counts)):
+                        name = f"warm-{slot.gpu_type}-{uuid.uuid4().hex[:6]}"[:63]
+                        manifest = placeholder_manifest(slot, self.registry.scheduling(cluster, slot.gpu_type), name)
+                        await self._core(cluster).create_namespaced_pod(self._ns(cluster), manifest)
+                await self._list(cluster)
+            except (ApiException, gpus.GpuTypeError, OSError, asyncio.TimeoutError) as err:
+                log.warning("warm slots on %s: %s", cluster, err)
+
+    async def _loop(self) -> None:
+        while True:
+            await self.reconcile()
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.interval)
+            except asyncio.TimeoutError:
+                pass
+            self._wake.clear()
+
+    async def take(self, cluster: str, gpu_type: str | None, gpu_count: int) -> bool:
+        """Delete one Running placeholder of ``gpu_type`` on ``cluster`` holding at least
+        ``gpu_count`` GPUs (its GPUs go to the pod created next); True if one was handed over.
+        The pool replenishes it on its next pass."""
+        if not gpu_type or not any(s.cluster == cluster and s.gpu_type == gpu_type and s.gpus_each >= gpu_count
+                                   for s in self.slots):
+            return False
+        try:
+            pods = await self._list(cluster)
+        except (ApiException, OSError, asyncio.TimeoutError):
+            return False
+        for pod in pods:
+            meta, status = pod["metadata"], pod.get("status") or {}
+            if (meta.get("labels") or {}).get(WARM_LABEL) == gpu_type and status.get("phase") == "Running" \
+                    and not meta.get("deletionTimestamp"):
+                try:
+                    await self._core(cluster).delete_namespaced_pod(meta["name"], self._ns(cluster),
+                                                                    grace_period_seconds=0)
+                except ApiException:
+                    continue
+                return True
+        return False
+
+    def replenish_soon(self) -> None:
+        self._wake.set()
