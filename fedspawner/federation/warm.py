@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from dataclasses import dataclass
 
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 
 WARM_LABEL = "fedspawner.dev/warm-slot"  # value: the canonical GPU type it holds
 PLACEHOLDER_IMAGE = "python:3.11-slim"
+HANDOVER_S = 10.0  # no new placeholder for a type while a user's pod takes the last one's place
 
 
 class WarmSlotError(ValueError):
@@ -101,10 +103,11 @@ def warm_counts(pods: list[dict]) -> dict[str, dict[str, int]]:
     return out
 
 
-def shortfall(slot: WarmSlot, counts: dict[str, dict[str, int]]) -> int:
-    """How many placeholders to create for ``slot`` now."""
+def shortfall(slot: WarmSlot, counts: dict[str, dict[str, int]], handing_over: int = 0) -> int:
+    """How many placeholders to create for ``slot`` now; ``handing_over``: slots just given to
+    a user's pod that is still being scheduled (a new placeholder would compete with it)."""
     have = counts.get(slot.gpu_type, {"warm": 0, "pending": 0})
-    return max(slot.count - have["warm"] - have["pending"], 0)
+    return max(slot.count - have["warm"] - have["pending"] - handing_over, 0)
 
 
 class WarmPool:
@@ -114,7 +117,8 @@ class WarmPool:
         self.registry, self.slots, self.interval = registry, slots, interval
         self.pods: dict[str, list[dict]] = {}  # cluster -> its placeholders (JSON), as last listed
         self._task: asyncio.Task | None = None
-        self._wake = asyncio.Event()
+        self._lock = asyncio.Lock()
+        self._handovers: dict[tuple[str, str], list[float]] = {}  # (cluster, type) -> until when
 
     def _core(self, cluster: str) -> client.CoreV1Api:
         return client.CoreV1Api(self.registry.api(cluster))
@@ -143,28 +147,33 @@ class WarmPool:
 
     async def reconcile(self) -> None:
         """Create what is missing on every healthy cluster (one pass)."""
-        for cluster in sorted({s.cluster for s in self.slots}):
-            if not self.registry.inventories[cluster].healthy:
-                continue
-            try:
-                counts = warm_counts(await self._list(cluster))
-                for slot in (s for s in self.slots if s.cluster == cluster):
-                    for _ in range(shortfall(slot, counts)):
-                        name = f"warm-{slot.gpu_type}-{uuid.uuid4().hex[:6]}"[:63]
-                        manifest = placeholder_manifest(slot, self.registry.scheduling(cluster, slot.gpu_type), name)
-                        await self._core(cluster).create_namespaced_pod(self._ns(cluster), manifest)
-                await self._list(cluster)
-            except (ApiException, gpus.GpuTypeError, OSError, asyncio.TimeoutError) as err:
-                log.warning("warm slots on %s: %s", cluster, err)
+        async with self._lock:
+            for cluster in sorted({s.cluster for s in self.slots}):
+                if self.registry.inventories[cluster].healthy:
+                    await self._reconcile(cluster)
+
+    def _handing_over(self, cluster: str, gpu_type: str) -> int:
+        now = time.monotonic()
+        left = [t for t in self._handovers.get((cluster, gpu_type), []) if t > now]
+        self._handovers[(cluster, gpu_type)] = left
+        return len(left)
+
+    async def _reconcile(self, cluster: str) -> None:
+        try:
+            counts = warm_counts(await self._list(cluster))
+            for slot in (s for s in self.slots if s.cluster == cluster):
+                for _ in range(shortfall(slot, counts, self._handing_over(cluster, slot.gpu_type))):
+                    name = f"warm-{slot.gpu_type}-{uuid.uuid4().hex[:6]}"[:63]
+                    manifest = placeholder_manifest(slot, self.registry.scheduling(cluster, slot.gpu_type), name)
+                    await self._core(cluster).create_namespaced_pod(self._ns(cluster), manifest)
+            await self._list(cluster)
+        except (ApiException, gpus.GpuTypeError, OSError, asyncio.TimeoutError) as err:
+            log.warning("warm slots on %s: %s", cluster, err)
 
     async def _loop(self) -> None:
         while True:
             await self.reconcile()
-            try:
-                await asyncio.wait_for(self._wake.wait(), self.interval)
-            except asyncio.TimeoutError:
-                pass
-            self._wake.clear()
+            await asyncio.sleep(self.interval)
 
     async def take(self, cluster: str, gpu_type: str | None, gpu_count: int) -> bool:
         """Delete one Running placeholder of ``gpu_type`` on ``cluster`` holding at least
@@ -173,21 +182,25 @@ class WarmPool:
         if not gpu_type or not any(s.cluster == cluster and s.gpu_type == gpu_type and s.gpus_each >= gpu_count
                                    for s in self.slots):
             return False
-        try:
-            pods = await self._list(cluster)
-        except (ApiException, OSError, asyncio.TimeoutError):
-            return False
-        for pod in pods:
-            meta, status = pod["metadata"], pod.get("status") or {}
-            if (meta.get("labels") or {}).get(WARM_LABEL) == gpu_type and status.get("phase") == "Running" \
-                    and not meta.get("deletionTimestamp"):
+        async with self._lock:
+            try:
+                pods = [p for p in await self._list(cluster) if p["metadata"].get("labels", {}).get(WARM_LABEL)
+                        == gpu_type and not p["metadata"].get("deletionTimestamp")]
+            except (ApiException, OSError, asyncio.TimeoutError):
+                return False
+            running = [p for p in pods if (p.get("status") or {}).get("phase") == "Running"]
+            if not running:
+                return False
+            # The one handed over, and any still-Pending placeholder of that type: it would
+            # otherwise compete with the user's pod for the GPUs just freed.
+            given = running[0]["metadata"]["name"]
+            for pod in [running[0]] + [p for p in pods if p not in running]:
                 try:
-                    await self._core(cluster).delete_namespaced_pod(meta["name"], self._ns(cluster),
+                    await self._core(cluster).delete_namespaced_pod(pod["metadata"]["name"], self._ns(cluster),
                                                                     grace_period_seconds=0)
-                except ApiException:
-                    continue
-                return True
-        return False
-
-    def replenish_soon(self) -> None:
-        self._wake.set()
+                except ApiException as err:
+                    if pod["metadata"]["name"] == given and err.status != 404:
+                        return False
+            self._handovers.setdefault((cluster, gpu_type), []).append(time.monotonic() + HANDOVER_S)
+            await self._list(cluster)
+            return True

@@ -58,3 +58,4 @@ def test_counts_and_shortfall():
     assert warm.shortfall(warm.WarmSlot("c", "a100", 3), counts) == 1
     assert warm.shortfall(warm.WarmSlot("c", "a100", 1), counts) == 0
     assert warm.shortfall(warm.WarmSlot("c", "l4", 2), counts) == 2
+    assert warm.shortfall(warm.WarmSlot("c", "a100", 3), counts, handing_over=1) == 0
