@@ -232,12 +232,9 @@ class FederatedKubeSpawner(KubeSpawner):
         registry = await self.registry()
         await ttn.recover(registry, self._namespace_of, self.component_label)
         names = {c["name"]: c["display_name"] for c in clusters}
-        rows = ttn.form_rows(ttn.predictions(registry, list(names), self.image, None), names)
-        for row in rows:
-            warm = ", ".join(f"{n['warm']} warm {gpu}" for gpu, n in sorted(registry.warm.counts(row["name"]).items())
-                             if n["warm"])
-            row["label"] += f" · {warm}" if warm else ""
-        return rows
+        displays = {g["type"]: g["display"] for c in clusters for g in c["gpus"]}
+        return ttn.form_rows(ttn.predictions(registry, list(names), self.image, None), names,
+                             {c: registry.warm.counts(c) for c in names}, displays)
 
     def _record_start(self, registry: ClusterRegistry) -> None:
         """Add this start's duration to the time-to-notebook history of its cluster."""

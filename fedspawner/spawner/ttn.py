@@ -46,6 +46,15 @@ def record(registry, cluster: str, gpu_type: str | None, image: str, seconds: fl
     HISTORY.record(cluster, gpu_type, image, seconds, present, uid=uid)
 
 
-def form_rows(preds: dict[str, Prediction], names: dict[str, str]) -> list[dict]:
-    """Rows of the form's time-to-notebook list."""
-    return [{"name": c, "display_name": names.get(c, c), "label": p.label()} for c, p in preds.items()]
+def form_rows(preds: dict[str, Prediction], names: dict[str, str], warm: dict[str, dict] | None = None,
+              displays: dict[str, str] | None = None) -> list[dict]:
+    """Rows of the form's time-to-notebook list; ``warm`` (cluster -> ``warm.warm_counts``) adds
+    "· 2 warm NVIDIA A100 40GB" where the hub holds warm slots."""
+    rows = []
+    for cluster, pred in preds.items():
+        counts = (warm or {}).get(cluster) or {}
+        held = ", ".join(f"{n['warm']} warm {(displays or {}).get(gpu, gpu)}" for gpu, n in sorted(counts.items())
+                         if n["warm"])
+        rows.append({"name": cluster, "display_name": names.get(cluster, cluster),
+                     "label": pred.label() + (f" · {held}" if held else "")})
+    return rows

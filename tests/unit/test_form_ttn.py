@@ -18,6 +18,14 @@ def test_rows_show_each_clusters_estimate():
                     {"name": "burst", "display_name": "burst", "label": "no recent starts here"}]
 
 
+def test_rows_count_warm_slots():
+    preds = {"onprem": Prediction(None, "no recent starts here"), "burst": Prediction(None, "no recent starts here")}
+    warm = {"onprem": {"nvidia-a100-40gb": {"warm": 2, "pending": 1}, "nvidia-l4": {"warm": 0, "pending": 1}}}
+    rows = ttn.form_rows(preds, {}, warm, {"nvidia-a100-40gb": "NVIDIA A100 40GB"})
+    assert rows[0]["label"] == "no recent starts here · 2 warm NVIDIA A100 40GB"
+    assert rows[1]["label"] == "no recent starts here"
+
+
 def test_form_lists_the_estimates():
     payload = availability(snapshot(), ALICE)
     rows = ttn.form_rows({"onprem": Prediction(4.0, "median of 2 recent starts, image already there")},
