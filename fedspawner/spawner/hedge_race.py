@@ -124,7 +124,13 @@ async def race(spawner, registry, first, second, gpu_count: int, deadline: float
                         await spawner._abandon_attempt()
                         primary_alive = False
                     spawner._narrate(f"{second.cluster}: Ready first — deleted the server on {first.cluster}")
-                    return await _adopt(spawner, registry, second, gpu_count, after_profile, rid, standby), failures
+                    try:
+                        return await _adopt(spawner, registry, second, gpu_count, after_profile, rid,
+                                            standby), failures
+                    except failover.Failover as err:  # gone between Ready and adoption
+                        winner = None
+                        failures.append(f"{second.cluster}: {err}")
+                        return None, failures
                 if not isinstance(exc, failover.Failover):
                     raise exc
                 failures.append(f"{second.cluster}: {exc}")
