@@ -32,7 +32,7 @@ from .service import GatewayService
 log = logging.getLogger("fedspawner.gateway")
 
 OPENAPI = Path(__file__).with_name("openapi.yaml")
-_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
+_TRUE, _FALSE = ("1", "true"), ("0", "false")
 
 
 def error_answer(exc: BaseException | None, status: int) -> tuple[int, str]:
@@ -88,7 +88,7 @@ class ApiHandler(web.RequestHandler):
         self.finish(json.dumps(data))
 
     def flag(self, name: str) -> bool:
-        value = self.get_argument(name, "0").strip().lower()
+        value = self.get_argument(name, "0")
         if value not in _TRUE + _FALSE:
             raise BadRequest(f"'{name}' must be 1 or 0 (true or false), not {value!r}.")
         return value in _TRUE
@@ -144,7 +144,7 @@ class ClustersHandler(ApiHandler):
 class JobsHandler(ApiHandler):
     async def get(self) -> None:
         state = self.get_argument("state", None)
-        self.write_json(await self.service.list_jobs(self.caller, self.flag("all"), state and state.lower()))
+        self.write_json(await self.service.list_jobs(self.caller, self.flag("all"), state))
 
     async def post(self) -> None:
         job = await self.service.submit(self.caller, self.json_body())
