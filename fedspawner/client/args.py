@@ -95,7 +95,7 @@ SUBMIT_USAGE = ("%(prog)s KIND [-n NAME] [--cluster auto|NAME[,NAME…]] [--gpus
 def _submit_parser() -> _Parser:
     parser = _Parser(prog="%%fedsubmit", usage=SUBMIT_USAGE, description=(
         "Send the cell body to run as a job on a member cluster and show its live status. "
-        "KIND is pytorch, spark, job (a plain Python or bash script), tensorflow or mpi."))
+        "KIND is pytorch, spark, job (a plain Python or bash script) or tensorflow."))
     parser.add_argument("kind", metavar="KIND")
     parser.add_argument("-n", "--name", help="job name (default: generated from the kind)")
     parser.add_argument("--cluster", metavar="auto|NAME[,NAME...]",
@@ -141,7 +141,7 @@ class JobsArgs:
 
 def parse_jobs(line: str) -> JobsArgs:
     """``%fedjobs [--all] [--state STATE]``."""
-    from fedspawner.jobs.fields import JOB_STATES  # imported when used: it pulls in the job specs
+    from fedspawner.jobs.vocabulary import JOB_STATES
 
     parser = _Parser(prog="%fedjobs", description="List your jobs on every member cluster, newest first.")
     parser.add_argument("--all", action="store_true", help="everyone's jobs (admins)")

@@ -14,6 +14,7 @@ from typing import Any
 
 from ..federation.model import InventorySnapshot
 from ..federation.placement import gpu_display
+from ..jobs.vocabulary import FINISHED
 from ..jobs.labels import (
     ANNOTATION_SPARK_UI_HOST,
     ANNOTATION_SPARK_UI_PORT,
@@ -29,7 +30,6 @@ REPLICA_TYPE = "training.kubeflow.org/replica-type"
 REPLICA_INDEX = "training.kubeflow.org/replica-index"
 SPARK_EXEC_ID = "spark-exec-id"
 SPARK_ROLE = "spark-role"
-FINISHED = ("Succeeded", "Failed")
 _SPARK_DONE = {"COMPLETED": "Succeeded", "FAILED": "Failed", "SUBMISSION_FAILED": "Failed",
                "FAILED_SUBMISSION": "Failed"}
 

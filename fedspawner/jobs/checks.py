@@ -93,9 +93,11 @@ def _whole_number(value: Any, field: str, what: str, low: int, high: int) -> int
     return value
 
 
-def check_kind(kind: Any, kinds: Iterable[str]) -> str:
-    """The kind, which must be one of ``kinds``."""
+def check_kind(kind: Any, kinds: Iterable[str], unsupported: Mapping[str, str] | None = None) -> str:
+    """The kind, which must be one of ``kinds``; ``unsupported`` maps kinds that are refused to why."""
     kinds = tuple(kinds)
+    if isinstance(kind, str) and kind in (unsupported or {}):
+        raise _fail("kind", unsupported[kind])
     if kind not in kinds:
         close = difflib.get_close_matches(str(kind), kinds, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
