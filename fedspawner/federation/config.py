@@ -16,6 +16,7 @@ from pathlib import Path
 from traitlets import Dict, Float, List, Unicode
 from traitlets.config import LoggingConfigurable
 
+from ..errors import UserError
 from .gpus import CONVENTIONS, GpuTypeError, LabelMapping, parse_gpu_type, scheduling_for
 
 ACCESS_MODES = ("direct", "ingress", "tunnel")
@@ -30,7 +31,7 @@ CLUSTER_FIELDS = {
 INGRESS_FIELDS = {"host", "class_name", "tls_secret", "annotations", "scheme"}
 
 
-class FederationConfigError(ValueError):
+class FederationConfigError(UserError, ValueError):
     """A member-cluster entry that cannot be used; the message names cluster and field."""
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..errors import UserError
 from ..federation import gpus
 from ..federation.model import InventorySnapshot, PlacementRequest
 from ..federation.placement import ANY_GPU
@@ -26,7 +27,7 @@ AUTO = "auto"
 MAX_GPUS_PER_SERVER = 64
 
 
-class OptionsError(ValueError):
+class OptionsError(UserError, ValueError):
     """A launch request that cannot be honoured; the message is for the user."""
 
 

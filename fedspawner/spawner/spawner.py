@@ -23,6 +23,7 @@ from kubernetes_asyncio import client
 from kubespawner import KubeSpawner
 from traitlets import Integer, Unicode, default
 
+from ..errors import UserError
 from ..federation.config import MemberCluster
 from ..federation.gpus import GpuTypeError
 from ..federation.model import GPU_TYPE_LABEL
@@ -36,7 +37,7 @@ from .tunnel import PortForwardTunnel, TunnelError
 CLUSTER_LABEL = "fedspawner.dev/cluster"
 
 
-class SpawnRefused(Exception):
+class SpawnRefused(UserError):
     """A start the federation cannot honour; the message (shown as is) is for the user."""
 
     def __init__(self, message: str):
