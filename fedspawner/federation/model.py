@@ -21,6 +21,10 @@ VISIBILITY_NODES = "nodes"  # nodes and pods cluster-wide
 VISIBILITY_NAMESPACE = "namespace"  # only its own namespace
 VISIBILITY_UNKNOWN = "unknown"  # not connected yet
 
+# How a cluster's images are known.
+IMAGES_ON_NODES = "nodes"  # the nodes' status.images
+IMAGES_PULLED = "pulled"  # images the hub's own pods started from recently
+
 # Label on every pod the federation creates for a GPU request: the canonical GPU type.
 # On clusters whose nodes the hub cannot see, it is how the hub counts its own use.
 GPU_TYPE_LABEL = "fedspawner.dev/gpu-type"
@@ -67,6 +71,10 @@ class ClusterSnapshot:
     labels: dict[str, str] = field(default_factory=dict)
     allowed_groups: frozenset[str] | None = None  # None: every user
     recently_full: dict[str, float] = field(default_factory=dict)  # gpu type -> when scheduling said "full"
+    # Like ``cpu_memory_free``, over the nodes without GPUs only; None when nodes are not visible.
+    cpu_only_free: tuple[tuple[int, int], ...] | None = None
+    images: frozenset[str] = frozenset()  # image keys (``images.image_key``) known to be on the cluster
+    images_source: str = ""  # IMAGES_ON_NODES or IMAGES_PULLED: how ``images`` is known
 
     def open_to(self, groups: frozenset[str]) -> bool:
         """May a user in ``groups`` use this cluster (``allowed_groups`` unset: everyone)?"""
@@ -108,6 +116,7 @@ class PlacementRequest:
     # By default a pod's GPUs must fit on one node now. A profile may relax this to
     # "the cluster has that many free in total" (e.g. clusters that autoscale nodes).
     allow_multi_node: bool = False
+    image: str | None = None  # the pods' image as ``images.image_key`` spells it: clusters holding it win
 
 
 @dataclass(frozen=True)

@@ -29,11 +29,17 @@ fit (policy)                0..100 from ``left`` = what stays free after placing
                             pack: 100 / (1 + left) — the tightest fit wins, so big nodes stay whole;
                             spread: 100 × left / (1 + left) — the most room wins.
 locality                    +1000 per label of ``request.locality`` that the cluster carries
+image present               +120 when the request's image is on the cluster's nodes (``status.images``),
+                            or the hub's own pods started from it there recently (namespace view)
+CPU-only on GPU nodes       −120 for a CPU-only request that fits only on nodes with GPUs (where the
+                            nodes are visible; a cluster with room on CPU-only nodes is preferred)
 preferred clusters          +150 / (1 + position) for a cluster in ``request.preferred_clusters``
 recently full               −350 if scheduling reported this GPU type full in the last 60 s
 cost                        −50 × ``cost_weight`` (default weight 1: −50 everywhere)
 ==========================  =====================================================================
 
+An image already present beats any fit difference but not a first preference or a step of
+certainty (pulling a large image costs minutes, guessing wrong about capacity costs a failover).
 So a data-local cluster wins over every cluster that is not (only a huge cost difference, 50 points
 per unit of weight, could undo that); a step of certainty (200) is worth more than the whole fit range;
 a first preference (150) outweighs any fit, a later one less so, and with a good fit it can outweigh
@@ -50,8 +56,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from .model import (
-    POLICY_PACK, POLICY_SPREAD, SOURCE_DECLARED, SOURCE_QUOTA, Candidate, ClusterSnapshot, Decision,
-    GpuAvailability, InventorySnapshot, PlacementRequest, Rejection,
+    IMAGES_ON_NODES, POLICY_PACK, POLICY_SPREAD, SOURCE_DECLARED, SOURCE_QUOTA, Candidate, ClusterSnapshot,
+    Decision, GpuAvailability, InventorySnapshot, PlacementRequest, Rejection,
 )
 
 ANY_GPU = "any"
@@ -64,6 +70,8 @@ LOCALITY_POINTS = 1000.0
 PREFERRED_POINTS = 150.0
 RECENTLY_FULL_PENALTY = 350.0  # more than one certainty step plus the whole fit range
 COST_POINTS = 50.0
+IMAGE_POINTS = 120.0
+GPU_NODE_PENALTY = 120.0
 GIB_PER_CORE = 4.0  # weighs memory against CPU when ranking CPU-only fits
 
 _GIB = 2**30
@@ -266,10 +274,26 @@ def _any_option(cluster: ClusterSnapshot, request: PlacementRequest, clock: _Clo
 
 
 def _cpu_option(cluster: ClusterSnapshot, request: PlacementRequest) -> _Option | str:
-    """Score a CPU-only request by the node that fits it best under the policy, or say why none does."""
-    nodes = cluster.cpu_memory_free
-    if not nodes:
+    """Score a CPU-only request by the node that fits it best under the policy, or say why none does.
+    Nodes without GPUs are tried first; fitting only on GPU nodes costs ``GPU_NODE_PENALTY``."""
+    if not cluster.cpu_memory_free:
         return _Option(None, 0.0, "capacity not visible", notes=["not certain"])
+    if cluster.cpu_only_free:
+        option = _best_node(cluster.cpu_only_free, request, "a CPU-only node")
+        if option is not None:
+            return option
+    option = _best_node(cluster.cpu_memory_free, request)
+    if option is None:
+        return _cpu_misfit(cluster, request) or "no node fits"
+    if cluster.cpu_only_free is not None:
+        option.score -= GPU_NODE_PENALTY
+        option.notes.append("room only on GPU nodes" if cluster.cpu_only_free else "only GPU nodes here")
+    return option
+
+
+def _best_node(nodes: tuple[tuple[int, int], ...], request: PlacementRequest, what: str = "a node"
+               ) -> _Option | None:
+    """The option for the node of ``nodes`` that fits a CPU-only request best, or None."""
     cpu, memory = request.cpu_milli, request.memory_bytes
     spread = request.policy == POLICY_SPREAD
     chosen: tuple[float, int, int] | None = None
@@ -279,10 +303,10 @@ def _cpu_option(cluster: ClusterSnapshot, request: PlacementRequest) -> _Option 
             if chosen is None or (left > chosen[0] if spread else left < chosen[0]):
                 chosen = (left, node_cpu, node_memory)
     if chosen is None:
-        return _cpu_misfit(cluster, request) or "no node fits"
+        return None
     left, node_cpu, node_memory = chosen
     fit = _fit(left, request.policy)
-    text = f"a node with {_cpus(node_cpu)}, {_bytes(node_memory)} free"
+    text = f"{what} with {_cpus(node_cpu)}, {_bytes(node_memory)} free"
     left_text = f"leaves {_cpus(node_cpu - cpu)}, {_bytes(node_memory - memory)} there"
     return _Option(None, EXACT_POINTS + fit, text, left_text, fit)
 
@@ -300,13 +324,17 @@ def _cpu_misfit(cluster: ClusterSnapshot, request: PlacementRequest) -> str | No
 
 def _bonus(cluster: ClusterSnapshot, request: PlacementRequest, preferred: dict[str, int],
            notes: list[str]) -> float:
-    """Locality, preference and cost points; appends a note for each that applies."""
+    """Locality, image, preference and cost points; appends a note for each that applies."""
     points = 0.0
     labels = cluster.labels
     matched = [f"{k}={v}" for k, v in request.locality.items() if labels.get(k) == v]
     if matched:
         points += LOCALITY_POINTS * len(matched)
         notes.insert(0, "near your data: " + ", ".join(matched))
+    if request.image is not None and request.image in cluster.images:
+        points += IMAGE_POINTS
+        notes.append("image already on its nodes" if cluster.images_source == IMAGES_ON_NODES
+                     else "image pulled here recently")
     rank = preferred.get(cluster.name)
     if rank is not None:
         points += PREFERRED_POINTS / (1 + rank)

@@ -22,7 +22,7 @@ from ..federation.failover import IMAGE_PULL_REASONS, quota_reason, reason_for_s
 from .cancel import delete_job
 from .identity import JobRecord, spec_of
 from .model import JobObjects
-from .planning import placement_request, replan
+from .planning import job_placement, replan
 from .status import current_pods, expected_pods, pod_reason, terminal_state, unschedulable
 
 log = logging.getLogger(__name__)
@@ -124,7 +124,7 @@ class FailoverGuard:
         """Re-place the job; the cluster it moved to, or None when it stays."""
         service, cluster = self.service, self.cluster
         spec, record, owner = spec_of(objects.anchor), objects.record, objects.owner
-        request = placement_request(spec, record.requested_gpu, owner, frozenset(record.groups), None)
+        request = job_placement(spec, record.requested_gpu, owner, frozenset(record.groups), None)
         order, gpu_types = replan(request, service.registry.snapshot(), record.failover, record.ordered)
         order = await service.submitter.runnable(order, spec.kind)
         if not order:

@@ -22,6 +22,7 @@ from ..errors import UserError
 from ..federation import gpus
 from ..federation.model import InventorySnapshot, PlacementRequest
 from ..federation.placement import ANY_GPU
+from ..federation.requests import placement_request
 
 AUTO = "auto"
 MAX_GPUS_PER_SERVER = 64
@@ -170,14 +171,13 @@ def resolve(options: dict, profiles: list[dict], snapshot: InventorySnapshot,
                          gpu_count=count)
 
 
-def placement_request(req: ServerRequest, snapshot: InventorySnapshot, *, user: str, groups: frozenset[str],
-                      cpu_milli: int, memory_bytes: int, policy: str) -> PlacementRequest:
-    """The core's placement request for a validated launch request."""
+def server_placement(req: ServerRequest, snapshot: InventorySnapshot, *, user: str, groups: frozenset[str],
+                     cpu_milli: int, memory_bytes: int, policy: str, image: str | None = None) -> PlacementRequest:
+    """The core's placement request for a validated launch request (``image``: the server's image)."""
     clusters = (req.profile or {}).get("clusters") or {}
-    allowed = _clusters_allowed(req.profile, snapshot, groups)
-    return PlacementRequest(
+    return placement_request(
         gpu_type=req.gpu_type, gpu_count=req.gpu_count, cpu_milli=cpu_milli, memory_bytes=memory_bytes,
-        user=user, groups=groups, explicit_cluster=req.cluster, allowed_clusters=tuple(allowed),
-        preferred_clusters=tuple(clusters.get("preferred") or ()), locality=dict(clusters.get("locality") or {}),
-        policy=policy,
+        user=user, groups=groups, chosen=(req.cluster,) if req.cluster else None,
+        allowed=_clusters_allowed(req.profile, snapshot, groups), preferred=clusters.get("preferred") or (),
+        locality=clusters.get("locality"), policy=policy, image=image,
         allow_multi_node=bool(((req.profile or {}).get("gpu") or {}).get("allow_multi_node", False)))

@@ -206,9 +206,9 @@ class FederatedKubeSpawner(KubeSpawner):
 
     async def _start_somewhere(self, registry: ClusterRegistry, snapshot, request: options.ServerRequest):
         cpu, mem = self._resources_requested()
-        decision = registry.place(options.placement_request(
+        decision = registry.place(options.server_placement(
             request, snapshot, user=self.user.name, groups=self._groups(), cpu_milli=cpu, memory_bytes=mem,
-            policy=registry.federation.placement_policy), snapshot)
+            policy=registry.federation.placement_policy, image=self.image), snapshot)
         if not decision.candidates:
             message = "No member cluster can start this server now:\n" + "\n".join(
                 f"• {r.reason}" for r in decision.rejected)
