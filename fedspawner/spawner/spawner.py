@@ -70,6 +70,8 @@ class FederatedKubeSpawner(KubeSpawner):
         # (load_config/shared_client): clients come from the federation, per cluster.
         kwargs.pop("_mock", None)
         Spawner.__init__(self, *args, **kwargs)
+        if self.enable_user_namespaces:  # the same per-user namespace on whichever cluster it runs
+            self.namespace = self._expand_user_properties(self.user_namespace_template)
         self.pod_name = self._expand_user_properties(self.pod_name_template)
         self.dns_name = self.dns_name_template.format(namespace=self.namespace, name=self.pod_name)
         self.secret_name = self._expand_user_properties(self.secret_name_template)
@@ -117,9 +119,16 @@ class FederatedKubeSpawner(KubeSpawner):
             api_client=ClusterRegistry.shared(self.config).api(self.cluster_name), cluster=self.cluster_name,
             fields={"involvedObject.kind": "Pod"}, omit_namespace=False)
 
+    def _namespace_on(self, member: MemberCluster) -> str:
+        """The namespace this server uses on ``member``: the user's own with
+        ``enable_user_namespaces``, else the member's configured namespace."""
+        if self.enable_user_namespaces:
+            return self._expand_user_properties(self.user_namespace_template)
+        return member.namespace
+
     def _use_cluster(self, name: str) -> None:
         self.cluster_name = name
-        self.namespace = self.member.namespace
+        self.namespace = self._namespace_on(self.member)
         self.dns_name = self.dns_name_template.format(namespace=self.namespace, name=self.pod_name)
 
     # ---- state ---------------------------------------------------------------
@@ -136,7 +145,7 @@ class FederatedKubeSpawner(KubeSpawner):
         if state.get("cluster"):
             self.cluster_name = state["cluster"]
             if self.cluster_name in ClusterRegistry.shared(self.config).members:
-                self.namespace = self.member.namespace
+                self.namespace = self._namespace_on(self.member)
         self.tunnel_port = state.get("tunnel_port", 0)
 
     def clear_state(self):
