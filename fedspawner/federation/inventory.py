@@ -26,6 +26,7 @@ from kubernetes_asyncio import client
 
 from . import aggregate, gpus
 from .config import MemberCluster
+from .images import image_key, image_keys
 from .model import (GPU_TYPE_LABEL, SOURCE_DECLARED, SOURCE_QUOTA, VISIBILITY_NAMESPACE,
                     VISIBILITY_NODES, VISIBILITY_UNKNOWN, ClusterSnapshot, GpuAvailability, GpuScheduling)
 from .placement import RECENTLY_FULL_S
@@ -35,6 +36,8 @@ from .watch import ResourceWatch, WatchForbidden
 log = logging.getLogger(__name__)
 
 ACTIVE_PODS = "spec.nodeName!=,status.phase!=Succeeded,status.phase!=Failed"
+#: Seconds an image a hub pod started from counts as "pulled here recently".
+RECENT_IMAGE_S = 6 * 3600.0
 
 
 def pod_requests(pod: dict) -> dict[str, int]:
@@ -67,7 +70,7 @@ def _is_active(pod: dict) -> bool:
 class _Node:
     """What placement needs of one node, parsed once per node update."""
 
-    __slots__ = ("name", "offers", "cpu", "memory", "schedulable")
+    __slots__ = ("name", "offers", "cpu", "memory", "schedulable", "images")
 
     def __init__(self, obj: dict, mappings):
         meta, spec, status = obj["metadata"], obj.get("spec") or {}, obj.get("status") or {}
@@ -78,6 +81,14 @@ class _Node:
         self.memory = units(alloc.get("memory", 0))
         ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
         self.schedulable = ready and not spec.get("unschedulable", False)
+        self.images = frozenset().union(*(image_keys(i.get("names")) for i in status.get("images") or []))
+
+
+def started_images(pod: dict) -> set[str]:
+    """Image keys of a pod's containers that have started from a pulled image (``imageID`` set)."""
+    status = pod.get("status") or {}
+    return {key for cs in [*(status.get("initContainerStatuses") or []), *(status.get("containerStatuses") or [])]
+            if cs.get("imageID") and (key := image_key(cs.get("image")))}
 
 
 class ClusterInventory:
@@ -100,6 +111,7 @@ class ClusterInventory:
         self.pods: dict[str, tuple[str, dict[str, int], str | None]] = {}  # key -> (node, requests, gpu type)
         self.quota_headroom: dict[str, int] = {}  # resource -> what the quota still allows
         self.recently_full: dict[str, float] = {}
+        self.recent_images: dict[str, float] = {}  # image key -> when a hub pod last started from it
         self.ready = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
         self._snapshot: ClusterSnapshot | None = None
@@ -201,6 +213,7 @@ class ClusterInventory:
         self._changed()
 
     def _on_pod(self, kind: str, obj: dict) -> None:
+        self._note_images(self._pod_watch.objects.values() if kind == "RELIST" else (obj,))
         if kind == "RELIST":
             self.pods = {key: self._pod_entry(o) for key, o in self._pod_watch.objects.items() if _is_active(o)}
         elif kind == "DELETED" or not _is_active(obj):
@@ -208,6 +221,14 @@ class ClusterInventory:
         else:
             self.pods[ResourceWatch.key(obj)] = self._pod_entry(obj)
         self._changed()
+
+    def _note_images(self, pods) -> None:
+        """Remember the images the hub's own pods started from (its namespace only)."""
+        now = time.time()
+        for pod in pods:
+            if (pod.get("metadata") or {}).get("namespace") == self.member.namespace:
+                for key in started_images(pod):
+                    self.recent_images[key] = now
 
     @staticmethod
     def _pod_entry(pod: dict) -> tuple[str, dict[str, int], str | None]:
@@ -253,7 +274,9 @@ class ClusterInventory:
                 visibility=self.visibility, gpus=gpus_now, cpu_memory_free=self._cpu_memory_free(used),
                 cost_weight=self.member.cost_weight, labels=dict(self.member.labels),
                 allowed_groups=self.member.allowed_groups,
-                recently_full=self._recent_full())
+                recently_full=self._recent_full(), cpu_only_free=self._cpu_only_free(used),
+                images=frozenset().union(*(n.images for n in self.nodes.values())),
+                recent_images=self._recent_images())
         return self._snapshot
 
     def _used_by_node(self) -> dict[str, dict[str, int]]:
@@ -309,6 +332,25 @@ class ClusterInventory:
         affinity = gpus.node_affinity(offers)
         return GpuScheduling(resource=offers[0].resource, tolerations=tolerations,
                              node_affinity=affinity.get("nodeAffinity") if affinity else None)
+
+    def avoid_gpu_nodes(self) -> dict | None:
+        """A preferred node-affinity term keeping a CPU-only pod off this cluster's GPU nodes (every
+        node seen offering GPUs, or the declared types' nodes), or None when there is none to avoid."""
+        self.snapshot()  # keeps the offers current
+        offers = [o for found in self._offers.values() for o in found] or list(self._declared.values())
+        return gpus.avoid_gpu_nodes(offers)
+
+    def _recent_images(self) -> frozenset[str]:
+        now = time.time()
+        self.recent_images = {k: v for k, v in self.recent_images.items() if now - v <= RECENT_IMAGE_S}
+        return frozenset(self.recent_images)
+
+    def _cpu_only_free(self, used: dict[str, dict[str, int]]) -> tuple[tuple[int, int], ...] | None:
+        if self.visibility != VISIBILITY_NODES:
+            return None
+        return aggregate.cpu_memory_frontier(
+            (n.cpu - used[n.name].get("cpu", 0), n.memory - used[n.name].get("memory", 0))
+            for n in self.nodes.values() if n.schedulable and not n.offers)
 
     def _recent_full(self) -> dict[str, float]:
         """GPU types the scheduler recently said were full (older reports are dropped)."""

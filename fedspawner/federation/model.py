@@ -21,10 +21,6 @@ VISIBILITY_NODES = "nodes"  # nodes and pods cluster-wide
 VISIBILITY_NAMESPACE = "namespace"  # only its own namespace
 VISIBILITY_UNKNOWN = "unknown"  # not connected yet
 
-# How a cluster's images are known.
-IMAGES_ON_NODES = "nodes"  # the nodes' status.images
-IMAGES_PULLED = "pulled"  # images the hub's own pods started from recently
-
 # Label on every pod the federation creates for a GPU request: the canonical GPU type.
 # On clusters whose nodes the hub cannot see, it is how the hub counts its own use.
 GPU_TYPE_LABEL = "fedspawner.dev/gpu-type"
@@ -73,8 +69,8 @@ class ClusterSnapshot:
     recently_full: dict[str, float] = field(default_factory=dict)  # gpu type -> when scheduling said "full"
     # Like ``cpu_memory_free``, over the nodes without GPUs only; None when nodes are not visible.
     cpu_only_free: tuple[tuple[int, int], ...] | None = None
-    images: frozenset[str] = frozenset()  # image keys (``images.image_key``) known to be on the cluster
-    images_source: str = ""  # IMAGES_ON_NODES or IMAGES_PULLED: how ``images`` is known
+    images: frozenset[str] = frozenset()  # image keys (``images.image_key``) the nodes report holding
+    recent_images: frozenset[str] = frozenset()  # image keys the hub's own pods started from lately
 
     def open_to(self, groups: frozenset[str]) -> bool:
         """May a user in ``groups`` use this cluster (``allowed_groups`` unset: everyone)?"""

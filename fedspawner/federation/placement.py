@@ -56,7 +56,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from .model import (
-    IMAGES_ON_NODES, POLICY_PACK, POLICY_SPREAD, SOURCE_DECLARED, SOURCE_QUOTA, Candidate, ClusterSnapshot,
+    POLICY_PACK, POLICY_SPREAD, SOURCE_DECLARED, SOURCE_QUOTA, Candidate, ClusterSnapshot,
     Decision, GpuAvailability, InventorySnapshot, PlacementRequest, Rejection,
 )
 
@@ -331,10 +331,10 @@ def _bonus(cluster: ClusterSnapshot, request: PlacementRequest, preferred: dict[
     if matched:
         points += LOCALITY_POINTS * len(matched)
         notes.insert(0, "near your data: " + ", ".join(matched))
-    if request.image is not None and request.image in cluster.images:
+    image = request.image
+    if image is not None and (image in cluster.images or image in cluster.recent_images):
         points += IMAGE_POINTS
-        notes.append("image already on its nodes" if cluster.images_source == IMAGES_ON_NODES
-                     else "image pulled here recently")
+        notes.append("image already on its nodes" if image in cluster.images else "image pulled here recently")
     rank = preferred.get(cluster.name)
     if rank is not None:
         points += PREFERRED_POINTS / (1 + rank)

@@ -130,7 +130,8 @@ class Submitter:
         account = self.settings.spark_service_account if backend == "sparkapplication" else ""
         return RenderTarget(namespace=self.registry.members[cluster].namespace, job_id=job_id, owner=owner,
                             backend=backend, gpu=gpu, gpu_type=gpu_type if gpu else None,
-                            service_account=account or None)
+                            service_account=account or None,
+                            avoid_gpu_nodes=self.registry.inventories[cluster].avoid_gpu_nodes())
 
     async def render_for(self, cluster: str, job_id: str, spec: JobSpec, owner: str,
                          record: JobRecord) -> list[dict]:

@@ -261,6 +261,10 @@ class FederatedKubeSpawner(KubeSpawner):
                 self.node_affinity_required = and_node_selector_terms(list(self.node_affinity_required), terms)
             self.tolerations = list(self.tolerations) + [t for t in sched.tolerations if t not in self.tolerations]
             labels[GPU_TYPE_LABEL] = candidate.gpu_type
+        else:  # a CPU-only server: rather not on a GPU node (composed with the profile's preferences)
+            avoid = registry.inventories[candidate.cluster].avoid_gpu_nodes()
+            if avoid:
+                self.node_affinity_preferred = with_preference(self.node_affinity_preferred, avoid)
         self.extra_labels = {**self.extra_labels, **labels}
         hub_url = self.member.hub_url or registry.federation.public_hub_url
         if hub_url:
@@ -420,6 +424,13 @@ class FederatedKubeSpawner(KubeSpawner):
             if done:
                 return
             await asyncio.sleep(0.2)
+
+
+def with_preference(preferred: list | dict, term: dict, key: str = "fedspawner-avoid-gpu-nodes") -> list | dict:
+    """KubeSpawner's ``node_affinity_preferred`` (a list, or a dict of named terms) with ``term`` added."""
+    if isinstance(preferred, dict):
+        return {**preferred, key: term}
+    return list(preferred) + ([term] if term not in preferred else [])
 
 
 def and_node_selector_terms(existing: list[dict], ours: list[dict]) -> list[dict]:
