@@ -135,6 +135,9 @@ class Gateway:
     def clusters_call(self) -> Call:
         return Call(self.request("GET", "clusters"), _field("clusters"))
 
+    def budget_call(self) -> Call:
+        return Call(self.request("GET", "budget"), _field("budget"))
+
     # --- blocking API -------------------------------------------------------------------------------
 
     def submit(self, kind: str, script: str, **options: Any) -> Job:
@@ -161,6 +164,10 @@ class Gateway:
     def clusters(self) -> list[dict[str, Any]]:
         """The member clusters: health, backends and GPU inventory."""
         return self.run(self.clusters_call())
+
+    def budget(self) -> dict[str, Any]:
+        """Your federation-wide GPU budget: ``limit``, ``used``, ``remaining``, ``holdings``, ``summary``."""
+        return self.run(self.budget_call())
 
     def attach(self, job_id: str) -> Job:
         """A handle on an existing job (e.g. after a kernel restart); shown in a notebook, its widget."""

@@ -17,6 +17,7 @@ from traitlets import Dict, Float, List, Unicode
 from traitlets.config import LoggingConfigurable
 
 from ..errors import UserError
+from .budgets import GpuBudgets, parse_gpu_budgets
 from .gpus import CONVENTIONS, GpuTypeError, LabelMapping, parse_gpu_type, scheduling_for
 
 ACCESS_MODES = ("direct", "ingress", "tunnel")
@@ -244,6 +245,14 @@ class Federation(LoggingConfigurable):
     public_hub_url = Unicode("", config=True, help="""
         The hub's URL as seen from member clusters (e.g. https://hub.example.org). Servers
         placed on other clusters use it to reach the hub API. Empty: JupyterHub's own.""")
+    gpu_budgets = Dict(config=True, help="""
+        Federation-wide GPU budgets: the most GPUs one user may hold at once across every member
+        cluster, servers and jobs together, e.g. {"users": {"alice": 8}, "groups": {"students": 1},
+        "default": 4}. A user's budget is their own entry, else the largest entry among their
+        JupyterHub groups, else "default"; with no entry and no default a user has no limit.
+        Enforced when a server starts and when a job is submitted; what a user holds is counted
+        from the GPU pods of the hub's namespace on every cluster (the clusters are the source
+        of truth). Empty (the default): no budgets.""")
     health_interval = Float(0.5, config=True, help="Seconds between apiserver health probes per cluster.")
     health_timeout = Float(1.5, config=True, help="""
         Seconds an apiserver probe may take. Two failed probes in a row mark the cluster down,
@@ -262,4 +271,8 @@ class Federation(LoggingConfigurable):
             raise FederationConfigError(f"Federation: field 'placement_policy' must be one of "
                                         f"{', '.join(PLACEMENT_POLICIES)}, got {self.placement_policy!r}")
         self.parsed_label_mappings()
+        self.parsed_gpu_budgets()
         return self.member_clusters()
+
+    def parsed_gpu_budgets(self) -> GpuBudgets:
+        return parse_gpu_budgets(self.gpu_budgets)

@@ -25,9 +25,11 @@ from typing import Callable
 from kubernetes_asyncio import client
 
 from . import aggregate, gpus
+from .budgets import Holding
 from .config import MemberCluster
 from .images import image_key, image_keys
-from .model import (GPU_TYPE_LABEL, SOURCE_DECLARED, SOURCE_QUOTA, VISIBILITY_NAMESPACE,
+from .model import (GPU_TYPE_LABEL, JOB_NAME_LABEL, OWNER_NAME_ANNOTATION, SERVER_NAME_ANNOTATION,
+                    SERVER_USER_ANNOTATION, SOURCE_DECLARED, SOURCE_QUOTA, VISIBILITY_NAMESPACE,
                     VISIBILITY_NODES, VISIBILITY_UNKNOWN, ClusterSnapshot, GpuAvailability, GpuScheduling)
 from .placement import RECENTLY_FULL_S
 from .quantity import QuantityError, cpu_millis, units
@@ -61,6 +63,26 @@ def pod_requests(pod: dict) -> dict[str, int]:
         for name, value in container_sum([init]).items():
             total[name] = max(total[name], value)
     return dict(total)
+
+
+_NOT_GPUS = ("cpu", "memory", "ephemeral-storage", "pods")
+
+
+def pod_holding(pod: dict, cluster: str) -> tuple[str, Holding] | None:
+    """``(owner, Holding)`` for a pod of the federation holding GPUs (it carries the GPU-type label),
+    else None. The owner is a job's owner or a notebook server's user, from the pod's annotations."""
+    meta = pod.get("metadata") or {}
+    labels, notes = meta.get("labels") or {}, meta.get("annotations") or {}
+    if not labels.get(GPU_TYPE_LABEL):
+        return None
+    gpus_held = sum(v for k, v in pod_requests(pod).items() if k not in _NOT_GPUS and not k.startswith("hugepages-"))
+    if notes.get(OWNER_NAME_ANNOTATION):
+        return notes[OWNER_NAME_ANNOTATION], Holding(cluster, f"job {labels.get(JOB_NAME_LABEL, '?')}", gpus_held)
+    if notes.get(SERVER_USER_ANNOTATION):
+        server = notes.get(SERVER_NAME_ANNOTATION)
+        return notes[SERVER_USER_ANNOTATION], Holding(cluster, f"server '{server}'" if server else "server",
+                                                      gpus_held)
+    return None
 
 
 def _is_active(pod: dict) -> bool:
@@ -112,6 +134,7 @@ class ClusterInventory:
         self.quota_headroom: dict[str, int] = {}  # resource -> what the quota still allows
         self.recently_full: dict[str, float] = {}
         self.recent_images: dict[str, float] = {}  # image key -> when a hub pod last started from it
+        self.holdings: dict[str, tuple[str, Holding]] = {}  # pod key -> (owner, what it holds), hub's pods
         self.ready = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
         self._snapshot: ClusterSnapshot | None = None
@@ -216,11 +239,29 @@ class ClusterInventory:
         self._note_images(self._pod_watch.objects.values() if kind == "RELIST" else (obj,))
         if kind == "RELIST":
             self.pods = {key: self._pod_entry(o) for key, o in self._pod_watch.objects.items() if _is_active(o)}
+            self.holdings = {}
+            for key, o in self._pod_watch.objects.items():
+                self._note_holding(key, o)
         elif kind == "DELETED" or not _is_active(obj):
             self.pods.pop(ResourceWatch.key(obj), None)
         else:
             self.pods[ResourceWatch.key(obj)] = self._pod_entry(obj)
+        if kind != "RELIST":
+            self._note_holding(ResourceWatch.key(obj), obj, gone=kind == "DELETED")
         self._changed()
+
+    def _note_holding(self, key: str, pod: dict, gone: bool = False) -> None:
+        """Track the GPUs the hub's own pods hold, by owner (for GPU budgets)."""
+        held = None if gone or not _is_active(pod) or (pod.get("metadata") or {}).get(
+            "namespace") != self.member.namespace else pod_holding(pod, self.member.name)
+        if held is None:
+            self.holdings.pop(key, None)
+        else:
+            self.holdings[key] = held
+
+    def held_by(self, user: str) -> list[Holding]:
+        """What ``user``'s servers and jobs hold on this cluster now."""
+        return [holding for owner, holding in self.holdings.values() if owner == user]
 
     def _note_images(self, pods) -> None:
         """Remember the images the hub's own pods started from (its namespace only)."""

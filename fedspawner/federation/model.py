@@ -24,6 +24,12 @@ VISIBILITY_UNKNOWN = "unknown"  # not connected yet
 # Label on every pod the federation creates for a GPU request: the canonical GPU type.
 # On clusters whose nodes the hub cannot see, it is how the hub counts its own use.
 GPU_TYPE_LABEL = "fedspawner.dev/gpu-type"
+# Who holds a pod's GPUs, for federation-wide budgets: a job's owner (set by the job renderers)
+# and its name, or a notebook server's user and server name (set by KubeSpawner).
+OWNER_NAME_ANNOTATION = "fedspawner.dev/owner-name"
+JOB_NAME_LABEL = "fedspawner.dev/job-name"
+SERVER_USER_ANNOTATION = "hub.jupyter.org/username"
+SERVER_NAME_ANNOTATION = "hub.jupyter.org/servername"
 
 
 @dataclass(frozen=True)

@@ -141,6 +141,11 @@ class ClustersHandler(ApiHandler):
         self.write_json({"clusters": await self.service.clusters(self.caller)})
 
 
+class BudgetHandler(ApiHandler):
+    def get(self) -> None:
+        self.write_json({"budget": self.service.budget(self.caller)})
+
+
 class JobsHandler(ApiHandler):
     async def get(self) -> None:
         state = self.get_argument("state", None)
@@ -288,7 +293,8 @@ def routes(base_url: str, service: GatewayService) -> list:
 
     job = r"(?P<job_id>[^/]+)"
     table = [
-        (at("clusters"), ClustersHandler), (at("jobs"), JobsHandler), (at(f"jobs/{job}"), JobHandler),
+        (at("clusters"), ClustersHandler), (at("budget"), BudgetHandler),
+        (at("jobs"), JobsHandler), (at(f"jobs/{job}"), JobHandler),
         (at(f"jobs/{job}/watch"), WatchHandler), (at(f"jobs/{job}/logs"), LogsHandler),
         (at("openapi.json"), OpenAPIHandler), (at("health"), HealthHandler),
         (url_path_join(base_url, ""), HealthHandler),  # the hub's proxy checks the service's root

@@ -22,7 +22,7 @@ from ..jobs.render import backends_for, render, supported_backends, unsupported_
 from . import kube
 from .config import Gateway
 from .discovery import BackendDiscovery
-from .errors import BadRequest, ClusterUnavailable, GatewayError, Unsatisfiable
+from .errors import BadRequest, ClusterUnavailable, Forbidden, GatewayError, Unsatisfiable
 from .identity import JobRecord, anchor_patch, new_job_id, object_name
 from .model import JobObjects
 from .planning import AUTO, plan
@@ -74,6 +74,10 @@ class Submitter:
         """Create a job for ``owner``; returns its objects as created."""
         spec, cluster_field = self.validate(body)
         chosen = plan(spec, self.registry.snapshot(), owner, groups, cluster_field)
+        gpus = chosen.request.gpu_count * chosen.request.pods
+        over = self.registry.over_budget(owner, groups, gpus, f"the job {spec.name}")
+        if over:
+            raise Forbidden(over)
         order = await self.runnable(chosen.order, spec.kind)
         if not order:
             raise Unsatisfiable(f"{unsupported_reason(spec.kind)} (Clusters that would have room: "

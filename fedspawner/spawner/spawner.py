@@ -214,6 +214,10 @@ class FederatedKubeSpawner(KubeSpawner):
             self._profile_applied = False
 
     async def _start_somewhere(self, registry: ClusterRegistry, snapshot, request: options.ServerRequest):
+        over = registry.over_budget(self.user.name, self._groups(), request.gpu_count, "this server")
+        if over:
+            self._narrate(over)
+            raise SpawnRefused(over)
         cpu, mem = self._resources_requested()
         decision = registry.place(options.server_placement(
             request, snapshot, user=self.user.name, groups=self._groups(), cpu_milli=cpu, memory_bytes=mem,
