@@ -67,9 +67,9 @@ def test_the_budget_view_for_the_form_and_the_panel():
 
 
 def _pod(labels, annotations, gpus="2"):
+    limits = {"nvidia.com/gpu": gpus, "cpu": "4", "memory": "8Gi"}
     return {"metadata": {"labels": labels, "annotations": annotations},
-            "spec": {"containers": [{"resources": {"limits": {"nvidia.com/gpu": gpus, "cpu": "4",
-                                                               "memory": "8Gi"}}}]}}
+            "spec": {"containers": [{"resources": {"limits": limits}}]}}
 
 
 def test_pods_say_who_holds_their_gpus():
