@@ -28,7 +28,7 @@ from . import aggregate, gpus
 from .budgets import Holding
 from .config import MemberCluster
 from .images import image_key, image_keys
-from .model import (GPU_TYPE_LABEL, JOB_NAME_LABEL, OWNER_NAME_ANNOTATION, SERVER_NAME_ANNOTATION,
+from .model import (GPU_TYPE_LABEL, JOB_ID_LABEL, JOB_NAME_LABEL, OWNER_NAME_ANNOTATION, SERVER_NAME_ANNOTATION,
                     SERVER_USER_ANNOTATION, SOURCE_DECLARED, SOURCE_QUOTA, VISIBILITY_NAMESPACE,
                     VISIBILITY_NODES, VISIBILITY_UNKNOWN, ClusterSnapshot, GpuAvailability, GpuScheduling)
 from .placement import RECENTLY_FULL_S
@@ -77,7 +77,9 @@ def pod_holding(pod: dict, cluster: str) -> tuple[str, Holding] | None:
         return None
     gpus_held = sum(v for k, v in pod_requests(pod).items() if k not in _NOT_GPUS and not k.startswith("hugepages-"))
     if notes.get(OWNER_NAME_ANNOTATION):
-        return notes[OWNER_NAME_ANNOTATION], Holding(cluster, f"job {labels.get(JOB_NAME_LABEL, '?')}", gpus_held)
+        name, suffix = labels.get(JOB_NAME_LABEL, "?"), "-" + labels.get(JOB_ID_LABEL, "")[2:]
+        name = name.removesuffix(suffix) if len(suffix) > 1 else name  # as the user named it
+        return notes[OWNER_NAME_ANNOTATION], Holding(cluster, f"job {name}", gpus_held)
     if notes.get(SERVER_USER_ANNOTATION):
         server = notes.get(SERVER_NAME_ANNOTATION)
         return notes[SERVER_USER_ANNOTATION], Holding(cluster, f"server '{server}'" if server else "server",

@@ -27,7 +27,8 @@ GPU_TYPE_LABEL = "fedspawner.dev/gpu-type"
 # Who holds a pod's GPUs, for federation-wide budgets: a job's owner (set by the job renderers)
 # and its name, or a notebook server's user and server name (set by KubeSpawner).
 OWNER_NAME_ANNOTATION = "fedspawner.dev/owner-name"
-JOB_NAME_LABEL = "fedspawner.dev/job-name"
+JOB_NAME_LABEL = "fedspawner.dev/job-name"  # the job's object name: its name and its id's suffix
+JOB_ID_LABEL = "fedspawner.dev/job-id"
 SERVER_USER_ANNOTATION = "hub.jupyter.org/username"
 SERVER_NAME_ANNOTATION = "hub.jupyter.org/servername"
 

@@ -7,7 +7,7 @@ exact user name in the owner annotation (label values are lossy).
 
 from __future__ import annotations
 
-from ..federation.model import GPU_TYPE_LABEL, JOB_NAME_LABEL, OWNER_NAME_ANNOTATION
+from ..federation.model import GPU_TYPE_LABEL, JOB_ID_LABEL, JOB_NAME_LABEL, OWNER_NAME_ANNOTATION
 from .validation import owner_label_value
 
 __all__ = [
@@ -31,7 +31,7 @@ __all__ = [
 
 RESERVED_LABEL_PREFIX = "fedspawner.dev/"
 
-LABEL_JOB_ID = "fedspawner.dev/job-id"
+LABEL_JOB_ID = JOB_ID_LABEL
 LABEL_OWNER = "fedspawner.dev/owner"
 LABEL_KIND = "fedspawner.dev/kind"
 LABEL_BACKEND = "fedspawner.dev/backend"

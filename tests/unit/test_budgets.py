@@ -76,7 +76,8 @@ def test_pods_say_who_holds_their_gpus():
     gpu = {GPU_TYPE_LABEL: "nvidia-a100-40gb"}
     server = _pod(gpu, {"hub.jupyter.org/username": "Alice"})
     named = _pod(gpu, {"hub.jupyter.org/username": "alice", "hub.jupyter.org/servername": "big"}, "4")
-    job = _pod({**gpu, "fedspawner.dev/job-name": "ddp"}, {"fedspawner.dev/owner-name": "bob"}, "1")
+    job = _pod({**gpu, "fedspawner.dev/job-name": "ddp-abcdefgh", "fedspawner.dev/job-id": "j-abcdefgh"},
+               {"fedspawner.dev/owner-name": "bob"}, "1")
     assert pod_holding(server, "onprem") == ("Alice", Holding("onprem", "server", 2))
     assert pod_holding(named, "onprem") == ("alice", Holding("onprem", "server 'big'", 4))
     assert pod_holding(job, "burst") == ("bob", Holding("burst", "job ddp", 1))
