@@ -136,7 +136,8 @@ class ClusterInventory:
         self.quota_headroom: dict[str, int] = {}  # resource -> what the quota still allows
         self.recently_full: dict[str, float] = {}
         self.recent_images: dict[str, float] = {}  # image key -> when a hub pod last started from it
-        self.holdings: dict[str, tuple[str, Holding]] = {}  # pod key -> (owner, what it holds), hub's pods
+        self.holdings: dict[str, dict[str, Holding]] = {}  # owner -> pod key -> what it holds (hub's pods)
+        self._holders: dict[str, str] = {}  # pod key -> owner
         self.ready = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
         self._snapshot: ClusterSnapshot | None = None
@@ -241,7 +242,7 @@ class ClusterInventory:
         self._note_images(self._pod_watch.objects.values() if kind == "RELIST" else (obj,))
         if kind == "RELIST":
             self.pods = {key: self._pod_entry(o) for key, o in self._pod_watch.objects.items() if _is_active(o)}
-            self.holdings = {}
+            self.holdings, self._holders = {}, {}
             for key, o in self._pod_watch.objects.items():
                 self._note_holding(key, o)
         elif kind == "DELETED" or not _is_active(obj):
@@ -256,14 +257,20 @@ class ClusterInventory:
         """Track the GPUs the hub's own pods hold, by owner (for GPU budgets)."""
         held = None if gone or not _is_active(pod) or (pod.get("metadata") or {}).get(
             "namespace") != self.member.namespace else pod_holding(pod, self.member.name)
-        if held is None:
-            self.holdings.pop(key, None)
-        else:
-            self.holdings[key] = held
+        before = self._holders.pop(key, None)
+        if before is not None:
+            mine = self.holdings[before]
+            mine.pop(key, None)
+            if not mine:
+                del self.holdings[before]
+        if held is not None:
+            owner, holding = held
+            self._holders[key] = owner
+            self.holdings.setdefault(owner, {})[key] = holding
 
     def held_by(self, user: str) -> list[Holding]:
         """What ``user``'s servers and jobs hold on this cluster now."""
-        return [holding for owner, holding in self.holdings.values() if owner == user]
+        return list(self.holdings.get(user, {}).values())
 
     def _note_images(self, pods) -> None:
         """Remember the images the hub's own pods started from (its namespace only)."""
