@@ -88,7 +88,7 @@ class SubmitArgs:
     detach: bool = False
 
 
-SUBMIT_USAGE = ("%(prog)s KIND [-n NAME] [--cluster auto|NAME[,NAME…]] [--gpus TYPE:N] [--nodes N] "
+SUBMIT_USAGE = ("%(prog)s KIND [-n NAME] [--cluster auto|NAME[,NAME…]] [--gpus TYPE:N] [--nodes N] [--dataset NAME] "
                 "[--image IMG] [--pip PKG …] [--env K=V …] [--executors N] [--conf K=V …] [--detach] …")
 
 
@@ -110,6 +110,8 @@ def _submit_parser() -> _Parser:
     _add_count(parser, "--executors", 1, "Spark executors (default 2)")
     parser.add_argument("--conf", metavar="K=V", nargs="+", action="extend", type=_key_value("--conf"),
                         help="Spark configuration")
+    parser.add_argument("--dataset", metavar="NAME",
+                        help="a dataset the job reads: placed where it is (protected data never leaves it)")
     parser.add_argument("--cpu", help="CPU per pod, e.g. 2 or 500m")
     parser.add_argument("--memory", help="memory per pod, e.g. 8Gi")
     parser.add_argument("--language", choices=("python", "bash"),

@@ -18,6 +18,7 @@ from traitlets.config import LoggingConfigurable
 
 from ..errors import UserError
 from .budgets import GpuBudgets, parse_gpu_budgets
+from .datasets import DatasetError, parse_datasets
 from .gpus import CONVENTIONS, GpuTypeError, LabelMapping, parse_gpu_type, scheduling_for
 
 ACCESS_MODES = ("direct", "ingress", "tunnel")
@@ -27,7 +28,7 @@ NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$")
 CLUSTER_FIELDS = {
     "name", "display_name", "site", "owner", "region", "kubeconfig", "context", "in_cluster",
     "inventory_context", "namespace", "cost_weight", "labels", "allowed_groups", "access", "ingress",
-    "capacity", "gpu_convention", "label_mappings", "hub_url",
+    "capacity", "gpu_convention", "label_mappings", "hub_url", "datasets",
 }
 INGRESS_FIELDS = {"host", "class_name", "tls_secret", "annotations", "scheme"}
 
@@ -68,6 +69,7 @@ class MemberCluster:
     gpu_convention: str | None = None  # how this cluster labels GPUs, for clusters the hub can't see
     label_mappings: tuple[LabelMapping, ...] = ()
     hub_url: str | None = None  # how servers on this cluster reach the hub (overrides the default)
+    datasets: dict[str, bool] = field(default_factory=dict)  # dataset name -> protected (never leaves)
 
 
 def _where(index: int, raw: dict) -> str:
@@ -169,7 +171,15 @@ def parse_member_cluster(index: int, raw: object) -> MemberCluster:
         gpu_convention=convention,
         label_mappings=mappings,
         hub_url=_text(raw, "hub_url", where),
+        datasets=_datasets(raw, where),
     )
+
+
+def _datasets(raw: dict, where: str) -> dict[str, bool]:
+    try:
+        return parse_datasets(raw.get("datasets"), where)
+    except DatasetError as err:
+        raise FederationConfigError(str(err)) from None
 
 
 def parse_label_mappings(raw: object, where: str, field_name: str) -> tuple[LabelMapping, ...]:
@@ -233,7 +243,9 @@ class Federation(LoggingConfigurable):
         capacity ({gpu-type: count}, admin-declared, used when nodes are not visible);
         gpu_convention (gfd, gke, karpenter, eks, aks, amd...: how it labels GPU nodes);
         label_mappings ([{key, value, gpu, resource}] for the cluster's own GPU labels);
-        hub_url (how servers there reach the hub API).
+        hub_url (how servers there reach the hub API);
+        datasets ({name: {protected: true|false}}: data held there; a profile or job asking for a
+        protected dataset runs only on clusters holding it, an unprotected one prefers them).
         """)
     label_mappings = List(Dict(), config=True, help="""
         Admin mappings from the federation's own node labels to canonical GPU types, for

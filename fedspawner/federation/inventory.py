@@ -326,7 +326,7 @@ class ClusterInventory:
                 allowed_groups=self.member.allowed_groups,
                 recently_full=self._recent_full(), cpu_only_free=self._cpu_only_free(used),
                 images=frozenset().union(*(n.images for n in self.nodes.values())),
-                recent_images=self._recent_images())
+                recent_images=self._recent_images(), datasets=dict(self.member.datasets))
         return self._snapshot
 
     def _used_by_node(self) -> dict[str, dict[str, int]]:

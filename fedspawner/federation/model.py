@@ -78,6 +78,7 @@ class ClusterSnapshot:
     cpu_only_free: tuple[tuple[int, int], ...] | None = None
     images: frozenset[str] = frozenset()  # image keys (``images.image_key``) the nodes report holding
     recent_images: frozenset[str] = frozenset()  # image keys the hub's own pods started from lately
+    datasets: Mapping[str, bool] = field(default_factory=dict)  # dataset name -> protected (``datasets``)
 
     def open_to(self, groups: frozenset[str]) -> bool:
         """May a user in ``groups`` use this cluster (``allowed_groups`` unset: everyone)?"""
@@ -120,6 +121,7 @@ class PlacementRequest:
     # "the cluster has that many free in total" (e.g. clusters that autoscale nodes).
     allow_multi_node: bool = False
     image: str | None = None  # the pods' image as ``images.image_key`` spells it: clusters holding it win
+    dataset: str | None = None  # a dataset the workload reads (``federation.datasets``' rules)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,8 @@ type's ``free_histogram``, whose length is the number of distinct free counts (�
 It reads the clock only when ``now`` is not given and a cluster reports a type as recently full.
 
 Eligibility. A cluster is rejected, with the first reason that applies, when: the user chose another
-cluster; it is unhealthy; none of the user's groups may use it; the request does not allow it; it has
+cluster; it is unhealthy; none of the user's groups may use it; the request does not allow it; the
+request reads a protected dataset the cluster does not hold (``federation.datasets``); it has
 no GPU of the requested type; a pod asks for more GPUs than its largest node of that type has (unless
 ``allow_multi_node``); not enough is free now; or no node has the CPU and memory a pod asks for (only
 checked where node capacity is visible; the snapshot keeps CPU/memory per cluster, not per GPU type,
@@ -28,7 +29,8 @@ fit (policy)                0..100 from ``left`` = what stays free after placing
                             for CPU-only requests, core-equivalents on the best node: cores + GiB/4).
                             pack: 100 / (1 + left) — the tightest fit wins, so big nodes stay whole;
                             spread: 100 × left / (1 + left) — the most room wins.
-locality                    +1000 per label of ``request.locality`` that the cluster carries
+locality                    +1000 per label of ``request.locality`` that the cluster carries, and
+                            +1000 when it holds the request's (unprotected) dataset
 image present               +120 when the request's image is on the cluster's nodes (``status.images``),
                             or the hub's own pods started from it there recently (namespace view)
 CPU-only on GPU nodes       −120 for a CPU-only request that fits only on nodes with GPUs (where the
@@ -55,6 +57,7 @@ import time
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from .datasets import holders
 from .model import (
     POLICY_PACK, POLICY_SPREAD, SOURCE_DECLARED, SOURCE_QUOTA, Candidate, ClusterSnapshot,
     Decision, GpuAvailability, InventorySnapshot, PlacementRequest, Rejection,
@@ -129,6 +132,8 @@ def place(request: PlacementRequest, snapshot: InventorySnapshot, now: float | N
     explicit_rejection: Rejection | None = None
     explicit_seen = False
     wanted_display: str | None = None  # looked up once, only if some cluster lacks the type
+    dataset = request.dataset
+    data_on, protected = holders(dataset, snapshot.clusters) if dataset else ([], False)
     for cluster in snapshot.clusters:
         name = cluster.name
         if explicit is not None:
@@ -137,6 +142,8 @@ def place(request: PlacementRequest, snapshot: InventorySnapshot, now: float | N
                 continue
             explicit_seen = True
         why = _access(cluster, request, allowed)
+        if why is None and dataset and name not in data_on:
+            why = _data_elsewhere(dataset, data_on, protected)
         if why is None:
             if not gpu_request:
                 option = _cpu_option(cluster, request)
@@ -162,6 +169,8 @@ def place(request: PlacementRequest, snapshot: InventorySnapshot, now: float | N
                 rejected.append(rejection)
             continue
         score = option.score + _bonus(cluster, request, preferred, option.notes)
+        if dataset:
+            score += _data_bonus(dataset, name in data_on, data_on, option.notes)
         ranked.append((-score, name, option.gpu_type or "", option))
 
     if explicit is not None and not explicit_seen:
@@ -202,6 +211,24 @@ def _access(cluster: ClusterSnapshot, request: PlacementRequest,
     if allowed is not None and cluster.name not in allowed:
         return "not among the clusters allowed here" + (f" ({', '.join(sorted(allowed))})" if allowed else "")
     return None
+
+
+def _data_elsewhere(dataset: str, data_on: list[str], protected: bool) -> str | None:
+    """Why a cluster that does not hold the request's dataset may not run it, or None (it may)."""
+    if not data_on:
+        return f"no member cluster holds the dataset {dataset}"
+    if protected:
+        return f"the dataset {dataset} is protected and never leaves {', '.join(data_on)}"
+    return None
+
+
+def _data_bonus(dataset: str, here: bool, data_on: list[str], notes: list[str]) -> float:
+    """Points (and a note) for where the request's dataset is."""
+    if here:
+        notes.insert(0, f"holds the dataset {dataset}")
+        return LOCALITY_POINTS
+    notes.append(f"reads the dataset {dataset} from {', '.join(data_on)}")
+    return 0.0
 
 
 def _gpu_option(cluster: ClusterSnapshot, gpu: GpuAvailability, request: PlacementRequest,

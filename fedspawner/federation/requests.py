@@ -20,13 +20,14 @@ def placement_request(*, gpu_type: str | None, gpu_count: int, pods: int = 1, cp
                       chosen: Sequence[str] | None = None, allowed: Sequence[str] | None = None,
                       preferred: Sequence[str] = (), locality: Mapping[str, str] | None = None,
                       policy: str = POLICY_PACK, allow_multi_node: bool = False,
-                      image: str | None = None) -> PlacementRequest:
+                      image: str | None = None, dataset: str | None = None) -> PlacementRequest:
     """A placement request.
 
     ``chosen`` is the user's own choice: one cluster (placed there or nowhere) or several (tried
     in that order, and nowhere else); None lets the hub choose. ``allowed`` is where an admin
     (a profile, the user's groups) lets the workload run at all; ``preferred`` ranks clusters
-    when the user did not. ``image`` is the pods' image as written (normalised here).
+    when the user did not. ``image`` is the pods' image as written (normalised here); ``dataset``
+    a dataset the workload reads (see ``federation.datasets``).
     """
     chosen = tuple(chosen) if chosen else None
     explicit = chosen[0] if chosen and len(chosen) == 1 else None
@@ -38,4 +39,4 @@ def placement_request(*, gpu_type: str | None, gpu_count: int, pods: int = 1, cp
         gpu_type=gpu_type, gpu_count=gpu_count, pods=pods, cpu_milli=cpu_milli, memory_bytes=memory_bytes,
         user=user, groups=groups, explicit_cluster=explicit, allowed_clusters=allowed_now,
         preferred_clusters=tuple(preferred), locality=dict(locality or {}), policy=policy,
-        allow_multi_node=allow_multi_node, image=image_key(image) if image else None)
+        allow_multi_node=allow_multi_node, image=image_key(image) if image else None, dataset=dataset or None)

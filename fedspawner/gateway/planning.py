@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+from ..federation.datasets import unknown_dataset
 from ..federation.gpus import GpuTypeError, parse_gpu_type
 from ..federation.model import Decision, InventorySnapshot, PlacementRequest
 from ..federation.placement import ANY_GPU, gpu_display, largest_gang, place, usable_gpus
@@ -74,13 +75,17 @@ def job_placement(spec: JobSpec, gpu_type: str | None, user: str, groups: frozen
         pods = spec.executors if spec.gpus.count else spec.executors + 1
     return placement_request(
         gpu_type=gpu_type, gpu_count=spec.gpus.count, pods=pods, cpu_milli=cpu_millis(spec.cpu),
-        memory_bytes=units(spec.memory), user=user, groups=groups, chosen=clusters, image=spec.image)
+        memory_bytes=units(spec.memory), user=user, groups=groups, chosen=clusters, image=spec.image,
+        dataset=spec.dataset)
 
 
 def plan(spec: JobSpec, snapshot: InventorySnapshot, user: str, groups: frozenset[str],
          cluster_field: Any) -> Plan:
     """Rank the clusters for ``spec``; raises BadRequest / Unsatisfiable with a message for people."""
     clusters = clusters_named(cluster_field, snapshot)
+    unknown = unknown_dataset(spec.dataset, snapshot.clusters)
+    if unknown:
+        raise BadRequest(unknown)
     gpu_type = resolve_gpu_type(spec.gpus.type, spec.gpus.count, snapshot)
     request = job_placement(spec, gpu_type, user, groups, clusters)
     decision = place(request, snapshot)

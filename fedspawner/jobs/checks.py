@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ..federation.datasets import DATASET_RE
 from .errors import JobSpecError
 from .validation import ENV_NAME, human_bytes, is_dns1035_label, parse_quantity
 
@@ -325,6 +326,16 @@ def check_timeout(timeout: Any) -> int | None:
     if timeout is None:
         return None
     return _whole_number(timeout, "timeout", "seconds the job may run", 1, MAX_TIMEOUT)
+
+
+def check_dataset(dataset: Any) -> str | None:
+    """A dataset the job reads (placed by data locality), or None."""
+    if dataset is None:
+        return None
+    if not isinstance(dataset, str) or not DATASET_RE.match(dataset):
+        raise _fail("dataset", f"dataset {dataset!r} is not a dataset name: lower-case letters, digits, '-', '_' "
+                               "and '.', at most 64 (the names admins declare per cluster).")
+    return dataset
 
 
 def spark_cores(cpu: str) -> int:

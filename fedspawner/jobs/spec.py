@@ -133,6 +133,7 @@ class JobSpec:
     conf: Mapping[str, str] = field(default_factory=dict)
     retries: int = 0
     timeout: int | None = None
+    dataset: str | None = None
 
     def __post_init__(self) -> None:
         kind = checks.check_kind(self.kind, KINDS, UNSUPPORTED_KINDS)
@@ -152,6 +153,7 @@ class JobSpec:
             "conf": MappingProxyType(checks.check_conf(self.conf, kind)),
             "retries": checks.check_retries(self.retries, kind),
             "timeout": checks.check_timeout(self.timeout),
+            "dataset": checks.check_dataset(self.dataset),
         }
         for key, value in values.items():
             object.__setattr__(self, key, value)
@@ -227,6 +229,7 @@ class JobSpec:
             "conf": dict(self.conf),
             "retries": self.retries,
             "timeout": self.timeout,
+            "dataset": self.dataset,
         }
 
 

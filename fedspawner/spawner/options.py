@@ -8,6 +8,7 @@ KubeSpawner's ``profile_list`` schema, extended with::
     clusters: {allowed: [names], preferred: [names],   # where this profile may run
                locality: {label: value}}               # prefer clusters labelled so (data nearby)
     gpu: {type: nvidia-a100-40gb, count: 1}             # what it asks for by default
+    dataset: cms-run3                                    # data it reads: placed where the data is
     allowed_groups: [group, ...]                         # who may pick it
 
 Every check raises ``OptionsError`` with a message for the user (the launch form shows
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 
 from ..errors import UserError
 from ..federation import gpus
+from ..federation.datasets import unknown_dataset
 from ..federation.model import InventorySnapshot, PlacementRequest
 from ..federation.placement import ANY_GPU
 from ..federation.requests import placement_request
@@ -40,6 +42,7 @@ class ServerRequest:
     cluster: str | None  # None: Auto
     gpu_type: str | None  # canonical name, "any", or None for no GPU
     gpu_count: int
+    dataset: str | None = None  # the profile's dataset (placed by data locality)
 
 
 def options_from_form(formdata: dict[str, list[str]]) -> dict:
@@ -167,8 +170,13 @@ def resolve(options: dict, profiles: list[dict], snapshot: InventorySnapshot,
     gpu_type, count = _gpu_choice(options, profile)
     if gpu_type:
         _check_gpu_fits(gpu_type, count, [cluster] if cluster != AUTO else allowed, snapshot)
+    dataset = (profile or {}).get("dataset") or None
+    unknown = unknown_dataset(dataset, snapshot.clusters)
+    if unknown:
+        raise OptionsError(f"The profile '{profile.get('display_name', profile.get('slug'))}' reads the dataset "
+                           f"{dataset!r}, which no member cluster holds now; ask an admin. ({unknown})")
     return ServerRequest(profile=profile, cluster=None if cluster == AUTO else cluster, gpu_type=gpu_type,
-                         gpu_count=count)
+                         gpu_count=count, dataset=dataset)
 
 
 def server_placement(req: ServerRequest, snapshot: InventorySnapshot, *, user: str, groups: frozenset[str],
@@ -179,5 +187,5 @@ def server_placement(req: ServerRequest, snapshot: InventorySnapshot, *, user: s
         gpu_type=req.gpu_type, gpu_count=req.gpu_count, cpu_milli=cpu_milli, memory_bytes=memory_bytes,
         user=user, groups=groups, chosen=(req.cluster,) if req.cluster else None,
         allowed=_clusters_allowed(req.profile, snapshot, groups), preferred=clusters.get("preferred") or (),
-        locality=clusters.get("locality"), policy=policy, image=image,
+        locality=clusters.get("locality"), policy=policy, image=image, dataset=req.dataset,
         allow_multi_node=bool(((req.profile or {}).get("gpu") or {}).get("allow_multi_node", False)))
