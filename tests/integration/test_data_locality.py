@@ -3,10 +3,7 @@ asking for it start only on the cluster that holds it; naming another cluster is
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
-from traitlets.config import Config
 
 from fedspawner.federation.registry import ClusterRegistry
 from fedspawner.gateway.cancel import delete_job
@@ -15,10 +12,10 @@ from fedspawner.gateway.discovery import BackendDiscovery
 from fedspawner.gateway.errors import Unsatisfiable
 from fedspawner.gateway.store import JobStore
 from fedspawner.gateway.submit import Submitter
-from fedspawner.sandbox.federation import member_clusters
 from fedspawner.spawner.spawner import FederatedKubeSpawner
 from fedspawner.spawner.standalone import make_spawner
 
+from .direct_spawner import direct_spawner_config
 from .kube_helpers import unique
 
 pytestmark = pytest.mark.sandbox
@@ -26,19 +23,12 @@ pytestmark = pytest.mark.sandbox
 
 @pytest.fixture
 async def data_config(sandbox):
-    c = Config()
-    c.Federation.clusters = member_clusters(sandbox.state_dir)
-    for entry in c.Federation.clusters:
-        if entry["name"] == "regional":
-            entry["datasets"] = {"patients-2026": {"protected": True}}
-    c.KubeSpawner.image = "python:3.11-slim"
-    c.KubeSpawner.cmd = ["python", "-m", "http.server", "8888"]
-    c.KubeSpawner.start_timeout = 60
-    c.KubeSpawner.profile_list = [{"slug": "clinical", "display_name": "Clinical", "dataset": "patients-2026"}]
-    await ClusterRegistry.reset_shared()
-    yield c
-    await asyncio.wait_for(FederatedKubeSpawner._stop_all_reflectors(), 30)
-    await asyncio.wait_for(ClusterRegistry.reset_shared(), 60)
+    profiles = [{"slug": "clinical", "display_name": "Clinical", "dataset": "patients-2026"}]
+    async with direct_spawner_config(sandbox, profile_list=profiles) as c:
+        for entry in c.Federation.clusters:
+            if entry["name"] == "regional":
+                entry["datasets"] = {"patients-2026": {"protected": True}}
+        yield c
 
 
 async def test_protected_data_keeps_servers_and_jobs_on_its_cluster(data_config):

@@ -4,10 +4,7 @@ saying what is used where, and what is left is what the API reports."""
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
-from traitlets.config import Config
 
 from fedspawner.federation.registry import ClusterRegistry
 from fedspawner.gateway.cancel import delete_job
@@ -16,10 +13,10 @@ from fedspawner.gateway.discovery import BackendDiscovery
 from fedspawner.gateway.errors import Forbidden
 from fedspawner.gateway.store import JobStore
 from fedspawner.gateway.submit import Submitter
-from fedspawner.sandbox.federation import member_clusters
 from fedspawner.spawner.spawner import FederatedKubeSpawner, SpawnRefused
 from fedspawner.spawner.standalone import make_spawner
 
+from .direct_spawner import direct_spawner_config
 from .kube_helpers import unique
 from .test_gateway_support import *  # noqa: F401,F403 - the gateway fixtures
 from .test_inventory import until
@@ -30,15 +27,8 @@ A100 = "nvidia-a100-40gb"
 
 @pytest.fixture
 async def budget_config(sandbox):
-    c = Config()
-    c.Federation.clusters = member_clusters(sandbox.state_dir)
-    c.KubeSpawner.image = "python:3.11-slim"
-    c.KubeSpawner.cmd = ["python", "-m", "http.server", "8888"]
-    c.KubeSpawner.start_timeout = 60
-    await ClusterRegistry.reset_shared()
-    yield c
-    await asyncio.wait_for(FederatedKubeSpawner._stop_all_reflectors(), 30)
-    await asyncio.wait_for(ClusterRegistry.reset_shared(), 60)
+    async with direct_spawner_config(sandbox) as c:
+        yield c
 
 
 def held(registry: ClusterRegistry, user: str) -> int:

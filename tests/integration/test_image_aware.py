@@ -8,34 +8,22 @@ import asyncio
 
 import pytest
 from kubernetes_asyncio import client
-from traitlets.config import Config
 
-from fedspawner.federation.config import Federation
-from fedspawner.federation.registry import ClusterRegistry
 from fedspawner.federation.requests import placement_request
-from fedspawner.sandbox.federation import member_clusters
 from fedspawner.spawner.spawner import FederatedKubeSpawner
 from fedspawner.spawner.standalone import make_spawner
 
+from .direct_spawner import direct_spawner_config
 from .kube_helpers import pod_manifest, unique, wait_for_phase
 from .test_gateway_support import *  # noqa: F401,F403 - the gateway fixtures
+from . import test_inventory
 from .test_inventory import until
 
 pytestmark = pytest.mark.sandbox
+registry = test_inventory.registry  # the live-inventory fixture
 NS = "fedspawner"
 IMAGE = "registry.example.org/research/notebook:2026.1"
 GPU_NODE_PREFIXES = ("a100-", "mi210-")
-
-
-@pytest.fixture
-async def registry(sandbox):
-    c = Config()
-    c.Federation.clusters = member_clusters(sandbox.state_dir)
-    reg = ClusterRegistry(Federation(config=c))
-    await reg.start()
-    await reg.wait_ready()
-    yield reg
-    await reg.stop()
 
 
 async def _set_images(core: client.CoreV1Api, node: str, names: list[str]) -> None:
@@ -98,16 +86,8 @@ async def test_the_avoid_gpu_preference_names_the_clusters_gpu_nodes(registry):
 
 @pytest.fixture
 async def spawner_config(sandbox):
-    c = Config()
-    c.Federation.clusters = member_clusters(sandbox.state_dir)
-    c.KubeSpawner.image = "python:3.11-slim"
-    c.KubeSpawner.cmd = ["python", "-m", "http.server", "8888"]
-    c.KubeSpawner.cpu_guarantee = 0.5
-    c.KubeSpawner.start_timeout = 60
-    await ClusterRegistry.reset_shared()
-    yield c
-    await asyncio.wait_for(FederatedKubeSpawner._stop_all_reflectors(), 30)
-    await asyncio.wait_for(ClusterRegistry.reset_shared(), 60)
+    async with direct_spawner_config(sandbox, cpu_guarantee=0.5) as c:
+        yield c
 
 
 async def test_cpu_servers_land_on_cpu_nodes_of_a_cluster_with_a100s(spawner_config, admin_api):
