@@ -17,7 +17,7 @@ from traitlets import Dict, Float, List, Unicode
 from traitlets.config import LoggingConfigurable
 
 from ..errors import UserError
-from .budgets import GpuBudgets, parse_gpu_budgets
+from .budgets import BudgetError, GpuBudgets, parse_gpu_budgets
 from .datasets import DatasetError, parse_datasets
 from .gpus import CONVENTIONS, GpuTypeError, LabelMapping, parse_gpu_type, scheduling_for
 
@@ -287,4 +287,8 @@ class Federation(LoggingConfigurable):
         return self.member_clusters()
 
     def parsed_gpu_budgets(self) -> GpuBudgets:
-        return parse_gpu_budgets(self.gpu_budgets)
+        """The validated ``gpu_budgets`` (FederationConfigError names the bad field)."""
+        try:
+            return parse_gpu_budgets(self.gpu_budgets)
+        except BudgetError as err:
+            raise FederationConfigError(str(err)) from None

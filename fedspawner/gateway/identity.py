@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 
 from ..jobs.checks import MAX_NAME_LENGTH
 from ..jobs.spec import JobSpec, script_filename
-from ..jobs.vocabulary import ID_CHARS
+from ..jobs.vocabulary import ID_CHARS, JOB_ID_RE  # noqa: F401 - JOB_ID_RE: still importable from here
 
 ANNOTATION_RECORD = "fedspawner.dev/job"
 SPEC_KEY = "fedspawner-spec.json"
