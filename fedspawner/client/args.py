@@ -88,14 +88,14 @@ class SubmitArgs:
     detach: bool = False
 
 
-SUBMIT_USAGE = ("%(prog)s KIND [-n NAME] [--cluster auto|NAME[,NAME…]] [--gpus TYPE:N] [--nodes N] "
+SUBMIT_USAGE = ("%(prog)s KIND [-n NAME] [--cluster auto|NAME[,NAME…]] [--gpus TYPE:N] [--nodes N] [--dataset NAME] "
                 "[--image IMG] [--pip PKG …] [--env K=V …] [--executors N] [--conf K=V …] [--detach] …")
 
 
 def _submit_parser() -> _Parser:
     parser = _Parser(prog="%%fedsubmit", usage=SUBMIT_USAGE, description=(
         "Send the cell body to run as a job on a member cluster and show its live status. "
-        "KIND is pytorch, spark, job (a plain Python or bash script), tensorflow or mpi."))
+        "KIND is pytorch, spark, job (a plain Python or bash script) or tensorflow."))
     parser.add_argument("kind", metavar="KIND")
     parser.add_argument("-n", "--name", help="job name (default: generated from the kind)")
     parser.add_argument("--cluster", metavar="auto|NAME[,NAME...]",
@@ -110,6 +110,8 @@ def _submit_parser() -> _Parser:
     _add_count(parser, "--executors", 1, "Spark executors (default 2)")
     parser.add_argument("--conf", metavar="K=V", nargs="+", action="extend", type=_key_value("--conf"),
                         help="Spark configuration")
+    parser.add_argument("--dataset", metavar="NAME",
+                        help="a dataset the job reads: placed where it is (protected data never leaves it)")
     parser.add_argument("--cpu", help="CPU per pod, e.g. 2 or 500m")
     parser.add_argument("--memory", help="memory per pod, e.g. 8Gi")
     parser.add_argument("--language", choices=("python", "bash"),
@@ -141,7 +143,7 @@ class JobsArgs:
 
 def parse_jobs(line: str) -> JobsArgs:
     """``%fedjobs [--all] [--state STATE]``."""
-    from fedspawner.jobs.fields import JOB_STATES  # imported when used: it pulls in the job specs
+    from fedspawner.jobs.vocabulary import JOB_STATES
 
     parser = _Parser(prog="%fedjobs", description="List your jobs on every member cluster, newest first.")
     parser.add_argument("--all", action="store_true", help="everyone's jobs (admins)")

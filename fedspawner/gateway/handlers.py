@@ -22,7 +22,7 @@ from kubernetes_asyncio.client.rest import ApiException
 from tornado import web
 from tornado.iostream import StreamClosedError
 
-from ..jobs.errors import JobSpecError
+from ..errors import UserError
 from . import logs
 from .errors import BadRequest, GatewayError, NotFound
 from .feed import JobFeed
@@ -39,7 +39,7 @@ def error_answer(exc: BaseException | None, status: int) -> tuple[int, str]:
     """The status and message to answer for an exception raised while handling a request."""
     if isinstance(exc, GatewayError):
         return exc.status, exc.message
-    if isinstance(exc, JobSpecError):
+    if isinstance(exc, UserError):  # a job spec (JobSpecError) or anything else a caller got wrong
         return 400, exc.message
     if isinstance(exc, web.HTTPError):
         text = exc.log_message % exc.args if exc.log_message and exc.args else exc.log_message
@@ -139,6 +139,11 @@ class ApiHandler(web.RequestHandler):
 class ClustersHandler(ApiHandler):
     async def get(self) -> None:
         self.write_json({"clusters": await self.service.clusters(self.caller)})
+
+
+class BudgetHandler(ApiHandler):
+    def get(self) -> None:
+        self.write_json({"budget": self.service.budget(self.caller)})
 
 
 class JobsHandler(ApiHandler):
@@ -288,7 +293,8 @@ def routes(base_url: str, service: GatewayService) -> list:
 
     job = r"(?P<job_id>[^/]+)"
     table = [
-        (at("clusters"), ClustersHandler), (at("jobs"), JobsHandler), (at(f"jobs/{job}"), JobHandler),
+        (at("clusters"), ClustersHandler), (at("budget"), BudgetHandler),
+        (at("jobs"), JobsHandler), (at(f"jobs/{job}"), JobHandler),
         (at(f"jobs/{job}/watch"), WatchHandler), (at(f"jobs/{job}/logs"), LogsHandler),
         (at("openapi.json"), OpenAPIHandler), (at("health"), HealthHandler),
         (url_path_join(base_url, ""), HealthHandler),  # the hub's proxy checks the service's root

@@ -14,17 +14,14 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 import secrets
 from dataclasses import dataclass, fields, replace
 from datetime import datetime, timezone
 
 from ..jobs.checks import MAX_NAME_LENGTH
 from ..jobs.spec import JobSpec, script_filename
+from ..jobs.vocabulary import ID_CHARS, JOB_ID_RE  # noqa: F401 - JOB_ID_RE: still importable from here
 
-#: Random characters in a job id (base32 of 5 random bytes).
-ID_CHARS = 8
-JOB_ID_RE = re.compile(rf"^j-[a-z2-7]{{{ID_CHARS}}}$")
 ANNOTATION_RECORD = "fedspawner.dev/job"
 SPEC_KEY = "fedspawner-spec.json"
 #: Room for the spec's name in object names, before the job id suffix (``-`` and the id's

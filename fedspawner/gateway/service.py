@@ -61,6 +61,10 @@ class GatewayService:
         return [{**cluster_json(cluster, caller.groups), "backends": offered}
                 for cluster, offered in zip(snapshot.clusters, found)]
 
+    def budget(self, caller: Caller) -> dict:
+        """The caller's federation-wide GPU budget, what they hold where, and what is left."""
+        return self.registry.budget(caller.name, caller.groups)
+
     # ---- jobs ----------------------------------------------------------------------------------
     async def view(self, job: JobObjects) -> dict:
         """The job's API view, with its progress from rank 0's log."""

@@ -14,6 +14,7 @@ from typing import Any
 
 from ..federation.model import InventorySnapshot
 from ..federation.placement import gpu_display
+from ..jobs.vocabulary import FINISHED
 from ..jobs.labels import (
     ANNOTATION_SPARK_UI_HOST,
     ANNOTATION_SPARK_UI_PORT,
@@ -29,7 +30,6 @@ REPLICA_TYPE = "training.kubeflow.org/replica-type"
 REPLICA_INDEX = "training.kubeflow.org/replica-index"
 SPARK_EXEC_ID = "spark-exec-id"
 SPARK_ROLE = "spark-role"
-FINISHED = ("Succeeded", "Failed")
 _SPARK_DONE = {"COMPLETED": "Succeeded", "FAILED": "Failed", "SUBMISSION_FAILED": "Failed",
                "FAILED_SUBMISSION": "Failed"}
 
@@ -66,10 +66,12 @@ def _main_status(pod: dict) -> dict:
     return next((s for s in statuses if s.get("name") == main), statuses[0] if statuses else {})
 
 
-def _unschedulable(pod: dict) -> str | None:
+def unschedulable(pod: dict) -> str | None:
+    """The scheduler's message ("" if it gave none) while it cannot place the pod, else None."""
     for cond in (pod.get("status") or {}).get("conditions") or []:
-        if cond.get("type") == "PodScheduled" and cond.get("status") == "False":
-            return (cond.get("message") or cond.get("reason") or "unschedulable")[:240]
+        if cond.get("type") == "PodScheduled" and cond.get("status") == "False" \
+                and cond.get("reason") == "Unschedulable":
+            return cond.get("message") or ""
     return None
 
 
@@ -77,9 +79,9 @@ def pod_reason(pod: dict) -> str | None:
     """Why a pod is not simply running: unschedulable, waiting, terminated with an error."""
     status = pod.get("status") or {}
     if status.get("phase") in (None, "Pending"):
-        why = _unschedulable(pod)
-        if why:
-            return f"Unschedulable: {why}"
+        why = unschedulable(pod)
+        if why is not None:
+            return f"Unschedulable: {(why or 'no node fits')[:240]}"
     for cs in [*(status.get("initContainerStatuses") or []), _main_status(pod)]:
         state = cs.get("state") or {}
         waiting, done = state.get("waiting"), state.get("terminated")

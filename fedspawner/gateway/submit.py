@@ -22,7 +22,7 @@ from ..jobs.render import backends_for, render, supported_backends, unsupported_
 from . import kube
 from .config import Gateway
 from .discovery import BackendDiscovery
-from .errors import BadRequest, ClusterUnavailable, GatewayError, Unsatisfiable
+from .errors import BadRequest, ClusterUnavailable, Forbidden, GatewayError, Unsatisfiable
 from .identity import JobRecord, anchor_patch, new_job_id, object_name
 from .model import JobObjects
 from .planning import AUTO, plan
@@ -74,6 +74,10 @@ class Submitter:
         """Create a job for ``owner``; returns its objects as created."""
         spec, cluster_field = self.validate(body)
         chosen = plan(spec, self.registry.snapshot(), owner, groups, cluster_field)
+        gpus = chosen.request.gpu_count * chosen.request.pods
+        over = self.registry.over_budget(owner, groups, gpus, f"the job {spec.name}")
+        if over:
+            raise Forbidden(over)
         order = await self.runnable(chosen.order, spec.kind)
         if not order:
             raise Unsatisfiable(f"{unsupported_reason(spec.kind)} (Clusters that would have room: "
@@ -130,7 +134,8 @@ class Submitter:
         account = self.settings.spark_service_account if backend == "sparkapplication" else ""
         return RenderTarget(namespace=self.registry.members[cluster].namespace, job_id=job_id, owner=owner,
                             backend=backend, gpu=gpu, gpu_type=gpu_type if gpu else None,
-                            service_account=account or None)
+                            service_account=account or None,
+                            avoid_gpu_nodes=self.registry.inventories[cluster].avoid_gpu_nodes())
 
     async def render_for(self, cluster: str, job_id: str, spec: JobSpec, owner: str,
                          record: JobRecord) -> list[dict]:

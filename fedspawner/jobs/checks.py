@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ..federation.datasets import DATASET_RE
 from .errors import JobSpecError
 from .validation import ENV_NAME, human_bytes, is_dns1035_label, parse_quantity
 
@@ -93,9 +94,11 @@ def _whole_number(value: Any, field: str, what: str, low: int, high: int) -> int
     return value
 
 
-def check_kind(kind: Any, kinds: Iterable[str]) -> str:
-    """The kind, which must be one of ``kinds``."""
+def check_kind(kind: Any, kinds: Iterable[str], unsupported: Mapping[str, str] | None = None) -> str:
+    """The kind, which must be one of ``kinds``; ``unsupported`` maps kinds that are refused to why."""
     kinds = tuple(kinds)
+    if isinstance(kind, str) and kind in (unsupported or {}):
+        raise _fail("kind", unsupported[kind])
     if kind not in kinds:
         close = difflib.get_close_matches(str(kind), kinds, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
@@ -323,6 +326,16 @@ def check_timeout(timeout: Any) -> int | None:
     if timeout is None:
         return None
     return _whole_number(timeout, "timeout", "seconds the job may run", 1, MAX_TIMEOUT)
+
+
+def check_dataset(dataset: Any) -> str | None:
+    """A dataset the job reads (placed by data locality), or None."""
+    if dataset is None:
+        return None
+    if not isinstance(dataset, str) or not DATASET_RE.match(dataset):
+        raise _fail("dataset", f"dataset {dataset!r} is not a dataset name: lower-case letters, digits, '-', '_' "
+                               "and '.', at most 64 (the names admins declare per cluster).")
+    return dataset
 
 
 def spark_cores(cpu: str) -> int:

@@ -14,11 +14,10 @@ from typing import Any
 
 from ..federation.config import NAME_RE, RESERVED_NAMES
 from .errors import JobSpecError
+from .vocabulary import JOB_STATES
 
 __all__ = ["AUTO", "JOB_STATES", "MAX_CLUSTERS", "parse_cluster_field"]
 
-#: The states a job list can be filtered by (the API's phases, lower case).
-JOB_STATES = ("pending", "running", "succeeded", "failed", "cancelled")
 #: The ``cluster`` value that lets the hub choose.
 AUTO = "auto"
 #: The most clusters a failover list may name.

@@ -371,10 +371,13 @@ def script() -> Markup:
     return _assets["script"]
 
 
-def render_form_html(profiles: list[dict], payload: dict, user_options: dict | None, base_url: str) -> str:
+def render_form_html(profiles: list[dict], payload: dict, user_options: dict | None, base_url: str,
+                     budget: str = "") -> str:
     """The launch form's HTML (pure): ``profiles`` are the ones this user may pick, as
-    ``FederatedKubeSpawner.profiles`` gives them."""
+    ``FederatedKubeSpawner.profiles`` gives them; ``budget`` says what is left of the user's
+    GPU budget ("" when admins set none)."""
     model = form_model(profiles, payload, user_options)
+    model["budget"] = budget
     model["script_data"]["endpoint"] = availability_url(base_url)
     taken = model["taken_at"]
     model["updated"] = time.strftime("%H:%M:%S", time.localtime(taken)) if taken else ""
@@ -389,4 +392,5 @@ async def render_options_form(spawner) -> str:
     registry = await spawner.registry()
     await registry.wait_ready()
     payload = availability(registry.snapshot(), groups)
-    return render_form_html(profiles, payload, dict(spawner.user_options or {}), spawner.hub.base_url)
+    budget = registry.budget(spawner.user.name, groups)["summary"] if registry.budgets.enabled else ""
+    return render_form_html(profiles, payload, dict(spawner.user_options or {}), spawner.hub.base_url, budget)

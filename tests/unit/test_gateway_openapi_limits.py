@@ -54,3 +54,9 @@ def test_package_pattern_matches_the_check():
     assert FIELDS["packages"]["items"]["pattern"] == checks._PACKAGE.pattern
     assert re.compile(FIELDS["gpus"]["oneOf"][1]["properties"]["type"]["pattern"]).pattern == \
         checks._GPU_TYPE.pattern
+
+
+def test_dataset_pattern_matches_the_core():
+    from fedspawner.federation.datasets import DATASET_RE
+
+    assert FIELDS["dataset"]["pattern"] == DATASET_RE.pattern

@@ -59,7 +59,7 @@ def test_manifest_violations_are_found_anywhere():
 
 
 @pytest.mark.parametrize("body, error, words", [
-    ({"kind": "mpi", "script": "x"}, BadRequest, "MPI operator"),  # the kind first, not "no default image"
+    ({"kind": "mpi", "script": "x"}, JobSpecError, "MPI operator"),  # the kind first, not "no default image"
     ({"kind": "job", "script": "x", "image": "evil/miner:1"}, Forbidden, "job:*"),
     ({"kind": "job", "script": "x", "colour": "blue"}, JobSpecError, "Unknown field 'colour'"),
     ({"kind": "job", "script": "x", "cpu": "1.2.3"}, JobSpecError, "not a CPU quantity"),
