@@ -135,6 +135,10 @@ func (a *Agent) containerEnv(ctx context.Context, pod *corev1.Pod, spec *corev1.
 	}
 	set("PATH", basePath)
 	set("HOSTNAME", pod.Name)
+	for _, kv := range serviceLinkEnv(pod, a.services) {
+		k, v, _ := strings.Cut(kv, "=")
+		set(k, v)
+	}
 	set("KUBERNETES_SERVICE_HOST", a.cfg.APIServerHost)
 	set("KUBERNETES_SERVICE_PORT", strconv.Itoa(a.cfg.APIServerPort))
 	for _, from := range spec.EnvFrom {
