@@ -7,6 +7,7 @@ chart. helm is ``go install``ed once into ``~/.cache/fedspawner/helm-<version>/`
 
 from __future__ import annotations
 
+import base64
 import fcntl
 import os
 import shutil
@@ -81,6 +82,12 @@ class Rendered:
             if doc.get("kind") == kind and doc.get("metadata", {}).get("name") == name:
                 return doc
         raise KeyError(f"{kind}/{name} is not among the rendered manifests")
+
+    def secret_data(self, name: str) -> dict[str, str]:
+        """A rendered Secret's entries, decoded."""
+        secret = self.find("Secret", name)
+        decoded = {k: base64.b64decode(v).decode() for k, v in (secret.get("data") or {}).items()}
+        return {**decoded, **(secret.get("stringData") or {})}
 
     def kinds(self) -> list[str]:
         return sorted({d.get("kind", "") for d in self.documents})
