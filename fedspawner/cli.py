@@ -7,6 +7,7 @@ import sys
 
 from .client import autoload as autoload_cli
 from .demo import cli as demo_cli
+from .deploy import join_cli
 from .federation import cli as clusters_cli
 from .federation.config import FederationConfigError
 from .gateway import cli as gateway_cli
@@ -23,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     gateway_cli.register(subparsers)
     demo_cli.register(subparsers)
     autoload_cli.register(subparsers)
+    join_cli.register(subparsers)
     return parser
 
 
