@@ -159,14 +159,27 @@ async def wait_answering(url: str, timeout: float) -> float:
             await asyncio.sleep(0.25)
 
 
-async def undeploy(kubeconfig: Path, hub_cluster: str, namespace: str = "jhub") -> None:
-    """Delete the namespace the chart was installed into (and so everything in it)."""
+async def undeploy(kubeconfig: Path, hub_cluster: str, namespace: str = "jhub", timeout: float = 90) -> None:
+    """Delete the namespace the chart was installed into (and so everything in it), and
+    wait until it is gone."""
     api = await config.new_client_from_config(str(kubeconfig), context=f"{hub_cluster}-admin")
+    core = client.CoreV1Api(api)
+    deadline = time.monotonic() + timeout
     try:
         try:
-            await client.CoreV1Api(api).delete_namespace(namespace)
+            await core.delete_namespace(namespace)
         except ApiException as err:
             if err.status != 404:
                 raise
+            return
+        while time.monotonic() < deadline:
+            try:
+                await core.read_namespace(namespace)
+            except ApiException as err:
+                if err.status == 404:
+                    return
+                raise
+            await asyncio.sleep(0.5)
+        raise TimeoutError(f"namespace {namespace} on {hub_cluster} was not deleted within {timeout:.0f}s")
     finally:
         await api.close()
