@@ -33,6 +33,8 @@ type execSpec struct {
 	Hostname  string      `json:"hostname"`
 	Mounts    []execMount `json:"mounts"`
 	HostsFile string      `json:"hostsFile"`
+	// Unisolated: no mount or UTS namespace (the agent is not root); see podexec_unisolated.go.
+	Unisolated bool `json:"unisolated,omitempty"`
 }
 
 type execMount struct {
@@ -91,7 +93,8 @@ func (a *Agent) buildCommand(c *containerRuntime) (*exec.Cmd, error) {
 	if hostname == "" {
 		hostname = rt.pod.Name
 	}
-	es := execSpec{Argv: argv, Env: env, Cwd: spec.WorkingDir, Hostname: hostname, HostsFile: hosts}
+	es := execSpec{Argv: argv, Env: env, Cwd: spec.WorkingDir, Hostname: hostname, HostsFile: hosts,
+		Unisolated: !canIsolate()}
 	if es.Cwd == "" {
 		es.Cwd = home
 	}
@@ -117,6 +120,9 @@ func (a *Agent) buildCommand(c *containerRuntime) (*exec.Cmd, error) {
 		Setpgid:    true,
 		Cloneflags: syscall.CLONE_NEWNS | syscall.CLONE_NEWUTS,
 		Pdeathsig:  syscall.SIGKILL,
+	}
+	if es.Unisolated {
+		cmd.SysProcAttr.Cloneflags = 0
 	}
 	cmd.WaitDelay = 2 * time.Second
 	return cmd, nil
