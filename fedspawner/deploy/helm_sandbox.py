@@ -28,12 +28,13 @@ from kubernetes_asyncio.client.rest import ApiException
 
 from ..sandbox.federation import member_clusters
 from .helm import Rendered, template
-from .helm_chart import BASE_VALUES
+from .helm_chart import BASE_VALUES, VALUES_DIR, chart_dir
 
 HUB_IMAGE = "localhost/fedspawner-hub"  # the sandbox maps */fedspawner-hub:* to fedspawner's environment
 KUBECONFIG_SECRET = "fedspawner-kubeconfigs"
 KUBECONFIG_MOUNT = "/etc/fedspawner/kubeconfig"
 RELEASE = "jhub"
+IN_CLUSTER_ROLE = VALUES_DIR / "in-cluster-role.yaml"
 
 
 @dataclass(frozen=True)
@@ -57,10 +58,12 @@ def member_kubeconfig(kubeconfig: dict, contexts: list[str]) -> dict:
             "clusters": [c for c in kubeconfig["clusters"] if c["name"] in clusters]}
 
 
-def sandbox_overlay(state_dir: Path, members: list[str], public_url: str, api_token: str) -> dict:
-    """Values for the sandbox: member clusters through the mounted kubeconfig, the hub image
-    the sandbox maps to a local environment, an admin service for the tests' REST calls."""
-    clusters = []
+def sandbox_overlay(state_dir: Path, members: list[str], public_url: str, api_token: str,
+                    home: dict | None = None) -> dict:
+    """Values for the sandbox: member clusters through the mounted kubeconfig (and ``home``,
+    the hub's own cluster through its service account, when given), the hub image the
+    sandbox maps to a local environment, an admin service for the tests' REST calls."""
+    clusters = [home] if home else []
     for entry in member_clusters(state_dir):
         if entry["name"] in members:
             entry = {**entry, "kubeconfig": KUBECONFIG_MOUNT, "access": "direct"}
@@ -74,6 +77,8 @@ def sandbox_overlay(state_dir: Path, members: list[str], public_url: str, api_to
             "config": {
                 "Federation": {"clusters": clusters, "public_hub_url": public_url},
                 "Authenticator": {"allow_all": True, "admin_users": ["admin"]},
+                # JupyterLab can take more than the default 30 s to answer on a loaded machine.
+                "KubeSpawner": {"http_timeout": 120},
             },
             "services": {"tester": {"apiToken": api_token}},
             "loadRoles": {"tester": {"services": ["tester"], "scopes": [
@@ -91,15 +96,20 @@ def sandbox_overlay(state_dir: Path, members: list[str], public_url: str, api_to
     }
 
 
-def render(state_dir: Path, members: list[str], public_url: str, api_token: str, namespace: str) -> Rendered:
-    from .helm_chart import chart_dir
+def home_member(hub_cluster: str, namespace: str) -> dict:
+    """The hub's own cluster as a member: its service account (in-cluster config), its namespace."""
+    return {"name": hub_cluster, "display_name": f"{hub_cluster} (the hub's cluster)", "in_cluster": True,
+            "namespace": namespace, "access": "direct"}
 
+
+def render(state_dir: Path, members: list[str], public_url: str, api_token: str, namespace: str,
+           home: dict | None = None) -> Rendered:
     chart = chart_dir()
     if chart is None:
         raise RuntimeError("the z2jh chart source is not on this machine; set FEDSPAWNER_Z2JH_CHART")
     with tempfile.TemporaryDirectory() as tmp:
         overlay = Path(tmp) / "sandbox.yaml"
-        overlay.write_text(yaml.safe_dump(sandbox_overlay(state_dir, members, public_url, api_token)))
+        overlay.write_text(yaml.safe_dump(sandbox_overlay(state_dir, members, public_url, api_token, home)))
         return template(chart, [BASE_VALUES, overlay], release=RELEASE, namespace=namespace)
 
 
@@ -113,8 +123,12 @@ async def _apply(api: client.ApiClient, docs: list[dict], namespace: str) -> Non
 
 
 async def deploy(state_dir: Path, kubeconfig: Path, *, hub_cluster: str, members: list[str],
-                 namespace: str = "jhub", api_token: str, timeout: float = 120) -> HubDeployment:
-    """Install the chart into ``hub_cluster``/``namespace``; returns once the hub answers."""
+                 namespace: str = "jhub", api_token: str, timeout: float = 120,
+                 include_home: bool = False) -> HubDeployment:
+    """Install the chart into ``hub_cluster``/``namespace``; returns once the hub answers.
+
+    ``include_home`` makes the hub's own cluster a member too (``in_cluster: true``)."""
+    home = home_member(hub_cluster, namespace) if include_home else None
     raw = yaml.safe_load(Path(kubeconfig).read_text())
     api = await config.new_client_from_config(str(kubeconfig), context=f"{hub_cluster}-admin")
     try:
@@ -127,11 +141,15 @@ async def deploy(state_dir: Path, kubeconfig: Path, *, hub_cluster: str, members
         await _apply(api, [{"apiVersion": "v1", "kind": "Secret", "metadata": {"name": KUBECONFIG_SECRET},
                             "stringData": {"kubeconfig": yaml.safe_dump(member_kubeconfig(raw, members))}}],
                      namespace)
-        first = render(state_dir, members, "http://0.0.0.0", api_token, namespace)
+        if home:  # what the admin applies beside the chart for an in-cluster member
+            roles = list(yaml.safe_load_all(IN_CLUSTER_ROLE.read_text()))
+            roles[1]["subjects"][0]["namespace"] = namespace
+            await _apply(api, roles, namespace)
+        first = render(state_dir, members, "http://0.0.0.0", api_token, namespace, home)
         await _apply(api, [first.find("Service", "proxy-public")], namespace)
         public = await core.read_namespaced_service("proxy-public", namespace)
         url = f"http://{public.spec.cluster_ip}"
-        rendered = render(state_dir, members, url, api_token, namespace)
+        rendered = render(state_dir, members, url, api_token, namespace, home)
         await _apply(api, [d for d in rendered.documents if d["metadata"]["name"] != "proxy-public"
                            or d["kind"] != "Service"], namespace)
         await wait_answering(f"{url}/hub/api/", timeout)

@@ -4,7 +4,10 @@ The hub and proxy run in `onprem` (namespace `jhub`) as the chart renders them: 
 pod runs the chart's own jupyterhub_config.py, which reads the chart's Secret through
 z2jh's helpers, and the member kubeconfig comes from a Secret mounted at /etc/fedspawner.
 The hub spawns into `regional` — another cluster — and everything is reached through the
-chart's proxy, at the proxy-public Service's port 80 (targetPort 8000).
+chart's proxy, at the proxy-public Service's port 80 (targetPort 8000). The hub's own
+cluster is a member too (`in_cluster: true`: the hub's service account, found through the
+in-cluster apiserver variables and the projected token), with the extra Role of
+helm-values/in-cluster-role.yaml.
 """
 
 from __future__ import annotations
@@ -45,7 +48,7 @@ async def deployment(sandbox):
     await undeploy(sandbox.kubeconfig, HUB_CLUSTER, NAMESPACE)  # leftovers of an interrupted run
     try:
         yield await deploy(sandbox.state_dir, sandbox.kubeconfig, hub_cluster=HUB_CLUSTER, members=[MEMBER],
-                           namespace=NAMESPACE, api_token=TOKEN, timeout=120)
+                           namespace=NAMESPACE, api_token=TOKEN, timeout=120, include_home=True)
     finally:
         await undeploy(sandbox.kubeconfig, HUB_CLUSTER, NAMESPACE)
 
@@ -93,14 +96,18 @@ async def test_gateway_service_answers_through_the_proxy(deployment):
         return body if status == 200 else None
 
     body = await wait_for(answered, "the gateway to answer through the proxy", timeout=30, interval=0.3)
-    assert [c["name"] for c in body["clusters"]] == [MEMBER]
-    assert body["clusters"][0]["healthy"] is True
+    assert [c["name"] for c in body["clusters"]] == [HUB_CLUSTER, MEMBER]
+
+    async def healthy():  # the in-cluster member's inventory comes up once its quota watch runs
+        clusters = call(deployment, "GET", "/services/fedspawner-gateway/api/v1/clusters")[1]["clusters"]
+        return all(c["healthy"] for c in clusters)
+
+    assert await wait_for(healthy, "both members to be healthy", timeout=30, interval=0.5)
 
 
-async def test_spawn_lands_on_the_other_cluster_and_answers_through_the_proxy(deployment, admin_api):
-    user = "researcher"
+async def start(deployment, user: str, cluster: str) -> dict:
     assert call(deployment, "POST", f"/hub/api/users/{user}")[0] in (201, 409)
-    status, body = call(deployment, "POST", f"/hub/api/users/{user}/server", {"profile": "cpu"})
+    status, body = call(deployment, "POST", f"/hub/api/users/{user}/server", {"profile": "cpu", "cluster": cluster})
     assert status in (201, 202), body
 
     async def ready():
@@ -108,7 +115,12 @@ async def test_spawn_lands_on_the_other_cluster_and_answers_through_the_proxy(de
         assert model and (model["ready"] or model["pending"]), model
         return model if model["ready"] else None
 
-    model = await wait_for(ready, "the server to be ready", timeout=120, interval=0.3)
+    return await wait_for(ready, "the server to be ready", timeout=120, interval=0.3)
+
+
+async def test_spawn_lands_on_the_other_cluster_and_answers_through_the_proxy(deployment, admin_api):
+    user = "researcher"
+    model = await start(deployment, user, MEMBER)
     assert model["state"]["cluster"] == MEMBER and model["state"]["namespace"] == "fedspawner"
     try:
         async with admin_api(MEMBER) as api:
@@ -126,3 +138,16 @@ async def test_spawn_lands_on_the_other_cluster_and_answers_through_the_proxy(de
         assert call(deployment, "DELETE", f"/hub/api/users/{user}/server")[0] in (202, 204)
         async with admin_api(MEMBER) as api:
             await wait_until_gone(client.CoreV1Api(api), "fedspawner", model["state"]["pod_name"], timeout=60)
+
+
+async def test_spawn_on_the_hubs_own_cluster_through_its_service_account(deployment, admin_api):
+    user = "local-researcher"
+    model = await start(deployment, user, HUB_CLUSTER)
+    assert model["state"]["cluster"] == HUB_CLUSTER and model["state"]["namespace"] == NAMESPACE
+    try:
+        status, info = call(deployment, "GET", f"/user/{user}/api")
+        assert status == 200 and "version" in info
+    finally:
+        assert call(deployment, "DELETE", f"/hub/api/users/{user}/server")[0] in (202, 204)
+        async with admin_api(HUB_CLUSTER) as api:
+            await wait_until_gone(client.CoreV1Api(api), NAMESPACE, model["state"]["pod_name"], timeout=60)
