@@ -59,12 +59,14 @@ def bench_build(cold: bool) -> dict:
     if cold:
         with tempfile.TemporaryDirectory() as tmp:
             env = {"GOMODCACHE": f"{tmp}/mod", "GOCACHE": f"{tmp}/build"}
-            out["cold_build_s"] = timed(lambda: build_helm(Path(tmp) / "helm", env=env))
-            subprocess_chmod(tmp)
+            try:
+                out["cold_build_s"] = timed(lambda: build_helm(Path(tmp) / "helm", env=env))
+            finally:
+                make_removable(tmp)
     return out
 
 
-def subprocess_chmod(tmp: str) -> None:
+def make_removable(tmp: str) -> None:
     """The Go module cache is read-only; make it removable."""
     for root, dirs, _ in os.walk(tmp):
         for d in dirs:
