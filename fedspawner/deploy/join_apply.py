@@ -76,9 +76,21 @@ async def ensure_namespace(api: client.ApiClient, req: m.JoinRequest) -> Outcome
         if err.status == 409:
             return Outcome("Namespace", req.namespace, "exists")
         if err.status == 403:
+            if await _works_in(api, req.namespace):  # a namespace admin: it exists, join may go on
+                return Outcome("Namespace", req.namespace, "exists")
             raise JoinError(f"not allowed to create namespace {req.namespace}: ask the cluster's admin to "
-                            "create it (then run join again), or run join with an admin context") from None
+                            "create it and make you its admin (then run join again), or run join with an "
+                            "admin context") from None
         raise refused(err, f"creating namespace {req.namespace}") from None
+
+
+async def _works_in(api: client.ApiClient, namespace: str) -> bool:
+    """Whether the credential may manage service accounts in ``namespace`` (so it exists)."""
+    try:
+        await client.CoreV1Api(api).list_namespaced_service_account(namespace, limit=1)
+        return True
+    except ApiException:
+        return False
 
 
 async def apply_object(api: client.ApiClient, req: m.JoinRequest, manifest: dict) -> Outcome:

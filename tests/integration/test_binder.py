@@ -130,6 +130,7 @@ def binder_user():
     subprocess.run(["chown", "-R", f"{USER}:{USER}", str(ROOT)], check=True)
     env = {"HOME": str(HOME), "PATH": f"{HOME / 'venv' / 'bin'}:/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8",
            "PIP_FIND_LINKS": str(house), "PIP_NO_INDEX": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+           "PIP_NO_COMPILE": "1",  # bytecode is written at first import instead
            "FEDSPAWNER_SANDBOX_ADDRESS_BLOCK": BINDER_BLOCK, "FEDSPAWNER_BINDER_BASE_PORT": str(TEST_BASE_PORT + 200),
            "FEDSPAWNER_BINDER_STATE": str(HOME / ".fedspawner-binder")}
     venv = as_user([base_python, "-m", "venv", str(HOME / "venv")], env, repo, 120)

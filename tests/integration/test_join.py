@@ -240,6 +240,15 @@ def test_bad_input_is_one_line_and_exit_2(sandbox, args, says):
     assert "Traceback" not in proc.stderr and not proc.stdout
 
 
+def test_a_credential_that_cannot_create_the_namespace_is_told_so(sandbox, tmp_path):
+    """The hub's own namespace-scoped credential is no cluster admin: join stops with one line."""
+    proc = fedspawner_cli("join", "--kubeconfig", str(sandbox.kubeconfig), "--context", CLUSTER, "--namespace",
+                          unique("nope"), "--output", str(tmp_path), timeout=60)
+    assert proc.returncode == 1, proc.stderr
+    assert "not allowed to create namespace" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in proc.stderr and not list(tmp_path.iterdir())
+
+
 def test_unreachable_apiserver_is_one_line(tmp_path):
     kubeconfig = tmp_path / "down.kubeconfig"
     kubeconfig.write_text(yaml.safe_dump(m.hub_kubeconfig(m.JoinRequest("down", "ns"), "https://127.0.0.1:9", "T",
