@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 PYPROJECT_HASH := $(shell sha1sum pyproject.toml | cut -c1-12)
 INSTALLED := $(VENV)/.installed-$(PYPROJECT_HASH)
 
-.PHONY: demo test setup sandbox-binaries browser clean
+.PHONY: demo test setup sandbox-binaries helm browser clean
 
 $(INSTALLED): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,12 +24,16 @@ sandbox-binaries: $(INSTALLED)
 	$(BIN)/fedspawner sandbox build --workload
 	$(BIN)/python -c "from fedspawner.demo.tools import ensure_chp; ensure_chp()"
 
+# helm from the Go module proxy (cached), for validating and deploying helm-values/.
+helm: $(INSTALLED)
+	$(BIN)/python -c "from fedspawner.deploy.helm import ensure_helm; ensure_helm()"
+
 # Headless Chromium for the browser tests (Debian package; Playwright drives it).
 browser:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
-setup: $(INSTALLED) sandbox-binaries
+setup: $(INSTALLED) sandbox-binaries helm
 
 demo: setup
 	$(BIN)/fedspawner demo

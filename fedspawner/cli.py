@@ -13,7 +13,7 @@ import sys
 from .client import autoload as autoload_cli
 
 #: The commands that need the [hub] extra, for the message when it is not installed.
-HUB_COMMANDS = ("sandbox", "clusters", "gateway", "demo")
+HUB_COMMANDS = ("sandbox", "clusters", "gateway", "demo", "join", "leave")
 
 
 def _hub_side() -> tuple[list, tuple[type[BaseException], ...], str]:
@@ -26,9 +26,11 @@ def _hub_side() -> tuple[list, tuple[type[BaseException], ...], str]:
         from .sandbox import SandboxError, TopologyError
         from .sandbox import cli as sandbox_cli
         from .sandbox.binaries import BuildError
+        from .deploy import join_cli
     except ModuleNotFoundError as err:
         return [], (), err.name or str(err)
-    registers = [sandbox_cli.register, clusters_cli.register, gateway_cli.register, demo_cli.register]
+    registers = [sandbox_cli.register, clusters_cli.register, gateway_cli.register, demo_cli.register,
+                 join_cli.register]
     return registers, (SandboxError, TopologyError, BuildError, FederationConfigError), ""
 
 

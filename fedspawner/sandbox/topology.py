@@ -72,13 +72,18 @@ class ClusterSpec:
 @dataclass(frozen=True)
 class Environment:
     """Container images matching ``image`` (a glob) run from the Python prefix ``python``:
-    a path, ``default`` (fedspawner's own environment) or ``workload`` (the cached
-    PyTorch + PySpark environment, see ``fedspawner.sandbox.workload``)."""
+    a path, ``default`` (fedspawner's own environment), ``workload`` (the cached
+    PyTorch + PySpark environment, see ``fedspawner.sandbox.workload``) or ``chp`` (the
+    cached configurable-http-proxy from npm, see ``fedspawner.sandbox.chp``)."""
 
     image: str
     python: str
 
     def bin_dir(self) -> str:
+        if self.python == "chp":
+            from .chp import chp_bin_dir
+
+            return str(chp_bin_dir())
         if self.python == "default":
             prefix = sys.prefix
         elif self.python == "workload":
