@@ -79,13 +79,13 @@ def _digest(*paths: Path) -> str:
 
 
 def wheelhouse(python: str) -> Path:
-    """The dependencies of ``.[singleuser]`` as wheels for ``python`` (built once per pyproject and Python)."""
+    """The dependencies of ``.[hub,singleuser]`` as wheels for ``python`` (built once per pyproject and Python)."""
     version = subprocess.run([python, "-c", "import sys; print(sys.version.split()[0])"], capture_output=True,
                              text=True, check=True).stdout.strip()
     house = cache_root() / f"binder-wheels-{_digest(REPO / 'pyproject.toml')}-py{version}"
     if not (house / ".complete").exists():
         house.mkdir(parents=True, exist_ok=True)
-        subprocess.run([python, "-m", "pip", "wheel", "-q", f"{REPO}[singleuser]", "hatchling",
+        subprocess.run([python, "-m", "pip", "wheel", "-q", f"{REPO}[hub,singleuser]", "hatchling",
                         "-w", str(house)], check=True, timeout=900)
         for own in house.glob("jupyterhub_fedspawner-*.whl"):
             own.unlink()  # postBuild builds fedspawner itself from the repository
