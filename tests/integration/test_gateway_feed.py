@@ -78,8 +78,8 @@ async def _first_phase_change(admin_api, cluster: str, namespace: str, job_id: s
         await watch.run()
 
 
-async def test_the_feed_lists_my_job_with_its_origin_and_wakes_within_a_second(gw, token_for, sandbox,
-                                                                                 admin_api):
+async def test_the_feed_lists_my_job_with_its_origin_and_wakes_within_a_second(
+        gw, token_for, sandbox, admin_api):
     alice, bob, admin = token_for("alice"), token_for("bob"), token_for("admin")
     script = "import time\ntime.sleep(5)\nprint('done', flush=True)\n"
     job = await gw.submit(alice, {"kind": "job", "name": "feed-me", "script": script, "cluster": "onprem",
