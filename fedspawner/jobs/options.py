@@ -22,7 +22,7 @@ from ..federation.config import NAME_RE
 from . import checks, fields, validation
 from .spec import DEFAULT_CPU, DEFAULT_EXECUTORS, DEFAULT_IMAGES, DEFAULT_MEMORY, KINDS, LANGUAGES
 
-__all__ = ["OPTIONS", "Option", "option", "render_schema"]
+__all__ = ["OPTIONS", "Option", "option", "render_schema", "version_of"]
 
 #: Option types: how a value is written (the schema's ``type``).
 TYPES = ("enum", "string", "integer", "list", "mapping", "gpus", "clusters", "quantity")
@@ -139,6 +139,9 @@ def render_schema(clusters: list[str], gpu_types: list[dict[str, Any]]) -> dict[
         rendered.append(entry)
     body = {"options": rendered, "kinds": list(KINDS), "clusters": list(clusters), "gpu_types": gpu_types,
             "max_script_bytes": checks.MAX_SCRIPT_BYTES}
-    version = hashlib.sha1(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
-    return {"version": version, **body}
+    return {"version": version_of(body), **body}
 
+
+def version_of(data: Any) -> str:
+    """A short digest of JSON-ready ``data`` that changes exactly when it does (long-poll versions)."""
+    return hashlib.sha1(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
