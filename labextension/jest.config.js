@@ -5,6 +5,7 @@ module.exports = {
   transform: {
     '^.+\\.ts$': ['ts-jest', { tsconfig: { module: 'commonjs', esModuleInterop: true, types: ['jest'], strict: true, isolatedModules: true } }]
   },
+  setupFiles: ['<rootDir>/test/setup.js'],
   testRegex: '\\.test\\.ts$',
   moduleFileExtensions: ['ts', 'js']
 };

@@ -80,3 +80,15 @@ export function dataAge(takenAt: number | null | undefined, receivedAt: number, 
 export function siteOwner(cluster: ICluster): string {
   return [cluster.site, cluster.owner].filter(Boolean).join(' · ');
 }
+
+/** "2 jobs running · 4 GPUs · 1 pending". */
+export function usageText(running: number, gpus: number, pending: number): string {
+  const parts = [`${running} job${running === 1 ? '' : 's'} running`];
+  if (gpus) {
+    parts.push(`${gpus} GPU${gpus === 1 ? '' : 's'}`);
+  }
+  if (pending) {
+    parts.push(`${pending} pending`);
+  }
+  return parts.join(' · ');
+}

@@ -15,7 +15,8 @@ import { JobView } from './jobview';
 import { FederationModel, RefreshPolicy } from './model';
 import { FederationPanel } from './panel';
 import { UsageItem } from './statusbar';
-import { cellSource, ISource, notebookSource, runOnCluster } from './submit';
+import { cellSource, ISource, notebookSource } from './source';
+import { runOnCluster } from './submit';
 import { IJobRow, IOrigin } from './types';
 
 const PLUGIN_ID = 'fedspawner-lab:plugin';

@@ -3,20 +3,9 @@
  */
 import { Widget } from '@lumino/widgets';
 
+import { usageText } from './format';
 import { usage } from './jobs';
 import { FederationModel } from './model';
-
-/** "2 jobs running · 4 GPUs · 1 pending". */
-export function usageText(running: number, gpus: number, pending: number): string {
-  const parts = [`${running} job${running === 1 ? '' : 's'} running`];
-  if (gpus) {
-    parts.push(`${gpus} GPU${gpus === 1 ? '' : 's'}`);
-  }
-  if (pending) {
-    parts.push(`${pending} pending`);
-  }
-  return parts.join(' · ');
-}
 
 export class UsageItem extends Widget {
   constructor(private readonly model: FederationModel, onClick: () => void) {
