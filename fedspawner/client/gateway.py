@@ -142,6 +142,10 @@ class Gateway:
     def clusters_call(self) -> Call:
         return Call(self.request("GET", "clusters"), _field("clusters"))
 
+    def options_call(self) -> Call:
+        """The option schema the gateway publishes (``GET options``)."""
+        return Call(self.request("GET", "options"), _field("options"))
+
     # --- blocking API -------------------------------------------------------------------------------
 
     def submit(self, kind: str, script: str, **options: Any) -> Job:
@@ -168,6 +172,11 @@ class Gateway:
     def clusters(self) -> list[dict[str, Any]]:
         """The member clusters: health, backends and GPU inventory."""
         return self.run(self.clusters_call())
+
+    def options(self) -> list[dict[str, Any]]:
+        """The submission options with their limits, choices (this federation's clusters and GPU types)
+        and defaults, as the gateway validates them."""
+        return self.run(self.options_call())
 
     def attach(self, job_id: str) -> Job:
         """A handle on an existing job (e.g. after a kernel restart); shown in a notebook, its widget."""

@@ -7,11 +7,9 @@ import time
 
 import pytest
 
-from fedspawner.federation.watch import ResourceWatch
-from fedspawner.gateway import kube
 from fedspawner.jobs import checks
-from fedspawner.jobs.labels import job_selector
 
+from .test_gateway_support import first_pod_finish
 from .test_gateway_support import *  # noqa: F401,F403 - the fixtures
 
 pytestmark = pytest.mark.sandbox
@@ -65,19 +63,6 @@ async def test_the_user_endpoint_names_the_caller(gw, token_for):
     assert status == 200 and admin["admin"] is True
 
 
-async def _first_phase_change(admin_api, cluster: str, namespace: str, job_id: str, seen: dict) -> None:
-    """Record when a pod of the job first leaves Running, as a raw Kubernetes watch sees it."""
-    async with admin_api(cluster) as api:
-        def on_change(kind: str, obj: dict) -> None:
-            phase = (obj.get("status") or {}).get("phase")
-            if kind == "MODIFIED" and phase in ("Succeeded", "Failed") and "at" not in seen:
-                seen["at"] = time.monotonic()
-
-        watch = ResourceWatch(kube.lister(api, kube.PODS, namespace),
-                              label_selector=kube.selector(job_selector(job_id)), on_change=on_change)
-        await watch.run()
-
-
 async def test_the_feed_lists_my_job_with_its_origin_and_wakes_within_a_second(
         gw, token_for, sandbox, admin_api):
     alice, bob, admin = token_for("alice"), token_for("bob"), token_for("admin")
@@ -98,7 +83,7 @@ async def test_the_feed_lists_my_job_with_its_origin_and_wakes_within_a_second(
 
     # alice's long-poll answers within a second of the pod finishing; bob's is not woken by it
     seen: dict = {}
-    watcher = asyncio.create_task(_first_phase_change(admin_api, "onprem", sandbox.namespace, job["id"], seen))
+    watcher = asyncio.create_task(first_pod_finish(admin_api, "onprem", sandbox.namespace, job["id"], seen))
     bob_poll = asyncio.create_task(feed(gw, bob, f"?since={bobs['version']}&wait=8"))
     try:
         changed = await feed(gw, alice, f"?since={running['version']}&wait=25")
