@@ -77,9 +77,9 @@ Routes
 
 ``GET jobs/{id}``
     ``{"job": Job}``: the gateway's full ``Job`` (phase, message, ``pods`` per rank with
-    role/phase/ready/reason, progress, ``ui_url`` for Spark, history, ``origin``) plus
-    ``"spec"``: the submitted spec (script included, with its ``cluster`` request) that
-    ``POST jobs`` accepts as is, to resubmit.
+    role/phase/ready/reason, progress, ``ui_url`` for Spark, history, ``origin``) with
+    ``job.spec``: the submitted spec (script included, with its ``cluster`` request and
+    ``origin``) that ``POST jobs`` accepts as is, to resubmit (null for a job without one).
 
 ``DELETE jobs/{id}``
     Cancel: 200 ``{"job": Job}`` (phase ``Cancelled``) once every object is deleted.

@@ -18,6 +18,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -25,6 +26,7 @@ import aiohttp
 import pytest
 
 from .conftest import TEST_HUB_PORT, TEST_STATE_DIR
+from .spawn_helpers import spawn, stop, user_token
 from .test_gateway_support import first_pod_finish
 from .test_gateway_support import *  # noqa: F401,F403 - the fixtures
 
@@ -290,3 +292,24 @@ async def test_a_follow_stops_when_the_browser_leaves(labs):
         assert (await alice.ok("GET", "config"))["reachable"]
     finally:
         await alice.call("DELETE", f"jobs/{job['id']}")
+
+
+async def test_a_server_the_hub_spawns_serves_the_extension(hub_api_client, gateway_up):
+    """A real single-user server (a pod on a member cluster) loads the extension from the package's
+    config and reaches the gateway with its own token, under /user/<name>/."""
+    api, user = hub_api_client, f"lab-{uuid.uuid4().hex[:6]}"
+    model = spawn(api, user, {"profile": "cpu", "cluster": "onprem"})
+    assert model.get("ready"), model
+    try:
+        token = user_token(api, user)
+        async with aiohttp.ClientSession(headers={"Authorization": f"token {token}"}) as http:
+            async with http.get(f"{api.hub.url}/user/{user}/fedspawner/config") as resp:
+                assert resp.status == 200, await resp.text()
+                config = await resp.json()
+            async with http.get(f"{api.hub.url}/user/{user}/fedspawner/jobs") as resp:
+                assert resp.status == 200, await resp.text()
+                feed = await resp.json()
+        assert config["configured"] and config["reachable"] and config["user"] == user, config
+        assert feed["jobs"] == [] and "version" in feed
+    finally:
+        stop(api, user)
