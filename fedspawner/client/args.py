@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
@@ -135,9 +136,27 @@ def _submit_parser() -> _Parser:
     return parser
 
 
-def parse_submit(line: str) -> SubmitArgs:
-    """``pytorch -n ddp --nodes 2 --env A=1 B=2`` → ``SubmitArgs``."""
-    ns = vars(_submit_parser().parse_args(_split("%%fedsubmit", line)))
+def live_choices(schema: dict[str, Any] | None) -> str | None:
+    """What the gateway's published schema adds to ``--help``: this federation's clusters and GPU types."""
+    if not schema:
+        return None
+    clusters = ", ".join(["auto", *schema.get("clusters", [])])
+    types = "; ".join(f"{g['name']} ({g['display']}: {', '.join(g['clusters'])})"
+                      for g in schema.get("gpu_types", [])) or "none"
+    return f"On this hub --cluster takes {clusters}; --gpus TYPE is one of: {types}."
+
+
+def parse_submit(line: str, schema: Callable[[], dict[str, Any] | None] | None = None) -> SubmitArgs:
+    """``pytorch -n ddp --nodes 2 --env A=1 B=2`` → ``SubmitArgs``.
+
+    ``schema`` fetches the gateway's published option schema; it is asked only for
+    ``--help``, to list the clusters and GPU types there are.
+    """
+    args = _split("%%fedsubmit", line)
+    parser = _submit_parser()
+    if schema is not None and {"-h", "--help"} & set(args):
+        parser.epilog = live_choices(schema())
+    ns = vars(parser.parse_args(args))
     kind, detach = ns.pop("kind"), ns.pop("detach")
     for key in ("env", "conf"):
         if ns[key] is not None:

@@ -144,7 +144,10 @@ class Gateway:
 
     def options_call(self) -> Call:
         """The option schema the gateway publishes (``GET options``)."""
-        return Call(self.request("GET", "options"), _field("options"))
+        def schema(data: dict[str, Any]) -> dict[str, Any]:
+            _field("options")(data)
+            return data
+        return Call(self.request("GET", "options"), schema)
 
     # --- blocking API -------------------------------------------------------------------------------
 
@@ -173,9 +176,9 @@ class Gateway:
         """The member clusters: health, backends and GPU inventory."""
         return self.run(self.clusters_call())
 
-    def options(self) -> list[dict[str, Any]]:
-        """The submission options with their limits, choices (this federation's clusters and GPU types)
-        and defaults, as the gateway validates them."""
+    def options(self) -> dict[str, Any]:
+        """The option schema: every submission option with its limits, choices and default, as the
+        gateway validates them, and this federation's clusters and GPU types (``gpu_types``)."""
         return self.run(self.options_call())
 
     def attach(self, job_id: str) -> Job:
