@@ -55,7 +55,21 @@ class JobIndex:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
 
+    async def _discovered(self, cluster: str) -> None:
+        """Wait until the cluster's API discovery answers (a cluster down at start-up has not told
+        which custom workloads it serves yet)."""
+        delay = 0.5
+        while True:
+            try:
+                await self.store.discovery.served(cluster)
+                return
+            except Exception as err:  # noqa: BLE001 - unreachable for now: try again later
+                log.debug("%s: discovery for the jobs feed failed (%s); retrying in %.0fs", cluster, err, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
+
     async def _watch(self, cluster: str) -> None:
+        await self._discovered(cluster)
         api, namespace = self.registry.api(cluster), self.store.namespace(cluster)
         selector = kube.selector({LABEL_MANAGED_BY: MANAGED_BY})
         pairs = [(resource, ResourceWatch(
