@@ -1,7 +1,7 @@
 /**
  * How the panel writes times, GPU availability and ranks (pure).
  */
-import { ICluster, IGpu, IJobRow } from './types';
+import { ICluster, IGpu, IJob, IJobRow } from './types';
 
 /** A duration in seconds, short: "42s", "5m", "3h", "2d". */
 export function shortDuration(seconds: number): string {
@@ -57,9 +57,18 @@ export function jobGpu(job: IJobRow): string {
   return `${job.gpus_per_node}× ${job.gpu_display || job.gpu_type || 'any'}`;
 }
 
-/** Ranks ready of the total: "1/2". */
-export function ranks(job: IJobRow): string {
-  return `${job.ranks.ready}/${job.ranks.total}`;
+/** Ranks ready of the total: "1/2" (a job's detail has pods instead: counted as the feed does). */
+export function ranks(job: IJobRow | IJob): string {
+  const r = job.ranks ?? readyOf(job as IJob);
+  return `${r.ready}/${r.total}`;
+}
+
+/** `{ready, total}` of a job's detail: pods running and ready (or done), of those expected. */
+export function readyOf(job: IJob): { ready: number; total: number } {
+  const pods = job.pods || [];
+  const ready = pods.filter(p => p.phase === 'Succeeded' || (p.phase === 'Running' && p.ready)).length;
+  const expected = job.kind === 'spark' ? 1 + (job.executors || 0) : job.nodes || 1;
+  return { ready, total: Math.max(expected, pods.length) };
 }
 
 /** A cluster's health: "healthy" or "down: <why>". */
@@ -70,8 +79,15 @@ export function health(cluster: ICluster): string {
   return cluster.usable === false ? cluster.reason || 'not usable' : 'healthy';
 }
 
-/** How old the cluster data is: "data 3s old" from `taken_at` (epoch seconds) or when it arrived. */
-export function dataAge(takenAt: number | null | undefined, receivedAt: number, now: number): string {
+/**
+ * How old the cluster data is: "data 3s old" from `taken_at` (epoch seconds); without it,
+ * "live" while the feed answers, else the age of the last answer.
+ */
+export function dataAge(takenAt: number | null | undefined, receivedAt: number, now: number, live = false
+): string {
+  if (!takenAt && live) {
+    return 'live';
+  }
   const base = takenAt ? takenAt * 1000 : receivedAt;
   return `data ${shortDuration((now - base) / 1000)} old`;
 }

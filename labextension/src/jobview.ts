@@ -7,11 +7,11 @@ import { Widget } from '@lumino/widgets';
 
 import { jsonBody, requestJson } from './api';
 import { fill, h } from './dom';
-import { jobGpu, ranks } from './format';
+import { jobGpu, ranks, readyOf } from './format';
 import { isFinished } from './jobs';
 import { LogBuffer } from './logbuffer';
 import { FederationModel } from './model';
-import { IJob } from './types';
+import { IJob, IJobRow } from './types';
 
 export interface IJobViewActions {
   /** A new job was submitted (resubmit): show it. */
@@ -23,7 +23,7 @@ export class JobView extends Widget {
   constructor(readonly jobId: string, private readonly model: FederationModel,
     private readonly actions: IJobViewActions, bufferLines: number) {
     super();
-    this.id = `fedspawner-job-${jobId}`;
+    this.id = `fedspawner-jobview-${jobId}`;
     this.addClass('fs-JobView');
     this.title.label = jobId;
     this.title.closable = true;
@@ -56,7 +56,7 @@ export class JobView extends Widget {
 
   private _onJobs(): void {
     const row = this.model.jobs.find(j => j.id === this.jobId);
-    if (row && this._job && (row.phase !== this._job.phase || row.ranks.ready !== this._job.ranks?.ready)) {
+    if (row && this._job && (row.phase !== this._job.phase || row.ranks.ready !== readyOf(this._job).ready)) {
       void this.reload();
     }
   }
@@ -93,7 +93,7 @@ export class JobView extends Widget {
       h('div', { class: 'fs-JobTitle' }, h('h2', {}, job.name),
         h('span', { class: `fs-Badge fs-phase-${job.phase.toLowerCase()}` }, job.phase), progress),
       h('div', { class: 'fs-JobFacts' },
-        `${job.kind} on ${job.cluster} · ${jobGpu(job)} · ranks ${ranks(job)} · ${job.id}` +
+        `${job.kind} on ${job.cluster} · ${jobGpu(job as unknown as IJobRow)} · ranks ${ranks(job)} · ${job.id}` +
         (job.owner ? ` · ${job.owner}` : '')),
       job.message ? h('div', { class: 'fs-JobMessage' }, job.message) : null,
       h('div', { class: 'fs-JobActions' }, cancel, resubmit,

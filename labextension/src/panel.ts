@@ -69,10 +69,10 @@ export class FederationPanel extends Widget {
       h('section', { class: 'fs-Section', 'aria-label': 'Clusters' }, h('h3', {}, 'Clusters'), this._clusters),
       h('section', { class: 'fs-Section fs-JobsSection', 'aria-label': 'Jobs' },
         h('div', { class: 'fs-JobsHeader' }, h('h3', {}, 'Jobs'), this._filter, this._allLabel),
-        h('table', { class: 'fs-Jobs', 'aria-label': 'Jobs' },
+        h('div', { class: 'fs-JobsTable' }, h('table', { class: 'fs-Jobs', 'aria-label': 'Jobs' },
           h('thead', {}, h('tr', {}, ...['Name', 'Kind', 'Cluster', 'GPU', 'Phase', 'Ranks', 'Age']
-            .map(t => h('th', { scope: 'col' }, t)))),
-          this._body),
+            .map(t => h('th', { scope: 'col', class: `fs-col-${t.toLowerCase()}` }, t)))),
+          this._body)),
         this._empty));
   }
 
@@ -82,6 +82,7 @@ export class FederationPanel extends Widget {
       return;
     }
     this._hint.hidden = config.configured;
+    this.node.classList.toggle('fs-mod-unconfigured', !config.configured);
     if (!config.configured) {
       fill(this._hint, h('strong', {}, 'No jobs gateway is configured. '), config.hint || '');
     }
@@ -104,8 +105,8 @@ export class FederationPanel extends Widget {
     } else if (jobsState.slowed) {
       this._status.textContent = 'Paused while hidden.';
     } else {
-      const down = this.model.unavailable.map(u => u.cluster);
-      this._status.textContent = down.length ? `Live · no answer from ${down.join(', ')}` : 'Live';
+      const missing = this.model.unavailable.map(u => `${u.cluster}: ${u.reason}`);
+      this._status.textContent = missing.length ? `Live · jobs not listed from ${missing.join('; ')}` : 'Live';
     }
   }
 
@@ -128,7 +129,7 @@ export class FederationPanel extends Widget {
         h('span', { class: 'fs-Health' }, health(c))),
       h('div', { class: 'fs-ClusterMeta' }, h('span', {}, siteOwner(c)),
         h('span', { class: 'fs-Age', 'data-taken': String(c.taken_at || '') },
-          dataAge(c.taken_at, this.model.clustersReceived, now))),
+          dataAge(c.taken_at, this.model.clustersReceived, now, !this.model.clustersState.failing))),
       gpus);
   }
 
@@ -188,10 +189,11 @@ export class FederationPanel extends Widget {
       'aria-label': `${job.name}: ${job.phase} on ${job.cluster}, open details`,
       onclick: open, onkeydown: (e: Event) => { if ((e as KeyboardEvent).key === 'Enter') { open(); } }
     },
-    name, h('td', {}, job.kind), h('td', {}, job.cluster), h('td', {}, jobGpu(job)),
+    name, h('td', { class: 'fs-col-kind' }, job.kind), h('td', { class: 'fs-col-cluster' }, job.cluster),
+    h('td', { class: 'fs-col-gpu' }, jobGpu(job)),
     h('td', { class: 'fs-Phase' }, h('span', { class: 'fs-Badge' }, job.phase)),
     h('td', { class: 'fs-Ranks' }, ranks(job)),
-    h('td', { class: 'fs-JobAge', 'data-created': job.created || '' }, jobAge(job, now)));
+    h('td', { class: 'fs-JobAge fs-col-age', 'data-created': job.created || '' }, jobAge(job, now)));
   }
 
   /** Once a second: ages, data ages and the retry countdown. */
@@ -206,7 +208,8 @@ export class FederationPanel extends Widget {
       el.textContent = isNaN(s) ? '' : shortDuration(s);
     });
     this.node.querySelectorAll<HTMLElement>('.fs-Age').forEach(el => {
-      el.textContent = dataAge(Number(el.dataset.taken) || null, this.model.clustersReceived, now);
+      el.textContent = dataAge(Number(el.dataset.taken) || null, this.model.clustersReceived, now,
+        !this.model.clustersState.failing);
     });
     this._renderStatus();
   }

@@ -91,7 +91,8 @@ export interface IPod {
 }
 
 /** `GET jobs/{id}`: the full job, plus the submitted spec (for resubmit). */
-export interface IJob extends IJobRow {
+export interface IJob extends Omit<IJobRow, 'ranks'> {
+  ranks?: { ready: number; total: number };
   pods: IPod[];
   progress?: { step: number; total: number; [k: string]: unknown } | null;
   ui_url?: string | null;

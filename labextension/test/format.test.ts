@@ -1,4 +1,6 @@
-import { dataAge, gpuFree, health, jobAge, jobGpu, ranks, shortDuration, siteOwner, usageText } from '../src/format';
+import {
+  dataAge, gpuFree, health, jobAge, jobGpu, ranks, readyOf, shortDuration, siteOwner, usageText
+} from '../src/format';
 import { stripMagic } from '../src/source';
 import { row } from './fixtures';
 
@@ -21,6 +23,12 @@ describe('format', () => {
     expect(jobGpu(row('a'))).toBe('—');
     expect(jobGpu(row('a', { gpus_per_node: 2, gpu_display: 'H100' }))).toBe('2× H100');
     expect(ranks(row('a', { ranks: { ready: 1, total: 2 } }))).toBe('1/2');
+    const pod = (rank: number, phase: string, ready: boolean) => ({ name: `p${rank}`, rank, role: 'worker', phase, ready,
+      node: null, restarts: 0, reason: null });
+    const { ranks: _, ...rest } = row('a');
+    expect(readyOf({ ...rest, pods: [pod(0, 'Running', true), pod(1, 'Running', false)] })).toEqual({ ready: 1, total: 2 });
+    expect(readyOf({ ...rest, kind: 'spark', executors: 2, pods: [pod(0, 'Succeeded', false)] }))
+      .toEqual({ ready: 1, total: 3 });
   });
 
   it('writes cluster health, place and data age', () => {
@@ -30,6 +38,8 @@ describe('format', () => {
     expect(siteOwner(c)).toBe('eu · Org');
     expect(dataAge(null, 1000, 4000)).toBe('data 3s old');
     expect(dataAge(10, 0, 12000)).toBe('data 2s old');
+    expect(dataAge(null, 1000, 4000, true)).toBe('live');
+    expect(dataAge(10, 0, 12000, true)).toBe('data 2s old');
   });
 
   it('sums up usage for the status bar', () => {
