@@ -93,7 +93,7 @@ export class JobView extends Widget {
       h('div', { class: 'fs-JobTitle' }, h('h2', {}, job.name),
         h('span', { class: `fs-Badge fs-phase-${job.phase.toLowerCase()}` }, job.phase), progress),
       h('div', { class: 'fs-JobFacts' },
-        `${job.kind} on ${job.cluster} · ${jobGpu(job as unknown as IJobRow)} · ranks ${ranks(job)} · ${job.id}` +
+        `${job.kind} on ${job.cluster} · ${job.gpus_per_node ? jobGpu(job as unknown as IJobRow) : 'no GPU'} · ranks ${ranks(job)} · ${job.id}` +
         (job.owner ? ` · ${job.owner}` : '')),
       job.message ? h('div', { class: 'fs-JobMessage' }, job.message) : null,
       h('div', { class: 'fs-JobActions' }, cancel, resubmit,
