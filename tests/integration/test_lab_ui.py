@@ -93,10 +93,10 @@ async def test_ddp_job_from_the_dialog_succeeds_with_notification_logs_and_origi
     lab, page = ada_lab, ada_lab.page
     cells = await lab.put_notebook("ddp.ipynb", ["print('local cell')", DDP_SCRIPT])
     await lab.open("ddp.ipynb")
-    await page.wait_for_selector(".jp-Notebook .jp-Cell >> nth=1")
+    await page.wait_for_selector(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell >> nth=1")
 
     # The dialog follows the schema: kind-specific fields, client-side checks before submission.
-    await page.locator(".jp-Notebook .jp-Cell").nth(1).locator(".jp-InputPrompt").click()
+    await page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell").nth(1).locator(".jp-InputPrompt").click()
     await page.click('.jp-NotebookPanel-toolbar >> text="Run on cluster…"')
     await page.wait_for_selector(".jp-Dialog .fs-Form")
     await page.select_option(".jp-Dialog [data-kind]", "pytorch")
@@ -119,6 +119,7 @@ async def test_ddp_job_from_the_dialog_succeeds_with_notification_logs_and_origi
 
     toast = page.locator(".Toastify__toast", has_text="lab-ddp succeeded on onprem")
     await toast.wait_for(timeout=10_000)
+    await page.wait_for_timeout(800)  # the toast slides in
     await lab.shot("04-ddp-succeeded-notification")
     await toast.locator("button", has_text="Show logs").click()
     view = f"#fedspawner-jobview-{job_id}"
@@ -135,8 +136,8 @@ async def test_ddp_job_from_the_dialog_succeeds_with_notification_logs_and_origi
     status, detail = await lab.api("GET", f"jobs/{job_id}")
     assert status == 200 and detail["job"]["origin"] == {"path": "ddp.ipynb", "cell": cells[1]}, detail
     await page.click(f'{row} .fs-Origin')
-    await page.wait_for_selector(".jp-Notebook .jp-Cell.fs-mod-revealed")
-    active = await page.eval_on_selector_all(".jp-Notebook .jp-Cell",
+    await page.wait_for_selector(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell.fs-mod-revealed")
+    active = await page.eval_on_selector_all(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell",
                                              "cells => cells.findIndex(c => c.classList.contains('jp-mod-active'))")
     assert active == 1
     await lab.api("DELETE", f"jobs/{job_id}")

@@ -29,7 +29,7 @@ playwright_api = pytest.importorskip("playwright.async_api")
 #: What ``from .test_lab_ui_support import *`` brings: the fixtures.
 __all__ = ["lab_browser", "ada_lab", "bob_lab"]
 
-LONG = 240_000  # ms: a job's whole life on the sandbox
+LONG = 420_000  # ms: a job's whole life on the sandbox (a loaded machine included)
 
 
 class Lab:
@@ -43,12 +43,26 @@ class Lab:
         """Open Lab (a document with ``path``) and show the federation panel."""
         await self.page.goto(f"{self.base}/lab/tree/{path}" if path else f"{self.base}/lab")
         await self.page.wait_for_selector("#jp-main-dock-panel", timeout=60_000)
+        if path:
+            await self.activate(path)
+        news = self.page.locator(".Toastify__toast", has_text="official Jupyter news")
+        if await news.count():  # Lab's own question, in front of the notifications under test
+            await news.locator("button", has_text="No").click()
         await self.show_panel()
 
     async def show_panel(self) -> None:
-        if not await self.page.is_visible("#fedspawner-panel"):
+        """Show the panel (its sidebar tab toggles it, and a restored layout may show it already)."""
+        for _ in range(5):
+            await self.page.wait_for_timeout(500)  # let Lab finish restoring the layout
+            if await self.page.is_visible("#fedspawner-panel"):
+                return
             await self.page.click('li[data-id="fedspawner-panel"]')
         await self.page.wait_for_selector("#fedspawner-panel", state="visible")
+
+    async def activate(self, path: str) -> None:
+        """Bring the open document ``path`` to the front (the restored layout may show another tab)."""
+        await self.page.click(f'#jp-main-dock-panel .lm-TabBar-tab:has-text("{path}")')
+        await self.page.wait_for_selector(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell")
 
     def row(self, job_id: str) -> str:
         return f'#fedspawner-panel tr[data-job="{job_id}"]'
@@ -113,7 +127,7 @@ class Lab:
         """Select cell ``index``, "Run on cluster…" from the toolbar, fill the dialog and submit;
         returns the new job's id (from the panel's newest row)."""
         page = self.page
-        cell = page.locator(".jp-Notebook .jp-Cell").nth(index)
+        cell = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell").nth(index)
         await cell.locator(".jp-InputPrompt").click()
         before = set(await page.eval_on_selector_all("#fedspawner-panel tr[data-job]",
                                                      "rows => rows.map(r => r.dataset.job)"))
