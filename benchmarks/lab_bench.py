@@ -104,7 +104,10 @@ def start_lab(root: Path, gateway_url: str, token: str) -> tuple[subprocess.Pope
 async def open_lab(page, url: str, path: str = "") -> None:
     await page.goto(f"{url}/lab/tree/{path}?token={LAB_TOKEN}" if path else f"{url}/lab?token={LAB_TOKEN}")
     await page.wait_for_selector('li[data-id="fedspawner-panel"]', timeout=60_000)
-    if not await page.is_visible("#fedspawner-panel"):
+    for _ in range(5):  # the sidebar tab toggles the panel, and a restored layout may show it already
+        await page.wait_for_timeout(500)
+        if await page.is_visible("#fedspawner-panel"):
+            break
         await page.click('li[data-id="fedspawner-panel"]')
     await page.wait_for_selector('#fedspawner-panel .fs-Cluster', timeout=30_000)
 
