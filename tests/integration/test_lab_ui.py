@@ -187,7 +187,7 @@ async def test_follow_a_rank_cancel_and_a_second_user_sees_nothing(ada_lab, bob_
     status, body = await bob_lab.api("GET", "jobs?all=1")
     assert status == 403, body
     status, body = await bob_lab.api("GET", f"jobs/{job_id}")
-    assert status == 404, body
+    assert status == 403 and "belongs to another user" in body["message"], body
     await bob_lab.shot("08-second-user-dark")
 
     cluster = "onprem"
