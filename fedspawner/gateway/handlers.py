@@ -105,6 +105,25 @@ class ApiHandler(web.RequestHandler):
             raise BadRequest(f"'{name}' must be at least {minimum}, not {number}.")
         return number
 
+    def seconds(self, name: str, default: float, maximum: float) -> float:
+        """A number of seconds from the query (``default`` when absent), at most ``maximum``."""
+        value = self.get_argument(name, None)
+        if value is None or value == "":
+            return default
+        try:
+            number = float(value)
+        except ValueError:
+            raise BadRequest(f"'{name}' must be a number of seconds, not {value!r}.") from None
+        if not 0 <= number < float("inf"):
+            raise BadRequest(f"'{name}' must be a number of seconds from 0 to {maximum:g}, not {value!r}.")
+        return min(number, maximum)
+
+    def long_poll(self) -> tuple[str, float]:
+        """``since`` and ``wait`` of a long-polled endpoint (waiting only with ``since``)."""
+        since = self.get_argument("since", "").strip()
+        limit = self.service.settings.long_poll_max_wait
+        return since, self.seconds("wait", min(25.0, limit), limit) if since else 0.0
+
     def json_body(self) -> object:
         try:
             return json.loads(self.request.body or b"null")
@@ -138,7 +157,26 @@ class ApiHandler(web.RequestHandler):
 
 class ClustersHandler(ApiHandler):
     async def get(self) -> None:
-        self.write_json({"clusters": await self.service.clusters(self.caller)})
+        since, wait = self.long_poll()
+        self.write_json(await self.service.clusters_feed(self.caller, since, wait))
+
+
+class OptionsHandler(ApiHandler):
+    def get(self) -> None:
+        self.write_json(self.service.options())
+
+
+class UserHandler(ApiHandler):
+    def get(self) -> None:
+        caller = self.caller
+        self.write_json({"name": caller.name, "admin": caller.admin, "groups": sorted(caller.groups)})
+
+
+class JobsFeedHandler(ApiHandler):
+    async def get(self) -> None:
+        since, wait = self.long_poll()
+        state = self.get_argument("state", None)
+        self.write_json(await self.service.jobs_feed(self.caller, self.flag("all"), state, since, wait))
 
 
 class BudgetHandler(ApiHandler):
@@ -159,8 +197,7 @@ class JobsHandler(ApiHandler):
 
 class JobHandler(ApiHandler):
     async def get(self, job_id: str) -> None:
-        job = await self.service.job(self.caller, job_id)
-        self.write_json({"job": await self.service.view(job)})
+        self.write_json({"job": await self.service.job_detail(self.caller, job_id)})
 
     async def delete(self, job_id: str) -> None:
         self.write_json({"job": await self.service.cancel(self.caller, job_id)})
@@ -293,8 +330,9 @@ def routes(base_url: str, service: GatewayService) -> list:
 
     job = r"(?P<job_id>[^/]+)"
     table = [
-        (at("clusters"), ClustersHandler), (at("budget"), BudgetHandler),
-        (at("jobs"), JobsHandler), (at(f"jobs/{job}"), JobHandler),
+        (at("clusters"), ClustersHandler), (at("budget"), BudgetHandler), (at("options"), OptionsHandler),
+        (at("user"), UserHandler),
+        (at("jobs"), JobsHandler), (at("jobs/feed"), JobsFeedHandler), (at(f"jobs/{job}"), JobHandler),
         (at(f"jobs/{job}/watch"), WatchHandler), (at(f"jobs/{job}/logs"), LogsHandler),
         (at("openapi.json"), OpenAPIHandler), (at("health"), HealthHandler),
         (url_path_join(base_url, ""), HealthHandler),  # the hub's proxy checks the service's root

@@ -249,7 +249,30 @@ def job_view(objects: JobObjects, progress: dict | None = None, snapshot: Invent
         "progress": progress,
         "ui_url": ui_url(objects, phase),
         "history": list(record.history) if record else [],
+        "origin": record.origin if record else None,
     }
+
+
+def ranks(view: dict) -> dict[str, int]:
+    """``{"ready", "total"}`` of a ``Job``: pods running and ready (or done), of those expected."""
+    ready = sum(1 for pod in view["pods"] if pod["phase"] == "Succeeded" or (pod["phase"] == "Running"
+                                                                             and pod["ready"]))
+    total = 1 + (view["executors"] or 0) if view["kind"] == "spark" else view["nodes"]
+    return {"ready": ready, "total": max(total, len(view["pods"]))}
+
+
+#: The fields of a ``Job`` that a ``JobRow`` (the jobs feed) keeps.
+ROW_FIELDS = ("id", "name", "kind", "owner", "cluster", "backend", "gpu_type", "gpus_per_node", "nodes",
+              "phase", "message", "created", "started", "finished", "origin")
+
+
+def job_row(objects: JobObjects, snapshot: InventorySnapshot | None = None) -> dict:
+    """The jobs feed's compact ``JobRow`` of one job: no pods, logs or history, nothing that ages."""
+    view = job_view(objects, None, snapshot)
+    row = {key: view[key] for key in ROW_FIELDS}
+    row["gpu_display"] = gpu_display(view["gpu_type"], snapshot or _NO_CLUSTERS) if view["gpu_type"] else None
+    row["ranks"] = ranks(view)
+    return row
 
 
 def cancelled_view(last: dict, message: str) -> dict:
