@@ -137,6 +137,7 @@ class Gateway:
 
     def budget_call(self) -> Call:
         return Call(self.request("GET", "budget"), _field("budget"))
+
     def options_call(self) -> Call:
         """The option schema the gateway publishes (``GET options``)."""
         def schema(data: dict[str, Any]) -> dict[str, Any]:
@@ -174,6 +175,7 @@ class Gateway:
     def budget(self) -> dict[str, Any]:
         """Your federation-wide GPU budget: ``limit``, ``used``, ``remaining``, ``holdings``, ``summary``."""
         return self.run(self.budget_call())
+
     def options(self) -> dict[str, Any]:
         """The option schema: every submission option with its limits, choices and default, as the
         gateway validates them, and this federation's clusters and GPU types (``gpu_types``)."""

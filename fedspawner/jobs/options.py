@@ -27,7 +27,7 @@ __all__ = ["OPTIONS", "Option", "option", "render_schema", "version_of"]
 
 #: Option types: how a value is written (the schema's ``type``).
 TYPES = ("enum", "string", "integer", "list", "mapping", "gpus", "clusters", "quantity")
-_DISTRIBUTED = ("pytorch", "job", "tensorflow", "mpi")
+_DISTRIBUTED = ("pytorch", "job", "tensorflow")
 
 
 @dataclass(frozen=True)

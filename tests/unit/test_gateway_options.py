@@ -102,3 +102,12 @@ def test_the_openapi_job_spec_states_the_same_limits():
     assert spec["env"]["maxProperties"] == option("env").constraints["max_items"]
     assert spec["conf"]["maxProperties"] == option("conf").constraints["max_items"]
     assert spec["packages"]["maxItems"] == option("packages").constraints["max_items"]
+    assert spec["script"]["maxLength"] == checks.MAX_SCRIPT_BYTES
+    assert spec["env"]["additionalProperties"]["maxLength"] == option("env").constraints["value_max_length"]
+    assert spec["conf"]["additionalProperties"]["maxLength"] == option("conf").constraints["value_max_length"]
+    assert spec["packages"]["items"]["pattern"] == option("packages").constraints["item_pattern"]
+    assert spec["packages"]["items"]["maxLength"] == option("packages").constraints["item_max_length"]
+    gpu_type = spec["gpus"]["oneOf"][1]["properties"]["type"]["pattern"]
+    assert gpu_type == option("gpus").constraints["type_pattern"]
+    assert spec["dataset"]["pattern"] == option("dataset").constraints["pattern"]
+    assert spec["language"]["enum"] == option("language").constraints["choices"]
