@@ -9,8 +9,10 @@ end to end with nbclient.
 
 Kept to a few minutes warm: the sandbox binaries the root build already cached are
 copied into the user's ``~/.cache/fedspawner`` (the Go build as that user would take
-many minutes), and pip installs from a wheelhouse built once from PyPI into the cache
-(``PIP_FIND_LINKS`` + ``PIP_NO_INDEX``; postBuild itself is unchanged). The demo's
+many minutes), so is the Lab extension ``make setup`` built (postBuild's ``pip install``
+then packages it without running npm), and pip installs from a wheelhouse built once
+from PyPI into the cache (``PIP_FIND_LINKS`` + ``PIP_NO_INDEX``; postBuild itself is
+unchanged). The demo's
 sandbox runs in another address block than the test sandbox
 (``FEDSPAWNER_TEST_BINDER_ADDRESS_BLOCK``, default the test block + 6) and on ports
 from ``FEDSPAWNER_TEST_BASE_PORT`` + 200.
@@ -34,6 +36,7 @@ from fedspawner.sandbox.binaries import cache_root, ensure_binaries
 from .conftest import TEST_BASE_PORT, TEST_STATE_DIR
 
 REPO = Path(__file__).resolve().parents[2]
+LAB_BUILD = Path("fedspawner") / "labextension"
 BLOCK = int(os.environ.get("FEDSPAWNER_SANDBOX_ADDRESS_BLOCK", "0") or 0)
 BINDER_BLOCK = os.environ.get("FEDSPAWNER_TEST_BINDER_ADDRESS_BLOCK", str((BLOCK + 6) % 12))
 USER = f"fsbinder{BLOCK}"
@@ -86,7 +89,7 @@ def wheelhouse(python: str) -> Path:
     if not (house / ".complete").exists():
         house.mkdir(parents=True, exist_ok=True)
         subprocess.run([python, "-m", "pip", "wheel", "-q", f"{REPO}[hub,singleuser]", "hatchling",
-                        "-w", str(house)], check=True, timeout=900)
+                        "hatch-jupyter-builder", "-w", str(house)], check=True, timeout=900)
         for own in house.glob("jupyterhub_fedspawner-*.whl"):
             own.unlink()  # postBuild builds fedspawner itself from the repository
         (house / ".complete").touch()
@@ -115,6 +118,10 @@ def binder_user():
         for name in filter(None, files):
             if (REPO / name).exists():
                 tar.add(REPO / name, arcname=name, recursive=False)
+        # The Lab extension as `make setup` built it (newer than its sources, so postBuild's
+        # `pip install` packages it without running npm again): like the Go binaries below.
+        if (REPO / LAB_BUILD / "package.json").exists():
+            tar.add(REPO / LAB_BUILD, arcname=str(LAB_BUILD))
     with tarfile.open(ROOT / "repo.tar") as tar:
         tar.extractall(repo, filter="tar")
     bins = ensure_binaries(log=lambda *_: None)  # the root build, copied: see the module docstring
