@@ -77,10 +77,17 @@ class JobIndex:
                      label_selector=selector, name=f"{cluster}/{resource.plural}/index", on_change=self._on_change))
                  for resource in await self.store.resources(cluster)]
         self.watches[cluster] = pairs
-        results = await asyncio.gather(*(watch.run() for _, watch in pairs), return_exceptions=True)
-        for result in results:
-            if isinstance(result, WatchForbidden):
-                log.warning("the jobs feed cannot watch %s", result)
+        await asyncio.gather(*(self._run(watch) for _, watch in pairs))
+
+    @staticmethod
+    async def _run(watch: ResourceWatch) -> None:
+        """Run one watch; one the credential may not make lists nothing (rather than never syncing)."""
+        try:
+            await watch.run()
+        except WatchForbidden as err:
+            log.warning("the jobs feed cannot watch %s", err)
+            watch.objects = {}
+            watch.synced.set()
 
     def _on_change(self, kind: str, obj: dict) -> None:
         owner = labels(obj).get(LABEL_OWNER)
