@@ -7,13 +7,27 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYPROJECT_HASH := $(shell sha1sum pyproject.toml | cut -c1-12)
 INSTALLED := $(VENV)/.installed-$(PYPROJECT_HASH)
+CACHE ?= $(or $(FEDSPAWNER_CACHE),$(HOME)/.cache/fedspawner)
 
-.PHONY: demo test setup sandbox-binaries browser clean
+# The JupyterLab extension: npm packages cached by the lockfile's hash, the built assets by the
+# hash of the lockfile + sources (a warm run, even in a fresh clone, skips npm entirely).
+LAB := labextension
+LAB_OUT := fedspawner/labextension
+LAB_LOCK_HASH := $(shell sha1sum $(LAB)/package-lock.json | cut -c1-12)
+LAB_HASH := $(shell cat $(LAB)/package.json $(LAB)/package-lock.json $(LAB)/tsconfig.json \
+	$(sort $(wildcard $(LAB)/src/*.ts $(LAB)/style/* $(LAB)/schema/*)) | sha1sum | cut -c1-12)
+LAB_NPM_CACHE := $(CACHE)/npm-$(LAB_LOCK_HASH)
+LAB_CACHED := $(CACHE)/labextension-$(LAB_HASH)
+LAB_BUILT := $(LAB_OUT)/.built-$(LAB_HASH)
+LAB_LINK := $(VENV)/share/jupyter/labextensions/fedspawner-lab
+
+.PHONY: demo test setup sandbox-binaries helm browser clean labextension lab-test
 
 $(INSTALLED): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@mkdir -p $(LAB_OUT)  # the editable wheel's shared-data; `make labextension` builds and links it
+	SKIP_JUPYTER_BUILDER=1 $(BIN)/python -m pip install --quiet -e '.[test]'
 	$(BIN)/fedspawner kernel-autoload enable  # the notebook servers the sandbox runs from this environment
 	@rm -f $(VENV)/.installed-*
 	@touch $@
@@ -24,17 +38,46 @@ sandbox-binaries: $(INSTALLED)
 	$(BIN)/fedspawner sandbox build --workload
 	$(BIN)/python -c "from fedspawner.demo.tools import ensure_chp; ensure_chp()"
 
+# helm from the Go module proxy (cached), for validating and deploying helm-values/.
+helm: $(INSTALLED)
+	$(BIN)/python -c "from fedspawner.deploy.helm import ensure_helm; ensure_helm()"
+
 # Headless Chromium for the browser tests (Debian package; Playwright drives it).
 browser:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
-setup: $(INSTALLED) sandbox-binaries
+$(LAB)/node_modules/.installed-$(LAB_LOCK_HASH): $(LAB)/package-lock.json
+	cd $(LAB) && npm ci --no-audit --no-fund --prefer-offline --cache $(LAB_NPM_CACHE) >/dev/null
+	@touch $@
+
+$(LAB_BUILT): | $(INSTALLED)
+	@if [ -f $(LAB_CACHED)/package.json ]; then \
+		rm -rf $(LAB_OUT) && cp -r $(LAB_CACHED) $(LAB_OUT); \
+	else \
+		$(MAKE) --no-print-directory $(LAB)/node_modules/.installed-$(LAB_LOCK_HASH) && \
+		cd $(LAB) && PATH=$(CURDIR)/$(BIN):$$PATH npm run --silent build:prod >/dev/null && cd .. && \
+		rm -rf $(LAB_CACHED).tmp && cp -r $(LAB_OUT) $(LAB_CACHED).tmp && mv $(LAB_CACHED).tmp $(LAB_CACHED); \
+	fi
+	@touch $@
+
+# Built (or restored from the cache) and linked into the venv, where `jupyter lab` and the
+# sandbox's notebook servers find it (`jupyter labextension list` shows it enabled and OK).
+labextension: $(LAB_BUILT)
+	@mkdir -p $(dir $(LAB_LINK))
+	@if [ "$$(readlink $(LAB_LINK))" != "$(CURDIR)/$(LAB_OUT)" ]; then \
+		rm -rf $(LAB_LINK) && ln -s $(CURDIR)/$(LAB_OUT) $(LAB_LINK); fi
+
+# The extension's Jest unit tests.
+lab-test: $(LAB)/node_modules/.installed-$(LAB_LOCK_HASH)
+	cd $(LAB) && npx jest --silent
+
+setup: $(INSTALLED) labextension sandbox-binaries helm
 
 demo: setup
 	$(BIN)/fedspawner demo
 
-test: setup browser
+test: setup browser lab-test
 	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(BIN)/python -m pytest
 
 clean:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
@@ -88,42 +89,74 @@ class SubmitArgs:
     detach: bool = False
 
 
-SUBMIT_USAGE = ("%(prog)s KIND [-n NAME] [--cluster auto|NAME[,NAME…]] [--gpus TYPE:N] [--nodes N] "
-                "[--image IMG] [--pip PKG …] [--env K=V …] [--executors N] [--conf K=V …] [--detach] …")
+#: Short spellings of ``%%fedsubmit`` flags (the flags themselves come from the option schema).
+SHORT_FLAGS = {"--name": "-n"}
+#: How each option type of the schema is read from the command line: ``(nargs, convert)``.
+_LIST_TYPES = ("list", "mapping")
+
+
+def _usage(options) -> str:
+    parts = ["%(prog)s KIND"]
+    for opt in options:
+        if opt.flag:
+            flag = SHORT_FLAGS.get(opt.flag, opt.flag)
+            parts.append(f"[{flag} {opt.metavar}{' …' if opt.type in _LIST_TYPES else ''}]")
+    return " ".join(parts) + " [--detach]"
+
+
+def _add_option(parser: argparse.ArgumentParser, opt) -> None:
+    """One option of the schema as an argparse argument (its ``%%fedsubmit`` flag)."""
+    flags = [SHORT_FLAGS[opt.flag], opt.flag] if opt.flag in SHORT_FLAGS else [opt.flag]
+    kwargs: dict[str, Any] = {"metavar": opt.metavar, "dest": opt.name, "help": opt.help}
+    if opt.type == "integer":
+        kwargs["type"] = _count(opt.flag, opt.constraints["minimum"])
+    elif opt.type == "enum":
+        kwargs["choices"] = opt.constraints["choices"]
+        kwargs.pop("metavar")
+    elif opt.type in _LIST_TYPES:
+        kwargs.update(nargs="+", action="extend")
+        if opt.type == "mapping":
+            kwargs["type"] = _key_value(opt.flag)
+    parser.add_argument(*flags, **kwargs)
 
 
 def _submit_parser() -> _Parser:
-    parser = _Parser(prog="%%fedsubmit", usage=SUBMIT_USAGE, description=(
+    from fedspawner.jobs.options import OPTIONS  # imported when used: it pulls in the job specs
+
+    kinds = OPTIONS[0].constraints["choices"]
+    parser = _Parser(prog="%%fedsubmit", usage=_usage(OPTIONS), description=(
         "Send the cell body to run as a job on a member cluster and show its live status. "
-        "KIND is pytorch, spark, job (a plain Python or bash script), tensorflow or mpi."))
+        f"KIND is one of {', '.join(kinds)}."))
     parser.add_argument("kind", metavar="KIND")
-    parser.add_argument("-n", "--name", help="job name (default: generated from the kind)")
-    parser.add_argument("--cluster", metavar="auto|NAME[,NAME...]",
-                        help="where to run: auto (default), a cluster, or clusters in failover order")
-    parser.add_argument("--gpus", metavar="TYPE:N", help="GPUs per node, e.g. nvidia-a100-40gb:4 (or just N)")
-    _add_count(parser, "--nodes", 1, "pods (ranks) of the job (default 1)")
-    parser.add_argument("--image", metavar="IMG", help="container image (default: the kind's image)")
-    parser.add_argument("--pip", metavar="PKG", nargs="+", action="extend", dest="packages",
-                        help="pip packages to install before the script runs")
-    parser.add_argument("--env", metavar="K=V", nargs="+", action="extend", type=_key_value("--env"),
-                        help="environment variables")
-    _add_count(parser, "--executors", 1, "Spark executors (default 2)")
-    parser.add_argument("--conf", metavar="K=V", nargs="+", action="extend", type=_key_value("--conf"),
-                        help="Spark configuration")
-    parser.add_argument("--cpu", help="CPU per pod, e.g. 2 or 500m")
-    parser.add_argument("--memory", help="memory per pod, e.g. 8Gi")
-    parser.add_argument("--language", choices=("python", "bash"),
-                        help="script language (bash: kind job only)")
-    _add_count(parser, "--retries", 0, "retries of failed pods (kind job)")
-    _add_count(parser, "--timeout", 1, "seconds the job may run", metavar="SECONDS")
+    for opt in OPTIONS:
+        if opt.flag:
+            _add_option(parser, opt)
     parser.add_argument("--detach", action="store_true",
                         help="print the job id instead of showing the widget")
     return parser
 
 
-def parse_submit(line: str) -> SubmitArgs:
-    """``pytorch -n ddp --nodes 2 --env A=1 B=2`` → ``SubmitArgs``."""
-    ns = vars(_submit_parser().parse_args(_split("%%fedsubmit", line)))
+def live_choices(schema: dict[str, Any] | None) -> str | None:
+    """What the gateway's published schema adds to ``--help``: this federation's clusters and GPU types."""
+    if not schema:
+        return None
+    clusters = ", ".join(["auto", *schema.get("clusters", [])])
+    types = "; ".join(f"{g['name']} ({g['display']}: {', '.join(g['clusters'])})"
+                      for g in schema.get("gpu_types", [])) or "none"
+    return f"On this hub --cluster takes {clusters}; --gpus TYPE is one of: {types}."
+
+
+def parse_submit(line: str, schema: Callable[[], dict[str, Any] | None] | None = None) -> SubmitArgs:
+    """``pytorch -n ddp --nodes 2 --env A=1 B=2`` → ``SubmitArgs``.
+
+    ``schema`` fetches the gateway's published option schema; it is asked only for
+    ``--help``, to list the clusters and GPU types there are.
+    """
+    args = _split("%%fedsubmit", line)
+    parser = _submit_parser()
+    if schema is not None and {"-h", "--help"} & set(args):
+        parser.epilog = live_choices(schema())
+    ns = vars(parser.parse_args(args))
     kind, detach = ns.pop("kind"), ns.pop("detach")
     for key in ("env", "conf"):
         if ns[key] is not None:
@@ -141,7 +174,7 @@ class JobsArgs:
 
 def parse_jobs(line: str) -> JobsArgs:
     """``%fedjobs [--all] [--state STATE]``."""
-    from fedspawner.jobs.fields import JOB_STATES  # imported when used: it pulls in the job specs
+    from fedspawner.jobs.vocabulary import JOB_STATES
 
     parser = _Parser(prog="%fedjobs", description="List your jobs on every member cluster, newest first.")
     parser.add_argument("--all", action="store_true", help="everyone's jobs (admins)")

@@ -76,9 +76,10 @@ def gateway_url(env: Mapping[str, str] | None = None) -> str:
 
 
 def gateway_token(env: Mapping[str, str] | None = None) -> str:
-    """The notebook's JupyterHub token (``JUPYTERHUB_API_TOKEN``)."""
+    """The notebook's JupyterHub token (``JUPYTERHUB_API_TOKEN``), or ``FEDSPAWNER_GATEWAY_TOKEN``
+    when set: a token of the gateway's hub for a notebook server another hub started (Binder)."""
     env = os.environ if env is None else env
-    token = env.get("JUPYTERHUB_API_TOKEN", "").strip()
+    token = (env.get("FEDSPAWNER_GATEWAY_TOKEN", "").strip() or env.get("JUPYTERHUB_API_TOKEN", "").strip())
     if not token:
         raise GatewayError(
             "No JupyterHub token in this kernel: JUPYTERHUB_API_TOKEN is not set. fedspawner sends jobs "

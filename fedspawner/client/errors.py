@@ -8,10 +8,12 @@ magics print that paragraph and return None; no traceback reaches the notebook.
 
 from __future__ import annotations
 
+from ..errors import UserError
+
 __all__ = ["ArgumentsError", "GatewayError"]
 
 
-class GatewayError(Exception):
+class GatewayError(UserError):
     """A request the gateway refused or could not serve, with a message for people.
 
     ``status`` is the HTTP status when the gateway answered (None when it could
@@ -22,11 +24,6 @@ class GatewayError(Exception):
     def __init__(self, message: str, status: int | None = None) -> None:
         super().__init__(message)
         self.status = status
-
-    @property
-    def message(self) -> str:
-        """The paragraph to show the user."""
-        return str(self.args[0])
 
 
 class ArgumentsError(GatewayError):

@@ -10,13 +10,13 @@ same names with an ``a`` in front). Streams (``watch``, ``logs``) are
 from __future__ import annotations
 
 import json
-import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
+from ..jobs.vocabulary import JOB_STATES, is_job_id
 from . import transport
 from .config import gateway_token, gateway_url
 from .errors import GatewayError
@@ -30,7 +30,6 @@ __all__ = ["Call", "Gateway", "check_job_id", "is_job_id"]
 
 #: Seconds of silence after which a stream counts as dead (the watch sends a heartbeat every 15 s).
 STREAM_IDLE_TIMEOUT = 45.0
-_JOB_ID = re.compile(r"^j-[a-z2-7]{8}$")
 _DEFAULT = object()
 
 
@@ -49,11 +48,6 @@ def _field(name: str) -> Callable[[dict[str, Any]], Any]:
                                "with this fedspawner?")
         return data[name]
     return pick
-
-
-def is_job_id(text: object) -> bool:
-    """Whether ``text`` looks like a job id as the gateway hands them out (``j-`` and 8 base32 characters)."""
-    return isinstance(text, str) and _JOB_ID.match(text) is not None
 
 
 def check_job_id(job_id: str) -> str:
@@ -131,7 +125,6 @@ class Gateway:
         return Call(self.request("POST", "jobs", body=submission_body(kind, script, **options)), self._job)
 
     def jobs_call(self, all: bool = False, state: str | None = None) -> Call:
-        from fedspawner.jobs.fields import JOB_STATES  # imported when used: it pulls in the job specs
 
         if state is not None and state not in JOB_STATES:
             raise GatewayError(f"Unknown job state {state!r}; filter on one of: {', '.join(JOB_STATES)}.")
@@ -141,6 +134,16 @@ class Gateway:
 
     def clusters_call(self) -> Call:
         return Call(self.request("GET", "clusters"), _field("clusters"))
+
+    def budget_call(self) -> Call:
+        return Call(self.request("GET", "budget"), _field("budget"))
+
+    def options_call(self) -> Call:
+        """The option schema the gateway publishes (``GET options``)."""
+        def schema(data: dict[str, Any]) -> dict[str, Any]:
+            _field("options")(data)
+            return data
+        return Call(self.request("GET", "options"), schema)
 
     # --- blocking API -------------------------------------------------------------------------------
 
@@ -168,6 +171,15 @@ class Gateway:
     def clusters(self) -> list[dict[str, Any]]:
         """The member clusters: health, backends and GPU inventory."""
         return self.run(self.clusters_call())
+
+    def budget(self) -> dict[str, Any]:
+        """Your federation-wide GPU budget: ``limit``, ``used``, ``remaining``, ``holdings``, ``summary``."""
+        return self.run(self.budget_call())
+
+    def options(self) -> dict[str, Any]:
+        """The option schema: every submission option with its limits, choices and default, as the
+        gateway validates them, and this federation's clusters and GPU types (``gpu_types``)."""
+        return self.run(self.options_call())
 
     def attach(self, job_id: str) -> Job:
         """A handle on an existing job (e.g. after a kernel restart); shown in a notebook, its widget."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ..jobs.vocabulary import FINISHED, is_finished
 from .streams import Stream
 
 if TYPE_CHECKING:
@@ -17,14 +18,6 @@ if TYPE_CHECKING:
     from .widget import JobWidget
 
 __all__ = ["FINISHED", "Job", "is_finished"]
-
-#: Phases a job never leaves.
-FINISHED = frozenset({"Succeeded", "Failed", "Cancelled"})
-
-
-def is_finished(data: dict[str, Any] | None) -> bool:
-    """Whether a Job dict describes a job that has ended."""
-    return bool(data) and data.get("phase") in FINISHED
 
 
 class Job:

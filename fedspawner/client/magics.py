@@ -38,6 +38,14 @@ def resolve_job(gateway: Gateway, ref: str) -> str:
     return named[0].id
 
 
+def published_options() -> dict | None:
+    """The gateway's option schema, or None when it can't be had (help is shown without it)."""
+    try:
+        return Gateway().options()
+    except GatewayError:
+        return None
+
+
 def reporting(magic: Callable[..., Any]) -> Callable[..., Any]:
     """Print a ``GatewayError`` as one paragraph and return None instead of raising."""
 
@@ -66,7 +74,7 @@ class FedMagics(Magics):
 
         Send the cell body to run as a job and show its live status (see %%fedsubmit --help).
         """
-        args = parse_submit(line)
+        args = parse_submit(line, schema=published_options)
         gateway = Gateway()
         call = gateway.submit_call(args.kind, cell, **args.options)  # validates before sending
         try:

@@ -200,7 +200,8 @@ async def asend(request: Request) -> tuple[int, bytes]:
 
 
 async def astream(request: Request) -> AsyncIterator[bytes]:
-    """``stream`` on the running event loop."""
+    """``stream`` on the running event loop; the first chunk is ``b""``, as soon as the gateway has
+    accepted the request (so a relay can answer its own client before any data arrives)."""
     import aiohttp
 
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=request.timeout)
@@ -210,6 +211,7 @@ async def astream(request: Request) -> AsyncIterator[bytes]:
                                        headers=dict(request.headers)) as resp:
                 if resp.status >= 400:
                     raise error_for(resp.status, await resp.read(), request.url)
+                yield b""
                 async for chunk in resp.content.iter_any():
                     yield chunk
     except (aiohttp.ClientError, TimeoutError, OSError) as err:

@@ -1,29 +1,3 @@
 """Tools the demo hub needs that do not come from PyPI: configurable-http-proxy (npm)."""
 
-from __future__ import annotations
-
-import shutil
-import subprocess
-from pathlib import Path
-
-from ..sandbox.binaries import BuildError, cache_root
-
-CHP_VERSION = "5.3.0"
-
-
-def ensure_chp(log=print) -> Path:
-    """Install configurable-http-proxy from the npm registry into the cache (once)."""
-    prefix = cache_root() / f"chp-{CHP_VERSION}"
-    binary = prefix / "node_modules" / ".bin" / "configurable-http-proxy"
-    if binary.exists():
-        return binary
-    npm = shutil.which("npm")
-    if not npm:
-        raise BuildError("npm is needed to install configurable-http-proxy; install Node.js 18 or newer")
-    log(f"installing configurable-http-proxy {CHP_VERSION} into {prefix} (first run only)")
-    prefix.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.run([npm, "install", "--no-audit", "--no-fund", "--prefix", str(prefix),
-                           f"configurable-http-proxy@{CHP_VERSION}"], capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise BuildError(f"npm install configurable-http-proxy failed:\n{proc.stderr[-2000:]}")
-    return binary
+from ..sandbox.chp import CHP_VERSION, ensure_chp  # noqa: F401 - the demo's entry points

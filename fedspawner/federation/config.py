@@ -16,6 +16,9 @@ from pathlib import Path
 from traitlets import Dict, Float, List, Unicode
 from traitlets.config import LoggingConfigurable
 
+from ..errors import UserError
+from .budgets import BudgetError, GpuBudgets, parse_gpu_budgets
+from .datasets import DatasetError, parse_datasets
 from .gpus import CONVENTIONS, GpuTypeError, LabelMapping, parse_gpu_type, scheduling_for
 
 ACCESS_MODES = ("direct", "ingress", "tunnel")
@@ -25,12 +28,12 @@ NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$")
 CLUSTER_FIELDS = {
     "name", "display_name", "site", "owner", "region", "kubeconfig", "context", "in_cluster",
     "inventory_context", "namespace", "cost_weight", "labels", "allowed_groups", "access", "ingress",
-    "capacity", "gpu_convention", "label_mappings", "hub_url",
+    "capacity", "gpu_convention", "label_mappings", "hub_url", "datasets",
 }
 INGRESS_FIELDS = {"host", "class_name", "tls_secret", "annotations", "scheme"}
 
 
-class FederationConfigError(ValueError):
+class FederationConfigError(UserError, ValueError):
     """A member-cluster entry that cannot be used; the message names cluster and field."""
 
 
@@ -66,6 +69,7 @@ class MemberCluster:
     gpu_convention: str | None = None  # how this cluster labels GPUs, for clusters the hub can't see
     label_mappings: tuple[LabelMapping, ...] = ()
     hub_url: str | None = None  # how servers on this cluster reach the hub (overrides the default)
+    datasets: dict[str, bool] = field(default_factory=dict)  # dataset name -> protected (never leaves)
 
 
 def _where(index: int, raw: dict) -> str:
@@ -167,7 +171,15 @@ def parse_member_cluster(index: int, raw: object) -> MemberCluster:
         gpu_convention=convention,
         label_mappings=mappings,
         hub_url=_text(raw, "hub_url", where),
+        datasets=_datasets(raw, where),
     )
+
+
+def _datasets(raw: dict, where: str) -> dict[str, bool]:
+    try:
+        return parse_datasets(raw.get("datasets"), where)
+    except DatasetError as err:
+        raise FederationConfigError(str(err)) from None
 
 
 def parse_label_mappings(raw: object, where: str, field_name: str) -> tuple[LabelMapping, ...]:
@@ -231,7 +243,9 @@ class Federation(LoggingConfigurable):
         capacity ({gpu-type: count}, admin-declared, used when nodes are not visible);
         gpu_convention (gfd, gke, karpenter, eks, aks, amd...: how it labels GPU nodes);
         label_mappings ([{key, value, gpu, resource}] for the cluster's own GPU labels);
-        hub_url (how servers there reach the hub API).
+        hub_url (how servers there reach the hub API);
+        datasets ({name: {protected: true|false}}: data held there; a profile or job asking for a
+        protected dataset runs only on clusters holding it, an unprotected one prefers them).
         """)
     label_mappings = List(Dict(), config=True, help="""
         Admin mappings from the federation's own node labels to canonical GPU types, for
@@ -249,6 +263,14 @@ class Federation(LoggingConfigurable):
         and replenished. [{cluster: "onprem", gpu: "nvidia-a100-40gb", count: 2,
         gpus_each: 1, priority_class: ""}]; priority_class names an existing low
         PriorityClass of that cluster (the hub creates none).""")
+    gpu_budgets = Dict(config=True, help="""
+        Federation-wide GPU budgets: the most GPUs one user may hold at once across every member
+        cluster, servers and jobs together, e.g. {"users": {"alice": 8}, "groups": {"students": 1},
+        "default": 4}. A user's budget is their own entry, else the largest entry among their
+        JupyterHub groups, else "default"; with no entry and no default a user has no limit.
+        Enforced when a server starts and when a job is submitted; what a user holds is counted
+        from the GPU pods of the hub's namespace on every cluster (the clusters are the source
+        of truth). Empty (the default): no budgets.""")
     health_interval = Float(0.5, config=True, help="Seconds between apiserver health probes per cluster.")
     health_timeout = Float(1.5, config=True, help="""
         Seconds an apiserver probe may take. Two failed probes in a row mark the cluster down,
@@ -267,9 +289,17 @@ class Federation(LoggingConfigurable):
             raise FederationConfigError(f"Federation: field 'placement_policy' must be one of "
                                         f"{', '.join(PLACEMENT_POLICIES)}, got {self.placement_policy!r}")
         self.parsed_label_mappings()
+        self.parsed_gpu_budgets()
         members = self.member_clusters()
         self.parsed_warm_slots(members)
         return members
+
+    def parsed_gpu_budgets(self) -> GpuBudgets:
+        """The validated ``gpu_budgets`` (FederationConfigError names the bad field)."""
+        try:
+            return parse_gpu_budgets(self.gpu_budgets)
+        except BudgetError as err:
+            raise FederationConfigError(str(err)) from None
 
     def parsed_warm_slots(self, members: list[MemberCluster]):
         """The warm slot declarations, checked against ``members``."""

@@ -27,9 +27,9 @@ from .gpu_labels import node_gpu_offers
 from .gpu_types import GpuOffer, GpuType, GpuTypeError, LabelMapping, Selector, parse_gpu_type
 
 __all__ = [
-    "CONVENTIONS", "DEFAULT_CONVENTION", "FAMILIES", "MIG_STRATEGIES", "GpuOffer", "GpuType", "GpuTypeError",
-    "LabelMapping", "Selector", "node_affinity", "node_gpu_offers", "node_selector_terms", "parse_gpu_type",
-    "scheduling_for",
+    "AVOID_GPU_WEIGHT", "CONVENTIONS", "DEFAULT_CONVENTION", "FAMILIES", "MIG_STRATEGIES", "GpuOffer", "GpuType",
+    "GpuTypeError", "LabelMapping", "Selector", "avoid_gpu_nodes", "node_affinity", "node_gpu_offers",
+    "node_selector_terms", "parse_gpu_type", "scheduling_for",
 ]
 
 # How a cluster labels its GPU nodes, as its admin declares it: a family of conventions...
@@ -245,3 +245,24 @@ def node_affinity(offers: Sequence[GpuOffer]) -> dict[str, Any]:
     if not terms:
         return {}
     return {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": terms}}}
+
+
+#: Weight of the preference that keeps CPU-only pods off GPU nodes (the most Kubernetes allows).
+AVOID_GPU_WEIGHT = 100
+
+
+def avoid_gpu_nodes(offers: Sequence[GpuOffer]) -> dict[str, Any] | None:
+    """A preferred node-affinity term (``PreferredSchedulingTerm``) that steers a CPU-only pod
+    away from the nodes of ``offers``: ``NotIn`` every label value their selectors use (a node
+    without the label matches too). None when no offer has a selector (nothing to avoid by label).
+    """
+    values: dict[str, list[str]] = {}
+    for offer in offers:
+        for key, value in offer.selector:
+            seen = values.setdefault(key, [])
+            if value not in seen:
+                seen.append(value)
+    if not values:
+        return None
+    expressions = [{"key": key, "operator": "NotIn", "values": sorted(found)} for key, found in sorted(values.items())]
+    return {"weight": AVOID_GPU_WEIGHT, "preference": {"matchExpressions": expressions}}

@@ -25,8 +25,11 @@ from typing import Callable
 from kubernetes_asyncio import client
 
 from . import aggregate, gpus
+from .budgets import Holding
 from .config import MemberCluster
-from .model import (GPU_TYPE_LABEL, SOURCE_DECLARED, SOURCE_QUOTA, VISIBILITY_NAMESPACE,
+from .images import image_key, image_keys
+from .model import (GPU_TYPE_LABEL, JOB_ID_LABEL, JOB_NAME_LABEL, OWNER_NAME_ANNOTATION, SERVER_NAME_ANNOTATION,
+                    SERVER_USER_ANNOTATION, SOURCE_DECLARED, SOURCE_QUOTA, VISIBILITY_NAMESPACE,
                     VISIBILITY_NODES, VISIBILITY_UNKNOWN, ClusterSnapshot, GpuAvailability, GpuScheduling)
 from .placement import RECENTLY_FULL_S
 from .quantity import QuantityError, cpu_millis, units
@@ -36,6 +39,8 @@ from .watch import ResourceWatch, WatchForbidden
 log = logging.getLogger(__name__)
 
 ACTIVE_PODS = "spec.nodeName!=,status.phase!=Succeeded,status.phase!=Failed"
+#: Seconds an image a hub pod started from counts as "pulled here recently".
+RECENT_IMAGE_S = 6 * 3600.0
 
 
 def pod_requests(pod: dict) -> dict[str, int]:
@@ -61,6 +66,28 @@ def pod_requests(pod: dict) -> dict[str, int]:
     return dict(total)
 
 
+_NOT_GPUS = ("cpu", "memory", "ephemeral-storage", "pods")
+
+
+def pod_holding(pod: dict, cluster: str) -> tuple[str, Holding] | None:
+    """``(owner, Holding)`` for a pod of the federation holding GPUs (it carries the GPU-type label),
+    else None. The owner is a job's owner or a notebook server's user, from the pod's annotations."""
+    meta = pod.get("metadata") or {}
+    labels, notes = meta.get("labels") or {}, meta.get("annotations") or {}
+    if not labels.get(GPU_TYPE_LABEL):
+        return None
+    gpus_held = sum(v for k, v in pod_requests(pod).items() if k not in _NOT_GPUS and not k.startswith("hugepages-"))
+    if notes.get(OWNER_NAME_ANNOTATION):
+        name, suffix = labels.get(JOB_NAME_LABEL, "?"), "-" + labels.get(JOB_ID_LABEL, "")[2:]
+        name = name.removesuffix(suffix) if len(suffix) > 1 else name  # as the user named it
+        return notes[OWNER_NAME_ANNOTATION], Holding(cluster, f"job {name}", gpus_held)
+    if notes.get(SERVER_USER_ANNOTATION):
+        server = notes.get(SERVER_NAME_ANNOTATION)
+        return notes[SERVER_USER_ANNOTATION], Holding(cluster, f"server '{server}'" if server else "server",
+                                                      gpus_held)
+    return None
+
+
 def _is_active(pod: dict) -> bool:
     """Does the pod hold resources others cannot have? (The hub's warm slots are its users'.)"""
     if WARM_LABEL in ((pod.get("metadata") or {}).get("labels") or {}):
@@ -71,7 +98,7 @@ def _is_active(pod: dict) -> bool:
 class _Node:
     """What placement needs of one node, parsed once per node update."""
 
-    __slots__ = ("name", "offers", "cpu", "memory", "schedulable")
+    __slots__ = ("name", "offers", "cpu", "memory", "schedulable", "images")
 
     def __init__(self, obj: dict, mappings):
         meta, spec, status = obj["metadata"], obj.get("spec") or {}, obj.get("status") or {}
@@ -82,6 +109,14 @@ class _Node:
         self.memory = units(alloc.get("memory", 0))
         ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
         self.schedulable = ready and not spec.get("unschedulable", False)
+        self.images = frozenset().union(*(image_keys(i.get("names")) for i in status.get("images") or []))
+
+
+def started_images(pod: dict) -> set[str]:
+    """Image keys of a pod's containers that have started from a pulled image (``imageID`` set)."""
+    status = pod.get("status") or {}
+    return {key for cs in [*(status.get("initContainerStatuses") or []), *(status.get("containerStatuses") or [])]
+            if cs.get("imageID") and (key := image_key(cs.get("image")))}
 
 
 class ClusterInventory:
@@ -104,6 +139,9 @@ class ClusterInventory:
         self.pods: dict[str, tuple[str, dict[str, int], str | None]] = {}  # key -> (node, requests, gpu type)
         self.quota_headroom: dict[str, int] = {}  # resource -> what the quota still allows
         self.recently_full: dict[str, float] = {}
+        self.recent_images: dict[str, float] = {}  # image key -> when a hub pod last started from it
+        self.holdings: dict[str, dict[str, Holding]] = {}  # owner -> pod key -> what it holds (hub's pods)
+        self._holders: dict[str, str] = {}  # pod key -> owner
         self.ready = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
         self._snapshot: ClusterSnapshot | None = None
@@ -205,13 +243,46 @@ class ClusterInventory:
         self._changed()
 
     def _on_pod(self, kind: str, obj: dict) -> None:
+        self._note_images(self._pod_watch.objects.values() if kind == "RELIST" else (obj,))
         if kind == "RELIST":
             self.pods = {key: self._pod_entry(o) for key, o in self._pod_watch.objects.items() if _is_active(o)}
+            self.holdings, self._holders = {}, {}
+            for key, o in self._pod_watch.objects.items():
+                self._note_holding(key, o)
         elif kind == "DELETED" or not _is_active(obj):
             self.pods.pop(ResourceWatch.key(obj), None)
         else:
             self.pods[ResourceWatch.key(obj)] = self._pod_entry(obj)
+        if kind != "RELIST":
+            self._note_holding(ResourceWatch.key(obj), obj, gone=kind == "DELETED")
         self._changed()
+
+    def _note_holding(self, key: str, pod: dict, gone: bool = False) -> None:
+        """Track the GPUs the hub's own pods hold, by owner (for GPU budgets)."""
+        held = None if gone or not _is_active(pod) or (pod.get("metadata") or {}).get(
+            "namespace") != self.member.namespace else pod_holding(pod, self.member.name)
+        before = self._holders.pop(key, None)
+        if before is not None:
+            mine = self.holdings[before]
+            mine.pop(key, None)
+            if not mine:
+                del self.holdings[before]
+        if held is not None:
+            owner, holding = held
+            self._holders[key] = owner
+            self.holdings.setdefault(owner, {})[key] = holding
+
+    def held_by(self, user: str) -> list[Holding]:
+        """What ``user``'s servers and jobs hold on this cluster now."""
+        return list(self.holdings.get(user, {}).values())
+
+    def _note_images(self, pods) -> None:
+        """Remember the images the hub's own pods started from (its namespace only)."""
+        now = time.time()
+        for pod in pods:
+            if (pod.get("metadata") or {}).get("namespace") == self.member.namespace:
+                for key in started_images(pod):
+                    self.recent_images[key] = now
 
     @staticmethod
     def _pod_entry(pod: dict) -> tuple[str, dict[str, int], str | None]:
@@ -257,7 +328,9 @@ class ClusterInventory:
                 visibility=self.visibility, gpus=gpus_now, cpu_memory_free=self._cpu_memory_free(used),
                 cost_weight=self.member.cost_weight, labels=dict(self.member.labels),
                 allowed_groups=self.member.allowed_groups,
-                recently_full=self._recent_full())
+                recently_full=self._recent_full(), cpu_only_free=self._cpu_only_free(used),
+                images=frozenset().union(*(n.images for n in self.nodes.values())),
+                recent_images=self._recent_images(), datasets=dict(self.member.datasets))
         return self._snapshot
 
     def _used_by_node(self) -> dict[str, dict[str, int]]:
@@ -313,6 +386,25 @@ class ClusterInventory:
         affinity = gpus.node_affinity(offers)
         return GpuScheduling(resource=offers[0].resource, tolerations=tolerations,
                              node_affinity=affinity.get("nodeAffinity") if affinity else None)
+
+    def avoid_gpu_nodes(self) -> dict | None:
+        """A preferred node-affinity term keeping a CPU-only pod off this cluster's GPU nodes (every
+        node seen offering GPUs, or the declared types' nodes), or None when there is none to avoid."""
+        self.snapshot()  # keeps the offers current
+        offers = [o for found in self._offers.values() for o in found] or list(self._declared.values())
+        return gpus.avoid_gpu_nodes(offers)
+
+    def _recent_images(self) -> frozenset[str]:
+        now = time.time()
+        self.recent_images = {k: v for k, v in self.recent_images.items() if now - v <= RECENT_IMAGE_S}
+        return frozenset(self.recent_images)
+
+    def _cpu_only_free(self, used: dict[str, dict[str, int]]) -> tuple[tuple[int, int], ...] | None:
+        if self.visibility != VISIBILITY_NODES:
+            return None
+        return aggregate.cpu_memory_frontier(
+            (n.cpu - used[n.name].get("cpu", 0), n.memory - used[n.name].get("memory", 0))
+            for n in self.nodes.values() if n.schedulable and not n.offers)
 
     def _recent_full(self) -> dict[str, float]:
         """GPU types the scheduler recently said were full (older reports are dropped)."""

@@ -24,6 +24,13 @@ VISIBILITY_UNKNOWN = "unknown"  # not connected yet
 # Label on every pod the federation creates for a GPU request: the canonical GPU type.
 # On clusters whose nodes the hub cannot see, it is how the hub counts its own use.
 GPU_TYPE_LABEL = "fedspawner.dev/gpu-type"
+# Who holds a pod's GPUs, for federation-wide budgets: a job's owner (set by the job renderers)
+# and its name, or a notebook server's user and server name (set by KubeSpawner).
+OWNER_NAME_ANNOTATION = "fedspawner.dev/owner-name"
+JOB_NAME_LABEL = "fedspawner.dev/job-name"  # the job's object name: its name and its id's suffix
+JOB_ID_LABEL = "fedspawner.dev/job-id"
+SERVER_USER_ANNOTATION = "hub.jupyter.org/username"
+SERVER_NAME_ANNOTATION = "hub.jupyter.org/servername"
 
 
 @dataclass(frozen=True)
@@ -67,6 +74,11 @@ class ClusterSnapshot:
     labels: dict[str, str] = field(default_factory=dict)
     allowed_groups: frozenset[str] | None = None  # None: every user
     recently_full: dict[str, float] = field(default_factory=dict)  # gpu type -> when scheduling said "full"
+    # Like ``cpu_memory_free``, over the nodes without GPUs only; None when nodes are not visible.
+    cpu_only_free: tuple[tuple[int, int], ...] | None = None
+    images: frozenset[str] = frozenset()  # image keys (``images.image_key``) the nodes report holding
+    recent_images: frozenset[str] = frozenset()  # image keys the hub's own pods started from lately
+    datasets: Mapping[str, bool] = field(default_factory=dict)  # dataset name -> protected (``datasets``)
 
     def open_to(self, groups: frozenset[str]) -> bool:
         """May a user in ``groups`` use this cluster (``allowed_groups`` unset: everyone)?"""
@@ -108,6 +120,8 @@ class PlacementRequest:
     # By default a pod's GPUs must fit on one node now. A profile may relax this to
     # "the cluster has that many free in total" (e.g. clusters that autoscale nodes).
     allow_multi_node: bool = False
+    image: str | None = None  # the pods' image as ``images.image_key`` spells it: clusters holding it win
+    dataset: str | None = None  # a dataset the workload reads (``federation.datasets``' rules)
 
 
 @dataclass(frozen=True)

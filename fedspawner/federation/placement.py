@@ -6,7 +6,8 @@ type's ``free_histogram``, whose length is the number of distinct free counts (�
 It reads the clock only when ``now`` is not given and a cluster reports a type as recently full.
 
 Eligibility. A cluster is rejected, with the first reason that applies, when: the user chose another
-cluster; it is unhealthy; none of the user's groups may use it; the request does not allow it; it has
+cluster; it is unhealthy; none of the user's groups may use it; the request does not allow it; the
+request reads a protected dataset the cluster does not hold (``federation.datasets``); it has
 no GPU of the requested type; a pod asks for more GPUs than its largest node of that type has (unless
 ``allow_multi_node``); not enough is free now; or no node has the CPU and memory a pod asks for (only
 checked where node capacity is visible; the snapshot keeps CPU/memory per cluster, not per GPU type,
@@ -28,12 +29,19 @@ fit (policy)                0..100 from ``left`` = what stays free after placing
                             for CPU-only requests, core-equivalents on the best node: cores + GiB/4).
                             pack: 100 / (1 + left) — the tightest fit wins, so big nodes stay whole;
                             spread: 100 × left / (1 + left) — the most room wins.
-locality                    +1000 per label of ``request.locality`` that the cluster carries
+locality                    +1000 per label of ``request.locality`` that the cluster carries, and
+                            +1000 when it holds the request's (unprotected) dataset
+image present               +120 when the request's image is on the cluster's nodes (``status.images``),
+                            or the hub's own pods started from it there recently (namespace view)
+CPU-only on GPU nodes       −120 for a CPU-only request that fits only on nodes with GPUs (where the
+                            nodes are visible; a cluster with room on CPU-only nodes is preferred)
 preferred clusters          +150 / (1 + position) for a cluster in ``request.preferred_clusters``
 recently full               −350 if scheduling reported this GPU type full in the last 60 s
 cost                        −50 × ``cost_weight`` (default weight 1: −50 everywhere)
 ==========================  =====================================================================
 
+An image already present beats any fit difference but not a first preference or a step of
+certainty (pulling a large image costs minutes, guessing wrong about capacity costs a failover).
 So a data-local cluster wins over every cluster that is not (only a huge cost difference, 50 points
 per unit of weight, could undo that); a step of certainty (200) is worth more than the whole fit range;
 a first preference (150) outweighs any fit, a later one less so, and with a good fit it can outweigh
@@ -49,9 +57,10 @@ import time
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from .datasets import holders
 from .model import (
-    POLICY_PACK, POLICY_SPREAD, SOURCE_DECLARED, SOURCE_QUOTA, Candidate, ClusterSnapshot, Decision,
-    GpuAvailability, InventorySnapshot, PlacementRequest, Rejection,
+    POLICY_PACK, POLICY_SPREAD, SOURCE_DECLARED, SOURCE_QUOTA, Candidate, ClusterSnapshot,
+    Decision, GpuAvailability, InventorySnapshot, PlacementRequest, Rejection,
 )
 
 ANY_GPU = "any"
@@ -64,6 +73,8 @@ LOCALITY_POINTS = 1000.0
 PREFERRED_POINTS = 150.0
 RECENTLY_FULL_PENALTY = 350.0  # more than one certainty step plus the whole fit range
 COST_POINTS = 50.0
+IMAGE_POINTS = 120.0
+GPU_NODE_PENALTY = 120.0
 GIB_PER_CORE = 4.0  # weighs memory against CPU when ranking CPU-only fits
 
 _GIB = 2**30
@@ -121,6 +132,8 @@ def place(request: PlacementRequest, snapshot: InventorySnapshot, now: float | N
     explicit_rejection: Rejection | None = None
     explicit_seen = False
     wanted_display: str | None = None  # looked up once, only if some cluster lacks the type
+    dataset = request.dataset
+    data_on, protected = holders(dataset, snapshot.clusters) if dataset else ([], False)
     for cluster in snapshot.clusters:
         name = cluster.name
         if explicit is not None:
@@ -129,6 +142,8 @@ def place(request: PlacementRequest, snapshot: InventorySnapshot, now: float | N
                 continue
             explicit_seen = True
         why = _access(cluster, request, allowed)
+        if why is None and dataset and name not in data_on:
+            why = _data_elsewhere(dataset, data_on, protected)
         if why is None:
             if not gpu_request:
                 option = _cpu_option(cluster, request)
@@ -154,6 +169,8 @@ def place(request: PlacementRequest, snapshot: InventorySnapshot, now: float | N
                 rejected.append(rejection)
             continue
         score = option.score + _bonus(cluster, request, preferred, option.notes)
+        if dataset:
+            score += _data_bonus(dataset, name in data_on, data_on, option.notes)
         ranked.append((-score, name, option.gpu_type or "", option))
 
     if explicit is not None and not explicit_seen:
@@ -194,6 +211,24 @@ def _access(cluster: ClusterSnapshot, request: PlacementRequest,
     if allowed is not None and cluster.name not in allowed:
         return "not among the clusters allowed here" + (f" ({', '.join(sorted(allowed))})" if allowed else "")
     return None
+
+
+def _data_elsewhere(dataset: str, data_on: list[str], protected: bool) -> str | None:
+    """Why a cluster that does not hold the request's dataset may not run it, or None (it may)."""
+    if not data_on:
+        return f"no member cluster holds the dataset {dataset}"
+    if protected:
+        return f"the dataset {dataset} is protected and never leaves {', '.join(data_on)}"
+    return None
+
+
+def _data_bonus(dataset: str, here: bool, data_on: list[str], notes: list[str]) -> float:
+    """Points (and a note) for where the request's dataset is."""
+    if here:
+        notes.insert(0, f"holds the dataset {dataset}")
+        return LOCALITY_POINTS
+    notes.append(f"reads the dataset {dataset} from {', '.join(data_on)}")
+    return 0.0
 
 
 def _gpu_option(cluster: ClusterSnapshot, gpu: GpuAvailability, request: PlacementRequest,
@@ -266,10 +301,26 @@ def _any_option(cluster: ClusterSnapshot, request: PlacementRequest, clock: _Clo
 
 
 def _cpu_option(cluster: ClusterSnapshot, request: PlacementRequest) -> _Option | str:
-    """Score a CPU-only request by the node that fits it best under the policy, or say why none does."""
-    nodes = cluster.cpu_memory_free
-    if not nodes:
+    """Score a CPU-only request by the node that fits it best under the policy, or say why none does.
+    Nodes without GPUs are tried first; fitting only on GPU nodes costs ``GPU_NODE_PENALTY``."""
+    if not cluster.cpu_memory_free:
         return _Option(None, 0.0, "capacity not visible", notes=["not certain"])
+    if cluster.cpu_only_free:
+        option = _best_node(cluster.cpu_only_free, request, "a CPU-only node")
+        if option is not None:
+            return option
+    option = _best_node(cluster.cpu_memory_free, request)
+    if option is None:
+        return _cpu_misfit(cluster, request) or "no node fits"
+    if cluster.cpu_only_free is not None:
+        option.score -= GPU_NODE_PENALTY
+        option.notes.append("room only on GPU nodes" if cluster.cpu_only_free else "only GPU nodes here")
+    return option
+
+
+def _best_node(nodes: tuple[tuple[int, int], ...], request: PlacementRequest, what: str = "a node"
+               ) -> _Option | None:
+    """The option for the node of ``nodes`` that fits a CPU-only request best, or None."""
     cpu, memory = request.cpu_milli, request.memory_bytes
     spread = request.policy == POLICY_SPREAD
     chosen: tuple[float, int, int] | None = None
@@ -279,10 +330,10 @@ def _cpu_option(cluster: ClusterSnapshot, request: PlacementRequest) -> _Option 
             if chosen is None or (left > chosen[0] if spread else left < chosen[0]):
                 chosen = (left, node_cpu, node_memory)
     if chosen is None:
-        return _cpu_misfit(cluster, request) or "no node fits"
+        return None
     left, node_cpu, node_memory = chosen
     fit = _fit(left, request.policy)
-    text = f"a node with {_cpus(node_cpu)}, {_bytes(node_memory)} free"
+    text = f"{what} with {_cpus(node_cpu)}, {_bytes(node_memory)} free"
     left_text = f"leaves {_cpus(node_cpu - cpu)}, {_bytes(node_memory - memory)} there"
     return _Option(None, EXACT_POINTS + fit, text, left_text, fit)
 
@@ -300,13 +351,17 @@ def _cpu_misfit(cluster: ClusterSnapshot, request: PlacementRequest) -> str | No
 
 def _bonus(cluster: ClusterSnapshot, request: PlacementRequest, preferred: dict[str, int],
            notes: list[str]) -> float:
-    """Locality, preference and cost points; appends a note for each that applies."""
+    """Locality, image, preference and cost points; appends a note for each that applies."""
     points = 0.0
     labels = cluster.labels
     matched = [f"{k}={v}" for k, v in request.locality.items() if labels.get(k) == v]
     if matched:
         points += LOCALITY_POINTS * len(matched)
         notes.insert(0, "near your data: " + ", ".join(matched))
+    image = request.image
+    if image is not None and (image in cluster.images or image in cluster.recent_images):
+        points += IMAGE_POINTS
+        notes.append("image already on its nodes" if image in cluster.images else "image pulled here recently")
     rank = preferred.get(cluster.name)
     if rank is not None:
         points += PREFERRED_POINTS / (1 + rank)

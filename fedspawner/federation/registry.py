@@ -13,6 +13,7 @@ import time
 
 from kubernetes_asyncio import client, config as kube_config
 
+from .budgets import Holding, budget_view, over_budget
 from .config import Federation, FederationConfigError, MemberCluster
 from .inventory import ClusterInventory
 from .model import Decision, GpuScheduling, InventorySnapshot, PlacementRequest
@@ -49,6 +50,7 @@ class ClusterRegistry:
         self.members: dict[str, MemberCluster] = {m.name: m for m in federation.validate()}
         self.mappings = federation.parsed_label_mappings()
         self.warm = WarmPool(self, federation.parsed_warm_slots(list(self.members.values())))
+        self.budgets = federation.parsed_gpu_budgets()
         self.clients: dict[str, client.ApiClient] = {}
         self.inventories: dict[str, ClusterInventory] = {}
         self.version = 0
@@ -149,6 +151,21 @@ class ClusterRegistry:
     def place(self, request: PlacementRequest, snapshot: InventorySnapshot | None = None) -> Decision:
         """Rank the clusters for ``request`` on ``snapshot`` (default: the inventory now)."""
         return place(request, snapshot or self.snapshot())
+
+    # ---- GPU budgets ---------------------------------------------------------------------------
+    def held_by(self, user: str) -> list[Holding]:
+        """What ``user``'s servers and jobs hold on every member cluster (a cluster that is down
+        counts with what it was last seen holding)."""
+        return [h for inventory in self.inventories.values() for h in inventory.held_by(user)]
+
+    def budget(self, user: str, groups: frozenset[str]) -> dict:
+        """``user``'s GPU budget, use and what is left (``budgets.budget_view``)."""
+        return budget_view(self.budgets.limit_for(user, groups), self.held_by(user))
+
+    def over_budget(self, user: str, groups: frozenset[str], asking: int, what: str) -> str | None:
+        """Why ``asking`` more GPUs would take ``user`` over budget (a message for them), or None."""
+        limit = self.budgets.limit_for(user, groups)
+        return None if limit is None else over_budget(limit, self.held_by(user), asking, what)
 
     def scheduling(self, cluster: str, gpu_type: str) -> GpuScheduling:
         """Resource, node affinity and tolerations for ``gpu_type`` on ``cluster``."""

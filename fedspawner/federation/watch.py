@@ -84,6 +84,13 @@ class ResourceWatch:
         self.on_change("RELIST", {})
         self.synced.set()
 
+    def _not_served(self) -> None:
+        """Nothing of a resource the server does not serve exists: an empty, synced copy."""
+        if self.objects:
+            self.objects = {}
+            self.on_change("RELIST", {})
+        self.synced.set()
+
     async def _watch_once(self) -> bool:
         """Stream events until the server closes; False means the list must be redone."""
         resp = await self.list_fn(*self.args, watch=True, resource_version=self.resource_version,
@@ -116,7 +123,8 @@ class ResourceWatch:
             resp.release()
 
     async def run(self) -> None:
-        """List, then watch forever. 403 raises WatchForbidden; other errors back off."""
+        """List, then watch forever. 403 raises WatchForbidden; 404 (not served) counts as no objects
+        and is retried; other errors back off."""
         backoff = 0.2
         need_list = True
         while True:
@@ -130,7 +138,9 @@ class ResourceWatch:
             except ApiException as err:
                 if err.status == 403:
                     raise WatchForbidden(f"{self.name}: {err.reason}") from None
-                need_list = need_list or err.status == 410
+                if err.status == 404:  # the resource is not served (e.g. its CRD went away): none exist
+                    self._not_served()
+                need_list = need_list or err.status in (404, 410)
                 log.debug("watch %s failed (%s); retrying in %.1fs", self.name, err.status, backoff)
             except Exception as err:  # noqa: BLE001 - network trouble of any kind: retry
                 log.debug("watch %s failed (%s); retrying in %.1fs", self.name, err, backoff)

@@ -53,6 +53,7 @@ class GatewayApp(Application):
         await registry.start()
         await registry.wait_ready(10)
         service = GatewayService(registry, settings, Authenticator(HubAuth(config=self.config)))
+        service.index.start()
         app = make_app(service, settings.base_url)
         server = app.listen(settings.listen_port(), address=settings.ip,
                             max_body_size=settings.max_body_bytes, xheaders=True)

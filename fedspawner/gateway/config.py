@@ -45,6 +45,9 @@ class Gateway(Configurable):
     watch_interval = Float(0.25, config=True, help="Least seconds between two lines of a job's watch stream.")
     heartbeat_interval = Float(15.0, config=True,
                                help="Seconds between heartbeat lines of a quiet watch stream.")
+    long_poll_max_wait = Float(30.0, config=True, help="""
+        Longest ``wait`` (seconds) a long-polled endpoint (the jobs feed, clusters) holds a
+        request open before answering an unchanged view.""")
     max_body_bytes = Integer(4 * 2**20, config=True, help="Largest request body accepted, in bytes.")
     spark_service_account = Unicode("", config=True, help="""
         Service account of SparkApplication drivers (it must be allowed to create executor

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from ..errors import UserError
 
-class GatewayError(Exception):
+
+class GatewayError(UserError):
     """A request the gateway cannot carry out; ``status`` is the HTTP status to answer.
 
     ``message`` is shown to the user as is, so it says what was wrong and what to do,
@@ -16,10 +18,6 @@ class GatewayError(Exception):
         super().__init__(message)
         if status is not None:
             self.status = status
-
-    @property
-    def message(self) -> str:
-        return str(self.args[0])
 
 
 class BadRequest(GatewayError):

@@ -22,27 +22,19 @@ from ..federation.failover import IMAGE_PULL_REASONS, quota_reason, reason_for_s
 from .cancel import delete_job
 from .identity import JobRecord, spec_of
 from .model import JobObjects
-from .planning import placement_request, replan
-from .status import current_pods, expected_pods, pod_reason, terminal_state
+from .planning import job_placement, replan
+from .status import current_pods, expected_pods, pod_reason, terminal_state, unschedulable
 
 log = logging.getLogger(__name__)
 
 SUBJECT = "the job"
 
 
-def _unschedulable(pod: dict) -> str | None:
-    """The scheduler's message while the pod is unschedulable, else None."""
-    for cond in (pod.get("status") or {}).get("conditions") or []:
-        if cond.get("type") == "PodScheduled" and cond.get("reason") == "Unschedulable":
-            return cond.get("message") or ""
-    return None
-
-
 def stuck_reason(objects: JobObjects, failed_creates: list[dict]) -> str | None:
     """Why the job cannot start on its cluster now (for people), or None if nothing blocks it."""
     pods = current_pods(objects)
     for pod in pods:
-        message = _unschedulable(pod)
+        message = unschedulable(pod)
         if message is not None:
             reason = reason_for_scheduling(message, SUBJECT)
             if reason is not None:  # None: the scheduler is only waiting for volumes
@@ -132,7 +124,7 @@ class FailoverGuard:
         """Re-place the job; the cluster it moved to, or None when it stays."""
         service, cluster = self.service, self.cluster
         spec, record, owner = spec_of(objects.anchor), objects.record, objects.owner
-        request = placement_request(spec, record.requested_gpu, owner, frozenset(record.groups), None)
+        request = job_placement(spec, record.requested_gpu, owner, frozenset(record.groups), None)
         order, gpu_types = replan(request, service.registry.snapshot(), record.failover, record.ordered)
         order = await service.submitter.runnable(order, spec.kind)
         if not order:

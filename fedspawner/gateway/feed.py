@@ -23,7 +23,8 @@ from . import logs
 from .errors import NotFound
 from .model import JobObjects
 from .progress import parse_line
-from .status import FINISHED, cancelled_view, job_view
+from ..jobs.vocabulary import FINISHED
+from .status import cancelled_view, job_view
 
 log = logging.getLogger(__name__)
 

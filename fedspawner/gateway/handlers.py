@@ -22,7 +22,7 @@ from kubernetes_asyncio.client.rest import ApiException
 from tornado import web
 from tornado.iostream import StreamClosedError
 
-from ..jobs.errors import JobSpecError
+from ..errors import UserError
 from . import logs
 from .errors import BadRequest, GatewayError, NotFound
 from .feed import JobFeed
@@ -32,14 +32,14 @@ from .service import GatewayService
 log = logging.getLogger("fedspawner.gateway")
 
 OPENAPI = Path(__file__).with_name("openapi.yaml")
-_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
+_TRUE, _FALSE = ("1", "true"), ("0", "false")
 
 
 def error_answer(exc: BaseException | None, status: int) -> tuple[int, str]:
     """The status and message to answer for an exception raised while handling a request."""
     if isinstance(exc, GatewayError):
         return exc.status, exc.message
-    if isinstance(exc, JobSpecError):
+    if isinstance(exc, UserError):  # a job spec (JobSpecError) or anything else a caller got wrong
         return 400, exc.message
     if isinstance(exc, web.HTTPError):
         text = exc.log_message % exc.args if exc.log_message and exc.args else exc.log_message
@@ -88,7 +88,7 @@ class ApiHandler(web.RequestHandler):
         self.finish(json.dumps(data))
 
     def flag(self, name: str) -> bool:
-        value = self.get_argument(name, "0").strip().lower()
+        value = self.get_argument(name, "0")
         if value not in _TRUE + _FALSE:
             raise BadRequest(f"'{name}' must be 1 or 0 (true or false), not {value!r}.")
         return value in _TRUE
@@ -104,6 +104,25 @@ class ApiHandler(web.RequestHandler):
         if number < minimum:
             raise BadRequest(f"'{name}' must be at least {minimum}, not {number}.")
         return number
+
+    def seconds(self, name: str, default: float, maximum: float) -> float:
+        """A number of seconds from the query (``default`` when absent), at most ``maximum``."""
+        value = self.get_argument(name, None)
+        if value is None or value == "":
+            return default
+        try:
+            number = float(value)
+        except ValueError:
+            raise BadRequest(f"'{name}' must be a number of seconds, not {value!r}.") from None
+        if not 0 <= number < float("inf"):
+            raise BadRequest(f"'{name}' must be a number of seconds from 0 to {maximum:g}, not {value!r}.")
+        return min(number, maximum)
+
+    def long_poll(self) -> tuple[str, float]:
+        """``since`` and ``wait`` of a long-polled endpoint (waiting only with ``since``)."""
+        since = self.get_argument("since", "").strip()
+        limit = self.service.settings.long_poll_max_wait
+        return since, self.seconds("wait", min(25.0, limit), limit) if since else 0.0
 
     def json_body(self) -> object:
         try:
@@ -138,13 +157,37 @@ class ApiHandler(web.RequestHandler):
 
 class ClustersHandler(ApiHandler):
     async def get(self) -> None:
-        self.write_json({"clusters": await self.service.clusters(self.caller)})
+        since, wait = self.long_poll()
+        self.write_json(await self.service.clusters_feed(self.caller, since, wait))
+
+
+class OptionsHandler(ApiHandler):
+    def get(self) -> None:
+        self.write_json(self.service.options())
+
+
+class UserHandler(ApiHandler):
+    def get(self) -> None:
+        caller = self.caller
+        self.write_json({"name": caller.name, "admin": caller.admin, "groups": sorted(caller.groups)})
+
+
+class JobsFeedHandler(ApiHandler):
+    async def get(self) -> None:
+        since, wait = self.long_poll()
+        state = self.get_argument("state", None)
+        self.write_json(await self.service.jobs_feed(self.caller, self.flag("all"), state, since, wait))
+
+
+class BudgetHandler(ApiHandler):
+    def get(self) -> None:
+        self.write_json({"budget": self.service.budget(self.caller)})
 
 
 class JobsHandler(ApiHandler):
     async def get(self) -> None:
         state = self.get_argument("state", None)
-        self.write_json(await self.service.list_jobs(self.caller, self.flag("all"), state and state.lower()))
+        self.write_json(await self.service.list_jobs(self.caller, self.flag("all"), state))
 
     async def post(self) -> None:
         job = await self.service.submit(self.caller, self.json_body())
@@ -154,8 +197,7 @@ class JobsHandler(ApiHandler):
 
 class JobHandler(ApiHandler):
     async def get(self, job_id: str) -> None:
-        job = await self.service.job(self.caller, job_id)
-        self.write_json({"job": await self.service.view(job)})
+        self.write_json({"job": await self.service.job_detail(self.caller, job_id)})
 
     async def delete(self, job_id: str) -> None:
         self.write_json({"job": await self.service.cancel(self.caller, job_id)})
@@ -288,7 +330,9 @@ def routes(base_url: str, service: GatewayService) -> list:
 
     job = r"(?P<job_id>[^/]+)"
     table = [
-        (at("clusters"), ClustersHandler), (at("jobs"), JobsHandler), (at(f"jobs/{job}"), JobHandler),
+        (at("clusters"), ClustersHandler), (at("budget"), BudgetHandler), (at("options"), OptionsHandler),
+        (at("user"), UserHandler),
+        (at("jobs"), JobsHandler), (at("jobs/feed"), JobsFeedHandler), (at(f"jobs/{job}"), JobHandler),
         (at(f"jobs/{job}/watch"), WatchHandler), (at(f"jobs/{job}/logs"), LogsHandler),
         (at("openapi.json"), OpenAPIHandler), (at("health"), HealthHandler),
         (url_path_join(base_url, ""), HealthHandler),  # the hub's proxy checks the service's root

@@ -14,17 +14,14 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 import secrets
 from dataclasses import dataclass, fields, replace
 from datetime import datetime, timezone
 
 from ..jobs.checks import MAX_NAME_LENGTH
 from ..jobs.spec import JobSpec, script_filename
+from ..jobs.vocabulary import ID_CHARS, JOB_ID_RE  # noqa: F401 - JOB_ID_RE: still importable from here
 
-#: Random characters in a job id (base32 of 5 random bytes).
-ID_CHARS = 8
-JOB_ID_RE = re.compile(rf"^j-[a-z2-7]{{{ID_CHARS}}}$")
 ANNOTATION_RECORD = "fedspawner.dev/job"
 SPEC_KEY = "fedspawner-spec.json"
 #: Room for the spec's name in object names, before the job id suffix (``-`` and the id's
@@ -66,14 +63,25 @@ class JobRecord:
     requested_gpu: str | None = None  # the canonical type asked for, "any", or None (CPU)
     groups: tuple[str, ...] = ()  # the owner's groups when the job was submitted
     ordered: bool = False  # whether ``failover`` is the user's own order
+    # What the user asked for besides the spec (to show the job's origin and resubmit it):
+    asked_clusters: tuple[str, ...] = ()  # the request's ``cluster`` names, in order (empty: auto)
+    origin_path: str | None = None  # the notebook the job was sent from
+    origin_cell: str | None = None  # and its cell id
+
+    @property
+    def origin(self) -> dict[str, str | None] | None:
+        """``{"path", "cell"}`` of the notebook cell the job came from (None when not given)."""
+        return {"path": self.origin_path, "cell": self.origin_cell} if self.origin_path else None
 
     @classmethod
     def for_spec(cls, spec: JobSpec, requested_gpu: str | None, groups: frozenset[str],
-                 ordered: bool) -> "JobRecord":
+                 ordered: bool, asked_clusters: tuple[str, ...] = (),
+                 origin: dict[str, str | None] | None = None) -> "JobRecord":
         return cls(name=spec.name, kind=spec.kind, image=spec.image or "", nodes=spec.nodes,
                    gpus_per_node=spec.gpus.count, gpu_type=None, created=now_iso(),
                    executors=spec.executors, requested_gpu=requested_gpu, groups=tuple(sorted(groups)),
-                   ordered=ordered)
+                   ordered=ordered, asked_clusters=tuple(asked_clusters),
+                   origin_path=(origin or {}).get("path"), origin_cell=(origin or {}).get("cell"))
 
     def to_json(self) -> str:
         data = {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
@@ -90,7 +98,7 @@ class JobRecord:
             data = json.loads(text)
             known = {f.name for f in fields(cls)}
             data = {key: value for key, value in data.items() if key in known}
-            for key in ("history", "failover", "tried", "groups"):
+            for key in ("history", "failover", "tried", "groups", "asked_clusters"):
                 data[key] = tuple(data.get(key) or ())
             return cls(**data)
         except (TypeError, ValueError, AttributeError):
@@ -117,6 +125,17 @@ def record_of(anchor: dict | None) -> JobRecord | None:
         return None
     text = ((anchor.get("metadata") or {}).get("annotations") or {}).get(ANNOTATION_RECORD)
     return JobRecord.from_json(text) if text else None
+
+
+def resubmission(configmap: dict, record: JobRecord | None) -> dict:
+    """What ``POST /api/v1/jobs`` takes to run the job again: its spec (with the script), the
+    clusters it asked for and its origin, from the full anchor ConfigMap."""
+    body = spec_of(configmap).to_dict()
+    asked = list(record.asked_clusters) if record else []
+    body["cluster"] = (asked[0] if len(asked) == 1 else asked) if asked else "auto"
+    if record is not None and record.origin:
+        body["origin"] = record.origin
+    return body
 
 
 def spec_of(configmap: dict) -> JobSpec:

@@ -166,11 +166,21 @@ def selector(labels: dict[str, str]) -> str:
     return ",".join(f"{k}={v}" for k, v in labels.items())
 
 
-def lister(api: client.ApiClient, resource: Resource, namespace: str):
+#: Watch events with metadata only (a watch must not be offered the list type first: the
+#: apiserver then answers an empty stream).
+METADATA_ONLY_WATCH = "application/json;as=PartialObjectMetadata;v=v1;g=meta.k8s.io,application/json"
+
+
+def lister(api: client.ApiClient, resource: Resource, namespace: str, metadata_only: bool = False):
     """A list function with the signature ``federation.watch.ResourceWatch`` expects.
 
-    It answers both lists and watches (``watch=True``) with the raw response.
+    It answers both lists and watches (``watch=True``) with the raw response; with
+    ``metadata_only``, objects come without their data (labels and annotations only).
     """
+    def accept(watch: bool) -> str:
+        if not metadata_only:
+            return "application/json"
+        return METADATA_ONLY_WATCH if watch else METADATA_ONLY
     names = {"label_selector": "labelSelector", "field_selector": "fieldSelector", "limit": "limit",
              "_continue": "continue", "resource_version": "resourceVersion",
              "allow_watch_bookmarks": "allowWatchBookmarks", "timeout_seconds": "timeoutSeconds"}
@@ -183,7 +193,7 @@ def lister(api: client.ApiClient, resource: Resource, namespace: str):
             query["watch"] = "true"
         params = list(query.items())
         return await api.call_api(resource.path(namespace), "GET", query_params=params,
-                                  header_params={"Accept": "application/json"}, auth_settings=["BearerToken"],
+                                  header_params={"Accept": accept(watch)}, auth_settings=["BearerToken"],
                                   _preload_content=False, _request_timeout=_request_timeout)
 
     return list_fn

@@ -12,16 +12,17 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+from ..federation.datasets import unknown_dataset
 from ..federation.gpus import GpuTypeError, parse_gpu_type
 from ..federation.model import Decision, InventorySnapshot, PlacementRequest
 from ..federation.placement import ANY_GPU, gpu_display, largest_gang, place, usable_gpus
 from ..federation.quantity import cpu_millis, units
+from ..federation.requests import placement_request
 from ..jobs.fields import AUTO, parse_cluster_field
 from ..jobs.spec import JobSpec
 from .errors import BadRequest, Unsatisfiable
 
-__all__ = ["AUTO", "Plan", "clusters_named", "placement_request", "plan", "refusal", "replan",
-           "resolve_gpu_type"]
+__all__ = ["AUTO", "Plan", "clusters_named", "job_placement", "plan", "refusal", "replan", "resolve_gpu_type"]
 
 
 @dataclass(frozen=True)
@@ -65,26 +66,28 @@ def resolve_gpu_type(name: str | None, count: int, snapshot: InventorySnapshot) 
         raise BadRequest(f"{err} The GPU types in this federation are: {types}.") from None
 
 
-def placement_request(spec: JobSpec, gpu_type: str | None, user: str, groups: frozenset[str],
-                      clusters: tuple[str, ...] | None) -> PlacementRequest:
-    """The job's gang as one request: every GPU pod (Spark: executors, and the driver on CPU jobs)."""
+def job_placement(spec: JobSpec, gpu_type: str | None, user: str, groups: frozenset[str],
+                  clusters: tuple[str, ...] | None) -> PlacementRequest:
+    """The job's gang as one request: every GPU pod (Spark: executors, and the driver on CPU jobs);
+    ``clusters`` is the user's choice (one, or several in failover order), None for the hub's."""
     pods = spec.nodes
     if spec.kind == "spark":
         pods = spec.executors if spec.gpus.count else spec.executors + 1
-    return PlacementRequest(
+    return placement_request(
         gpu_type=gpu_type, gpu_count=spec.gpus.count, pods=pods, cpu_milli=cpu_millis(spec.cpu),
-        memory_bytes=units(spec.memory), user=user, groups=groups,
-        explicit_cluster=clusters[0] if clusters and len(clusters) == 1 else None,
-        allowed_clusters=clusters if clusters and len(clusters) > 1 else None,
-        preferred_clusters=clusters or ())
+        memory_bytes=units(spec.memory), user=user, groups=groups, chosen=clusters, image=spec.image,
+        dataset=spec.dataset)
 
 
 def plan(spec: JobSpec, snapshot: InventorySnapshot, user: str, groups: frozenset[str],
          cluster_field: Any) -> Plan:
     """Rank the clusters for ``spec``; raises BadRequest / Unsatisfiable with a message for people."""
     clusters = clusters_named(cluster_field, snapshot)
+    unknown = unknown_dataset(spec.dataset, snapshot.clusters)
+    if unknown:
+        raise BadRequest(unknown)
     gpu_type = resolve_gpu_type(spec.gpus.type, spec.gpus.count, snapshot)
-    request = placement_request(spec, gpu_type, user, groups, clusters)
+    request = job_placement(spec, gpu_type, user, groups, clusters)
     decision = place(request, snapshot)
     candidates = list(decision.candidates)
     user_order = bool(clusters) and len(clusters) > 1  # the user's list is a failover order, not a hint

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from ..federation.registry import ClusterRegistry
 from ..federation.views import cluster_json
 from ..jobs.fields import JOB_STATES
+from ..jobs.options import render_schema, version_of
 from ..jobs.render import backends_for
 from ..jobs.spec import KINDS
 from . import logs
@@ -21,9 +23,12 @@ from .cancel import CancelIncomplete, delete_job
 from .config import Gateway
 from .discovery import BackendDiscovery
 from .errors import BadRequest, ClusterUnavailable, Forbidden
+from . import kube
 from .failover import FailoverGuard
+from .identity import resubmission
+from .index import JobIndex
 from .model import JobObjects
-from .status import cancelled_view, job_view
+from .status import cancelled_view, job_row, job_view
 from .store import JobStore
 from .submit import Submitter
 
@@ -40,6 +45,7 @@ class GatewayService:
         self.discovery = BackendDiscovery(registry.api, ttl=settings.discovery_ttl)
         self.store = JobStore(registry, self.discovery)
         self.submitter = Submitter(registry, self.discovery, settings)
+        self.index = JobIndex(registry, self.store)
         self.guards: dict[str, asyncio.Task] = {}
 
     # ---- clusters ------------------------------------------------------------------------------
@@ -61,6 +67,33 @@ class GatewayService:
         return [{**cluster_json(cluster, caller.groups), "backends": offered}
                 for cluster, offered in zip(snapshot.clusters, found)]
 
+    def budget(self, caller: Caller) -> dict:
+        """The caller's federation-wide GPU budget, what they hold where, and what is left."""
+        return self.registry.budget(caller.name, caller.groups)
+
+    async def clusters_feed(self, caller: Caller, since: str, wait: float) -> dict:
+        """``{"version", "clusters"}``; with ``since`` (an earlier ``version``), answers once what the
+        caller sees differs from it, or after ``wait`` seconds."""
+        deadline = time.monotonic() + wait
+        while True:
+            clusters = await self.clusters(caller)
+            answer = {"version": version_of(clusters), "clusters": clusters}
+            left = deadline - time.monotonic()
+            if not since or answer["version"] != since or left <= 0:
+                return answer
+            await self.registry.wait_for_change(self.registry.version, left)
+
+    def options(self) -> dict:
+        """The option schema (``jobs.options``) with this federation's clusters and GPU types."""
+        snapshot = self.registry.snapshot()
+        types: dict[str, dict] = {}
+        for cluster in snapshot.clusters:
+            for gpu in cluster.gpus.values():
+                entry = types.setdefault(gpu.gpu_type, {"name": gpu.gpu_type, "display": gpu.display,
+                                                        "clusters": []})
+                entry["clusters"].append(cluster.name)
+        return render_schema([c.name for c in snapshot.clusters], [types[name] for name in sorted(types)])
+
     # ---- jobs ----------------------------------------------------------------------------------
     async def view(self, job: JobObjects) -> dict:
         """The job's API view, with its progress from rank 0's log."""
@@ -70,11 +103,7 @@ class GatewayService:
     async def list_jobs(self, caller: Caller, everyone: bool, state: str | None) -> dict:
         """The caller's jobs (everyone's with ``everyone``, for admins) on every cluster, newest first;
         ``state`` filters by phase. Only running jobs get their progress (from rank 0's log)."""
-        if state is not None and state not in JOB_STATES:
-            raise BadRequest(f"Unknown state {state!r}; filter by one of: {', '.join(JOB_STATES)}.")
-        if everyone and not caller.admin:
-            raise Forbidden("Only administrators (the admin:users scope) may list every user's jobs; leave "
-                            "out 'all' to list yours.")
+        check_listing(caller, everyone, state)
         jobs, skipped = await self.store.list(None if everyone else caller.name)
         snapshot = self.registry.snapshot()
         views = [(job, job_view(job, None, snapshot)) for job in jobs]
@@ -87,6 +116,45 @@ class GatewayService:
             view["progress"] = progress
         listed = sorted((view for _, view in views), key=lambda v: (v["created"] or "", v["id"]), reverse=True)
         return {"jobs": listed, "unavailable": skipped}
+
+    async def jobs_feed(self, caller: Caller, everyone: bool, state: str | None, since: str,
+                        wait: float) -> dict:
+        """The jobs feed: ``{"version", "jobs": [JobRow], "unavailable"}`` from the live index.
+
+        With ``since`` (an earlier ``version``), answers as soon as the caller's view differs from
+        it (woken only by changes to the caller's jobs, or everyone's with ``everyone``), or after
+        ``wait`` seconds with the same version.
+        """
+        check_listing(caller, everyone, state)
+        owner = None if everyone else caller.name
+        deadline = time.monotonic() + wait
+        while True:
+            answer = self._feed_answer(owner, state)
+            left = deadline - time.monotonic()
+            if not since or answer["version"] != since or left <= 0:
+                return answer
+            await self.index.wait(owner, left)
+
+    def _feed_answer(self, owner: str | None, state: str | None) -> dict:
+        jobs, skipped = self.index.jobs(owner)
+        snapshot = self.registry.snapshot()
+        rows = [job_row(job, snapshot) for job in jobs]
+        if state:
+            rows = [row for row in rows if row["phase"].lower() == state]
+        rows.sort(key=lambda r: (r["created"] or "", r["id"]), reverse=True)
+        body = {"jobs": rows, "unavailable": skipped}
+        return {"version": version_of(body), **body}
+
+    async def job_detail(self, caller: Caller, job_id: str) -> dict:
+        """A job's full view and, as ``spec``, what ``POST /api/v1/jobs`` takes to run it again."""
+        job = await self.job(caller, job_id)
+        view = await self.view(job)
+        view["spec"] = None
+        if job.anchor is not None:
+            anchor = await kube.request(self.registry.api(job.cluster), "GET",
+                                        kube.CONFIGMAPS.path(job.namespace, job.anchor["metadata"]["name"]))
+            view["spec"] = resubmission(anchor, job.record)
+        return view
 
     def authorise(self, caller: Caller, job: JobObjects) -> JobObjects:
         """``job`` if the caller may see and act on it; 403 otherwise."""
@@ -149,8 +217,19 @@ class GatewayService:
                 self.guard(job)
 
     async def stop(self) -> None:
-        """Stop every failover guard (they resume in the next gateway from the clusters)."""
+        """Stop the jobs index and every failover guard (they resume in the next gateway from the
+        clusters)."""
+        await self.index.stop()
         tasks = list(self.guards.values())
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def check_listing(caller: Caller, everyone: bool, state: str | None) -> None:
+    """Refuse an unknown state filter (400), and everyone's jobs to a non-admin (403)."""
+    if state is not None and state not in JOB_STATES:
+        raise BadRequest(f"Unknown state {state!r}; filter by one of: {', '.join(JOB_STATES)}.")
+    if everyone and not caller.admin:
+        raise Forbidden("Only administrators (the admin:users scope) may list every user's jobs; leave "
+                        "out 'all' to list yours.")

@@ -14,6 +14,7 @@ from typing import Any
 
 from ..federation.model import InventorySnapshot
 from ..federation.placement import gpu_display
+from ..jobs.vocabulary import FINISHED
 from ..jobs.labels import (
     ANNOTATION_SPARK_UI_HOST,
     ANNOTATION_SPARK_UI_PORT,
@@ -29,7 +30,6 @@ REPLICA_TYPE = "training.kubeflow.org/replica-type"
 REPLICA_INDEX = "training.kubeflow.org/replica-index"
 SPARK_EXEC_ID = "spark-exec-id"
 SPARK_ROLE = "spark-role"
-FINISHED = ("Succeeded", "Failed")
 _SPARK_DONE = {"COMPLETED": "Succeeded", "FAILED": "Failed", "SUBMISSION_FAILED": "Failed",
                "FAILED_SUBMISSION": "Failed"}
 
@@ -66,10 +66,12 @@ def _main_status(pod: dict) -> dict:
     return next((s for s in statuses if s.get("name") == main), statuses[0] if statuses else {})
 
 
-def _unschedulable(pod: dict) -> str | None:
+def unschedulable(pod: dict) -> str | None:
+    """The scheduler's message ("" if it gave none) while it cannot place the pod, else None."""
     for cond in (pod.get("status") or {}).get("conditions") or []:
-        if cond.get("type") == "PodScheduled" and cond.get("status") == "False":
-            return (cond.get("message") or cond.get("reason") or "unschedulable")[:240]
+        if cond.get("type") == "PodScheduled" and cond.get("status") == "False" \
+                and cond.get("reason") == "Unschedulable":
+            return cond.get("message") or ""
     return None
 
 
@@ -77,9 +79,9 @@ def pod_reason(pod: dict) -> str | None:
     """Why a pod is not simply running: unschedulable, waiting, terminated with an error."""
     status = pod.get("status") or {}
     if status.get("phase") in (None, "Pending"):
-        why = _unschedulable(pod)
-        if why:
-            return f"Unschedulable: {why}"
+        why = unschedulable(pod)
+        if why is not None:
+            return f"Unschedulable: {(why or 'no node fits')[:240]}"
     for cs in [*(status.get("initContainerStatuses") or []), _main_status(pod)]:
         state = cs.get("state") or {}
         waiting, done = state.get("waiting"), state.get("terminated")
@@ -247,7 +249,30 @@ def job_view(objects: JobObjects, progress: dict | None = None, snapshot: Invent
         "progress": progress,
         "ui_url": ui_url(objects, phase),
         "history": list(record.history) if record else [],
+        "origin": record.origin if record else None,
     }
+
+
+def ranks(view: dict) -> dict[str, int]:
+    """``{"ready", "total"}`` of a ``Job``: pods running and ready (or done), of those expected."""
+    ready = sum(1 for pod in view["pods"] if pod["phase"] == "Succeeded" or (pod["phase"] == "Running"
+                                                                             and pod["ready"]))
+    total = 1 + (view["executors"] or 0) if view["kind"] == "spark" else view["nodes"]
+    return {"ready": ready, "total": max(total, len(view["pods"]))}
+
+
+#: The fields of a ``Job`` that a ``JobRow`` (the jobs feed) keeps.
+ROW_FIELDS = ("id", "name", "kind", "owner", "cluster", "backend", "gpu_type", "gpus_per_node", "nodes",
+              "phase", "message", "created", "started", "finished", "origin")
+
+
+def job_row(objects: JobObjects, snapshot: InventorySnapshot | None = None) -> dict:
+    """The jobs feed's compact ``JobRow`` of one job: no pods, logs or history, nothing that ages."""
+    view = job_view(objects, None, snapshot)
+    row = {key: view[key] for key in ROW_FIELDS}
+    row["gpu_display"] = gpu_display(view["gpu_type"], snapshot or _NO_CLUSTERS) if view["gpu_type"] else None
+    row["ranks"] = ranks(view)
+    return row
 
 
 def cancelled_view(last: dict, message: str) -> dict:

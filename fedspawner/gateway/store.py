@@ -17,13 +17,14 @@ from contextlib import asynccontextmanager
 from kubernetes_asyncio.client.rest import ApiException
 
 from ..federation.registry import ClusterRegistry
+from ..jobs.vocabulary import JOB_ID_RE
 from ..jobs.labels import (
     LABEL_JOB_ID, LABEL_MANAGED_BY, LABEL_OWNER, MANAGED_BY, job_selector, owner_label_value,
 )
 from . import kube
 from .discovery import BackendDiscovery
 from .errors import ClusterUnavailable, NotFound
-from .identity import ANNOTATION_RECORD, JOB_ID_RE, JobRecord
+from .identity import ANNOTATION_RECORD, JobRecord
 from .mirror import JobMirror
 from .model import JobObjects, labels
 

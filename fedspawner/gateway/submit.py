@@ -18,11 +18,12 @@ from kubernetes_asyncio.client.rest import ApiException
 from ..federation.failover import reason_for_exception
 from ..federation.registry import ClusterRegistry
 from ..jobs import JobSpec, RenderTarget
+from ..jobs.fields import parse_cluster_field, parse_origin
 from ..jobs.render import backends_for, render, supported_backends, unsupported_reason
 from . import kube
 from .config import Gateway
 from .discovery import BackendDiscovery
-from .errors import BadRequest, ClusterUnavailable, GatewayError, Unsatisfiable
+from .errors import BadRequest, ClusterUnavailable, Forbidden, GatewayError, Unsatisfiable
 from .identity import JobRecord, anchor_patch, new_job_id, object_name
 from .model import JobObjects
 from .planning import AUTO, plan
@@ -54,13 +55,15 @@ class Submitter:
         self.settings = settings
 
     # ---- the request -------------------------------------------------------------------------
-    def validate(self, body: object) -> tuple[JobSpec, object]:
-        """The spec and the ``cluster`` field of a request body; 4xx errors for bad input."""
+    def validate(self, body: object) -> tuple[JobSpec, object, dict | None]:
+        """The spec, the ``cluster`` and the ``origin`` fields of a request body; 4xx errors for bad
+        input."""
         if not isinstance(body, dict):
             raise BadRequest("The request body must be a JSON object: a job spec such as "
                              "{\"kind\": \"pytorch\", \"script\": \"...\", \"nodes\": 2}.")
         fields = dict(body)
         cluster_field = fields.pop("cluster", AUTO)
+        origin = parse_origin(fields.pop("origin", None))  # JobSpecError: a 400 with its own message
         check_request(fields)
         spec = JobSpec.from_dict(fields)  # JobSpecError: a 400 with its own message
         if not supported_backends(spec.kind):
@@ -68,17 +71,22 @@ class Submitter:
         if spec.image is None:
             raise BadRequest(f"A {spec.kind} job has no default image; name one with 'image'.")
         check_image(spec.image, self.settings.allowed_images)
-        return spec, cluster_field
+        return spec, cluster_field, origin
 
     async def submit(self, owner: str, groups: frozenset[str], body: object) -> JobObjects:
         """Create a job for ``owner``; returns its objects as created."""
-        spec, cluster_field = self.validate(body)
+        spec, cluster_field, origin = self.validate(body)
         chosen = plan(spec, self.registry.snapshot(), owner, groups, cluster_field)
+        gpus = chosen.request.gpu_count * chosen.request.pods
+        over = self.registry.over_budget(owner, groups, gpus, f"the job {spec.name}")
+        if over:
+            raise Forbidden(over)
         order = await self.runnable(chosen.order, spec.kind)
         if not order:
             raise Unsatisfiable(f"{unsupported_reason(spec.kind)} (Clusters that would have room: "
                                 f"{', '.join(chosen.order)}; none of them has the operator.)")
-        record = JobRecord.for_spec(spec, chosen.request.gpu_type, groups, chosen.user_order)
+        record = JobRecord.for_spec(spec, chosen.request.gpu_type, groups, chosen.user_order,
+                                    parse_cluster_field(cluster_field) or (), origin)
         job, _ = await self.place(new_job_id(), spec, owner, order, chosen.gpu_types, record)
         return job
 
@@ -130,7 +138,8 @@ class Submitter:
         account = self.settings.spark_service_account if backend == "sparkapplication" else ""
         return RenderTarget(namespace=self.registry.members[cluster].namespace, job_id=job_id, owner=owner,
                             backend=backend, gpu=gpu, gpu_type=gpu_type if gpu else None,
-                            service_account=account or None)
+                            service_account=account or None,
+                            avoid_gpu_nodes=self.registry.inventories[cluster].avoid_gpu_nodes())
 
     async def render_for(self, cluster: str, job_id: str, spec: JobSpec, owner: str,
                          record: JobRecord) -> list[dict]:

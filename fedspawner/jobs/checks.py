@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ..federation.datasets import DATASET_RE
 from .errors import JobSpecError
 from .validation import ENV_NAME, human_bytes, is_dns1035_label, parse_quantity
 
@@ -36,14 +37,17 @@ MAX_PACKAGE_LENGTH = 200
 MAX_CONF = 200
 MAX_RETRIES = 10
 MAX_TIMEOUT = 30 * 24 * 3600
+MAX_IMAGE_LENGTH = 500
+MAX_ENV_NAME_LENGTH = 128
+MAX_CONF_VALUE = 4096
 
-_GPU_TYPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
-_IMAGE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/:@+-]*$")
+GPU_TYPE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+IMAGE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/:@+-]*$")
 #: A pip requirement: a name first, then version specifiers, extras, markers
 #: or a direct URL. No shell metacharacters, quotes or backslashes, and never
 #: a leading dash (requirements files would read it as a pip option).
-_PACKAGE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-\[\],<>=!~ +:/@#%]*$")
-_CONF_KEY = re.compile(r"^spark\.[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)*$")
+PACKAGE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-\[\],<>=!~ +:/@#%]*$")
+CONF_KEY_RE = re.compile(r"^spark\.[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)*$")
 
 #: Environment variables fedspawner or the launchers set themselves.
 RESERVED_ENV = frozenset({
@@ -93,9 +97,11 @@ def _whole_number(value: Any, field: str, what: str, low: int, high: int) -> int
     return value
 
 
-def check_kind(kind: Any, kinds: Iterable[str]) -> str:
-    """The kind, which must be one of ``kinds``."""
+def check_kind(kind: Any, kinds: Iterable[str], unsupported: Mapping[str, str] | None = None) -> str:
+    """The kind, which must be one of ``kinds``; ``unsupported`` maps kinds that are refused to why."""
     kinds = tuple(kinds)
+    if isinstance(kind, str) and kind in (unsupported or {}):
+        raise _fail("kind", unsupported[kind])
     if kind not in kinds:
         close = difflib.get_close_matches(str(kind), kinds, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
@@ -150,7 +156,7 @@ def check_language(language: Any, kind: str, languages: Iterable[str]) -> str:
 
 def check_image(image: Any) -> str:
     """An image reference: no whitespace or shell characters, at most 500 characters."""
-    if not isinstance(image, str) or len(image) > 500 or not _IMAGE.match(image):
+    if not isinstance(image, str) or len(image) > MAX_IMAGE_LENGTH or not IMAGE_RE.match(image):
         raise _fail("image", f"The image {image!r} is not a valid image reference; write it as "
                              "registry/repository:tag (e.g. 'pytorch/pytorch:2.5.1-cuda12.4-cudnn9-runtime')"
                              ".")
@@ -182,7 +188,7 @@ def check_gpus(gpu_type: Any, count: Any) -> None:
     _whole_number(count, "gpus", "GPUs per node", 0, MAX_GPUS_PER_NODE)
     if gpu_type is None:
         return
-    if not isinstance(gpu_type, str) or not _GPU_TYPE.match(gpu_type):
+    if not isinstance(gpu_type, str) or not GPU_TYPE_RE.match(gpu_type):
         raise _fail("gpus", f"The GPU type {gpu_type!r} is not a GPU type name; use the canonical name the "
                             "hub lists (e.g. 'A100', 'H100-80GB'), or leave the type out for any GPU.")
     if count == 0:
@@ -234,7 +240,7 @@ def check_env(env: Any) -> dict[str, str]:
         raise _fail("env", f"env has {len(env)} variables; at most {MAX_ENV} are allowed. Put bulk "
                            "configuration in a file the script reads.")
     for name, value in env.items():
-        if not isinstance(name, str) or not ENV_NAME.match(name) or len(name) > 128:
+        if not isinstance(name, str) or not ENV_NAME.match(name) or len(name) > MAX_ENV_NAME_LENGTH:
             raise _fail("env", f"{name!r} is not a usable environment variable name: use letters, digits "
                                "and underscores, not starting with a digit (e.g. 'BATCH_SIZE').")
         if name in RESERVED_ENV or name.startswith(RESERVED_ENV_PREFIXES):
@@ -259,7 +265,7 @@ def check_packages(packages: Any) -> tuple[str, ...]:
                                 "with them instead.")
     for package in packages:
         if (not isinstance(package, str) or len(package) > MAX_PACKAGE_LENGTH
-                or not _PACKAGE.match(package)):
+                or not PACKAGE_RE.match(package)):
             raise _fail("packages", (
                 f"{package!r} is not a pip requirement fedspawner accepts: write a package name with "
                 "optional extras and version (e.g. 'torchvision', 'pandas[parquet]>=2.1', 'mylib @ "
@@ -290,7 +296,7 @@ def check_conf(conf: Any, kind: str) -> dict[str, str]:
     if len(conf) > MAX_CONF:
         raise _fail("conf", f"conf has {len(conf)} settings; at most {MAX_CONF} are allowed.")
     for key, value in conf.items():
-        if not isinstance(key, str) or not _CONF_KEY.match(key):
+        if not isinstance(key, str) or not CONF_KEY_RE.match(key):
             raise _fail("conf", f"{key!r} is not a Spark setting: keys start with 'spark.' and contain "
                                 "letters, digits, dots, dashes and underscores (e.g. "
                                 "'spark.sql.shuffle.partitions').")
@@ -302,8 +308,8 @@ def check_conf(conf: Any, kind: str) -> dict[str, str]:
         if not isinstance(value, str):
             raise _fail("conf", f"The value of {key} must be a string (write {value!r} in quotes), not "
                                 f"{type(value).__name__}.")
-        if "\n" in value or "\r" in value or "\x00" in value or len(value) > 4096:
-            raise _fail("conf", f"The value of {key} must be a single line of at most 4096 characters.")
+        if "\n" in value or "\r" in value or "\x00" in value or len(value) > MAX_CONF_VALUE:
+            raise _fail("conf", f"The value of {key} must be a single line of at most {MAX_CONF_VALUE} characters.")
     return dict(conf)
 
 
@@ -323,6 +329,16 @@ def check_timeout(timeout: Any) -> int | None:
     if timeout is None:
         return None
     return _whole_number(timeout, "timeout", "seconds the job may run", 1, MAX_TIMEOUT)
+
+
+def check_dataset(dataset: Any) -> str | None:
+    """A dataset the job reads (placed by data locality), or None."""
+    if dataset is None:
+        return None
+    if not isinstance(dataset, str) or not DATASET_RE.match(dataset):
+        raise _fail("dataset", f"dataset {dataset!r} is not a dataset name: lower-case letters, digits, '-', '_' "
+                               "and '.', at most 64 (the names admins declare per cluster).")
+    return dataset
 
 
 def spark_cores(cpu: str) -> int:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from ..errors import UserError
+
 __all__ = ["JobSpecError"]
 
 
-class JobSpecError(ValueError):
+class JobSpecError(UserError, ValueError):
     """A job spec that can't run, with one paragraph saying why and what to do.
 
     ``field`` names the offending spec field when there is one, so an API can
@@ -15,8 +17,3 @@ class JobSpecError(ValueError):
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
-
-    @property
-    def message(self) -> str:
-        """The paragraph to show the user."""
-        return str(self.args[0])

@@ -5,24 +5,32 @@ reads the ``cluster`` field of a submission: ``"auto"`` (or nothing) lets the hu
 choose, a name sends the job there, and several names (a list, or one string of
 comma-separated names) are the clusters to try, in order. Only the syntax is checked
 here, by the same rules as cluster names in the federation's configuration; whether
-the clusters exist is for the gateway to say.
+the clusters exist is for the gateway to say. ``parse_origin`` reads the optional
+``origin`` of a submission: the notebook (path) and cell (nbformat cell id) it was sent
+from, so a client can link a job back to its cell.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ..federation.config import NAME_RE, RESERVED_NAMES
 from .errors import JobSpecError
+from .vocabulary import JOB_STATES
 
-__all__ = ["AUTO", "JOB_STATES", "MAX_CLUSTERS", "parse_cluster_field"]
+__all__ = ["AUTO", "CELL_ID_RE", "JOB_STATES", "MAX_CLUSTERS", "MAX_ORIGIN_PATH", "parse_cluster_field",
+           "parse_origin"]
 
-#: The states a job list can be filtered by (the API's phases, lower case).
-JOB_STATES = ("pending", "running", "succeeded", "failed", "cancelled")
 #: The ``cluster`` value that lets the hub choose.
 AUTO = "auto"
 #: The most clusters a failover list may name.
 MAX_CLUSTERS = 50
+#: The longest notebook path an origin may name.
+MAX_ORIGIN_PATH = 1024
+#: An nbformat 4.5 cell id.
+CELL_ID_RE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 _SHAPE = ("'cluster' must be \"auto\" (let the hub choose), a cluster name, or the names of the clusters "
           "to try in order (a list, or names separated by commas, e.g. \"onprem,regional\")")
@@ -69,3 +77,35 @@ def parse_cluster_field(value: Any) -> list[str] | None:
         raise _fail(f"The cluster list {', '.join(names)} names {twice} twice; name each cluster once, in the "
                     "order to try them.")
     return names
+
+
+def _origin_fail(message: str) -> JobSpecError:
+    return JobSpecError(f"{message} An origin is {{\"path\": \"<notebook path, relative to the notebook "
+                        "server's root>\", \"cell\": \"<cell id>\"} (the cell is optional); leave it out "
+                        "when the job does not come from a notebook.", field="origin")
+
+
+def parse_origin(value: Any) -> dict[str, str | None] | None:
+    """``{"path": ..., "cell": ...}`` (``cell`` may be None) for a submission's origin; None for none.
+
+    Raises ``JobSpecError`` (field ``origin``) for anything but an object with a relative
+    path of printable characters (at most ``MAX_ORIGIN_PATH``) and an optional cell id.
+    """
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise _origin_fail(f"'origin' must be an object, not {type(value).__name__}.")
+    unknown = sorted(set(value) - {"path", "cell"})
+    if unknown:
+        raise _origin_fail(f"Unknown key {unknown[0]!r} in 'origin'.")
+    path, cell = value.get("path"), value.get("cell")
+    if not isinstance(path, str) or not path.strip():
+        raise _origin_fail("The origin has no 'path' (the notebook the job was sent from).")
+    if len(path) > MAX_ORIGIN_PATH or _CONTROL.search(path) or path.startswith("/") \
+            or ".." in path.split("/"):
+        raise _origin_fail(f"The origin's path {path[:80]!r} is not a notebook path: it must be relative to the "
+                           f"server's root, without '..', control characters or more than {MAX_ORIGIN_PATH} "
+                           "characters.")
+    if cell is not None and (not isinstance(cell, str) or not CELL_ID_RE.match(cell)):
+        raise _origin_fail(f"The origin's cell {cell!r} is not a cell id (1 to 64 letters, digits, '-' and '_').")
+    return {"path": path, "cell": cell}

@@ -7,7 +7,7 @@ exact user name in the owner annotation (label values are lossy).
 
 from __future__ import annotations
 
-from ..federation.model import GPU_TYPE_LABEL
+from ..federation.model import GPU_TYPE_LABEL, JOB_ID_LABEL, JOB_NAME_LABEL, OWNER_NAME_ANNOTATION
 from .validation import owner_label_value
 
 __all__ = [
@@ -31,11 +31,11 @@ __all__ = [
 
 RESERVED_LABEL_PREFIX = "fedspawner.dev/"
 
-LABEL_JOB_ID = "fedspawner.dev/job-id"
+LABEL_JOB_ID = JOB_ID_LABEL
 LABEL_OWNER = "fedspawner.dev/owner"
 LABEL_KIND = "fedspawner.dev/kind"
 LABEL_BACKEND = "fedspawner.dev/backend"
-LABEL_JOB_NAME = "fedspawner.dev/job-name"
+LABEL_JOB_NAME = JOB_NAME_LABEL
 #: Which part of a job a pod is: ``rank`` (torchrun/plain job), ``master``,
 #: ``worker``, ``driver``, ``executor``.
 LABEL_COMPONENT = "fedspawner.dev/component"
@@ -45,7 +45,7 @@ LABEL_GPU_TYPE = GPU_TYPE_LABEL  # the federation core counts the hub's GPU use 
 LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
 MANAGED_BY = "fedspawner"
 
-ANNOTATION_OWNER_NAME = "fedspawner.dev/owner-name"
+ANNOTATION_OWNER_NAME = OWNER_NAME_ANNOTATION
 #: Where a Spark job's UI listens, for clients that want to link it: the
 #: Service that exposes it, the host name inside the cluster (when the
 #: renderer knows it) and the port.

@@ -38,9 +38,14 @@ __all__ = [
     "script_filename",
 ]
 
-#: Every kind of job. ``tensorflow`` and ``mpi`` are valid kinds but only run
-#: where the member cluster has the matching Kubeflow CRD.
-KINDS = ("pytorch", "spark", "job", "tensorflow", "mpi")
+#: Every kind of job. ``tensorflow`` only runs where the member cluster has the TFJob CRD.
+KINDS = ("pytorch", "spark", "job", "tensorflow")
+#: Kinds people ask for that fedspawner does not run, and what to do instead.
+UNSUPPORTED_KINDS: Mapping[str, str] = MappingProxyType({
+    "mpi": ("MPI jobs are not supported: an MPIJob needs the MPI operator and an image built for it, which "
+            "fedspawner can't provide. Run distributed training as kind 'pytorch' (torchrun over several "
+            "nodes), or a plain script as kind 'job'."),
+})
 LANGUAGES = ("python", "bash")
 #: The image a kind runs when the spec names none.
 DEFAULT_IMAGES: Mapping[str, str] = MappingProxyType({
@@ -107,7 +112,7 @@ class JobSpec:
     """A job: what to run (kind, script, image), on how much, with what around it.
 
     ``cpu``, ``memory`` and ``gpus`` are per node (per pod): for ``pytorch``,
-    ``tensorflow``, ``mpi`` and ``job`` each of the ``nodes`` pods gets them;
+    ``tensorflow`` and ``job`` each of the ``nodes`` pods gets them;
     for ``spark`` the driver and each of the ``executors`` does (GPUs go to the
     executors only). Fields left as None get the kind's default when the spec
     is built, so a constructed spec is always complete.
@@ -128,9 +133,10 @@ class JobSpec:
     conf: Mapping[str, str] = field(default_factory=dict)
     retries: int = 0
     timeout: int | None = None
+    dataset: str | None = None
 
     def __post_init__(self) -> None:
-        kind = checks.check_kind(self.kind, KINDS)
+        kind = checks.check_kind(self.kind, KINDS, UNSUPPORTED_KINDS)
         gpus = GpuRequest.parse(self.gpus)
         values = {
             "name": checks.check_name(self.name),
@@ -147,6 +153,7 @@ class JobSpec:
             "conf": MappingProxyType(checks.check_conf(self.conf, kind)),
             "retries": checks.check_retries(self.retries, kind),
             "timeout": checks.check_timeout(self.timeout),
+            "dataset": checks.check_dataset(self.dataset),
         }
         for key, value in values.items():
             object.__setattr__(self, key, value)
@@ -186,7 +193,7 @@ class JobSpec:
                 raise JobSpecError(f"The job spec has no {required!r}: give {what}.", field=required)
         kwargs = {key: value for key, value in data.items() if value is not None}
         if "name" not in kwargs:
-            kwargs["name"] = generate_name(checks.check_kind(data["kind"], KINDS))
+            kwargs["name"] = generate_name(checks.check_kind(data["kind"], KINDS, UNSUPPORTED_KINDS))
         if "cpu" in kwargs:
             kwargs["cpu"] = checks.number_to_quantity(kwargs["cpu"])
         for key in ("env", "conf"):
@@ -222,6 +229,7 @@ class JobSpec:
             "conf": dict(self.conf),
             "retries": self.retries,
             "timeout": self.timeout,
+            "dataset": self.dataset,
         }
 
 
@@ -231,11 +239,7 @@ def script_filename(language: str) -> str:
 
 
 def default_image(kind: str, gpus: GpuRequest | None = None) -> str | None:
-    """The image a kind runs when the spec names none (None for ``mpi``).
-
-    ``mpi`` has no default: an MPIJob needs an image built for the MPI
-    operator (OpenMPI, sshd), which only the user can provide.
-    """
+    """The image a kind runs when the spec names none."""
     if gpus is not None and gpus.count and kind in DEFAULT_GPU_IMAGES:
         return DEFAULT_GPU_IMAGES[kind]
     return DEFAULT_IMAGES.get(kind)

@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,9 +105,16 @@ def _build_bindshim(src: Path, dest: Path) -> None:
          "the bind shim")
 
 
+#: Builds of another source version are removed once unused this long. Several checkouts
+#: (branches) may share one cache, each with its own sources: pruning at once would delete
+#: the binary of a sandbox another checkout is running.
+STALE_BUILD_SECONDS = 3 * 24 * 3600
+
+
 def _cached(path: Path, build, log) -> Path:
-    """Build ``path`` unless cached; older builds of the same binary are removed."""
+    """Build ``path`` unless cached; builds of other versions unused for days are removed."""
     if path.exists():
+        os.utime(path.parent)  # marks the build as in use
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
     log(f"building {path.name} into {path.parent} (first run only)")
@@ -114,8 +122,9 @@ def _cached(path: Path, build, log) -> Path:
     build(tmp)
     tmp.rename(path)
     family = path.parent.name.split("-")[0]
+    now = time.time()
     for old in path.parent.parent.glob(f"{family}-*"):
-        if old != path.parent and old.is_dir():
+        if old != path.parent and old.is_dir() and now - old.stat().st_mtime > STALE_BUILD_SECONDS:
             shutil.rmtree(old, ignore_errors=True)
     return path
 

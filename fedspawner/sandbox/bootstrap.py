@@ -16,6 +16,7 @@ import time
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client.rest import ApiException
 
+from ..deploy.join_rbac import hub_role_rules, inventory_rules
 from .components import KWOK_NODE_ANNOTATION, ClusterLayout
 from .topology import Topology
 
@@ -87,7 +88,7 @@ async def _inventory_reader(core, rbac, ns: str) -> None:
     await _service_account_token(core, ns, READER_ACCOUNT, READER_TOKEN_SECRET)
     await _create(rbac.create_cluster_role, {
         "metadata": {"name": READER_ACCOUNT},
-        "rules": [{"apiGroups": [""], "resources": ["nodes", "pods"], "verbs": ["get", "list", "watch"]}],
+        "rules": inventory_rules(),
     })
     await _create(rbac.create_cluster_role_binding, {
         "metadata": {"name": READER_ACCOUNT},
@@ -107,7 +108,7 @@ async def bootstrap_cluster(c: ClusterLayout, topology: Topology, timeout: float
         await _service_account_token(core, ns, HUB_ACCOUNT, HUB_TOKEN_SECRET)
         await _create(rbac.create_namespaced_role, ns, {
             "metadata": {"name": HUB_ACCOUNT},
-            "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}],
+            "rules": hub_role_rules(),  # exactly what `fedspawner join` grants
         })
         await _create(rbac.create_namespaced_role_binding, ns, {
             "metadata": {"name": HUB_ACCOUNT},

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import yaml
 
+from ..federation.quantity import QuantityError, parse_quantity
+
 NAME_RE = re.compile(r"^[a-z]([-a-z0-9]{0,30}[a-z0-9])?$")
 RUNTIMES = ("agent", "kwok")
 TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
@@ -70,13 +72,18 @@ class ClusterSpec:
 @dataclass(frozen=True)
 class Environment:
     """Container images matching ``image`` (a glob) run from the Python prefix ``python``:
-    a path, ``default`` (fedspawner's own environment) or ``workload`` (the cached
-    PyTorch + PySpark environment, see ``fedspawner.sandbox.workload``)."""
+    a path, ``default`` (fedspawner's own environment), ``workload`` (the cached
+    PyTorch + PySpark environment, see ``fedspawner.sandbox.workload``) or ``chp`` (the
+    cached configurable-http-proxy from npm, see ``fedspawner.sandbox.chp``)."""
 
     image: str
     python: str
 
     def bin_dir(self) -> str:
+        if self.python == "chp":
+            from .chp import chp_bin_dir
+
+            return str(chp_bin_dir())
         if self.python == "default":
             prefix = sys.prefix
         elif self.python == "workload":
@@ -227,12 +234,14 @@ def _environment(raw: object, where: str) -> Environment:
     return Environment(image=image, python=str(python))
 
 
-QUANTITY_RE = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
-
-
 def _quantity(value: object, where: str) -> str:
+    """A non-negative quantity as the topology wrote it, read by the federation's own parser."""
     text = str(value)
-    if isinstance(value, bool) or not QUANTITY_RE.match(text):
+    try:
+        ok = not isinstance(value, bool) and text == text.strip() and parse_quantity(text) >= 0
+    except QuantityError:
+        ok = False
+    if not ok:
         raise TopologyError(f"{where}: {value!r} is not a Kubernetes quantity (examples: 4, 500m, 64Gi)")
     return text
 

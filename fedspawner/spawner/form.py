@@ -372,11 +372,13 @@ def script() -> Markup:
 
 
 def render_form_html(profiles: list[dict], payload: dict, user_options: dict | None, base_url: str,
-                     time_to_notebook: list[dict] = ()) -> str:
+                     time_to_notebook: list[dict] = (), budget: str = "") -> str:
     """The launch form's HTML (pure): ``profiles`` are the ones this user may pick, as
-    ``FederatedKubeSpawner.profiles`` gives them; ``time_to_notebook`` rows as ``ttn.form_rows``."""
+    ``FederatedKubeSpawner.profiles`` gives them; ``time_to_notebook`` rows as ``ttn.form_rows``;
+    ``budget`` says what is left of the user's GPU budget ("" when admins set none)."""
     model = form_model(profiles, payload, user_options)
     model["time_to_notebook"] = list(time_to_notebook)
+    model["budget"] = budget
     model["script_data"]["endpoint"] = availability_url(base_url)
     taken = model["taken_at"]
     model["updated"] = time.strftime("%H:%M:%S", time.localtime(taken)) if taken else ""
@@ -393,4 +395,6 @@ async def render_options_form(spawner) -> str:
     payload = availability(registry.snapshot(), groups)
     estimate = getattr(spawner, "time_to_notebook", None)  # a spawner without start history shows none
     estimates = await estimate(payload["clusters"]) if estimate else []
-    return render_form_html(profiles, payload, dict(spawner.user_options or {}), spawner.hub.base_url, estimates)
+    budget = registry.budget(spawner.user.name, groups)["summary"] if registry.budgets.enabled else ""
+    return render_form_html(profiles, payload, dict(spawner.user_options or {}), spawner.hub.base_url, estimates,
+                            budget)

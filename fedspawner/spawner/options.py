@@ -8,6 +8,7 @@ KubeSpawner's ``profile_list`` schema, extended with::
     clusters: {allowed: [names], preferred: [names],   # where this profile may run
                locality: {label: value}}               # prefer clusters labelled so (data nearby)
     gpu: {type: nvidia-a100-40gb, count: 1}             # what it asks for by default
+    dataset: cms-run3                                    # data it reads: placed where the data is
     allowed_groups: [group, ...]                         # who may pick it
 
 Every check raises ``OptionsError`` with a message for the user (the launch form shows
@@ -18,15 +19,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..errors import UserError
 from ..federation import gpus
+from ..federation.datasets import unknown_dataset
 from ..federation.model import InventorySnapshot, PlacementRequest
 from ..federation.placement import ANY_GPU
+from ..federation.requests import placement_request
 
 AUTO = "auto"
 MAX_GPUS_PER_SERVER = 64
 
 
-class OptionsError(ValueError):
+class OptionsError(UserError, ValueError):
     """A launch request that cannot be honoured; the message is for the user."""
 
 
@@ -38,6 +42,7 @@ class ServerRequest:
     cluster: str | None  # None: Auto
     gpu_type: str | None  # canonical name, "any", or None for no GPU
     gpu_count: int
+    dataset: str | None = None  # the profile's dataset (placed by data locality)
 
 
 def options_from_form(formdata: dict[str, list[str]]) -> dict:
@@ -165,18 +170,22 @@ def resolve(options: dict, profiles: list[dict], snapshot: InventorySnapshot,
     gpu_type, count = _gpu_choice(options, profile)
     if gpu_type:
         _check_gpu_fits(gpu_type, count, [cluster] if cluster != AUTO else allowed, snapshot)
+    dataset = (profile or {}).get("dataset") or None
+    unknown = unknown_dataset(dataset, snapshot.clusters)
+    if unknown:
+        raise OptionsError(f"The profile '{profile.get('display_name', profile.get('slug'))}' reads the dataset "
+                           f"{dataset!r}, which no member cluster holds now; ask an admin. ({unknown})")
     return ServerRequest(profile=profile, cluster=None if cluster == AUTO else cluster, gpu_type=gpu_type,
-                         gpu_count=count)
+                         gpu_count=count, dataset=dataset)
 
 
-def placement_request(req: ServerRequest, snapshot: InventorySnapshot, *, user: str, groups: frozenset[str],
-                      cpu_milli: int, memory_bytes: int, policy: str) -> PlacementRequest:
-    """The core's placement request for a validated launch request."""
+def server_placement(req: ServerRequest, snapshot: InventorySnapshot, *, user: str, groups: frozenset[str],
+                     cpu_milli: int, memory_bytes: int, policy: str, image: str | None = None) -> PlacementRequest:
+    """The core's placement request for a validated launch request (``image``: the server's image)."""
     clusters = (req.profile or {}).get("clusters") or {}
-    allowed = _clusters_allowed(req.profile, snapshot, groups)
-    return PlacementRequest(
+    return placement_request(
         gpu_type=req.gpu_type, gpu_count=req.gpu_count, cpu_milli=cpu_milli, memory_bytes=memory_bytes,
-        user=user, groups=groups, explicit_cluster=req.cluster, allowed_clusters=tuple(allowed),
-        preferred_clusters=tuple(clusters.get("preferred") or ()), locality=dict(clusters.get("locality") or {}),
-        policy=policy,
+        user=user, groups=groups, chosen=(req.cluster,) if req.cluster else None,
+        allowed=_clusters_allowed(req.profile, snapshot, groups), preferred=clusters.get("preferred") or (),
+        locality=clusters.get("locality"), policy=policy, image=image, dataset=req.dataset,
         allow_multi_node=bool(((req.profile or {}).get("gpu") or {}).get("allow_multi_node", False)))

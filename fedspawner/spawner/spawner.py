@@ -23,6 +23,7 @@ from kubernetes_asyncio import client
 from kubespawner import KubeSpawner
 from traitlets import Bool, Integer, Unicode, default
 
+from ..errors import UserError
 from ..federation.config import MemberCluster
 from ..federation.gpus import GpuTypeError
 from ..federation.model import GPU_TYPE_LABEL
@@ -36,7 +37,7 @@ from .tunnel import PortForwardTunnel, TunnelError
 CLUSTER_LABEL = "fedspawner.dev/cluster"
 
 
-class SpawnRefused(Exception):
+class SpawnRefused(UserError):
     """A start the federation cannot honour; the message (shown as is) is for the user."""
 
     def __init__(self, message: str):
@@ -83,6 +84,8 @@ class FederatedKubeSpawner(KubeSpawner):
         # (load_config/shared_client): clients come from the federation, per cluster.
         kwargs.pop("_mock", None)
         Spawner.__init__(self, *args, **kwargs)
+        if self.enable_user_namespaces:  # the same per-user namespace on whichever cluster it runs
+            self.namespace = self._expand_user_properties(self.user_namespace_template)
         self.pod_name = self._expand_user_properties(self.pod_name_template)
         self.dns_name = self.dns_name_template.format(namespace=self.namespace, name=self.pod_name)
         self.secret_name = self._expand_user_properties(self.secret_name_template)
@@ -137,9 +140,16 @@ class FederatedKubeSpawner(KubeSpawner):
             api_client=ClusterRegistry.shared(self.config).api(self.cluster_name), cluster=self.cluster_name,
             fields={"involvedObject.kind": "Pod"}, omit_namespace=False)
 
+    def _namespace_on(self, member: MemberCluster) -> str:
+        """The namespace this server uses on ``member``: the user's own with
+        ``enable_user_namespaces``, else the member's configured namespace."""
+        if self.enable_user_namespaces:
+            return self._expand_user_properties(self.user_namespace_template)
+        return member.namespace
+
     def _use_cluster(self, name: str) -> None:
         self.cluster_name = name
-        self.namespace = self.member.namespace
+        self.namespace = self._namespace_on(self.member)
         self.dns_name = self.dns_name_template.format(namespace=self.namespace, name=self.pod_name)
 
     # ---- state ---------------------------------------------------------------
@@ -156,7 +166,7 @@ class FederatedKubeSpawner(KubeSpawner):
         if state.get("cluster"):
             self.cluster_name = state["cluster"]
             if self.cluster_name in ClusterRegistry.shared(self.config).members:
-                self.namespace = self.member.namespace
+                self.namespace = self._namespace_on(self.member)
         self.tunnel_port = state.get("tunnel_port", 0)
 
     def clear_state(self):
@@ -244,10 +254,14 @@ class FederatedKubeSpawner(KubeSpawner):
                    time.monotonic() - self._attempt_began, uid)
 
     async def _start_somewhere(self, registry: ClusterRegistry, snapshot, request: options.ServerRequest):
+        over = registry.over_budget(self.user.name, self._groups(), request.gpu_count, "this server")
+        if over:
+            self._narrate(over)
+            raise SpawnRefused(over)
         cpu, mem = self._resources_requested()
-        decision = registry.place(options.placement_request(
+        decision = registry.place(options.server_placement(
             request, snapshot, user=self.user.name, groups=self._groups(), cpu_milli=cpu, memory_bytes=mem,
-            policy=registry.federation.placement_policy), snapshot)
+            policy=registry.federation.placement_policy, image=self.image), snapshot)
         if not decision.candidates:
             message = "No member cluster can start this server now:\n" + "\n".join(
                 f"• {r.reason}" for r in decision.rejected)
@@ -311,6 +325,10 @@ class FederatedKubeSpawner(KubeSpawner):
                 self.node_affinity_required = and_node_selector_terms(list(self.node_affinity_required), terms)
             self.tolerations = list(self.tolerations) + [t for t in sched.tolerations if t not in self.tolerations]
             labels[GPU_TYPE_LABEL] = candidate.gpu_type
+        else:  # a CPU-only server: rather not on a GPU node (composed with the profile's preferences)
+            avoid = registry.inventories[candidate.cluster].avoid_gpu_nodes()
+            if avoid:
+                self.node_affinity_preferred = with_preference(self.node_affinity_preferred, avoid)
         self.extra_labels = {**self.extra_labels, **labels}
         if self.server_readiness_probe and not self.internal_ssl:
             probe = {"httpGet": {"path": self._server_path() + "api", "port": self.port}, "periodSeconds": 2}
@@ -481,6 +499,13 @@ class FederatedKubeSpawner(KubeSpawner):
             if done:
                 return
             await asyncio.sleep(0.2)
+
+
+def with_preference(preferred: list | dict, term: dict, key: str = "fedspawner-avoid-gpu-nodes") -> list | dict:
+    """KubeSpawner's ``node_affinity_preferred`` (a list, or a dict of named terms) with ``term`` added."""
+    if isinstance(preferred, dict):
+        return {**preferred, key: term}
+    return list(preferred) + ([term] if term not in preferred else [])
 
 
 def and_node_selector_terms(existing: list[dict], ours: list[dict]) -> list[dict]:

@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2"
@@ -62,6 +63,8 @@ type Agent struct {
 	ipam     *ipam
 	hosts    *hostsFiles
 	pods     *podTable
+	services corelisters.ServiceLister // for service-link environment variables
+	proxy    *serviceProxy
 }
 
 func newAgent(cfg *AgentConfig) (*Agent, error) {
@@ -86,14 +89,16 @@ func newAgent(cfg *AgentConfig) (*Agent, error) {
 			return nil, err
 		}
 	}
+	hosts := newHostsFiles(filepath.Join(cfg.StateDir, "hosts"), cfg.ClusterDomain)
 	a := &Agent{
 		cfg:      cfg,
 		client:   client,
 		recorder: recorder,
 		nodes:    nodes,
 		ipam:     newIPAM(cfg.PodIPPrefix),
-		hosts:    newHostsFiles(filepath.Join(cfg.StateDir, "hosts"), cfg.ClusterDomain),
+		hosts:    hosts,
 		pods:     newPodTable(),
+		proxy:    newServiceProxy(hosts),
 	}
 	return a, writeJupyterRootConfig(filepath.Join(cfg.StateDir, "jupyter-config"))
 }
@@ -131,7 +136,10 @@ func (a *Agent) run(ctx context.Context) error {
 	podInformer := podFactory.Core().V1().Pods()
 	sync := newPodSyncer(a, podInformer.Lister())
 	podInformer.Informer().AddEventHandler(sync.handler())
-	svcFactory.Core().V1().Services().Informer().AddEventHandler(a.hosts.serviceHandler())
+	services := svcFactory.Core().V1().Services()
+	services.Informer().AddEventHandler(a.hosts.serviceHandler())
+	services.Informer().AddEventHandler(a.proxy.handler())
+	a.services = services.Lister()
 	podFactory.Start(ctx.Done())
 	svcFactory.Start(ctx.Done())
 	podFactory.WaitForCacheSync(ctx.Done())
@@ -143,6 +151,7 @@ func (a *Agent) run(ctx context.Context) error {
 	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = server.Shutdown(shutdown)
+	a.proxy.closeAll()
 	a.pods.killAll()
 	return nil
 }

@@ -33,6 +33,8 @@ type execSpec struct {
 	Hostname  string      `json:"hostname"`
 	Mounts    []execMount `json:"mounts"`
 	HostsFile string      `json:"hostsFile"`
+	// Unisolated: no mount or UTS namespace (the agent is not root); see podexec_unisolated.go.
+	Unisolated bool `json:"unisolated,omitempty"`
 }
 
 type execMount struct {
@@ -91,7 +93,8 @@ func (a *Agent) buildCommand(c *containerRuntime) (*exec.Cmd, error) {
 	if hostname == "" {
 		hostname = rt.pod.Name
 	}
-	es := execSpec{Argv: argv, Env: env, Cwd: spec.WorkingDir, Hostname: hostname, HostsFile: hosts}
+	es := execSpec{Argv: argv, Env: env, Cwd: spec.WorkingDir, Hostname: hostname, HostsFile: hosts,
+		Unisolated: !canIsolate()}
 	if es.Cwd == "" {
 		es.Cwd = home
 	}
@@ -118,6 +121,9 @@ func (a *Agent) buildCommand(c *containerRuntime) (*exec.Cmd, error) {
 		Cloneflags: syscall.CLONE_NEWNS | syscall.CLONE_NEWUTS,
 		Pdeathsig:  syscall.SIGKILL,
 	}
+	if es.Unisolated {
+		cmd.SysProcAttr.Cloneflags = 0
+	}
 	cmd.WaitDelay = 2 * time.Second
 	return cmd, nil
 }
@@ -135,6 +141,10 @@ func (a *Agent) containerEnv(ctx context.Context, pod *corev1.Pod, spec *corev1.
 	}
 	set("PATH", basePath)
 	set("HOSTNAME", pod.Name)
+	for _, kv := range serviceLinkEnv(pod, a.services) {
+		k, v, _ := strings.Cut(kv, "=")
+		set(k, v)
+	}
 	set("KUBERNETES_SERVICE_HOST", a.cfg.APIServerHost)
 	set("KUBERNETES_SERVICE_PORT", strconv.Itoa(a.cfg.APIServerPort))
 	for _, from := range spec.EnvFrom {

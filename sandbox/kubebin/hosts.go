@@ -27,6 +27,7 @@ type hostsFiles struct {
 type hostPod struct {
 	ip, hostname, subdomain string
 	labels                  map[string]string
+	ports                   map[string]int32 // named container ports, for services' targetPort
 }
 
 func newHostsFiles(dir, domain string) *hostsFiles {
@@ -46,8 +47,36 @@ func (h *hostsFiles) addPod(pod *corev1.Pod, ip string) error {
 	if hostname == "" {
 		hostname = pod.Name
 	}
-	h.pods[pod.Namespace][string(pod.UID)] = hostPod{ip: ip, hostname: hostname, subdomain: pod.Spec.Subdomain, labels: pod.Labels}
+	ports := map[string]int32{}
+	for _, c := range pod.Spec.Containers {
+		for _, p := range c.Ports {
+			if p.Name != "" {
+				ports[p.Name] = p.ContainerPort
+			}
+		}
+	}
+	h.pods[pod.Namespace][string(pod.UID)] = hostPod{ip: ip, hostname: hostname, subdomain: pod.Spec.Subdomain,
+		labels: pod.Labels, ports: ports}
 	return h.write(pod.Namespace)
+}
+
+// backends lists the pods of a namespace that a service selector matches, in a stable order.
+func (h *hostsFiles) backends(namespace string, selector map[string]string) []hostPod {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	sel := labels.SelectorFromSet(selector)
+	uids := make([]string, 0, len(h.pods[namespace]))
+	for uid := range h.pods[namespace] {
+		uids = append(uids, uid)
+	}
+	sort.Strings(uids)
+	var out []hostPod
+	for _, uid := range uids {
+		if p := h.pods[namespace][uid]; sel.Matches(labels.Set(p.labels)) {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 func (h *hostsFiles) removePod(namespace, uid string) {

@@ -26,22 +26,10 @@ func runPodExec(args []string) int {
 	if err := json.Unmarshal(raw, &spec); err != nil {
 		return execFail("parsing exec spec", err)
 	}
-	// Mounts made here must never propagate back to the host.
-	if err := syscall.Mount("", "/", "", syscall.MS_REC|syscall.MS_PRIVATE, ""); err != nil {
-		return execFail("making mounts private", err)
-	}
-	if spec.HostsFile != "" {
-		spec.Mounts = append(spec.Mounts, execMount{Source: spec.HostsFile, Target: "/etc/hosts", ReadOnly: true})
-	}
-	for _, m := range spec.Mounts {
-		if err := bindMount(m); err != nil {
-			return execFail("mounting "+m.Target, err)
-		}
-	}
-	if spec.Hostname != "" {
-		if err := syscall.Sethostname([]byte(spec.Hostname)); err != nil {
-			return execFail("setting hostname", err)
-		}
+	if spec.Unisolated {
+		unisolate(&spec)
+	} else if what, err := setUpNamespaces(&spec); err != nil {
+		return execFail(what, err)
 	}
 	if err := os.MkdirAll(spec.Cwd, 0o755); err != nil {
 		return execFail("creating working directory", err)
@@ -60,6 +48,29 @@ func runPodExec(args []string) int {
 	}
 	err = syscall.Exec(program, spec.Argv, spec.Env)
 	return execFail("starting "+program, err)
+}
+
+// setUpNamespaces, in the pod's fresh mount and UTS namespaces, mounts its volumes and
+// hosts file and sets its hostname; on failure it says which step failed.
+func setUpNamespaces(spec *execSpec) (string, error) {
+	// Mounts made here must never propagate back to the host.
+	if err := syscall.Mount("", "/", "", syscall.MS_REC|syscall.MS_PRIVATE, ""); err != nil {
+		return "making mounts private", err
+	}
+	if spec.HostsFile != "" {
+		spec.Mounts = append(spec.Mounts, execMount{Source: spec.HostsFile, Target: "/etc/hosts", ReadOnly: true})
+	}
+	for _, m := range spec.Mounts {
+		if err := bindMount(m); err != nil {
+			return "mounting " + m.Target, err
+		}
+	}
+	if spec.Hostname != "" {
+		if err := syscall.Sethostname([]byte(spec.Hostname)); err != nil {
+			return "setting hostname", err
+		}
+	}
+	return "", nil
 }
 
 func bindMount(m execMount) error {

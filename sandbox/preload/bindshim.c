@@ -12,6 +12,7 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <dlfcn.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,7 +58,14 @@ int bind(int fd, const struct sockaddr *addr, socklen_t len) {
                 v6.sin6_addr.s6_addr[11] = 0xff;
                 memcpy(&v6.sin6_addr.s6_addr[12], &pod, 4);
                 reuse_address(fd);
-                return real_bind(fd, (struct sockaddr *)&v6, sizeof v6);
+                int rc = real_bind(fd, (struct sockaddr *)&v6, sizeof v6);
+                if (rc == 0 || errno != EADDRINUSE)
+                    return rc;
+                /* The process already serves IPv4 on the pod address (servers such as
+                 * tornado bind 0.0.0.0 and then ::). That listener serves the pod; park
+                 * this one on an unused IPv6 loopback port so the server starts. */
+                struct sockaddr_in6 lo = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+                return real_bind(fd, (struct sockaddr *)&lo, sizeof lo);
             }
         }
     }

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
+from fedspawner.federation.watch import ResourceWatch
 from fedspawner.gateway import kube
 from fedspawner.gateway.config import SERVICE_NAME
 from fedspawner.jobs.labels import job_selector
@@ -183,3 +184,17 @@ async def leftovers(admin_api, cluster: str, namespace: str, job_id: str) -> lis
 
 def first_line_with(text: str, needle: str) -> str | None:
     return next((line for line in text.splitlines() if needle in line), None)
+
+
+async def first_pod_finish(admin_api, cluster: str, namespace: str, job_id: str, seen: dict) -> None:
+    """Set ``seen["at"]`` when a pod of the job first finishes, as a raw Kubernetes watch sees it
+    (the baseline of "the feed answered within a second"); runs until cancelled."""
+    async with admin_api(cluster) as api:
+        def on_change(kind: str, obj: dict) -> None:
+            phase = (obj.get("status") or {}).get("phase")
+            if kind == "MODIFIED" and phase in ("Succeeded", "Failed") and "at" not in seen:
+                seen["at"] = time.monotonic()
+
+        watch = ResourceWatch(kube.lister(api, kube.PODS, namespace),
+                              label_selector=kube.selector(job_selector(job_id)), on_change=on_change)
+        await watch.run()

@@ -184,7 +184,9 @@ async def test_state_is_reset_after_a_failed_gpu_spawn(api, clean_user, admin_ap
     (pod,) = await user_pods(admin_api, "regional", clean_user)
     container = pod.spec.containers[0]
     assert not any("gpu" in k for k in (container.resources.limits or {}))
-    assert not (pod.spec.affinity and pod.spec.affinity.node_affinity)
+    affinity = pod.spec.affinity.node_affinity  # a CPU server only prefers nodes without GPUs
+    assert affinity.required_during_scheduling_ignored_during_execution is None
+    assert affinity.preferred_during_scheduling_ignored_during_execution[0].weight == 100
     assert "fedspawner.dev/gpu-type" not in pod.metadata.labels
 
 

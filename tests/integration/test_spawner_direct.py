@@ -107,7 +107,10 @@ async def test_one_spawner_gpu_then_cpu_carries_no_gpu(spawner_config, admin_api
             pod = await client.CoreV1Api(api).read_namespaced_pod(spawner.pod_name, NS)
         limits = pod.spec.containers[0].resources.limits or {}
         assert "nvidia.com/gpu" not in limits
-        assert not (pod.spec.affinity and pod.spec.affinity.node_affinity)
+        node_affinity = pod.spec.affinity.node_affinity  # only the preference against GPU nodes, nothing required
+        assert node_affinity.required_during_scheduling_ignored_during_execution is None
+        [avoid] = node_affinity.preferred_during_scheduling_ignored_during_execution
+        assert {e.operator for e in avoid.preference.match_expressions} == {"NotIn"}
         assert not any(t.key == "nvidia.com/gpu" for t in pod.spec.tolerations or [])
         assert pod.spec.node_name.startswith("cpu-")
     finally:

@@ -120,6 +120,13 @@ class StubGateway:
             self.changed.notify_all()
             return self.jobs[job_id]
 
+    def remove(self, job_id: str) -> None:
+        """The job's objects are gone from its cluster (cancelled from another kernel, or by an admin):
+        its streams end without a final line and every later request for it is a 404."""
+        with self.changed:
+            del self.jobs[job_id]
+            self.changed.notify_all()
+
     def log(self, job_id: str, *lines: str) -> None:
         with self.changed:
             self.logs[job_id].extend(lines)

@@ -87,6 +87,21 @@ def test_help_is_shown_not_an_error(capsys):
     assert "--cluster" in capsys.readouterr().out
 
 
+def test_help_lists_the_clusters_and_gpu_types_the_gateway_publishes(capsys):
+    schema = {"clusters": ["onprem", "burst"],
+              "gpu_types": [{"name": "nvidia-a100-40gb", "display": "NVIDIA A100 40GB", "clusters": ["onprem"]}]}
+    asked = []
+    parse_submit("job -n x", schema=lambda: asked.append(1) or schema)
+    assert asked == []  # only --help asks the gateway
+    with pytest.raises(HelpShown):
+        parse_submit("job --help", schema=lambda: schema)
+    out = " ".join(capsys.readouterr().out.split())
+    assert "--cluster takes auto, onprem, burst" in out and "nvidia-a100-40gb (NVIDIA A100 40GB: onprem)" in out
+    with pytest.raises(HelpShown):
+        parse_submit("--help", schema=lambda: None)  # the gateway could not be asked: the plain help
+    assert "--pip PKG" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("cluster, sent", [
     (None, "auto"), ("auto", "auto"), (" onprem ", "onprem"), (["onprem"], "onprem"),
     (["onprem", "burst"], ["onprem", "burst"]), ("onprem, burst", ["onprem", "burst"]),

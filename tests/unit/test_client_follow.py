@@ -84,10 +84,15 @@ async def test_failover_restarts_the_log_on_the_new_cluster(stub, widget):
 
 
 async def test_a_job_that_disappears_shows_as_cancelled(stub, widget):
-    await until(lambda: widget.following)
-    Gateway(stub.url, TOKEN).cancel(JOB)  # e.g. from another kernel
+    stub.set(JOB, phase="Running", pods=pods("Running"))
+    await until(lambda: widget.phase == "Running")
+    watches = len(stub.seen("GET", "/watch$"))
+    stub.remove(JOB)  # e.g. cancelled from another kernel: nothing in this kernel knows
     await until(lambda: widget.phase == "Cancelled")
     await until(lambda: not widget.following)
+    assert len(stub.seen("GET", "/watch$")) > watches  # the follower asked again and got the 404
+    assert "no longer exists on its cluster" in widget.message
+    assert stub.seen("DELETE", ".") == []
 
 
 async def test_cancel_button_needs_a_second_click(stub, widget):

@@ -12,6 +12,7 @@ from types import SimpleNamespace
 import pytest
 from kubespawner import KubeSpawner
 
+from fedspawner.federation.budgets import GpuBudgets
 from fedspawner.federation.model import (
     SOURCE_DECLARED, SOURCE_QUOTA, ClusterSnapshot, GpuAvailability, InventorySnapshot,
 )
@@ -361,6 +362,8 @@ def test_kubespawner_profile_options_render_with_its_field_names():
 
 async def test_render_options_form_asks_the_spawner():
     class FakeRegistry:
+        budgets = GpuBudgets()  # none set: the form shows no budget line
+
         async def wait_ready(self, grace=5.0):
             pass
 

@@ -39,6 +39,10 @@ class FakeService:
             raise self.fail
         return [{"name": "onprem"}]
 
+    async def clusters_feed(self, caller, since, wait):
+        self.asked = (since, wait)
+        return {"version": "v1", "clusters": await self.clusters(caller)}
+
 
 @pytest.fixture
 async def api():
@@ -59,8 +63,14 @@ async def api():
 
 
 async def test_routes_answer_json(api):
-    assert await api("GET", "/api/v1/clusters") == (200, {"clusters": [{"name": "onprem"}]})
+    assert await api("GET", "/api/v1/clusters") == (200, {"version": "v1", "clusters": [{"name": "onprem"}]})
+    assert api.service.asked == ("", 0.0)  # no since: no waiting
     assert (await api("GET", "/api/v1/clusters/"))[0] == 200
+    assert (await api("GET", "/api/v1/clusters?since=v0&wait=99"))[0] == 200
+    assert api.service.asked == ("v0", 30.0)  # capped at long_poll_max_wait
+    assert (await api("GET", "/api/v1/clusters?since=v0"))[0] == 200 and api.service.asked == ("v0", 25.0)
+    status, body = await api("GET", "/api/v1/clusters?since=v0&wait=nan")
+    assert status == 400 and "number of seconds" in body["message"]
     assert (await api("GET", "/api/v1/health", token=None))[1]["status"] == "ok"
 
 

@@ -12,7 +12,7 @@ from fedspawner.federation.model import (
 )
 from fedspawner.federation.placement import largest_gang
 from fedspawner.gateway.errors import BadRequest, Unsatisfiable
-from fedspawner.gateway.planning import clusters_named, placement_request, plan, replan
+from fedspawner.gateway.planning import clusters_named, job_placement, plan, replan
 from fedspawner.jobs import JobSpec, JobSpecError
 from fedspawner.jobs.fields import JOB_STATES, parse_cluster_field
 
@@ -70,11 +70,11 @@ def test_job_states_are_the_phases():
 
 
 def test_the_gang_is_one_request():
-    request = placement_request(spec(nodes=3, gpus="a100-40gb:2", cpu="4", memory="8Gi"), A100, "alice",
-                                frozenset(), None)
+    request = job_placement(spec(nodes=3, gpus="a100-40gb:2", cpu="4", memory="8Gi"), A100, "alice",
+                            frozenset(), None)
     assert (request.pods, request.gpu_count, request.cpu_milli, request.memory_bytes) == (3, 2, 4000, 8 * GIB)
-    spark = placement_request(JobSpec.from_dict({"kind": "spark", "script": "x", "executors": 3}), None, "a",
-                              frozenset(), None)
+    spark = job_placement(JobSpec.from_dict({"kind": "spark", "script": "x", "executors": 3}), None, "a",
+                          frozenset(), None)
     assert spark.pods == 4  # the driver and three executors
 
 

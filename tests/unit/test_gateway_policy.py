@@ -59,7 +59,7 @@ def test_manifest_violations_are_found_anywhere():
 
 
 @pytest.mark.parametrize("body, error, words", [
-    ({"kind": "mpi", "script": "x"}, BadRequest, "MPI operator"),  # the kind first, not "no default image"
+    ({"kind": "mpi", "script": "x"}, JobSpecError, "MPI operator"),  # the kind first, not "no default image"
     ({"kind": "job", "script": "x", "image": "evil/miner:1"}, Forbidden, "job:*"),
     ({"kind": "job", "script": "x", "colour": "blue"}, JobSpecError, "Unknown field 'colour'"),
     ({"kind": "job", "script": "x", "cpu": "1.2.3"}, JobSpecError, "not a CPU quantity"),
@@ -69,5 +69,20 @@ def test_requests_are_refused_before_anything_is_placed(body, error, words):
     submitter = Submitter(registry=None, discovery=None, settings=Gateway(allowed_images=["job:*"]))
     with pytest.raises(error, match=re.escape(words)):
         submitter.validate(body)
-    spec, cluster = submitter.validate({"kind": "job", "script": "x", "image": "job:1", "cluster": "a,b"})
-    assert (spec.image, cluster) == ("job:1", "a,b")
+    spec, cluster, origin = submitter.validate({"kind": "job", "script": "x", "image": "job:1", "cluster": "a,b",
+                                                "origin": {"path": "work/train.ipynb", "cell": "c-1"}})
+    assert (spec.image, cluster, origin) == ("job:1", "a,b", {"path": "work/train.ipynb", "cell": "c-1"})
+
+
+@pytest.mark.parametrize("origin, words", [
+    ("train.ipynb", "must be an object"),
+    ({"path": "/etc/passwd"}, "relative to the server's root"),
+    ({"path": "a/../../b.ipynb"}, "without '..'"),
+    ({"path": "a.ipynb", "cell": "not a cell id"}, "is not a cell id"),
+    ({"path": "a.ipynb", "line": 3}, "Unknown key 'line'"),
+    ({"cell": "abc"}, "has no 'path'"),
+])
+def test_a_malformed_origin_is_refused(origin, words):
+    submitter = Submitter(registry=None, discovery=None, settings=Gateway())
+    with pytest.raises(JobSpecError, match=re.escape(words)):
+        submitter.validate({"kind": "job", "script": "x", "origin": origin})

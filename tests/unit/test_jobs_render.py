@@ -219,10 +219,12 @@ def test_unsupported_combinations_say_what_is_supported(kind, backend):
         assert supported in message
 
 
-@pytest.mark.parametrize("backend", ["indexed-job", "trainjob", "pytorchjob", "spark-standalone"])
-def test_mpi_is_not_renderable(backend):
-    with pytest.raises(JobSpecError, match="MPI operator"):
-        render(make_spec("mpi", image="me/mpi:1"), make_target(backend))
+def test_mpi_is_refused_with_what_to_do_instead():
+    with pytest.raises(JobSpecError, match="MPI jobs are not supported") as info:
+        make_spec("mpi", image="me/mpi:1")
+    assert info.value.field == "kind" and "kind 'pytorch'" in info.value.message
+    with pytest.raises(JobSpecError, match="Unknown kind"):
+        supported_backends("mpi")
 
 
 def test_configmap_limit_counts_files_next_to_the_script():
@@ -252,7 +254,6 @@ ALL_CRDS = set(CRD_FOR_BACKEND.values()) | {"mpijobs.kubeflow.org"}
     ("job", ALL_CRDS, ["indexed-job"]),
     ("tensorflow", set(), []),
     ("tensorflow", {"tfjobs.kubeflow.org"}, ["tfjob"]),
-    ("mpi", ALL_CRDS, []),
 ])
 def test_backends_for(kind, crds, expected):
     assert backends_for(kind, crds) == expected
@@ -265,8 +266,6 @@ def test_choose_backend():
     with pytest.raises(JobSpecError, match="training operator") as info:
         choose_backend("tensorflow", {"pytorchjobs.kubeflow.org"})
     assert "tfjobs.kubeflow.org" in str(info.value)
-    with pytest.raises(JobSpecError, match="MPI operator"):
-        choose_backend("mpi", ALL_CRDS)
     with pytest.raises(JobSpecError, match="Unknown kind"):
         backends_for("ray", ALL_CRDS)
 

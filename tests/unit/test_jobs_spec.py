@@ -10,7 +10,7 @@ import pytest
 
 from fedspawner.federation.quantity import parse_quantity as federation_quantity
 from fedspawner.jobs import GpuRequest, JobSpec, JobSpecError, generate_name
-from fedspawner.jobs.spec import DEFAULT_IMAGES, MAX_SCRIPT_BYTES
+from fedspawner.jobs.spec import DEFAULT_IMAGES, KINDS, MAX_SCRIPT_BYTES
 from fedspawner.jobs.validation import human_bytes, owner_label_value, parse_quantity
 
 
@@ -49,9 +49,12 @@ def test_default_images_are_the_documented_ones():
     assert spec(kind="tensorflow", gpus="1").image == "tensorflow/tensorflow:2.17.0-gpu"
 
 
-def test_mpi_is_a_valid_kind_without_default_image():
-    assert spec(kind="mpi").image is None
-    assert spec(kind="mpi", image="me/mpi:1").image == "me/mpi:1"
+def test_mpi_is_not_advertised_and_refused_clearly():
+    assert "mpi" not in KINDS
+    with pytest.raises(JobSpecError, match="MPI jobs are not supported.*kind 'pytorch'"):
+        spec(kind="mpi", image="me/mpi:1")
+    with pytest.raises(JobSpecError, match="MPI jobs are not supported"):
+        JobSpec.from_dict({"kind": "mpi", "script": "x"})
 
 
 def full_spec() -> JobSpec:

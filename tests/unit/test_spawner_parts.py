@@ -80,8 +80,8 @@ def test_upper_bounds_do_not_block_large_counts():
 def test_placement_request_carries_locality_and_preferences():
     profile = {"slug": "p", "display_name": "P", "clusters": {"preferred": ["regional"], "locality": {"data": "x"}}}
     req = options.resolve({"profile": "p"}, [profile], SNAPSHOT, frozenset())
-    placement = options.placement_request(req, SNAPSHOT, user="u", groups=frozenset(), cpu_milli=500,
-                                          memory_bytes=2**30, policy="spread")
+    placement = options.server_placement(req, SNAPSHOT, user="u", groups=frozenset(), cpu_milli=500,
+                                         memory_bytes=2**30, policy="spread")
     assert placement.preferred_clusters == ("regional",) and placement.locality == {"data": "x"}
     assert placement.allowed_clusters == ("onprem", "regional") and placement.policy == "spread"
 

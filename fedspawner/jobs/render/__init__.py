@@ -18,8 +18,6 @@ job          indexed-job        Indexed Job running python/bash
 tensorflow   tfjob              TFJob (training operator v1)
 ===========  =================  ==============================================
 
-``mpi`` is a valid kind with no renderer yet (an MPIJob depends on an image
-built for the MPI operator); rendering it raises ``JobSpecError``.
 """
 
 from __future__ import annotations
@@ -69,12 +67,10 @@ _RENDERERS: dict[str, dict[str, Renderer]] = {
     "spark": {"sparkapplication": render_sparkapplication, "spark-standalone": render_spark_standalone},
     "job": {"indexed-job": render_plain},
     "tensorflow": {"tfjob": render_tfjob},
-    "mpi": {},
 }
 
 _NEEDS = {
     "tensorflow": f"the Kubeflow training operator (the TFJob CRD, {TFJOB.crd})",
-    "mpi": "the MPI operator (MPIJob) and an image built for it, which fedspawner can't render yet",
 }
 
 

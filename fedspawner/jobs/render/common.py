@@ -291,9 +291,13 @@ def pod_security() -> dict[str, Any]:
 
 
 def scheduling(ctx: Ctx, *, gpu: bool) -> dict[str, Any]:
-    """``affinity`` and ``tolerations`` that land GPU pods on the right nodes."""
+    """``affinity`` and ``tolerations`` that land GPU pods on the right nodes, and keep the job's
+    CPU-only pods off GPU nodes where the target says how (a preference, never a requirement)."""
     if not gpu or not ctx.uses_gpu:
-        return {}
+        avoid = ctx.target.avoid_gpu_nodes
+        if not avoid:
+            return {}
+        return {"affinity": {"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [_plain(avoid)]}}}
     assert ctx.target.gpu is not None
     parts: dict[str, Any] = {}
     if ctx.target.gpu.node_affinity:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 from types import MappingProxyType
 
 from ...federation.model import GpuScheduling  # one description for spawner and renderers
@@ -54,6 +55,8 @@ class RenderTarget:
       ``nvidia-a100-40gb``), or None; GPU jobs' objects and pods then carry it
       as the ``fedspawner.dev/gpu-type`` label, by which the federation's
       inventory counts the GPUs the job holds.
+    - ``avoid_gpu_nodes``: a preferred node-affinity term (``PreferredSchedulingTerm``)
+      that keeps the job's CPU-only pods off the cluster's GPU nodes, or None.
     """
 
     namespace: str
@@ -64,6 +67,7 @@ class RenderTarget:
     extra_labels: Mapping[str, str] = field(default_factory=dict)
     service_account: str | None = None
     gpu_type: str | None = None
+    avoid_gpu_nodes: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if not is_dns1123_label(self.namespace):
@@ -88,6 +92,9 @@ class RenderTarget:
         if self.gpu_type is not None and (not self.gpu_type or not is_label_value(self.gpu_type)):
             raise ValueError(f"RenderTarget.gpu_type must be a canonical GPU type name, "
                              f"not {self.gpu_type!r}")
+        if self.avoid_gpu_nodes is not None and not (isinstance(self.avoid_gpu_nodes, Mapping)
+                                                     and "preference" in self.avoid_gpu_nodes):
+            raise ValueError("RenderTarget.avoid_gpu_nodes must be a PreferredSchedulingTerm mapping or None")
         if self.service_account is not None and not is_dns1123_subdomain(self.service_account):
             raise ValueError(f"RenderTarget.service_account must be a DNS-1123 subdomain, not "
                              f"{self.service_account!r}")

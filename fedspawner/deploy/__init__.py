@@ -1,0 +1,1 @@
+"""Deployment helpers: installing the hub with zero-to-jupyterhub, onboarding member clusters."""

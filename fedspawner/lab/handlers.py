@@ -1,0 +1,306 @@
+"""The Lab server extension's REST API: what the browser calls, forwarded to the gateway.
+
+Every route lives under ``{base_url}fedspawner/`` (e.g. ``/user/alice/fedspawner/jobs``
+on a hub, ``/fedspawner/jobs`` in a plain ``jupyter lab``), answers JSON unless said
+otherwise, and needs the usual Jupyter server authentication (the browser's cookie and
+``X-XSRFToken`` header, as ``@jupyterlab/services``' ``ServerConnection`` sends them);
+an unauthenticated request gets 403. The server forwards each call to the fedspawner
+gateway with its own ``JUPYTERHUB_API_TOKEN``: the browser never sees that token or any
+cluster credential.
+
+Errors, on every route: ``{"message": "<one paragraph for people>", "reason": "<code>"}``
+with these statuses and reasons:
+
+- the gateway's own 4xx status and message, reason ``bad_request`` (400), ``unauthorized``
+  (401), ``forbidden`` (403), ``not_found`` (404), ``unsatisfiable`` (422) or ``gateway``
+  (any other 4xx);
+- 503 ``not_configured``: no gateway is configured (a ``jupyter lab`` without a hub); the
+  message says to set ``FEDSPAWNER_GATEWAY_URL`` (and ``JUPYTERHUB_API_TOKEN``) or
+  ``c.FedspawnerLabApp.gateway_url``;
+- 503 ``unreachable``: the gateway did not answer (down, restarting, timed out), or said
+  a member cluster did not answer (its own 503); the panel should back off and retry;
+- 502 ``gateway``: the gateway failed (its 5xx), with its message;
+- 400 ``bad_request`` for malformed input to this server itself (bad query values, a body
+  that is not JSON). Never a 500 for anything a user can cause.
+
+Routes
+------
+``GET config``
+    ``{"configured": bool, "gateway_url": str | null, "user": str | null,
+    "is_admin": bool, "reachable": bool | null, "message": str | null,
+    "hint": str | null, "version": "<fedspawner version>"}``. Always 200 (also when no
+    gateway is configured or it is down): ``configured`` says whether a gateway URL and
+    token are known; ``reachable`` whether the gateway answered just now (null when not
+    configured); ``user``/``is_admin`` are the gateway's answer for this server's token
+    (``is_admin``: may use ``all=1``); ``hint`` says how to configure the gateway when it
+    is not; ``message`` why it is unreachable.
+
+``GET clusters[?since=VERSION&wait=SECONDS]``
+    ``{"version": str, "clusters": [Cluster, ...]}`` — the gateway's ``Cluster`` objects
+    (name, site, owner, healthy, health_reason, GPU types with free counts, exact or "up
+    to", backends, ``taken_at``). With ``since`` (the last answer's ``version``) the
+    answer waits up to ``wait`` seconds (default 25, at most 30) until what this user
+    sees changes, then answers at once; after ``wait`` it answers the same version.
+
+``GET options``
+    The option schema, the one source of truth for the submit dialog and ``%%fedsubmit``:
+    ``{"version": str, "options": [Option, ...], "kinds": [...], "clusters": [...],
+    "gpu_types": [{"name", "display", "clusters"}...]}``. Each ``Option``:
+    ``{"name", "label", "type", "help", "default", "kinds": [kinds it applies to],
+    "required", "flag"}`` plus per type ``choices`` (``enum``), ``minimum``/``maximum``
+    (``integer``), ``pattern``/``max_length`` (``string``, regexes valid in Python and
+    JavaScript), ``item_pattern``/``max_items``/``item_max_length`` (``list``),
+    ``key_pattern``/``max_items``/``value_max_length``/``reserved_keys``/
+    ``reserved_prefixes`` (``mapping``), ``count_minimum``/``count_maximum`` and
+    ``choices`` (``gpus``: canonical types known to the federation), ``choices`` and
+    ``max_items`` (``clusters``: ``"auto"`` or an ordered list of member names). The
+    gateway re-checks everything on submission; the schema is for early, identical
+    messages.
+
+``GET jobs[?since=VERSION&wait=SECONDS&all=1&state=STATE]``
+    The caller's jobs feed: ``{"version": str, "jobs": [JobRow, ...], "unavailable":
+    [{"cluster", "reason"}, ...]}``, newest first. ``state`` is one of pending, running,
+    succeeded, failed; ``all=1`` (admins only, else 403) lists every user's jobs. With
+    ``since``, waits up to ``wait`` seconds (default 25, at most 30) until this view
+    changes and answers within a second of a pod changing phase; otherwise at once.
+    ``JobRow``: ``{"id", "name", "kind", "owner", "cluster", "backend", "gpu_type",
+    "gpu_display", "gpus_per_node", "nodes", "phase", "message", "ranks": {"ready",
+    "total"}, "created", "started", "finished", "origin": {"path", "cell"} | null}``.
+    Phases: Pending, Running, Succeeded, Failed (a cancelled job leaves the feed).
+
+``POST jobs``
+    Body: a job spec (``kind``, ``script`` and the options above: ``name``, ``cluster``,
+    ``gpus`` as ``{"type", "count"}`` or ``"TYPE:N"``, ``nodes``, ``image``, ``packages``,
+    ``env``, ``executors``, ``conf``, ``cpu``, ``memory``, ``language``, ``retries``,
+    ``timeout``) plus optional ``origin``: ``{"path": "<notebook path, relative to the
+    server root>", "cell": "<nbformat cell id>" (optional)}``. 201 ``{"job": Job}``.
+
+``GET jobs/{id}``
+    ``{"job": Job}``: the gateway's full ``Job`` (phase, message, ``pods`` per rank with
+    role/phase/ready/reason, progress, ``ui_url`` for Spark, history, ``origin``) with
+    ``job.spec``: the submitted spec (script included, with its ``cluster`` request and
+    ``origin``) that ``POST jobs`` accepts as is, to resubmit (null for a job without one).
+
+``DELETE jobs/{id}``
+    Cancel: 200 ``{"job": Job}`` (phase ``Cancelled``) once every object is deleted.
+
+``GET jobs/{id}/logs?rank=R&tail=N&follow=1&container=NAME``
+    ``text/plain`` of one rank (rank 0: the driver for Spark), streamed as it arrives.
+    With ``follow=1`` the answer starts at once and waits for a pending pod to start,
+    then streams until the pod ends or the client goes; without it, the log so far.
+    ``download=1``: the whole log so far as an attachment
+    (``Content-Disposition: attachment; filename="<name>-<id>-rank<R>.log"``).
+    Errors before the stream starts are JSON as above.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+
+from jupyter_server.base.handlers import APIHandler
+from tornado import web
+from tornado.iostream import StreamClosedError
+
+from .. import __version__
+from ..client.gateway import is_job_id
+from .upstream import RelayError, Upstream, dumps
+
+log = logging.getLogger("fedspawner.lab")
+
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+#: Longest long-poll wait asked of the gateway (it caps at its own limit too).
+MAX_WAIT = 30.0
+
+
+class LabHandler(APIHandler):
+    """Base of the extension's handlers: the upstream gateway, query parsing, JSON errors."""
+
+    @property
+    def upstream(self) -> Upstream:
+        return self.settings["fedspawner_upstream"]
+
+    def flag(self, name: str) -> bool:
+        value = self.get_argument(name, "0").strip().lower()
+        if value not in _TRUE + _FALSE:
+            raise RelayError(400, "bad_request", f"'{name}' must be 1 or 0, not {value[:40]!r}.")
+        return value in _TRUE
+
+    def whole(self, name: str, minimum: int) -> int | None:
+        value = self.get_argument(name, "").strip()
+        if not value:
+            return None
+        if not value.isdigit() or int(value) < minimum:
+            raise RelayError(400, "bad_request", f"'{name}' must be a whole number of at least {minimum}, not "
+                                                 f"{value[:40]!r}.")
+        return int(value)
+
+    def long_poll(self) -> tuple[dict[str, str], float]:
+        """``since`` and ``wait`` to pass on, and the seconds the gateway may hold the request."""
+        since = self.get_argument("since", "").strip()
+        if not since:
+            return {}, 0.0
+        text = self.get_argument("wait", "25").strip()
+        try:
+            wait = float(text)
+        except ValueError:
+            wait = float("nan")
+        if not 0 <= wait < float("inf"):
+            raise RelayError(400, "bad_request", f"'wait' must be a number of seconds from 0 to {MAX_WAIT:g}, "
+                                                 f"not {text[:40]!r}.")
+        wait = min(wait, MAX_WAIT)
+        return {"since": since[:100], "wait": f"{wait:g}"}, wait
+
+    def job_path(self, job_id: str, *rest: str) -> str:
+        if not is_job_id(job_id):
+            raise RelayError(400, "bad_request", f"{job_id[:40]!r} is not a job id: ids look like 'j-abcd2345'.")
+        return "/".join(["jobs", job_id, *rest])
+
+    def reply(self, data: dict, status: int = 200) -> None:
+        self.set_status(status)
+        self.finish(dumps(data))
+
+    def write_error(self, status_code: int, **kwargs) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, RelayError):
+            error = exc
+        elif isinstance(exc, web.HTTPError):
+            message = exc.log_message % exc.args if exc.log_message and exc.args else exc.log_message
+            error = RelayError(exc.status_code, "forbidden" if exc.status_code == 403 else "bad_request"
+                               if exc.status_code < 500 else "error", message or exc.reason or "Request failed.")
+        else:
+            error = RelayError(500, "error", "The fedspawner server extension failed unexpectedly; the error is in "
+                                             "the server's log. Try again.")
+        if self._headers_written:  # mid-stream: the status is sent already; just end
+            if not self._finished:
+                self.finish()
+            return
+        self.set_status(error.status)
+        self.finish(dumps(error.to_json()))
+
+    def log_exception(self, typ, value, tb) -> None:
+        if isinstance(value, RelayError):
+            log.info("%s %s: %s %s", self.request.method, self.request.path, value.status, value.message)
+        else:
+            super().log_exception(typ, value, tb)
+
+
+class ConfigHandler(LabHandler):
+    @web.authenticated
+    async def get(self) -> None:
+        upstream = self.upstream
+        user = self.current_user
+        answer = {"configured": upstream.configured, "gateway_url": upstream.url,
+                  "user": getattr(user, "username", None) or getattr(user, "name", None), "is_admin": False,
+                  "reachable": None, "message": None, "hint": upstream.hint, "version": __version__}
+        if upstream.configured:
+            try:
+                me = await upstream.call("GET", "user")
+                answer.update(user=me.get("name"), is_admin=bool(me.get("admin")), reachable=True)
+            except RelayError as err:
+                answer.update(reachable=err.reason != "unreachable", message=err.message)
+        self.reply(answer)
+
+
+class ClustersHandler(LabHandler):
+    @web.authenticated
+    async def get(self) -> None:
+        params, wait = self.long_poll()
+        self.reply(await self.upstream.call("GET", "clusters", params, extra_wait=wait))
+
+
+class OptionsHandler(LabHandler):
+    @web.authenticated
+    async def get(self) -> None:
+        self.reply(await self.upstream.call("GET", "options"))
+
+
+class JobsHandler(LabHandler):
+    @web.authenticated
+    async def get(self) -> None:
+        params, wait = self.long_poll()
+        if self.flag("all"):
+            params["all"] = "1"
+        state = self.get_argument("state", "").strip()
+        if state:
+            params["state"] = state[:40]
+        self.reply(await self.upstream.call("GET", "jobs/feed", params, extra_wait=wait))
+
+    @web.authenticated
+    async def post(self) -> None:
+        try:
+            body = json.loads(self.request.body or b"null")
+        except (ValueError, UnicodeDecodeError) as err:
+            raise RelayError(400, "bad_request", f"The request body is not valid JSON ({err}); send the job spec "
+                                                 "as a JSON object.") from None
+        self.reply(await self.upstream.call("POST", "jobs", body=body), status=201)
+
+
+class JobHandler(LabHandler):
+    @web.authenticated
+    async def get(self, job_id: str) -> None:
+        self.reply(await self.upstream.call("GET", self.job_path(job_id)))
+
+    @web.authenticated
+    async def delete(self, job_id: str) -> None:
+        self.reply(await self.upstream.call("DELETE", self.job_path(job_id)))
+
+
+class LogsHandler(LabHandler):
+    """A rank's log: the text so far, a download of it, or followed as it grows."""
+
+    def initialize(self) -> None:
+        self.pump: asyncio.Task | None = None
+
+    @web.authenticated
+    async def get(self, job_id: str) -> None:
+        path = self.job_path(job_id, "logs")
+        params = {"rank": self.whole("rank", 0), "tail": self.whole("tail", 1),
+                  "container": self.get_argument("container", "").strip() or None}
+        params = {key: value for key, value in params.items() if value is not None}
+        if self.flag("download"):
+            job = (await self.upstream.call("GET", self.job_path(job_id))).get("job") or {}
+            text = await self.upstream.send("GET", path, params)
+            name = _SAFE_NAME.sub("-", f"{job.get('name') or 'job'}-{job_id}-rank{params.get('rank', 0)}.log")
+            self.set_header("Content-Disposition", f'attachment; filename="{name}"')
+            self.finish(text, set_content_type="text/plain; charset=utf-8")
+            return
+        if not self.flag("follow"):
+            text = await self.upstream.send("GET", path, params)
+            self.finish(text, set_content_type="text/plain; charset=utf-8")
+            return
+        self.pump = asyncio.ensure_future(self._follow(path, {**params, "follow": "1"}))
+        try:
+            await self.pump
+        except asyncio.CancelledError:  # the browser left: the gateway's stream is closed with the task
+            return
+        if not self._finished:
+            self.finish(set_content_type="text/plain; charset=utf-8")
+
+    async def _follow(self, path: str, params: dict) -> None:
+        async for chunk in self.upstream.stream(path, params):
+            if not self._headers_written:
+                self.set_header("Content-Type", "text/plain; charset=utf-8")
+                self.set_header("X-Accel-Buffering", "no")
+            try:
+                self.write(chunk)
+                await self.flush()
+            except StreamClosedError:
+                return
+
+    def on_connection_close(self) -> None:
+        if self.pump is not None:
+            self.pump.cancel()
+
+
+def handlers() -> list[tuple[str, type]]:
+    """The routes under the server's base URL."""
+    job = r"(?P<job_id>[^/]+)"
+    return [
+        (r"/fedspawner/config", ConfigHandler), (r"/fedspawner/clusters", ClustersHandler),
+        (r"/fedspawner/options", OptionsHandler), (r"/fedspawner/jobs", JobsHandler),
+        (rf"/fedspawner/jobs/{job}", JobHandler), (rf"/fedspawner/jobs/{job}/logs", LogsHandler),
+    ]

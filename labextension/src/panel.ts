@@ -1,0 +1,227 @@
+/**
+ * The left side panel: member clusters with health and GPU availability, and the user's
+ * jobs on every cluster, kept live by the model's long-poll feeds.
+ */
+import { Widget } from '@lumino/widgets';
+
+import { fill, h } from './dom';
+import { dataAge, gpuExact, gpuFree, health, jobAge, jobGpu, ranks, shortDuration, siteOwner } from './format';
+import { filterJobs, rowChanged, STATES } from './jobs';
+import { FederationModel } from './model';
+import { ICluster, IJobRow, IOrigin } from './types';
+
+export interface IPanelActions {
+  openJob: (id: string) => void;
+  revealOrigin: (origin: IOrigin) => void;
+}
+
+export class FederationPanel extends Widget {
+  constructor(private readonly model: FederationModel, private readonly actions: IPanelActions) {
+    super();
+    this.id = 'fedspawner-panel';
+    this.addClass('fs-Panel');
+    this.title.caption = 'Federated clusters and jobs';
+    this.node.setAttribute('role', 'region');
+    this.node.setAttribute('aria-label', 'Federated clusters and jobs');
+    this._build();
+    model.configChanged.connect(() => this._renderConfig());
+    model.clustersChanged.connect(() => this._renderClusters());
+    model.jobsChanged.connect(() => this._renderJobs());
+    model.stateChanged.connect(() => this._renderStatus());
+    this._ticker = window.setInterval(() => this._tick(), 1000);
+  }
+
+  dispose(): void {
+    window.clearInterval(this._ticker);
+    super.dispose();
+  }
+
+  /** Rows currently shown, by job id (for tests and the benchmark). */
+  get rowCount(): number {
+    return this._rows.size;
+  }
+
+  protected onAfterShow(): void {
+    this.model.setVisible(true);
+  }
+
+  protected onAfterHide(): void {
+    this.model.setVisible(false);
+  }
+
+  private _build(): void {
+    this._status = h('div', { class: 'fs-Status', role: 'status', 'aria-live': 'polite' });
+    this._hint = h('div', { class: 'fs-Hint', hidden: true });
+    this._clusters = h('div', { class: 'fs-Clusters', role: 'list', 'aria-label': 'Member clusters' });
+    this._filter = h('select', { class: 'fs-Filter', 'aria-label': 'Show jobs in state', onchange: () => this._renderJobs() },
+      h('option', { value: '' }, 'All states'),
+      ...STATES.map(s => h('option', { value: s }, s[0].toUpperCase() + s.slice(1))));
+    this._allUsers = h('input', { type: 'checkbox', class: 'fs-AllUsers', 'aria-label': 'Show every user\'s jobs',
+      onchange: () => this.model.setShowAll(this._allUsers.checked) });
+    this._allLabel = h('label', { class: 'fs-AllUsersLabel', hidden: true }, this._allUsers, ' All users');
+    this._body = h('tbody');
+    this._empty = h('div', { class: 'fs-Empty' }, 'No jobs yet. Use “Run on cluster…” in a notebook.');
+    const refresh = h('button', { class: 'fs-Button fs-Refresh', title: 'Refresh now', 'aria-label': 'Refresh',
+      onclick: () => this.model.refresh() }, '↻');
+    fill(this.node,
+      h('header', { class: 'fs-Header' }, h('h2', {}, 'Federation'), refresh),
+      this._status, this._hint,
+      h('section', { class: 'fs-Section', 'aria-label': 'Clusters' }, h('h3', {}, 'Clusters'), this._clusters),
+      h('section', { class: 'fs-Section fs-JobsSection', 'aria-label': 'Jobs' },
+        h('div', { class: 'fs-JobsHeader' }, h('h3', {}, 'Jobs'), this._filter, this._allLabel),
+        h('div', { class: 'fs-JobsTable' }, h('table', { class: 'fs-Jobs', 'aria-label': 'Jobs' },
+          h('thead', {}, h('tr', {}, ...['Name', 'Kind', 'Cluster', 'GPU', 'Phase', 'Ranks', 'Age']
+            .map(t => h('th', { scope: 'col', class: `fs-col-${t.toLowerCase()}` }, t)))),
+          this._body)),
+        this._empty));
+  }
+
+  private _renderConfig(): void {
+    const config = this.model.config;
+    if (!config) {
+      return;
+    }
+    this._hint.hidden = config.configured;
+    this.node.classList.toggle('fs-mod-unconfigured', !config.configured);
+    if (!config.configured) {
+      fill(this._hint, h('strong', {}, 'No jobs gateway is configured. '), config.hint || '');
+    }
+    this._allLabel.hidden = !config.is_admin;
+    this._renderStatus();
+  }
+
+  private _renderStatus(): void {
+    const { jobsState, clustersState, config } = this.model;
+    const failing = jobsState.failing ? jobsState : clustersState.failing ? clustersState : null;
+    this._status.classList.toggle('fs-mod-error', !!failing);
+    if (!config) {
+      this._status.textContent = 'Connecting…';
+    } else if (!config.configured) {
+      this._status.textContent = '';
+    } else if (failing) {
+      const wait = failing.retryAt ? Math.max(0, Math.round((failing.retryAt - Date.now()) / 1000)) : 0;
+      this._status.textContent = `Gateway unreachable: ${failing.error?.message || 'no answer'} — ` +
+        `retrying in ${wait}s.`;
+    } else if (jobsState.slowed) {
+      this._status.textContent = 'Paused while hidden.';
+    } else {
+      const missing = this.model.unavailable.map(u => `${u.cluster}: ${u.reason}`);
+      this._status.textContent = missing.length ? `Live · jobs not listed from ${missing.join('; ')}` : 'Live';
+    }
+  }
+
+  private _renderClusters(): void {
+    const now = Date.now();
+    fill(this._clusters, ...this.model.clusters.map(c => this._cluster(c, now)));
+  }
+
+  private _cluster(c: ICluster, now: number): HTMLElement {
+    const ok = c.healthy && c.usable !== false;
+    const gpus = c.gpus.length ? h('ul', { class: 'fs-Gpus', 'aria-label': `GPUs on ${c.name}` },
+      ...c.gpus.map(g => h('li', { class: gpuExact(g) ? 'fs-Gpu' : 'fs-Gpu fs-mod-bound', 'data-gpu': g.type },
+        h('span', { class: 'fs-GpuName', title: g.type }, g.display || g.type),
+        h('span', { class: 'fs-GpuFree' }, `${gpuFree(g)} of ${g.total}`))))
+      : h('div', { class: 'fs-NoGpu' }, 'CPU only');
+    return h('div', { class: ok ? 'fs-Cluster' : 'fs-Cluster fs-mod-down', role: 'listitem', 'data-cluster': c.name },
+      h('div', { class: 'fs-ClusterHead' },
+        h('span', { class: 'fs-Dot', 'aria-hidden': 'true' }),
+        h('span', { class: 'fs-ClusterName' }, c.display_name || c.name),
+        h('span', { class: 'fs-Health' }, health(c))),
+      h('div', { class: 'fs-ClusterMeta' }, h('span', {}, siteOwner(c)),
+        h('span', { class: 'fs-Age', 'data-taken': String(c.taken_at || '') },
+          dataAge(c.taken_at, this.model.clustersReceived, now, !this.model.clustersState.failing))),
+      gpus);
+  }
+
+  /** Update the jobs table in place: only changed rows are rebuilt, then reordered. */
+  private _renderJobs(): void {
+    const shown = filterJobs(this.model.jobs, this._filter.value);
+    const now = Date.now();
+    const keep = new Set(shown.map(j => j.id));
+    for (const [id, row] of this._rows) {
+      if (!keep.has(id)) {
+        row.el.remove();
+        this._rows.delete(id);
+      }
+    }
+    let previous: HTMLElement | null = null;
+    for (const job of shown) {
+      let row = this._rows.get(job.id);
+      if (!row || rowChanged(row.job, job) || row.shownAll !== this.model.showAll) {
+        const el = this._row(job, now);
+        if (row) {
+          row.el.replaceWith(el);
+        }
+        row = { job, el, shownAll: this.model.showAll };
+        this._rows.set(job.id, row);
+      } else {
+        row.job = job;
+      }
+      const expected: Element | null = previous ? previous.nextElementSibling : this._body.firstElementChild;
+      if (expected !== row.el) {
+        if (previous) {
+          previous.after(row.el);
+        } else {
+          this._body.prepend(row.el);
+        }
+      }
+      previous = row.el;
+    }
+    this._empty.hidden = shown.length > 0;
+  }
+
+  private _row(job: IJobRow, now: number): HTMLElement {
+    const open = (): void => this.actions.openJob(job.id);
+    const origin = job.origin;
+    const name = h('td', { class: 'fs-JobName', title: job.message || job.id }, job.name);
+    if (origin?.path) {
+      name.append(h('button', {
+        class: 'fs-Origin', title: `Show ${origin.path}${origin.cell ? ' (the cell)' : ''}`,
+        'aria-label': `Show the cell of ${job.name} in ${origin.path}`,
+        onclick: (e: Event) => { e.stopPropagation(); this.actions.revealOrigin(origin); }
+      }, '⤴'));
+    }
+    if (this.model.showAll) {
+      name.append(h('span', { class: 'fs-Owner' }, ` ${job.owner}`));
+    }
+    return h('tr', {
+      class: `fs-Job fs-phase-${job.phase.toLowerCase()}`, tabindex: 0, 'data-job': job.id,
+      'aria-label': `${job.name}: ${job.phase} on ${job.cluster}, open details`,
+      onclick: open, onkeydown: (e: Event) => { if ((e as KeyboardEvent).key === 'Enter') { open(); } }
+    },
+    name, h('td', { class: 'fs-col-kind' }, job.kind), h('td', { class: 'fs-col-cluster' }, job.cluster),
+    h('td', { class: 'fs-col-gpu' }, jobGpu(job)),
+    h('td', { class: 'fs-Phase' }, h('span', { class: 'fs-Badge' }, job.phase)),
+    h('td', { class: 'fs-Ranks' }, ranks(job)),
+    h('td', { class: 'fs-JobAge fs-col-age', 'data-created': job.created || '' }, jobAge(job, now)));
+  }
+
+  /** Once a second: ages, data ages and the retry countdown. */
+  private _tick(): void {
+    if (!this.isVisible) {
+      return;
+    }
+    const now = Date.now();
+    this.node.querySelectorAll<HTMLElement>('.fs-JobAge').forEach(el => {
+      const created = el.dataset.created;
+      const s = created ? (now - Date.parse(created)) / 1000 : NaN;
+      el.textContent = isNaN(s) ? '' : shortDuration(s);
+    });
+    this.node.querySelectorAll<HTMLElement>('.fs-Age').forEach(el => {
+      el.textContent = dataAge(Number(el.dataset.taken) || null, this.model.clustersReceived, now,
+        !this.model.clustersState.failing);
+    });
+    this._renderStatus();
+  }
+
+  private _rows = new Map<string, { job: IJobRow; el: HTMLElement; shownAll: boolean }>();
+  private _ticker: number;
+  private _status!: HTMLElement;
+  private _hint!: HTMLElement;
+  private _clusters!: HTMLElement;
+  private _filter!: HTMLSelectElement;
+  private _allUsers!: HTMLInputElement;
+  private _allLabel!: HTMLElement;
+  private _body!: HTMLElement;
+  private _empty!: HTMLElement;
+}

@@ -1,0 +1,153 @@
+/**
+ * Shapes of the server extension's REST answers (see fedspawner/lab/handlers.py).
+ */
+
+/** `GET config`: whether a gateway is configured and who this server acts for. */
+export interface IConfig {
+  configured: boolean;
+  gateway_url: string | null;
+  user: string | null;
+  is_admin: boolean;
+  reachable: boolean | null;
+  message: string | null;
+  hint: string | null;
+  version: string;
+}
+
+/** GPU availability of one canonical type on one cluster. */
+export interface IGpu {
+  type: string;
+  display: string;
+  free: number | null;
+  upper_bound: number | null;
+  best_known_free?: number | null;
+  total: number;
+  max_per_node?: number;
+  largest_free?: number | null;
+  note?: string | null;
+}
+
+/** One member cluster as the gateway shows it to this user. */
+export interface ICluster {
+  name: string;
+  display_name?: string;
+  site?: string | null;
+  owner?: string | null;
+  healthy: boolean;
+  usable?: boolean;
+  reason?: string;
+  taken_at?: number | null;
+  gpus: IGpu[];
+}
+
+export interface IClustersFeed {
+  version: string;
+  clusters: ICluster[];
+}
+
+/** Where a job came from: the notebook (relative path) and cell id. */
+export interface IOrigin {
+  path: string;
+  cell?: string | null;
+}
+
+/** One row of the jobs feed. */
+export interface IJobRow {
+  id: string;
+  name: string;
+  kind: string;
+  owner: string;
+  cluster: string;
+  backend?: string | null;
+  gpu_type: string | null;
+  gpu_display?: string | null;
+  gpus_per_node: number;
+  nodes: number;
+  phase: string;
+  message?: string | null;
+  ranks: { ready: number; total: number };
+  created: string | null;
+  started?: string | null;
+  finished?: string | null;
+  origin?: IOrigin | null;
+}
+
+export interface IJobsFeed {
+  version: string;
+  jobs: IJobRow[];
+  unavailable?: { cluster: string; reason: string }[];
+}
+
+/** One pod (rank) of a job's detail. */
+export interface IPod {
+  name: string;
+  rank: number;
+  role: string;
+  phase: string;
+  node: string | null;
+  restarts: number;
+  ready: boolean;
+  reason: string | null;
+}
+
+/** `GET jobs/{id}`: the full job, plus the submitted spec (for resubmit). */
+export interface IJob extends Omit<IJobRow, 'ranks'> {
+  ranks?: { ready: number; total: number };
+  pods: IPod[];
+  progress?: { step: number; total: number; [k: string]: unknown } | null;
+  ui_url?: string | null;
+  history?: string[];
+  executors?: number | null;
+  image?: string | null;
+}
+
+/** One option of the option schema. */
+export interface IOption {
+  name: string;
+  label: string;
+  type: string;
+  help: string;
+  default: unknown;
+  kinds: string[];
+  required: boolean;
+  flag: string | null;
+  choices?: string[];
+  choices_by_kind?: { [kind: string]: string[] };
+  minimum?: number | string;
+  maximum?: number | string;
+  minimum_by_kind?: { [kind: string]: string };
+  pattern?: string;
+  max_length?: number;
+  item_pattern?: string;
+  max_items?: number;
+  item_max_length?: number;
+  key_pattern?: string;
+  key_max_length?: number;
+  value_max_length?: number;
+  reserved_keys?: string[];
+  reserved_prefixes?: string[];
+  count_minimum?: number;
+  count_maximum?: number;
+  type_pattern?: string;
+  auto?: string;
+  unit?: string;
+}
+
+export interface IGpuType {
+  name: string;
+  display: string;
+  clusters: string[];
+}
+
+/** `GET options`: the option schema. */
+export interface ISchema {
+  version: string;
+  options: IOption[];
+  kinds: string[];
+  clusters: string[];
+  gpu_types: IGpuType[];
+  max_script_bytes?: number;
+}
+
+/** The phases a job ends in. */
+export const FINISHED_PHASES = ['Succeeded', 'Failed', 'Cancelled'];

@@ -1,0 +1,82 @@
+"""The jobs feed's pure parts: rows, ranks, origins and resubmission from the record, waking by owner."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from types import SimpleNamespace
+
+from fedspawner.gateway.identity import SPEC_KEY, JobRecord, resubmission
+from fedspawner.gateway.index import JobIndex
+from fedspawner.gateway.status import ROW_FIELDS, job_row
+from fedspawner.jobs.labels import LABEL_OWNER, owner_label_value
+from fedspawner.jobs.spec import JobSpec
+
+from .test_gateway_status import objects, pod, record
+
+
+def test_a_row_has_the_panel_fields_and_counts_ready_ranks():
+    rec = record(origin_path="work/train.ipynb", origin_cell="c1")
+    row = job_row(objects([pod("a", index=0), pod("b", "Pending", index=1)], rec=rec))
+    assert set(row) == {*ROW_FIELDS, "gpu_display", "ranks"}
+    assert row["ranks"] == {"ready": 1, "total": 2} and row["phase"] == "Pending"
+    assert row["origin"] == {"path": "work/train.ipynb", "cell": "c1"} and row["owner"] == "Alice"
+    done = job_row(objects([pod("a", "Succeeded", index=0, exit_code=0), pod("b", index=1)]))
+    assert done["ranks"] == {"ready": 2, "total": 2} and done["origin"] is None
+
+
+def test_a_spark_row_counts_the_driver_and_executors():
+    rec = record(kind="spark", nodes=1, executors=3)
+    row = job_row(objects([pod("d", labels={"fedspawner.dev/component": "driver"})], rec=rec,
+                          backend="spark-standalone"))
+    assert row["ranks"] == {"ready": 1, "total": 4}
+
+
+def test_a_gpu_row_names_its_gpu_for_people():
+    row = job_row(objects([], rec=record(gpu_type="nvidia-a100-40gb", gpus_per_node=2)))
+    assert row["gpu_display"] == "NVIDIA A100 40GB" and row["gpus_per_node"] == 2
+
+
+def test_rows_do_not_change_with_time_alone():
+    one = objects([pod("a", index=0)])
+    assert json.dumps(job_row(one)) == json.dumps(job_row(one))
+
+
+def test_the_record_keeps_origin_and_asked_clusters_through_json():
+    spec = JobSpec.from_dict({"kind": "job", "script": "print(1)", "name": "again", "env": {"A": "1"}})
+    rec = JobRecord.for_spec(spec, None, frozenset(), True, ("onprem", "regional"),
+                             {"path": "a.ipynb", "cell": None})
+    back = JobRecord.from_json(rec.to_json())
+    assert back == rec and back.origin == {"path": "a.ipynb", "cell": None}
+    assert back.asked_clusters == ("onprem", "regional")
+    old = json.loads(rec.to_json())
+    for key in ("asked_clusters", "origin_path", "origin_cell"):  # written by an older gateway
+        old.pop(key)
+    assert JobRecord.from_json(json.dumps(old)).origin is None
+
+
+def test_resubmission_is_the_spec_with_script_clusters_and_origin():
+    spec = JobSpec.from_dict({"kind": "job", "script": "print(1)", "name": "again"})
+    data = {k: v for k, v in spec.to_dict().items() if k != "script"}
+    configmap = {"data": {SPEC_KEY: json.dumps(data), "main.py": "print(1)"}}
+    body = resubmission(configmap, JobRecord.for_spec(spec, None, frozenset(), False, ("onprem",),
+                                                      {"path": "x.ipynb", "cell": "c"}))
+    assert body["script"] == "print(1)" and body["cluster"] == "onprem"
+    assert body["origin"] == {"path": "x.ipynb", "cell": "c"}
+    assert JobSpec.from_dict({k: v for k, v in body.items() if k not in ("cluster", "origin")}) == spec
+    assert resubmission(configmap, JobRecord.for_spec(spec, None, frozenset(), False))["cluster"] == "auto"
+
+
+async def test_a_change_wakes_its_owner_and_everyone_waiters_only():
+    index = JobIndex(SimpleNamespace(members={}, inventories={}), store=None)
+    alice = asyncio.create_task(index.wait("alice", 5))
+    bob = asyncio.create_task(index.wait("Bob@example", 0.3))
+    everyone = asyncio.create_task(index.wait(None, 5))
+    await asyncio.sleep(0)
+    index._on_change("MODIFIED", {"metadata": {"labels": {LABEL_OWNER: owner_label_value("alice")}}})
+    assert await alice and await everyone
+    assert not await bob  # timed out: alice's change did not wake bob
+    bob = asyncio.create_task(index.wait("Bob@example", 5))
+    await asyncio.sleep(0)
+    index._on_change("RELIST", {})  # a relist may change anyone's view
+    assert await bob
