@@ -90,7 +90,8 @@ def test_every_address_the_sandbox_configures_is_loopback(tmp_path):
                 assert not any(addr in net for net in PRIVATE)
 
 
-def test_agent_config_lists_only_agent_nodes_with_capacity(tmp_path):
+def test_agent_config_lists_only_agent_nodes_with_capacity(tmp_path, monkeypatch):
+    monkeypatch.delenv(components.ADDRESS_BLOCK_ENV, raising=False)
     topo = load_topology(DEFAULT)
     onprem = components.layouts(topo, tmp_path)[0]
     cfg = components.agent_config(BINS, topo, onprem)
