@@ -106,9 +106,9 @@ class ApiHandler(web.RequestHandler):
         return number
 
     def seconds(self, name: str, default: float, maximum: float) -> float:
-        """A number of seconds from the query (``default`` when absent), at most ``maximum``."""
+        """A number of seconds from the query (``default`` when absent), capped at ``maximum``."""
         value = self.get_argument(name, None)
-        if value is None or value == "":
+        if value is None:
             return default
         try:
             number = float(value)
@@ -122,7 +122,8 @@ class ApiHandler(web.RequestHandler):
         """``since`` and ``wait`` of a long-polled endpoint (waiting only with ``since``)."""
         since = self.get_argument("since", "").strip()
         limit = self.service.settings.long_poll_max_wait
-        return since, self.seconds("wait", min(25.0, limit), limit) if since else 0.0
+        wait = self.seconds("wait", min(25.0, limit), limit)  # checked even when unused
+        return since, wait if since else 0.0
 
     def json_body(self) -> object:
         try:
