@@ -63,8 +63,8 @@ async def test_slow_first_choice_loses_the_race(api, clean_user, sandbox, admin_
     messages = model["progress"]
     assert any("hedging with a standby on" in m for m in messages), messages
     assert model["state"]["cluster"] == cluster
-    if cluster != "onprem":  # onprem resumes after 25 s; under heavy load it may still win
-        assert any("Ready first — deleted the server on onprem" in m for m in messages), messages
+    # Exactly one pod is left (only_pod): the loser was deleted. Its narration ("Ready first —
+    # deleted the server on onprem") may come after the hub has closed the progress stream.
     assert pod.metadata.labels[HEDGE_LABEL] == WON
     status, _ = get_via_proxy(api, f"/user/{clean_user}/api", user_token(api, clean_user))
     assert status == 200

@@ -131,7 +131,7 @@ class Lab:
         await cell.locator(".jp-InputPrompt").click()
         before = set(await page.eval_on_selector_all("#fedspawner-panel tr[data-job]",
                                                      "rows => rows.map(r => r.dataset.job)"))
-        await page.click('.jp-NotebookPanel-toolbar >> text="Run on cluster…"')
+        await page.click('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-NotebookPanel-toolbar >> text="Run on cluster…"')
         await page.wait_for_selector(".jp-Dialog .fs-Form")
         await page.select_option(".jp-Dialog [data-kind]", kind)
         for name, value in fields.items():

@@ -80,8 +80,10 @@ async def test_warm_slot_holds_a_gpu_and_hands_it_over(sandbox, admin_api, regis
                     pods = [await core.read_namespaced_pod(n, "research") for n in names]
                     return all(p.status.phase == "Running" for p in pods)
                 await wait_for(seven_running, "7 tenant pods running", timeout=30)
-                await asyncio.sleep(1)
-                assert registry.warm.counts("onprem")[A100]["warm"] == 1
+
+                async def pool_sees_it_warm():  # the pool's own view, refreshed every pass
+                    return registry.warm.counts("onprem").get(A100, {}).get("warm") == 1
+                await wait_for(pool_sees_it_warm, "the pool counting its Running placeholder", timeout=15)
 
                 spawner = make_spawner(FederatedKubeSpawner, c, unique("warm"),
                                        {"cluster": "onprem", "gpu_type": A100, "gpu_count": 1})
