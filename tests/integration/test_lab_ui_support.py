@@ -22,7 +22,7 @@ import nbformat
 import pytest
 
 from .spawn_helpers import spawn, stop, user_token
-from .test_launch_form import CHROMIUM, CHROMIUM_ARGS, SHOTS, login
+from .test_launch_form import SHOTS, chromium, login
 
 playwright_api = pytest.importorskip("playwright.async_api")
 
@@ -161,14 +161,8 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 async def lab_browser():
-    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: `make test` installs Debian's chromium"
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    async with playwright_api.async_playwright() as p:
-        b = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            await b.close()
+    async with chromium() as b:
+        yield b
 
 
 @asynccontextmanager

@@ -14,6 +14,7 @@ import os
 import re
 import signal
 import time
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -37,8 +38,9 @@ A100 = "nvidia-a100-40gb"
 
 # ---- browser fixtures ------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-async def browser():
+@asynccontextmanager
+async def chromium():
+    """Debian's headless Chromium under Playwright (the browser tests' one launcher)."""
     assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: `make test` installs Debian's chromium"
     SHOTS.mkdir(parents=True, exist_ok=True)
     async with playwright_api.async_playwright() as p:
@@ -47,6 +49,12 @@ async def browser():
             yield b
         finally:
             await b.close()
+
+
+@pytest.fixture(scope="module")
+async def browser():
+    async with chromium() as b:
+        yield b
 
 
 async def login(browser, hub, user: str, *, javascript: bool = True, color_scheme: str = "light"):
