@@ -237,13 +237,9 @@ async def measure(args, sandbox_state: dict, hub_url: str) -> dict:
     return {"cluster": CLUSTER, "submit_latency_ms": latency, "load": result, "failed_cancels": failed_cancels}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sandbox-dir", type=Path, default=STATE / "sandbox")
-    parser.add_argument("--base-port", type=int, default=21400)
-    parser.add_argument("--hub-port", type=int, default=21000)
-    parser.add_argument("--rounds", type=int, default=20)
-    args = parser.parse_args()
+def run_on_hub(args, measure_fn) -> dict:
+    """``measure_fn(args, sandbox_state, hub_url)`` on the sandbox in ``args.sandbox_dir`` (started and
+    stopped here unless one is running there) and a real hub with the gateway (always started here)."""
     box = Sandbox(args.sandbox_dir, log=lambda *_: None)
     state = box.read_state()
     started_sandbox = not (state and state.get("ready") and box.running_processes())
@@ -254,12 +250,20 @@ def main() -> None:
                       extra_config=HUB_EXTRA, log=lambda *_: None)
     hub.start()
     try:
-        report = asyncio.run(measure(args, state, hub.url))
+        return asyncio.run(measure_fn(args, state, hub.url))
     finally:
         hub.stop()
         if started_sandbox:
             box.down()
-    print(json.dumps(report, indent=2))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sandbox-dir", type=Path, default=STATE / "sandbox")
+    parser.add_argument("--base-port", type=int, default=21400)
+    parser.add_argument("--hub-port", type=int, default=21000)
+    parser.add_argument("--rounds", type=int, default=20)
+    print(json.dumps(run_on_hub(parser.parse_args(), measure), indent=2))
 
 
 if __name__ == "__main__":

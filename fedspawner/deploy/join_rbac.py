@@ -9,6 +9,7 @@ Derived from the calls the code makes with the hub's namespace-scoped credential
 - the gateway: a job's ConfigMap (its record, merge-patched when cancelled), Services,
   pods and their logs, Jobs, events, and the operators' custom resources where a cluster
   serves them (TrainJob, PyTorchJob, TFJob, SparkApplication; JobSets Trainer makes);
+  the Lease that tells its replicas which one guards the cluster's jobs;
 - the inventory: ResourceQuotas, events and pods of the namespace.
 
 ``fedspawner join`` grants these in a Role, the sandbox's bootstrap grants the same, and
@@ -53,6 +54,9 @@ HUB_PERMISSIONS: tuple[Permission, ...] = (
     Permission("", "persistentvolumeclaims", (*MANAGE, "patch"), "spawner",
                "servers with persistent storage cannot start"),
     Permission("batch", "jobs", MANAGE, "gateway", "jobs cannot be submitted"),
+    Permission("coordination.k8s.io", "leases", ("create", "get", "update"), "gateway",
+               "several gateway replicas cannot share failover here: run a single replica",
+               required=False),
     Permission("networking.k8s.io", "ingresses", (*MANAGE, "update"), "spawner",
                "'access: ingress' cannot expose servers here", required=False),
     Permission("trainer.kubeflow.org", "trainjobs", (*MANAGE, "patch"), "gateway",

@@ -26,6 +26,11 @@ from .handlers import make_app
 from .service import GatewayService
 
 
+#: Bodies up to this many times ``max_body_bytes`` are read and refused with a 413 explaining the
+#: limit; larger ones the HTTP server cuts off unread.
+BODY_CUT_OFF = 4
+
+
 class GatewayApp(Application):
     """Serve the fedspawner REST API v1 for the member clusters of a federation."""
 
@@ -53,15 +58,14 @@ class GatewayApp(Application):
         await registry.start()
         await registry.wait_ready(10)
         service = GatewayService(registry, settings, Authenticator(HubAuth(config=self.config)))
-        service.index.start()
+        service.start()
         app = make_app(service, settings.base_url)
         server = app.listen(settings.listen_port(), address=settings.ip,
-                            max_body_size=settings.max_body_bytes, xheaders=True)
+                            max_body_size=BODY_CUT_OFF * settings.max_body_bytes, xheaders=True)
         if settings.pid_file:
             Path(settings.pid_file).write_text(str(os.getpid()))
         self.log.info("fedspawner gateway on http://%s:%d%s for clusters %s", settings.ip,
                       settings.listen_port(), settings.base_url, ", ".join(registry.members))
-        resume = asyncio.create_task(service.resume_guards())
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -70,7 +74,6 @@ class GatewayApp(Application):
             await stop.wait()
         finally:
             server.stop()
-            resume.cancel()
             await service.stop()
             await registry.stop()
             if settings.pid_file:

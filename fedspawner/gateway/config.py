@@ -35,6 +35,10 @@ class Gateway(Configurable):
     failover_window = Float(900.0, config=True, help="""
         Seconds after submission during which a job still waiting for its pods may fail over.
         Later it stays where it is and waits.""")
+    failover_lease_seconds = Float(15.0, config=True, help="""
+        Seconds a gateway replica's hold on a cluster's failover Lease lasts without renewal.
+        With several replicas, each guards the jobs of the clusters whose Lease it holds; when
+        one stops without releasing them, another takes over after this long.""")
     cancel_timeout = Float(90.0, config=True, help="""
         Seconds a cancel waits until every object of the job is gone from its cluster.""")
     pod_grace_seconds = Integer(10, config=True, help="""

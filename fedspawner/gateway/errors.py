@@ -42,6 +42,12 @@ class NotFound(GatewayError):
     status = 404
 
 
+class TooLarge(GatewayError):
+    """A request body over the gateway's limit (413)."""
+
+    status = 413
+
+
 class Unsatisfiable(GatewayError):
     """A valid request that no member cluster can run now (422)."""
 

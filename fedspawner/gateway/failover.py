@@ -1,20 +1,27 @@
 """Moving a job whose pods stay unschedulable to the next candidate cluster.
 
-After a job is created, a ``FailoverGuard`` watches it until its pods are all scheduled
-(or it ends, or is cancelled, or ``failover_window`` passes). When a pod stays
-unschedulable (FailedScheduling), its image cannot be pulled, or the quota refuses its
-pods, for ``failover_grace`` seconds, the guard re-places the job among the clusters
-still to try, creates it on the first that takes it, records the move in the job's
-history, and deletes it from the cluster it left. Everything it needs is on the
-cluster (the job record and spec on the anchor ConfigMap), so a restarted gateway
-resumes guarding where the last one stopped. What counts as stuck is decided by the
-federation core's failover rules, as for notebook servers.
+One ``FailoverQueue`` guards every job that may still fail over, as a controller's work
+queue does: the shared jobs index tells it which job changed, one worker looks at each
+changed job (each at most once however many changes queued up), and a timer brings a
+stuck job back when its grace period ends; nothing is open per job. A job is guarded
+until its pods are all scheduled (or it ends, or is cancelled, or ``failover_window``
+passes). When a pod stays unschedulable (FailedScheduling), its image cannot be pulled,
+or the quota refuses its pods, for ``failover_grace`` seconds, the queue re-places the
+job among the clusters still to try, creates it on the first that takes it, records the
+move in the job's history, and deletes it from the cluster it left. Everything it needs
+is on the cluster (the job record and spec on the anchor ConfigMap), so a restarted
+gateway resumes guarding where the last one stopped; with several replicas, each guards
+the clusters whose Lease it holds (``lease.ClusterLeases``). What counts as stuck is
+decided by the federation core's failover rules, as for notebook servers.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import datetime
 
@@ -23,7 +30,7 @@ from .cancel import delete_job
 from .identity import JobRecord, spec_of
 from .model import JobObjects
 from .planning import job_placement, replan
-from .status import current_pods, expected_pods, pod_reason, terminal_state, unschedulable
+from .status import current_pods, expected_pods, job_view, pod_reason, terminal_state, unschedulable
 
 log = logging.getLogger(__name__)
 
@@ -66,64 +73,167 @@ def _epoch(iso: str) -> float:
         return time.time()
 
 
-class FailoverGuard:
-    """Watches one job until it is settled, moving it while it is stuck.
+#: One copy of a job: ``(cluster, job id)``.
+Key = tuple[str, str]
 
-    ``service`` is the ``GatewayService`` (its settings, registry, store and submitter).
+
+class FailoverQueue:
+    """Guards every job that may still fail over, on the clusters this replica guards.
+
+    ``service`` is the ``GatewayService`` (its settings, registry, jobs index, store and
+    submitter); ``holds(cluster)`` says whether this replica guards that cluster's jobs now
+    (it holds the cluster's Lease). ``changed`` is the index's listener; at most ``moves``
+    moves run at once, beside the worker.
     """
 
-    def __init__(self, service, job_id: str, cluster: str):
+    def __init__(self, service, holds: Callable[[str], bool], moves: int = 4):
         self.service = service
-        self.job_id = job_id
-        self.cluster = cluster
+        self.holds = holds
+        self._queued: dict[Key, None] = {}     # copies to look at, in order, each once
+        self._wake = asyncio.Event()
+        self._guarded: set[Key] = set()        # copies looked at and still guarded
+        self._done: set[Key] = set()           # copies settled (or that stay): never guarded again
+        self._since: dict[Key, float] = {}     # when each guarded copy was first seen stuck
+        self._timers: dict[Key, asyncio.TimerHandle] = {}
+        self._moving: dict[str, asyncio.Task] = {}
+        self._held_off: set[str] = set()       # jobs a cancel is deleting
+        self._moves = asyncio.Semaphore(moves)
+        self._worker: asyncio.Task | None = None
 
     @property
     def settings(self):
         """The gateway's settings (grace period and window)."""
         return self.service.settings
 
-    async def run(self) -> None:
-        """Guard the job until it is settled, moving it as often as it gets stuck."""
+    def guarded(self) -> list[Key]:
+        """The copies of jobs under guard now."""
+        return sorted(self._guarded)
+
+    # ---- running -------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the worker (idempotent)."""
+        if self._worker is None:
+            self._worker = asyncio.create_task(self._work(), name="failover-queue")
+
+    async def stop(self) -> None:
+        """Stop the worker, its timers and the moves under way (the next gateway resumes them)."""
+        tasks = [t for t in (self._worker, *self._moving.values()) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for timer in self._timers.values():
+            timer.cancel()
+        self._worker, self._timers = None, {}
+
+    def changed(self, cluster: str, job_id: str | None) -> None:
+        """Queue ``job_id`` on ``cluster`` (every job there when None) to be looked at."""
+        ids = self.service.index.job_ids(cluster) if job_id is None else (job_id,)
+        for one in ids:
+            self._queued[(cluster, one)] = None
+        if ids:
+            self._wake.set()
+
+    async def _work(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._queued:
+                key = next(iter(self._queued))
+                del self._queued[key]
+                try:
+                    self.look(*key)
+                except Exception:  # noqa: BLE001 - one job's trouble must not stop the others' guard
+                    log.exception("job %s on %s: failover check failed", key[1], key[0])
+
+    @asynccontextmanager
+    async def held_off(self, job_id: str) -> AsyncIterator[None]:
+        """Keep the job from being moved (while a cancel deletes it); waits for a move under way."""
+        self._held_off.add(job_id)
         try:
-            while True:
-                stuck = await self._until_stuck()
-                if stuck is None:
-                    return
-                moved = await self._move(*stuck)
-                if moved is None:
-                    return
-                self.cluster = moved
-        except Exception:  # noqa: BLE001 - a guard must never take the gateway down
-            log.exception("job %s: failover guard stopped", self.job_id)
+            moving = self._moving.get(job_id)
+            if moving is not None:
+                await asyncio.gather(asyncio.shield(moving), return_exceptions=True)
+            yield
+        finally:
+            self._held_off.discard(job_id)
+
+    # ---- deciding ------------------------------------------------------------------------------
+    def look(self, cluster: str, job_id: str) -> None:
+        """Decide about one copy of a job now: stop guarding it, wait, or start moving it."""
+        key = (cluster, job_id)
+        if job_id in self._moving or job_id in self._held_off:
+            return
+        index = self.service.index
+        if not index.has(cluster, job_id):
+            self._forget(key)
+            self._done.discard(key)
+            return
+        if key in self._done or not self.holds(cluster):
+            self._forget(key)
+            return
+        objects = index.job(cluster, job_id)
+        record = objects.record
+        if record is None:  # its anchor has not reached the index yet
+            return
+        first_look = key not in self._guarded
+        if (not record.failover or self.expired(record) or settled(objects)
+                or (first_look and job_view(objects)["phase"] != "Pending")):  # after a restart: running
+            self._forget(key)
+            self._done.add(key)
+            return
+        self._guarded.add(key)
+        reason = stuck_reason(objects, index.failed_creates(cluster, job_id))
+        if reason is None:
+            self._since.pop(key, None)
+            return
+        left = self._since.setdefault(key, time.monotonic()) + self.settings.failover_grace - time.monotonic()
+        if left > 0:
+            self._later(key, left)
+            return
+        self._forget(key)
+        self._moving[job_id] = asyncio.create_task(self._move_and_look(objects, reason), name=f"move-{job_id}")
 
     def expired(self, record: JobRecord) -> bool:
         """Whether the job was submitted longer than ``failover_window`` ago (it stays then)."""
         return time.time() > _epoch(record.created) + self.settings.failover_window
 
-    async def _until_stuck(self) -> tuple[JobObjects, str] | None:
-        """Watch the job on its cluster; (objects, reason) once it has been stuck for the grace period."""
-        async with self.service.store.mirror(self.cluster, self.job_id, events=True) as mirror:
-            since: float | None = None  # when the job was first seen stuck
-            while True:
-                objects = mirror.objects()
-                record = objects.record
-                if mirror.empty() or record is None or not record.failover or self.expired(record):
-                    return None
-                reason = stuck_reason(objects, mirror.failed_creates())
-                if reason is None:
-                    if settled(objects):
-                        return None
-                    since = None
-                else:
-                    since = time.monotonic() if since is None else since
-                    if time.monotonic() - since >= self.settings.failover_grace:
-                        return objects, reason
-                await mirror.next_change(1.0)
+    def _later(self, key: Key, delay: float) -> None:
+        """Look at ``key`` again in ``delay`` seconds (when its grace period ends)."""
+        if key not in self._timers:
+            self._timers[key] = asyncio.get_running_loop().call_later(delay, self._due, key)
+
+    def _due(self, key: Key) -> None:
+        self._timers.pop(key, None)
+        self.changed(*key)
+
+    def _forget(self, key: Key) -> None:
+        self._guarded.discard(key)
+        self._since.pop(key, None)
+        timer = self._timers.pop(key, None)
+        if timer is not None:
+            timer.cancel()
+
+    # ---- moving --------------------------------------------------------------------------------
+    async def _move_and_look(self, objects: JobObjects, reason: str) -> None:
+        job_id = objects.job_id
+        try:
+            async with self._moves:
+                moved = await self._move(objects, reason)
+        except Exception:  # noqa: BLE001 - a failed move must never take the gateway down
+            log.exception("job %s: moving it failed", job_id)
+            moved = None
+        finally:
+            self._moving.pop(job_id, None)
+        self._done.discard((objects.cluster, job_id))
+        self.changed(moved or objects.cluster, job_id)
 
     async def _move(self, objects: JobObjects, reason: str) -> str | None:
         """Re-place the job; the cluster it moved to, or None when it stays."""
-        service, cluster = self.service, self.cluster
-        spec, record, owner = spec_of(objects.anchor), objects.record, objects.owner
+        service, cluster, job_id = self.service, objects.cluster, objects.job_id
+        anchor = await service.store.anchor(objects)  # the index holds its metadata only
+        if anchor["metadata"].get("deletionTimestamp"):
+            return None  # being cancelled
+        spec, record, owner = spec_of(anchor), objects.record, objects.owner
         request = job_placement(spec, record.requested_gpu, owner, frozenset(record.groups), None)
         order, gpu_types = replan(request, service.registry.snapshot(), record.failover, record.ordered)
         order = await service.submitter.runnable(order, spec.kind)
@@ -132,13 +242,13 @@ class FailoverGuard:
                                               f"waiting on {cluster}")
             return None
         try:
-            moved, _ = await service.submitter.place(self.job_id, spec, owner, order, gpu_types, record,
+            moved, _ = await service.submitter.place(job_id, spec, owner, order, gpu_types, record,
                                                      moving_from=(cluster, reason))
         except Exception as err:  # noqa: BLE001 - every candidate refused: stay and say so
             await self._stay(objects, record,
                              f"{cluster}: {reason}; moving it failed ({err}) — waiting on {cluster}")
             return None
-        log.info("job %s failed over from %s to %s: %s", self.job_id, cluster, moved.cluster, reason)
+        log.info("job %s failed over from %s to %s: %s", job_id, cluster, moved.cluster, reason)
         await delete_job(service.store, objects, timeout=self.settings.cancel_timeout,
                          pod_grace=self.settings.pod_grace_seconds)
         return moved.cluster

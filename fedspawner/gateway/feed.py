@@ -1,9 +1,10 @@
 """The watch stream of one job: its ``Job`` view again whenever anything about it changes.
 
-A ``JobFeed`` mirrors the job's objects with watches and follows rank 0's log for
-progress lines, and yields ``{"job": ...}`` at once, then on every change (at most one
-line per ``interval``), ``{"heartbeat": true}`` when quiet for ``heartbeat`` seconds, and
-stops after the line that shows the job finished. If the job leaves its cluster
+A ``JobFeed`` reads the job's objects from the shared jobs index (``index.JobFollow``:
+no watch of its own) and rank 0's progress lines from one log follow per job, shared by
+every stream showing it (``SharedProgress``). It yields ``{"job": ...}`` at once, then on
+every change (at most one line per ``interval``), ``{"heartbeat": true}`` when quiet for
+``heartbeat`` seconds, and stops after the line that shows the job finished. If the job leaves its cluster
 (failover) the feed follows it to the next; if it is gone everywhere (cancelled), a
 last line says so.
 """
@@ -14,7 +15,8 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 
 import aiohttp
 from kubernetes_asyncio.client.rest import ApiException
@@ -30,10 +32,11 @@ log = logging.getLogger(__name__)
 
 
 class ProgressFollower:
-    """Follows rank 0's log and keeps its last progress line."""
+    """Follows rank 0's log and keeps its last progress line; tells every stream showing it."""
 
-    def __init__(self, api, namespace: str, on_change):
-        self.api, self.namespace, self.on_change = api, namespace, on_change
+    def __init__(self, api, namespace: str):
+        self.api, self.namespace = api, namespace
+        self.listeners: set[Callable[[], None]] = set()
         self.progress: dict | None = None
         self._pod: str | None = None
         self._task: asyncio.Task | None = None
@@ -59,7 +62,8 @@ class ProgressFollower:
                 found = [p for p in (parse_line(line.decode(errors="replace")) for line in lines) if p]
                 if found:
                     self.progress = found[-1]
-                    self.on_change()
+                    for listener in self.listeners:
+                        listener()
         except (ApiException, aiohttp.ClientError, asyncio.TimeoutError) as err:
             log.debug("progress follow of %s ended: %s", pod["metadata"]["name"], err)
 
@@ -68,6 +72,33 @@ class ProgressFollower:
         if self._task is not None:
             self._task.cancel()
             self._task = None
+
+
+class SharedProgress:
+    """One rank-0 log follow per job, however many watch streams show the job's progress."""
+
+    def __init__(self):
+        self._followers: dict[tuple[str, str], ProgressFollower] = {}
+
+    @contextmanager
+    def join(self, api, job: JobObjects, on_change: Callable[[], None]) -> Iterator[ProgressFollower]:
+        """The job's follower while inside; ``on_change`` is called on each new progress line. The
+        follow stops when the last stream leaves."""
+        key = (job.cluster, job.job_id)
+        follower = self._followers.get(key)
+        if follower is None:
+            follower = self._followers[key] = ProgressFollower(api, job.namespace)
+        follower.listeners.add(on_change)
+        try:
+            yield follower
+        finally:
+            follower.listeners.discard(on_change)
+            if not follower.listeners:
+                follower.stop_soon()
+                del self._followers[key]
+
+    def __len__(self) -> int:
+        return len(self._followers)
 
 
 class JobFeed:
@@ -101,13 +132,12 @@ class JobFeed:
         """The job's views while it is on ``job.cluster``."""
         api = self.service.registry.api(job.cluster)
         snapshot = self.service.registry.snapshot
-        async with self.service.store.mirror(job.cluster, job.job_id) as mirror:
-            follower = ProgressFollower(api, job.namespace, mirror.changed.set)
-            sent, sent_at = None, 0.0
-            try:
+        async with self.service.index.follow(job.cluster, job.job_id) as follow:
+            with self.service.progress.join(api, job, follow.changed.set) as follower:
+                sent, sent_at = None, 0.0
                 while True:
-                    objects = mirror.objects()
-                    if mirror.empty():
+                    objects = follow.objects()
+                    if follow.empty():
                         return
                     follower.update(objects)
                     view = job_view(objects, follower.progress, snapshot())
@@ -124,8 +154,6 @@ class JobFeed:
                         if view["phase"] in FINISHED:
                             return
                     quiet = self.heartbeat - (time.monotonic() - sent_at)
-                    if not await mirror.next_change(max(quiet, 0.01)):
+                    if not await follow.next_change(max(quiet, 0.01)):
                         sent_at = time.monotonic()
                         yield {"heartbeat": True}
-            finally:
-                follower.stop_soon()

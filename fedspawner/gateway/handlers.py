@@ -24,7 +24,8 @@ from tornado.iostream import StreamClosedError
 
 from ..errors import UserError
 from . import logs
-from .errors import BadRequest, GatewayError, NotFound
+from ..jobs.checks import MAX_SCRIPT_BYTES
+from .errors import BadRequest, GatewayError, NotFound, TooLarge
 from .feed import JobFeed
 from .model import JobObjects
 from .service import GatewayService
@@ -74,6 +75,11 @@ class ApiHandler(web.RequestHandler):
         self.set_header("Cache-Control", "no-store")
 
     async def prepare(self) -> None:
+        limit = self.service.settings.max_body_bytes
+        if len(self.request.body or b"") > limit:
+            raise TooLarge(f"The request body is {len(self.request.body):,} bytes; the gateway takes at most "
+                           f"{limit:,}. Scripts may be up to {MAX_SCRIPT_BYTES:,} bytes: put larger files in a "
+                           "dataset or the image instead.")
         if self.authenticated:
             self.caller = await self.service.auth.caller(self)
 
@@ -277,18 +283,18 @@ class LogsHandler(StreamHandler):
         """The job (it may have moved) and, once the rank's container has started, its pod and
         container; None for those when the client left or the job was cancelled meanwhile.
 
-        Waits on a mirror of the job on its cluster (no polling); when the job leaves the
-        cluster, looks for it again (a failover moves it).
+        Waits on the job in the shared jobs index (no polling, no watch of its own); when the job
+        leaves the cluster, looks for it again (a failover moves it).
         """
-        store = self.service.store
+        store, index = self.service.store, self.service.index
         started = logs.started_pod(job, rank, container)
         while started is None and not self.closed:
-            async with store.mirror(job.cluster, job.job_id) as mirror:
-                while started is None and not self.closed and not mirror.empty():
-                    job = mirror.objects()
+            async with index.follow(job.cluster, job.job_id) as follow:
+                while started is None and not self.closed and not follow.empty():
+                    job = follow.objects()
                     started = logs.started_pod(job, rank, container)
                     if started is None:
-                        await mirror.next_change(1.0)  # at least every second: did the client leave?
+                        await follow.next_change(1.0)  # at least every second: did the client leave?
             if started is None and not self.closed:
                 try:
                     job = await store.get(job.job_id)

@@ -23,10 +23,11 @@ from .cancel import CancelIncomplete, delete_job
 from .config import Gateway
 from .discovery import BackendDiscovery
 from .errors import BadRequest, ClusterUnavailable, Forbidden
-from . import kube
-from .failover import FailoverGuard
+from .failover import FailoverQueue
+from .feed import SharedProgress
 from .identity import resubmission
 from .index import JobIndex
+from .lease import ClusterLeases
 from .model import JobObjects
 from .status import cancelled_view, job_row, job_view
 from .store import JobStore
@@ -46,7 +47,17 @@ class GatewayService:
         self.store = JobStore(registry, self.discovery)
         self.submitter = Submitter(registry, self.discovery, settings)
         self.index = JobIndex(registry, self.store)
-        self.guards: dict[str, asyncio.Task] = {}
+        self.progress = SharedProgress()
+        self.leases = ClusterLeases(registry, settings.failover_lease_seconds,
+                                    on_acquired=lambda cluster: self.failover.changed(cluster, None))
+        self.failover = FailoverQueue(self, self.leases.holds)
+        self.index.listen(self.failover.changed)
+
+    def start(self) -> None:
+        """Start the jobs index, the failover Leases and the failover queue."""
+        self.index.start()
+        self.leases.start()
+        self.failover.start()
 
     # ---- clusters ------------------------------------------------------------------------------
     async def clusters(self, caller: Caller) -> list[dict]:
@@ -101,10 +112,11 @@ class GatewayService:
         return job_view(job, progress, self.registry.snapshot())
 
     async def list_jobs(self, caller: Caller, everyone: bool, state: str | None) -> dict:
-        """The caller's jobs (everyone's with ``everyone``, for admins) on every cluster, newest first;
-        ``state`` filters by phase. Only running jobs get their progress (from rank 0's log)."""
+        """The caller's jobs (everyone's with ``everyone``, for admins) on every cluster, newest first,
+        from the live index; ``state`` filters by phase. Only running jobs get their progress (from
+        rank 0's log)."""
         check_listing(caller, everyone, state)
-        jobs, skipped = await self.store.list(None if everyone else caller.name)
+        jobs, skipped = self.index.jobs(None if everyone else caller.name)
         snapshot = self.registry.snapshot()
         views = [(job, job_view(job, None, snapshot)) for job in jobs]
         if state:
@@ -151,9 +163,7 @@ class GatewayService:
         view = await self.view(job)
         view["spec"] = None
         if job.anchor is not None:
-            anchor = await kube.request(self.registry.api(job.cluster), "GET",
-                                        kube.CONFIGMAPS.path(job.namespace, job.anchor["metadata"]["name"]))
-            view["spec"] = resubmission(anchor, job.record)
+            view["spec"] = resubmission(await self.store.anchor(job), job.record)
         return view
 
     def authorise(self, caller: Caller, job: JobObjects) -> JobObjects:
@@ -168,62 +178,37 @@ class GatewayService:
         return self.authorise(caller, await self.store.get(job_id))
 
     async def submit(self, caller: Caller, body: object) -> dict:
-        """Create a job for the caller (see ``Submitter.submit``) and guard it; its view."""
+        """Create a job for the caller (see ``Submitter.submit``); its view. The failover queue
+        guards it once the index sees it."""
         job = await self.submitter.submit(caller.name, caller.groups, body)
-        self.guard(job)
+        await self.index.until(job.cluster, job.job_id, present=True)
         return job_view(job, None, self.registry.snapshot())
 
     async def cancel(self, caller: Caller, job_id: str) -> dict:
-        """Stop the job's failover guard, then delete every copy of the job (a failover may leave two)."""
-        copies = await self.store.copies(job_id, owned=True)
-        self.authorise(caller, copies[0])
-        guard = self.guards.pop(job_id, None)
-        if guard is not None:
-            guard.cancel()
-            await asyncio.gather(guard, return_exceptions=True)
-            copies = await self.store.copies(job_id, owned=True)  # it may have just moved the job
-        last = await self.view(copies[0])
-        results = await asyncio.gather(*(delete_job(self.store, job, timeout=self.settings.cancel_timeout,
-                                                    pod_grace=self.settings.pod_grace_seconds)
-                                         for job in copies), return_exceptions=True)
+        """Keep the failover queue off the job (waiting for a move under way), then delete every copy
+        of the job (a failover may leave two)."""
+        self.authorise(caller, (await self.store.copies(job_id))[0])
+        async with self.failover.held_off(job_id):
+            copies = await self.store.copies(job_id, owned=True)  # it may have just moved
+            last = await self.view(copies[0])
+            results = await asyncio.gather(*(delete_job(self.store, job, timeout=self.settings.cancel_timeout,
+                                                        pod_grace=self.settings.pod_grace_seconds)
+                                             for job in copies), return_exceptions=True)
         for result in results:
             if isinstance(result, CancelIncomplete):
                 raise ClusterUnavailable(f"Job {job_id} is being deleted, but objects are {result}. Ask "
                                          "again to check; they usually go within a minute.", 504)
             if isinstance(result, BaseException):
                 raise result
+        await asyncio.gather(*(self.index.until(job.cluster, job_id, present=False) for job in copies))
         return cancelled_view(last, f"cancelled: every object deleted from {copies[0].cluster}")
 
-    # ---- failover guards -----------------------------------------------------------------------
-    def guard(self, job: JobObjects) -> None:
-        """Watch a just-placed job and fail it over while its pods stay unschedulable."""
-        record = job.record
-        if record is None or not record.failover or job.job_id in self.guards:
-            return
-        guard = FailoverGuard(self, job.job_id, job.cluster)
-        task = asyncio.create_task(guard.run(), name=f"guard-{job.job_id}")
-        self.guards[job.job_id] = task
-        task.add_done_callback(lambda _t, job_id=job.job_id: self.guards.pop(job_id, None))
-
-    async def resume_guards(self) -> None:
-        """After a restart: guard again every job still waiting that may fail over."""
-        try:
-            jobs, _ = await self.store.list(None)
-        except Exception as err:  # noqa: BLE001 - not fatal: new submissions are still guarded
-            log.warning("could not resume failover guards: %s", err)
-            return
-        for job in jobs:
-            if job_view(job)["phase"] == "Pending":
-                self.guard(job)
-
     async def stop(self) -> None:
-        """Stop the jobs index and every failover guard (they resume in the next gateway from the
-        clusters)."""
+        """Stop the failover queue, release the Leases and stop the index (another replica, or the
+        next gateway, resumes from the clusters)."""
+        await self.failover.stop()
+        await self.leases.stop()
         await self.index.stop()
-        tasks = list(self.guards.values())
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def check_listing(caller: Caller, everyone: bool, state: str | None) -> None:

@@ -1,9 +1,10 @@
 """Jobs as the member clusters hold them: found by label on every cluster, no database.
 
 Every object of a job carries ``app.kubernetes.io/managed-by=fedspawner`` and
-``fedspawner.dev/job-id``; a user's jobs also ``fedspawner.dev/owner``. Listing asks
-each healthy cluster for the objects matching those labels (in parallel) and groups
+``fedspawner.dev/job-id``; a user's jobs also ``fedspawner.dev/owner``. Finding a job
+asks each healthy cluster for the objects matching its labels (in parallel) and groups
 them by job id, so a gateway restart or a second replica sees exactly the same jobs.
+(Lists of many jobs come from the live ``index.JobIndex`` instead.)
 """
 
 from __future__ import annotations
@@ -11,21 +12,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 from kubernetes_asyncio.client.rest import ApiException
 
 from ..federation.registry import ClusterRegistry
 from ..jobs.vocabulary import JOB_ID_RE
-from ..jobs.labels import (
-    LABEL_JOB_ID, LABEL_MANAGED_BY, LABEL_OWNER, MANAGED_BY, job_selector, owner_label_value,
-)
+from ..jobs.labels import LABEL_JOB_ID, job_selector
 from . import kube
 from .discovery import BackendDiscovery
 from .errors import ClusterUnavailable, NotFound
 from .identity import ANNOTATION_RECORD, JobRecord
-from .mirror import JobMirror
 from .model import JobObjects, labels
 
 log = logging.getLogger(__name__)
@@ -86,18 +82,10 @@ class JobStore:
                     jobs.setdefault(job_id, JobObjects(job_id, cluster, ns)).add(obj)
         return jobs
 
-    @asynccontextmanager
-    async def mirror(self, cluster: str, job_id: str, *, owned: bool = False,
-                     events: bool = False) -> AsyncIterator[JobMirror]:
-        """A live ``JobMirror`` of one job on ``cluster`` (synced once), stopped on leaving."""
-        resources = await self.resources(cluster, owned)
-        mirror = JobMirror(self.registry.api(cluster), cluster, self.namespace(cluster), job_id, resources,
-                           events=events)
-        await mirror.start()
-        try:
-            yield mirror
-        finally:
-            await mirror.stop()
+    async def anchor(self, job: JobObjects) -> dict:
+        """The job's anchor ConfigMap in full (lists and the index hold its metadata only)."""
+        return await kube.request(self.registry.api(job.cluster), "GET",
+                                  kube.CONFIGMAPS.path(job.namespace, job.anchor["metadata"]["name"]))
 
     async def save_record(self, job: JobObjects, record: JobRecord) -> None:
         """Write ``record`` to the job's anchor on its cluster."""
@@ -119,17 +107,6 @@ class JobStore:
             for job_id, job in answer.items():
                 by_id[job_id].append(job)
         return by_id, skipped
-
-    async def list(self, owner: str | None) -> tuple[list[JobObjects], list[dict]]:
-        """Jobs of ``owner`` (every job when None) on every healthy cluster, and the clusters skipped."""
-        wanted = {LABEL_MANAGED_BY: MANAGED_BY}
-        if owner is not None:
-            wanted[LABEL_OWNER] = owner_label_value(owner)
-        by_id, skipped = await self._everywhere(kube.selector(wanted))
-        jobs = [newest(copies) for copies in by_id.values()]
-        if owner is not None:  # labels are lossy; the annotation holds the exact name
-            jobs = [j for j in jobs if j.owner == owner]
-        return jobs, skipped
 
     async def copies(self, job_id: str, owned: bool = False) -> list[JobObjects]:
         """Every copy of a job (one, or two during a failover), newest first; 404 / 503 when none.

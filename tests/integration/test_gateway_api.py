@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
+import json
 
 import aiohttp
 import pytest
 
-from fedspawner.sandbox.federation import member_clusters
-
-from .conftest import TEST_HUB_PORT
-from .test_gateway_support import Gateway, wait_healthy
+from .test_gateway_support import Gateway, GatewayReplica
 from .test_gateway_support import *  # noqa: F401,F403 - the fixtures
 
 pytestmark = pytest.mark.sandbox
@@ -125,6 +119,9 @@ async def test_nothing_a_user_sends_causes_a_500(gw, token_for):
         assert isinstance(answer, dict) and answer["message"], (path, answer)
     status, answer = await gw.call("PUT", "/jobs", alice, {})
     assert status == 405 and answer["status"] == 405
+    huge = json.dumps({"kind": "job", "script": "x" * (5 * 2**20)}).encode()  # over the 4 MiB limit
+    status, answer = await gw.call("POST", "/jobs", alice, raw=huge)
+    assert status == 413 and "at most 4,194,304" in answer["message"], answer
 
 
 async def test_logs_refuse_a_rank_or_container_the_job_does_not_have(gw, token_for, alices_job):
@@ -158,37 +155,16 @@ async def test_openapi_document_is_served(gw):
     assert doc["servers"][0]["url"] == "/services/fedspawner-gateway/api/v1"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture
 async def second_gateway(tmp_path, sandbox, gateway_up):
     """Another gateway process (a second replica) with an image allow-list, unmanaged by the hub."""
-    port = _free_port()
-    config = tmp_path / "gateway_config.py"
-    config.write_text(f"c.Federation.clusters = {member_clusters(sandbox.state_dir)!r}\n"
-                      f"c.Gateway.port = {port}\nc.Gateway.base_url = '/'\n"
-                      "c.Gateway.allowed_images = ['pytorch/pytorch:*', 'python:3.11-slim']\n")
-    env = dict(os.environ, JUPYTERHUB_API_URL=f"http://127.0.0.1:{TEST_HUB_PORT + 81}/hub/api",
-               JUPYTERHUB_SERVICE_NAME="fedspawner-gateway")
-    env.pop("JUPYTERHUB_SERVICE_PREFIX", None)
-    with open(tmp_path / "gateway.log", "wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "fedspawner.gateway", "--config", str(config)],
-                                env=env, stdout=log, stderr=subprocess.STDOUT)
+    replica = GatewayReplica(tmp_path, sandbox.state_dir,
+                             "c.Gateway.allowed_images = ['pytorch/pytorch:*', 'python:3.11-slim']\n")
     try:
-        url = f"http://127.0.0.1:{port}/api/v1"
-        await wait_healthy(url, timeout=60)
-        yield url
+        await replica.start()
+        yield replica.url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        replica.stop()
 
 
 async def test_a_second_replica_sees_the_same_jobs_and_enforces_its_allow_list(

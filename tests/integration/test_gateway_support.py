@@ -8,8 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
+import socket
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -18,6 +24,7 @@ from fedspawner.federation.watch import ResourceWatch
 from fedspawner.gateway import kube
 from fedspawner.gateway.config import SERVICE_NAME
 from fedspawner.jobs.labels import job_selector
+from fedspawner.sandbox.federation import member_clusters
 
 from .conftest import TEST_HUB_PORT, TEST_STATE_DIR
 
@@ -133,6 +140,50 @@ async def wait_healthy(url: str = GATEWAY, timeout: float = 90) -> None:
                 pass
             await asyncio.sleep(0.3)
     raise AssertionError(f"the gateway did not answer at {url} within {timeout}s")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class GatewayReplica:
+    """Another gateway process beside the hub-managed one (not managed by the hub), for the sandbox's
+    clusters, resolving tokens through the test hub; ``settings`` are more ``c.Gateway`` lines."""
+
+    def __init__(self, state: Path, sandbox_dir: Path, settings: str = ""):
+        self.port = free_port()
+        self.config = state / "replica_gateway_config.py"
+        self.config.write_text(f"c.Federation.clusters = {member_clusters(sandbox_dir)!r}\n"
+                               f"c.Gateway.port = {self.port}\nc.Gateway.base_url = '/'\n{settings}")
+        self.env = dict(os.environ, JUPYTERHUB_API_URL=f"http://127.0.0.1:{TEST_HUB_PORT + 81}/hub/api",
+                        JUPYTERHUB_SERVICE_NAME=SERVICE_NAME)
+        self.env.pop("JUPYTERHUB_SERVICE_PREFIX", None)
+        self.log_path = state / "replica_gateway.log"
+        self.url = f"http://127.0.0.1:{self.port}/api/v1"
+        self.process: subprocess.Popen | None = None
+
+    async def start(self) -> None:
+        """Start it and wait until it answers."""
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "fedspawner.gateway", "--config", str(self.config), "--log-level", "INFO"],
+                env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        await wait_healthy(self.url, timeout=60)
+
+    def stop(self) -> None:
+        """Stop it as a supervisor would (SIGTERM), killing it if it does not end in 15 s."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,5 @@
-"""The jobs feed's pure parts: rows, ranks, origins and resubmission from the record, waking by owner."""
+"""The jobs feed's pure parts: rows, ranks, origins and resubmission from the record; the shared index
+keeping objects by job id and waking only those a change concerns."""
 
 from __future__ import annotations
 
@@ -6,10 +7,11 @@ import asyncio
 import json
 from types import SimpleNamespace
 
+from fedspawner.gateway import kube
 from fedspawner.gateway.identity import SPEC_KEY, JobRecord, resubmission
 from fedspawner.gateway.index import JobIndex
 from fedspawner.gateway.status import ROW_FIELDS, job_row
-from fedspawner.jobs.labels import LABEL_OWNER, owner_label_value
+from fedspawner.jobs.labels import LABEL_JOB_ID, LABEL_OWNER, owner_label_value
 from fedspawner.jobs.spec import JobSpec
 
 from .test_gateway_status import objects, pod, record
@@ -67,16 +69,72 @@ def test_resubmission_is_the_spec_with_script_clusters_and_origin():
     assert resubmission(configmap, JobRecord.for_spec(spec, None, frozenset(), False))["cluster"] == "auto"
 
 
+def bare_index() -> JobIndex:
+    """An index with no clusters to watch, fed changes by hand as its watches would."""
+    return JobIndex(SimpleNamespace(members={}, inventories={}), store=SimpleNamespace(namespace=lambda _: "ns"))
+
+
+def labelled(name: str, job_id: str | None, owner: str = "alice", kind: str = "Pod") -> dict:
+    meta_labels = {LABEL_OWNER: owner_label_value(owner), **({LABEL_JOB_ID: job_id} if job_id else {})}
+    return {"kind": kind, "metadata": {"name": name, "namespace": "ns", "labels": meta_labels}}
+
+
+def change(index: JobIndex, kind: str, obj: dict, resource=kube.PODS, watch=None) -> None:
+    index._on_change("onprem", resource, watch or SimpleNamespace(objects={}), kind, obj)
+
+
 async def test_a_change_wakes_its_owner_and_everyone_waiters_only():
-    index = JobIndex(SimpleNamespace(members={}, inventories={}), store=None)
+    index = bare_index()
     alice = asyncio.create_task(index.wait("alice", 5))
     bob = asyncio.create_task(index.wait("Bob@example", 0.3))
     everyone = asyncio.create_task(index.wait(None, 5))
     await asyncio.sleep(0)
-    index._on_change("MODIFIED", {"metadata": {"labels": {LABEL_OWNER: owner_label_value("alice")}}})
+    change(index, "MODIFIED", labelled("p", None))
     assert await alice and await everyone
     assert not await bob  # timed out: alice's change did not wake bob
     bob = asyncio.create_task(index.wait("Bob@example", 5))
     await asyncio.sleep(0)
-    index._on_change("RELIST", {})  # a relist may change anyone's view
+    change(index, "RELIST", {})  # a relist may change anyone's view
     assert await bob
+
+
+async def test_objects_are_indexed_by_job_and_wake_only_that_jobs_followers():
+    index = bare_index()
+    index._started["onprem"].set()
+    index.watches["onprem"] = []
+    index.events["onprem"] = SimpleNamespace(objects={}, synced=asyncio.Event())
+    index.events["onprem"].synced.set()
+    heard: list = []
+    index.listen(lambda cluster, job_id: heard.append((cluster, job_id)))
+    change(index, "ADDED", labelled("a-0", "j-aaaaaaaa"))
+    async with index.follow("onprem", "j-aaaaaaaa") as mine, index.follow("onprem", "j-bbbbbbbb",
+                                                                           appear_timeout=0.05) as other:
+        assert [p["metadata"]["name"] for p in mine.objects().pods] == ["a-0"] and other.empty()
+        change(index, "ADDED", labelled("a-1", "j-aaaaaaaa"))
+        assert await mine.next_change(1) and not await other.next_change(0.05)
+        assert len(mine.objects().pods) == 2
+        change(index, "DELETED", labelled("a-0", "j-aaaaaaaa"))
+        change(index, "DELETED", labelled("a-1", "j-aaaaaaaa"))
+        assert mine.empty() and index.job_ids("onprem") == []
+        assert await index.until("onprem", "j-aaaaaaaa", present=False, timeout=0.1)
+    assert heard[:2] == [("onprem", "j-aaaaaaaa")] * 2 and index._follows == {}
+
+
+def test_a_relist_replaces_what_the_resource_held():
+    index = bare_index()
+    change(index, "ADDED", labelled("old", "j-aaaaaaaa"))
+    change(index, "ADDED", labelled("cm", "j-aaaaaaaa", kind="ConfigMap"), resource=kube.CONFIGMAPS)
+    listed = SimpleNamespace(objects={"ns/new": labelled("new", "j-bbbbbbbb")})
+    change(index, "RELIST", {}, watch=listed)
+    assert sorted(index.job_ids("onprem")) == ["j-aaaaaaaa", "j-bbbbbbbb"]
+    assert index.job("onprem", "j-aaaaaaaa").pods == [] and index.job("onprem", "j-bbbbbbbb").pods
+
+
+def test_failed_creates_are_matched_to_the_jobs_workloads():
+    index = bare_index()
+    change(index, "ADDED", labelled("train-aaaaaaaa", "j-aaaaaaaa", kind="Job"), resource=kube.JOBS)
+    event = {"metadata": {"name": "e1", "namespace": "ns"}, "involvedObject": {"name": "train-aaaaaaaa"}}
+    index.events["onprem"] = SimpleNamespace(objects={"ns/e1": event, "ns/e2": {
+        "metadata": {"name": "e2"}, "involvedObject": {"name": "someone-else"}}})
+    assert index.failed_creates("onprem", "j-aaaaaaaa") == [event]
+    assert index.failed_creates("onprem", "j-bbbbbbbb") == []
