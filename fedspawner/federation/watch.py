@@ -45,7 +45,7 @@ class ResourceWatch:
 
     def __init__(self, list_fn: Callable, *, args: tuple = (), label_selector: str | None = None,
                  field_selector: str | None = None, on_change: Callable[[str, dict], None] | None = None,
-                 name: str = "", page_size: int = 500):
+                 name: str = "", page_size: int = 500, transform: Callable[[dict], dict] | None = None):
         self.list_fn = list_fn
         self.args = args
         self.selectors = {k: v for k, v in (("label_selector", label_selector),
@@ -53,6 +53,7 @@ class ResourceWatch:
         self.on_change = on_change or (lambda kind, obj: None)
         self.name = name
         self.page_size = page_size
+        self.transform = transform or (lambda obj: obj)  # applied to each object before it is kept
         self.objects: dict[str, dict] = {}
         self.synced = asyncio.Event()
         self.resource_version: str | None = None
@@ -75,7 +76,7 @@ class ResourceWatch:
             raise_for_status(resp.status, body)
             page = json.loads(body)
             for item in page.get("items", []):
-                objects[self.key(item)] = item
+                objects[self.key(item)] = self.transform(item)
             cont = page["metadata"].get("continue")
             if not cont:
                 self.resource_version = page["metadata"]["resourceVersion"]
@@ -114,6 +115,7 @@ class ResourceWatch:
                 self.resource_version = obj["metadata"].get("resourceVersion", self.resource_version)
                 if kind == "BOOKMARK":
                     continue
+                obj = self.transform(obj)
                 if kind == "DELETED":
                     self.objects.pop(self.key(obj), None)
                 else:

@@ -17,6 +17,7 @@ import json
 import secrets
 from dataclasses import dataclass, fields, replace
 from datetime import datetime, timezone
+from functools import lru_cache
 
 from ..jobs.checks import MAX_NAME_LENGTH
 from ..jobs.spec import JobSpec, script_filename
@@ -124,7 +125,13 @@ def record_of(anchor: dict | None) -> JobRecord | None:
     if not anchor:
         return None
     text = ((anchor.get("metadata") or {}).get("annotations") or {}).get(ANNOTATION_RECORD)
-    return JobRecord.from_json(text) if text else None
+    return _parsed_record(text) if text else None
+
+
+@lru_cache(maxsize=8192)
+def _parsed_record(text: str) -> JobRecord | None:
+    """Records are immutable: each annotation text is parsed once (job lists read thousands)."""
+    return JobRecord.from_json(text)
 
 
 def resubmission(configmap: dict, record: JobRecord | None) -> dict:

@@ -30,6 +30,7 @@ from ..jobs.labels import LABEL_JOB_ID, LABEL_MANAGED_BY, LABEL_OWNER, MANAGED_B
 from . import kube
 from .model import JobObjects, labels
 from .store import JobStore, newest
+from .views import JobViews
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +86,7 @@ class JobIndex:
         self._started: dict[str, asyncio.Event] = defaultdict(asyncio.Event)
         self._tasks: list[asyncio.Task] = []
         self._health: tuple = ()
+        self.views = JobViews()
 
     # ---- running -------------------------------------------------------------------------------
     def start(self) -> None:
@@ -127,11 +129,12 @@ class JobIndex:
         pairs = []
         for resource in await self.store.resources(cluster):
             watch = ResourceWatch(kube.lister(api, resource, namespace, metadata_only=resource is kube.CONFIGMAPS),
-                                  label_selector=selector, name=f"{cluster}/{resource.plural}/index")
+                                  label_selector=selector, name=f"{cluster}/{resource.plural}/index",
+                                  transform=_slim)
             watch.on_change = partial(self._on_change, cluster, resource, watch)
             pairs.append((resource, watch))
         events = ResourceWatch(kube.lister(api, kube.EVENTS, namespace), field_selector="reason=FailedCreate",
-                               name=f"{cluster}/events/index")
+                               name=f"{cluster}/events/index", transform=_slim)
         events.on_change = partial(self._on_event, cluster)
         self.watches[cluster], self.events[cluster] = pairs, events
         self._started[cluster].set()
@@ -151,7 +154,7 @@ class JobIndex:
     def _on_change(self, cluster: str, resource: kube.Resource, watch: ResourceWatch, kind: str, obj: dict) -> None:
         jobs = self._jobs[cluster]
         if kind == "RELIST":
-            self._reindex(jobs, resource, watch)
+            self._reindex(cluster, resource, watch)
             self._changed(cluster, None, None)
             return
         meta_labels = labels(obj)
@@ -165,19 +168,21 @@ class JobIndex:
             objects.pop(key, None)
             if not objects:
                 jobs.pop(job_id, None)
+                self.views.forget(cluster, job_id)
         else:
             jobs.setdefault(job_id, {})[key] = _typed(obj, resource)
         self._changed(cluster, job_id, meta_labels.get(LABEL_OWNER))
 
-    @staticmethod
-    def _reindex(jobs: dict[str, dict], resource: kube.Resource, watch: ResourceWatch) -> None:
-        """Replace every object of ``resource`` in ``jobs`` by what the watch listed."""
+    def _reindex(self, cluster: str, resource: kube.Resource, watch: ResourceWatch) -> None:
+        """Replace every object of ``resource`` on ``cluster`` by what the watch listed."""
+        jobs = self._jobs[cluster]
         for job_id in list(jobs):
             objects = jobs[job_id]
             for key in [k for k in objects if k[0] == resource.kind]:
                 del objects[key]
             if not objects:
                 del jobs[job_id]
+                self.views.forget(cluster, job_id)
         for obj in watch.objects.values():
             job_id = labels(obj).get(LABEL_JOB_ID)
             if job_id:
@@ -268,6 +273,14 @@ class JobIndex:
             job.add(obj)
         return job
 
+    def find(self, job_id: str) -> JobObjects | None:
+        """Where the job is now (its newest copy) on the healthy, synced clusters; None when the index
+        does not show it there."""
+        clusters, _ = self.store.healthy()
+        copies = [self.job(cluster, job_id) for cluster in clusters
+                  if self.synced(cluster) and self.has(cluster, job_id)]
+        return newest(copies) if copies else None
+
     def job_ids(self, cluster: str) -> list[str]:
         """Every job with objects on ``cluster``."""
         return list(self._jobs.get(cluster, {}))
@@ -339,6 +352,13 @@ async def _until(follow: JobFollow, present: bool, timeout: float) -> bool:
         if left <= 0 or not await follow.next_change(left):
             return follow.empty() != present
     return True
+
+
+def _slim(obj: dict) -> dict:
+    """``obj`` without its ``managedFields`` (server-side apply bookkeeping no consumer reads; often
+    half of a pod's size)."""
+    (obj.get("metadata") or {}).pop("managedFields", None)
+    return obj
 
 
 def _typed(obj: dict, resource: kube.Resource) -> dict:

@@ -29,9 +29,10 @@ from .identity import resubmission
 from .index import JobIndex
 from .lease import ClusterLeases
 from .model import JobObjects
-from .status import cancelled_view, job_row, job_view
+from .status import cancelled_view, job_view
 from .store import JobStore
 from .submit import Submitter
+from .views import gpu_naming
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +119,8 @@ class GatewayService:
         check_listing(caller, everyone, state)
         jobs, skipped = self.index.jobs(None if everyone else caller.name)
         snapshot = self.registry.snapshot()
-        views = [(job, job_view(job, None, snapshot)) for job in jobs]
+        naming = gpu_naming(snapshot)
+        views = [(job, self.index.views.view(job, snapshot, naming)) for job in jobs]
         if state:
             views = [(job, view) for job, view in views if view["phase"].lower() == state]
         running = [(job, view) for job, view in views if view["phase"] == "Running"]
@@ -150,7 +152,8 @@ class GatewayService:
     def _feed_answer(self, owner: str | None, state: str | None) -> dict:
         jobs, skipped = self.index.jobs(owner)
         snapshot = self.registry.snapshot()
-        rows = [job_row(job, snapshot) for job in jobs]
+        naming = gpu_naming(snapshot)
+        rows = [self.index.views.row(job, snapshot, naming) for job in jobs]
         if state:
             rows = [row for row in rows if row["phase"].lower() == state]
         rows.sort(key=lambda r: (r["created"] or "", r["id"]), reverse=True)
@@ -174,8 +177,9 @@ class GatewayService:
         return job
 
     async def job(self, caller: Caller, job_id: str) -> JobObjects:
-        """A job the caller may see; 404 / 403 otherwise."""
-        return self.authorise(caller, await self.store.get(job_id))
+        """A job the caller may see, from the live index (found afresh on the clusters when the index
+        does not show it); 404 / 403 otherwise."""
+        return self.authorise(caller, self.index.find(job_id) or await self.store.get(job_id))
 
     async def submit(self, caller: Caller, body: object) -> dict:
         """Create a job for the caller (see ``Submitter.submit``); its view. The failover queue

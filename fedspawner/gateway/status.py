@@ -268,7 +268,11 @@ ROW_FIELDS = ("id", "name", "kind", "owner", "cluster", "backend", "gpu_type", "
 
 def job_row(objects: JobObjects, snapshot: InventorySnapshot | None = None) -> dict:
     """The jobs feed's compact ``JobRow`` of one job: no pods, logs or history, nothing that ages."""
-    view = job_view(objects, None, snapshot)
+    return row_of(job_view(objects, None, snapshot), snapshot)
+
+
+def row_of(view: dict, snapshot: InventorySnapshot | None = None) -> dict:
+    """The ``JobRow`` of a job's ``Job`` view (``job_row``)."""
     row = {key: view[key] for key in ROW_FIELDS}
     row["gpu_display"] = gpu_display(view["gpu_type"], snapshot or _NO_CLUSTERS) if view["gpu_type"] else None
     row["ranks"] = ranks(view)

@@ -7,10 +7,12 @@ import asyncio
 import json
 from types import SimpleNamespace
 
+from fedspawner.federation.model import InventorySnapshot
 from fedspawner.gateway import kube
 from fedspawner.gateway.identity import SPEC_KEY, JobRecord, resubmission
 from fedspawner.gateway.index import JobIndex
 from fedspawner.gateway.status import ROW_FIELDS, job_row
+from fedspawner.gateway.views import JobViews, gpu_naming
 from fedspawner.jobs.labels import LABEL_JOB_ID, LABEL_OWNER, owner_label_value
 from fedspawner.jobs.spec import JobSpec
 
@@ -138,3 +140,20 @@ def test_failed_creates_are_matched_to_the_jobs_workloads():
         "metadata": {"name": "e2"}, "involvedObject": {"name": "someone-else"}}})
     assert index.failed_creates("onprem", "j-aaaaaaaa") == [event]
     assert index.failed_creates("onprem", "j-bbbbbbbb") == []
+
+
+def test_views_are_computed_again_only_when_the_job_or_gpu_naming_changes():
+    views = JobViews()
+    snapshot = InventorySnapshot(clusters=())
+    job = objects([pod("a", index=0)])
+    first = views.view(job, snapshot, gpu_naming(snapshot))
+    first["progress"] = {"step": 1}  # callers' additions stay theirs
+    assert views.view(job, snapshot, ()) is not first and "step" not in str(views.view(job, snapshot, ()))
+    row = views.row(job, snapshot, ())
+    assert views.row(job, snapshot, ()) is row  # unchanged: the same row
+    job.pods[0]["metadata"]["resourceVersion"] = "2"
+    job.pods[0]["status"]["phase"] = "Succeeded"
+    assert views.row(job, snapshot, ()) is not row
+    assert views.row(job, snapshot, (("onprem", ()),)) is not views.row(job, snapshot, ())
+    views.forget(job.cluster, job.job_id)
+    assert len(views) == 0
