@@ -25,9 +25,11 @@ from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import datetime
 
+from kubernetes_asyncio.client.rest import ApiException
+
 from ..federation.failover import IMAGE_PULL_REASONS, quota_reason, reason_for_scheduling
 from .cancel import delete_job
-from .identity import JobRecord, spec_of
+from .identity import ANNOTATION_CANCELLING, JobRecord, record_of, spec_of
 from .model import JobObjects
 from .planning import job_placement, replan
 from .status import current_pods, expected_pods, job_view, pod_reason, terminal_state, unschedulable
@@ -66,6 +68,12 @@ def settled(objects: JobObjects) -> bool:
     return len(scheduled) >= expected_pods(objects)
 
 
+def cancelling(anchor: dict | None) -> bool:
+    """Whether a cancel has begun on the job (its anchor is marked, or being deleted)."""
+    meta = (anchor or {}).get("metadata") or {}
+    return bool(meta.get("deletionTimestamp")) or ANNOTATION_CANCELLING in (meta.get("annotations") or {})
+
+
 def _epoch(iso: str) -> float:
     try:
         return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
@@ -97,6 +105,7 @@ class FailoverQueue:
         self._timers: dict[Key, asyncio.TimerHandle] = {}
         self._moving: dict[str, asyncio.Task] = {}
         self._held_off: set[str] = set()       # jobs a cancel is deleting
+        self._placing: set[str] = set()        # moves past the point of creating the new copy
         self._moves = asyncio.Semaphore(moves)
         self._worker: asyncio.Task | None = None
 
@@ -127,7 +136,11 @@ class FailoverQueue:
 
     def changed(self, cluster: str, job_id: str | None) -> None:
         """Queue ``job_id`` on ``cluster`` (every job there when None) to be looked at."""
-        ids = self.service.index.job_ids(cluster) if job_id is None else (job_id,)
+        if job_id is None:  # also the copies remembered there that a relist found gone
+            remembered = {j for c, j in (*self._guarded, *self._done, *self._since) if c == cluster}
+            ids = [*self.service.index.job_ids(cluster), *remembered]
+        else:
+            ids = [job_id]
         for one in ids:
             self._queued[(cluster, one)] = None
         if ids:
@@ -152,6 +165,8 @@ class FailoverQueue:
         try:
             moving = self._moving.get(job_id)
             if moving is not None:
+                if job_id not in self._placing:  # not created anywhere else yet: stop it
+                    moving.cancel()
                 await asyncio.gather(asyncio.shield(moving), return_exceptions=True)
             yield
         finally:
@@ -176,13 +191,14 @@ class FailoverQueue:
         if record is None:  # its anchor has not reached the index yet
             return
         first_look = key not in self._guarded
-        if (not record.failover or self.expired(record) or settled(objects)
+        reason = stuck_reason(objects, index.failed_creates(cluster, job_id))
+        if (not record.failover or self.expired(record) or cancelling(objects.anchor)
+                or (reason is None and settled(objects))
                 or (first_look and job_view(objects)["phase"] != "Pending")):  # after a restart: running
             self._forget(key)
             self._done.add(key)
             return
         self._guarded.add(key)
-        reason = stuck_reason(objects, index.failed_creates(cluster, job_id))
         if reason is None:
             self._since.pop(key, None)
             return
@@ -219,21 +235,24 @@ class FailoverQueue:
         try:
             async with self._moves:
                 moved = await self._move(objects, reason)
+        except asyncio.CancelledError:
+            moved = None  # a cancel stopped it, or the gateway is stopping
         except Exception:  # noqa: BLE001 - a failed move must never take the gateway down
             log.exception("job %s: moving it failed", job_id)
             moved = None
         finally:
             self._moving.pop(job_id, None)
+            self._placing.discard(job_id)
         self._done.discard((objects.cluster, job_id))
         self.changed(moved or objects.cluster, job_id)
 
     async def _move(self, objects: JobObjects, reason: str) -> str | None:
         """Re-place the job; the cluster it moved to, or None when it stays."""
         service, cluster, job_id = self.service, objects.cluster, objects.job_id
-        anchor = await service.store.anchor(objects)  # the index holds its metadata only
-        if anchor["metadata"].get("deletionTimestamp"):
-            return None  # being cancelled
-        spec, record, owner = spec_of(anchor), objects.record, objects.owner
+        anchor = await self._still_ours(objects)
+        if anchor is None:
+            return None
+        spec, record, owner = spec_of(anchor), record_of(anchor), objects.owner
         request = job_placement(spec, record.requested_gpu, owner, frozenset(record.groups), None)
         order, gpu_types = replan(request, service.registry.snapshot(), record.failover, record.ordered)
         order = await service.submitter.runnable(order, spec.kind)
@@ -241,6 +260,9 @@ class FailoverQueue:
             await self._stay(objects, record, f"{cluster}: {reason}; no other cluster can take it now — "
                                               f"waiting on {cluster}")
             return None
+        if await self._still_ours(objects) is None:  # checked again at the last moment
+            return None
+        self._placing.add(job_id)
         try:
             moved, _ = await service.submitter.place(job_id, spec, owner, order, gpu_types, record,
                                                      moving_from=(cluster, reason))
@@ -248,10 +270,28 @@ class FailoverQueue:
             await self._stay(objects, record,
                              f"{cluster}: {reason}; moving it failed ({err}) — waiting on {cluster}")
             return None
+        if await self._still_ours(objects) is None:  # cancelled meanwhile: the new copy goes too
+            log.info("job %s was cancelled while moving to %s: deleting it there", job_id, moved.cluster)
+            await delete_job(service.store, moved, timeout=self.settings.cancel_timeout,
+                             pod_grace=self.settings.pod_grace_seconds)
+            return None
         log.info("job %s failed over from %s to %s: %s", job_id, cluster, moved.cluster, reason)
         await delete_job(service.store, objects, timeout=self.settings.cancel_timeout,
                          pod_grace=self.settings.pod_grace_seconds)
         return moved.cluster
+
+    async def _still_ours(self, objects: JobObjects) -> dict | None:
+        """The copy's anchor in full while this replica may still move it: it guards the cluster, and
+        no cancel has begun (here or on another replica); None otherwise."""
+        if not self.holds(objects.cluster) or objects.job_id in self._held_off:
+            return None
+        try:
+            anchor = await self.service.store.anchor(objects)  # the index holds its metadata only
+        except ApiException as err:
+            if err.status == 404:
+                return None  # deleted
+            raise
+        return None if cancelling(anchor) else anchor
 
     async def _stay(self, objects: JobObjects, record: JobRecord, note: str) -> None:
         """Record on the job's anchor that it stays where it is (no more failover), and why."""

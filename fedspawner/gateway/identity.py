@@ -24,6 +24,8 @@ from ..jobs.spec import JobSpec, script_filename
 from ..jobs.vocabulary import ID_CHARS, JOB_ID_RE  # noqa: F401 - JOB_ID_RE: still importable from here
 
 ANNOTATION_RECORD = "fedspawner.dev/job"
+#: Put on a job's anchors when a cancel begins, so a replica moving the job leaves it alone.
+ANNOTATION_CANCELLING = "fedspawner.dev/cancelling"
 SPEC_KEY = "fedspawner-spec.json"
 #: Room for the spec's name in object names, before the job id suffix (``-`` and the id's
 #: characters), so an object name is never longer than a job name may be.

@@ -125,20 +125,38 @@ class JobIndex:
     async def _watch(self, cluster: str) -> None:
         await self._discovered(cluster)
         api, namespace = self.registry.api(cluster), self.store.namespace(cluster)
+        events = ResourceWatch(kube.lister(api, kube.EVENTS, namespace), field_selector="reason=FailedCreate",
+                               name=f"{cluster}/events/index", transform=_slim)
+        events.on_change = partial(self._on_event, cluster)
+        self.watches[cluster], self.events[cluster] = [], events
+        running = [asyncio.create_task(self._run(events))]
+        try:
+            while True:  # workloads an operator installed later get their watch at the next discovery
+                running += [asyncio.create_task(self._run(w)) for w in await self._new_watches(cluster)]
+                self._started[cluster].set()
+                await asyncio.sleep(self.store.discovery.ttl)
+        finally:
+            for task in running:
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
+
+    async def _new_watches(self, cluster: str) -> list[ResourceWatch]:
+        """Watches for the job resources ``cluster`` serves that are not watched yet (added to
+        ``watches``; one whose resource goes away lists nothing and stays)."""
+        api, namespace = self.registry.api(cluster), self.store.namespace(cluster)
         selector = kube.selector({LABEL_MANAGED_BY: MANAGED_BY})
-        pairs = []
+        watched = {resource for resource, _ in self.watches[cluster]}
+        added = []
         for resource in await self.store.resources(cluster):
+            if resource in watched:
+                continue
             watch = ResourceWatch(kube.lister(api, resource, namespace, metadata_only=resource is kube.CONFIGMAPS),
                                   label_selector=selector, name=f"{cluster}/{resource.plural}/index",
                                   transform=_slim)
             watch.on_change = partial(self._on_change, cluster, resource, watch)
-            pairs.append((resource, watch))
-        events = ResourceWatch(kube.lister(api, kube.EVENTS, namespace), field_selector="reason=FailedCreate",
-                               name=f"{cluster}/events/index", transform=_slim)
-        events.on_change = partial(self._on_event, cluster)
-        self.watches[cluster], self.events[cluster] = pairs, events
-        self._started[cluster].set()
-        await asyncio.gather(*(self._run(watch) for watch in (*(w for _, w in pairs), events)))
+            self.watches[cluster].append((resource, watch))
+            added.append(watch)
+        return added
 
     @staticmethod
     async def _run(watch: ResourceWatch) -> None:

@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 
 LEASES = kube.Resource("coordination.k8s.io", "v1", "leases", "Lease")
 LEASE_NAME = "fedspawner-gateway-failover"
+#: Seconds between tries where Leases cannot be used (a later grant is picked up).
+UNSHARED_RETRY = 60.0
 
 
 def replica_identity() -> str:
@@ -48,11 +50,17 @@ def micro_time(at: float | None = None) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+class LeasesNotUsable(Exception):
+    """The cluster does not serve Leases (404 on create) or the credential may not use them (403)."""
+
+
 class ClusterLease:
     """This replica's claim to one cluster's Lease."""
 
     def __init__(self, api, namespace: str, identity: str, duration: float, name: str = LEASE_NAME):
-        self.api, self.namespace, self.identity, self.duration, self.name = api, namespace, identity, duration, name
+        self.api, self.namespace, self.identity, self.name = api, namespace, identity, name
+        self.duration = max(int(round(duration)), 1)  # whole seconds, as the Lease states it
+        self.timeout = max(self.duration / 3, 1.0)  # a request slower than a renewal period fails
         self.held_until = 0.0        # monotonic time until which this replica holds the Lease
         self.unshared = False        # the Lease cannot be used here: this replica guards alone
         self._seen: tuple | None = None  # (holder, renewTime) last read, and when (monotonic)
@@ -65,7 +73,7 @@ class ClusterLease:
 
     def _body(self, lease: dict | None, transitions: int) -> dict:
         now = micro_time()
-        spec = {"holderIdentity": self.identity, "leaseDurationSeconds": max(int(round(self.duration)), 1),
+        spec = {"holderIdentity": self.identity, "leaseDurationSeconds": self.duration,
                 "renewTime": now, "leaseTransitions": transitions,
                 "acquireTime": ((lease or {}).get("spec") or {}).get("acquireTime") if self._ours(lease) else now}
         meta = {"name": self.name, "namespace": self.namespace}
@@ -86,15 +94,23 @@ class ClusterLease:
         duration = float(spec.get("leaseDurationSeconds") or self.duration)
         return not seen[0] or now - self._seen_at >= duration
 
-    async def try_hold(self) -> bool:
-        """Acquire or renew the Lease once; whether this replica holds it now."""
-        started = time.monotonic()
+    async def _call(self, method: str, name: str | None = None, body: dict | None = None) -> dict | None:
+        """One request about the Lease; None for 404; LeasesNotUsable for 403."""
         try:
-            lease = await kube.request(self.api, "GET", LEASES.path(self.namespace, self.name))
+            return await kube.request(self.api, method, LEASES.path(self.namespace, name), body=body,
+                                      timeout=self.timeout)
         except ApiException as err:
-            if err.status != 404:
-                raise
-            lease = None
+            if err.status == 403:
+                raise LeasesNotUsable(err.reason) from None
+            if err.status == 404:
+                return None
+            raise
+
+    async def try_hold(self) -> bool:
+        """Acquire or renew the Lease once; whether this replica holds it now. Raises
+        ``LeasesNotUsable`` when the cluster or the credential does not allow Leases."""
+        started = time.monotonic()
+        lease = await self._call("GET", self.name)
         if lease is not None and not self._ours(lease) and not self._expired(lease):
             self.held_until = 0.0
             return False
@@ -103,10 +119,11 @@ class ClusterLease:
             transitions += 1
         try:
             if lease is None:
-                await kube.request(self.api, "POST", LEASES.path(self.namespace), body=self._body(None, 0))
-            else:
-                await kube.request(self.api, "PUT", LEASES.path(self.namespace, self.name),
-                                   body=self._body(lease, transitions))
+                if await self._call("POST", body=self._body(None, 0)) is None:
+                    raise LeasesNotUsable("the cluster does not serve coordination.k8s.io/v1 Leases")
+            elif await self._call("PUT", self.name, self._body(lease, transitions)) is None:
+                self.held_until = 0.0  # deleted meanwhile: created again on the next try
+                return False
         except ApiException as err:
             if err.status in (409, 422):  # another replica wrote it first
                 self.held_until = 0.0
@@ -117,17 +134,17 @@ class ClusterLease:
 
     async def release(self) -> None:
         """Give the Lease up (when this replica stops), so another takes over at once."""
-        if not self.held or self.unshared:
+        if self.unshared:
             return
         self.held_until = 0.0
-        try:
-            lease = await kube.request(self.api, "GET", LEASES.path(self.namespace, self.name), timeout=5)
+        try:  # also when the hold lapsed here: a renewal may have reached the apiserver unanswered
+            lease = await self._call("GET", self.name)
             if self._ours(lease):
                 body = self._body(lease, int(lease["spec"].get("leaseTransitions") or 0))
                 body["spec"]["holderIdentity"] = ""
-                await kube.request(self.api, "PUT", LEASES.path(self.namespace, self.name), body=body, timeout=5)
+                await self._call("PUT", self.name, body)
         except Exception as err:  # noqa: BLE001 - it expires by itself then
-            log.info("could not release the failover lease (%s); it expires in %.0fs", err, self.duration)
+            log.info("could not release the failover lease (%s); it expires in %ds", err, self.duration)
 
 
 class ClusterLeases:
@@ -166,25 +183,23 @@ class ClusterLeases:
         await asyncio.gather(*(lease.release() for lease in self.leases.values()))
 
     async def _keep(self, cluster: str, lease: ClusterLease) -> None:
-        period = max(self.duration / 3, 0.2)
+        period = max(lease.duration / 3, 0.2)
         while True:
             was = lease.held
             try:
                 now_held = await lease.try_hold()
-            except ApiException as err:
-                if err.status in (403, 404):
+                lease.unshared = False
+            except LeasesNotUsable as err:
+                if not lease.unshared:
                     log.warning("%s: the failover lease cannot be used (%s); this gateway replica guards the "
                                 "cluster's jobs alone — run a single replica, or grant 'leases' (fedspawner "
-                                "join does)", cluster, err.reason)
-                    lease.unshared = True
-                    self.on_acquired(cluster)
-                    return
-                log.info("%s: renewing the failover lease failed (%s)", cluster, err.reason)
-                now_held = lease.held
-            except Exception as err:  # noqa: BLE001 - unreachable: keep what is still valid
+                                "join does)", cluster, err)
+                lease.unshared = True
+                now_held = True
+            except Exception as err:  # noqa: BLE001 - unreachable or slow: keep what is still valid
                 log.info("%s: renewing the failover lease failed (%s)", cluster, err)
                 now_held = lease.held
             if now_held and not was:
                 log.info("%s: this gateway replica (%s) now guards the cluster's jobs", cluster, self.identity)
                 self.on_acquired(cluster)
-            await asyncio.sleep(period)
+            await asyncio.sleep(UNSHARED_RETRY if lease.unshared else period)

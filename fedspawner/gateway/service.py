@@ -22,7 +22,7 @@ from .auth import Authenticator, Caller
 from .cancel import CancelIncomplete, delete_job
 from .config import Gateway
 from .discovery import BackendDiscovery
-from .errors import BadRequest, ClusterUnavailable, Forbidden
+from .errors import BadRequest, ClusterUnavailable, Forbidden, NotFound
 from .failover import FailoverQueue
 from .feed import SharedProgress
 from .identity import resubmission
@@ -189,23 +189,34 @@ class GatewayService:
         return job_view(job, None, self.registry.snapshot())
 
     async def cancel(self, caller: Caller, job_id: str) -> dict:
-        """Keep the failover queue off the job (waiting for a move under way), then delete every copy
-        of the job (a failover may leave two)."""
+        """Delete every copy of the job (a failover may leave two): the failover queue is kept off it
+        (a move not yet under way is stopped), its anchors are marked so a move on another replica
+        gives up (and removes the copy it made), and a copy that appeared meanwhile goes too."""
         self.authorise(caller, (await self.store.copies(job_id))[0])
         async with self.failover.held_off(job_id):
             copies = await self.store.copies(job_id, owned=True)  # it may have just moved
             last = await self.view(copies[0])
-            results = await asyncio.gather(*(delete_job(self.store, job, timeout=self.settings.cancel_timeout,
-                                                        pod_grace=self.settings.pod_grace_seconds)
-                                             for job in copies), return_exceptions=True)
-        for result in results:
+            await asyncio.gather(*(self.store.mark_cancelling(job) for job in copies if job.anchor is not None),
+                                 return_exceptions=True)  # best effort: deleting is what counts
+            await self._delete(copies)
+            try:
+                await self._delete(await self.store.copies(job_id, owned=True))
+            except (NotFound, ClusterUnavailable):
+                pass  # nothing left (or nothing the clusters that answered hold)
+        await asyncio.gather(*(self.index.until(job.cluster, job_id, present=False) for job in copies))
+        return cancelled_view(last, f"cancelled: every object deleted from {copies[0].cluster}")
+
+    async def _delete(self, copies: list[JobObjects]) -> None:
+        """Delete each copy of a job; 504 when objects are still there at the cancel timeout."""
+        results = await asyncio.gather(*(delete_job(self.store, job, timeout=self.settings.cancel_timeout,
+                                                    pod_grace=self.settings.pod_grace_seconds)
+                                         for job in copies), return_exceptions=True)
+        for job, result in zip(copies, results):
             if isinstance(result, CancelIncomplete):
-                raise ClusterUnavailable(f"Job {job_id} is being deleted, but objects are {result}. Ask "
+                raise ClusterUnavailable(f"Job {job.job_id} is being deleted, but objects are {result}. Ask "
                                          "again to check; they usually go within a minute.", 504)
             if isinstance(result, BaseException):
                 raise result
-        await asyncio.gather(*(self.index.until(job.cluster, job_id, present=False) for job in copies))
-        return cancelled_view(last, f"cancelled: every object deleted from {copies[0].cluster}")
 
     async def stop(self) -> None:
         """Stop the failover queue, release the Leases and stop the index (another replica, or the

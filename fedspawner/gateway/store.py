@@ -21,7 +21,7 @@ from ..jobs.labels import LABEL_JOB_ID, job_selector
 from . import kube
 from .discovery import BackendDiscovery
 from .errors import ClusterUnavailable, NotFound
-from .identity import ANNOTATION_RECORD, JobRecord
+from .identity import ANNOTATION_CANCELLING, ANNOTATION_RECORD, JobRecord, now_iso
 from .model import JobObjects, labels
 
 log = logging.getLogger(__name__)
@@ -86,6 +86,12 @@ class JobStore:
         """The job's anchor ConfigMap in full (lists and the index hold its metadata only)."""
         return await kube.request(self.registry.api(job.cluster), "GET",
                                   kube.CONFIGMAPS.path(job.namespace, job.anchor["metadata"]["name"]))
+
+    async def mark_cancelling(self, job: JobObjects) -> None:
+        """Mark the job's anchor as being cancelled (``ANNOTATION_CANCELLING``)."""
+        patch = {"metadata": {"annotations": {ANNOTATION_CANCELLING: now_iso()}}}
+        await kube.merge_patch(self.registry.api(job.cluster), kube.CONFIGMAPS, job.namespace,
+                               job.anchor["metadata"]["name"], patch)
 
     async def save_record(self, job: JobObjects, record: JobRecord) -> None:
         """Write ``record`` to the job's anchor on its cluster."""

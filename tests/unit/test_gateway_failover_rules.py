@@ -16,7 +16,7 @@ from fedspawner.federation.model import ClusterSnapshot, InventorySnapshot
 from fedspawner.gateway import failover
 from fedspawner.gateway.config import Gateway
 from fedspawner.gateway.failover import FailoverQueue, settled, stuck_reason
-from fedspawner.gateway.identity import JobRecord, anchor_patch, now_iso
+from fedspawner.gateway.identity import ANNOTATION_CANCELLING, JobRecord, anchor_patch, now_iso
 from fedspawner.gateway.model import JobObjects
 from fedspawner.jobs import JobSpec, RenderTarget
 from fedspawner.jobs.render import render
@@ -287,3 +287,20 @@ async def test_many_jobs_are_guarded_by_one_worker(service):
         fake.index.put(on("regional", WAITING, job_id=f"j-{n:08d}".replace("0", "a")))
     await settle(fake)
     assert len(fake.queue.guarded()) == 300 and fake.placed == []
+
+
+async def test_an_image_that_cannot_be_pulled_moves_the_job_though_its_pods_are_scheduled(service):
+    fake = service()
+    fake.index.put(on("regional", [pod("a", "Pending", index=0, waiting="ImagePullBackOff"), pod("b", index=1)]))
+    await settle(fake)
+    [(cluster, (left, reason), _, _)] = fake.placed
+    assert (cluster, left, reason) == ("onprem", "regional", "the job's image cannot be pulled there")
+
+
+async def test_a_job_another_replica_is_cancelling_is_not_moved(service):
+    fake = service()
+    cancelling = on("regional", STUCK)
+    cancelling.anchor["metadata"]["annotations"][ANNOTATION_CANCELLING] = now_iso()
+    fake.index.put(cancelling)
+    await settle(fake)
+    assert fake.placed == [] and fake.saved == [] and fake.deleted == [] and fake.queue.guarded() == []
