@@ -43,9 +43,13 @@ async def until(predicate, timeout: float) -> float:
 
 
 async def test_exact_numbers_where_nodes_are_visible(registry):
+    def a100_now():
+        return registry.snapshot().cluster("onprem").gpus["nvidia-a100-40gb"]
+
+    # the quota's status is filled in by the controller manager a moment after the sandbox starts
+    await until(lambda: "quota allows" in a100_now().note, 30)
     snap = registry.snapshot()
-    onprem = snap.cluster("onprem")
-    a100 = onprem.gpus["nvidia-a100-40gb"]
+    a100 = a100_now()
     assert (a100.total, a100.max_per_node, a100.source) == (8, 4, "nodes")
     assert a100.free == 6 and "quota allows 6" in a100.note  # the hub's namespace quota caps it
     mig = registry.snapshot().cluster("regional").gpus["nvidia-a100-80gb-mig-1g.10gb"]
