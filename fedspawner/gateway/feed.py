@@ -97,9 +97,6 @@ class SharedProgress:
                 follower.stop_soon()
                 del self._followers[key]
 
-    def __len__(self) -> int:
-        return len(self._followers)
-
 
 class JobFeed:
     """Views of one job as it changes, for the watch endpoint."""
