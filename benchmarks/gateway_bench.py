@@ -257,11 +257,17 @@ def run_on_hub(args, measure_fn) -> dict:
             box.down()
 
 
+def hub_bench_parser(doc: str, state: Path, base_port: int, hub_port: int) -> argparse.ArgumentParser:
+    """The options of a benchmark that runs on ``run_on_hub``: where its sandbox lives and its ports."""
+    parser = argparse.ArgumentParser(description=doc.split("\n")[0])
+    parser.add_argument("--sandbox-dir", type=Path, default=state / "sandbox")
+    parser.add_argument("--base-port", type=int, default=base_port)
+    parser.add_argument("--hub-port", type=int, default=hub_port)
+    return parser
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sandbox-dir", type=Path, default=STATE / "sandbox")
-    parser.add_argument("--base-port", type=int, default=21400)
-    parser.add_argument("--hub-port", type=int, default=21000)
+    parser = hub_bench_parser(__doc__, STATE, 21400, 21000)
     parser.add_argument("--rounds", type=int, default=20)
     print(json.dumps(run_on_hub(parser.parse_args(), measure), indent=2))
 

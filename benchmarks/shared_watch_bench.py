@@ -30,7 +30,6 @@ Usage: python benchmarks/shared_watch_bench.py [--sandbox-dir DIR] [--base-port 
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import resource
@@ -53,7 +52,7 @@ from fedspawner.jobs.labels import LABEL_MANAGED_BY, MANAGED_BY, job_selector
 from fedspawner.jobs.render import render
 
 sys.path.insert(0, str(Path(__file__).parent))
-from gateway_bench import ADMIN_TOKEN, run_on_hub, user_tokens, wait_healthy  # noqa: E402
+from gateway_bench import ADMIN_TOKEN, hub_bench_parser, run_on_hub, user_tokens, wait_healthy  # noqa: E402
 
 STATE = Path(tempfile.gettempdir()) / "fedspawner-shared-watch-bench"
 CLUSTERS = ("onprem", "regional", "burst")
@@ -447,16 +446,13 @@ async def measure(args, sandbox_state: dict, hub_url: str) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sandbox-dir", type=Path, default=STATE / "sandbox")
-    parser.add_argument("--base-port", type=int, default=22400)
-    parser.add_argument("--hub-port", type=int, default=22000)
+    parser = hub_bench_parser(__doc__, STATE, 22400, 22000)
     parser.add_argument("--jobs", type=int, default=1000)
     parser.add_argument("--followers", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=200, help="requests per list measurement")
     parser.add_argument("--changes", type=int, default=50, help="phase changes timed")
     args = parser.parse_args()
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # the baseline holds thousands of watches
     print(json.dumps(run_on_hub(args, measure), indent=2))
 

@@ -4,9 +4,9 @@ A ``JobFeed`` reads the job's objects from the shared jobs index (``index.JobFol
 no watch of its own) and rank 0's progress lines from one log follow per job, shared by
 every stream showing it (``SharedProgress``). It yields ``{"job": ...}`` at once, then on
 every change (at most one line per ``interval``), ``{"heartbeat": true}`` when quiet for
-``heartbeat`` seconds, and stops after the line that shows the job finished. If the job leaves its cluster
-(failover) the feed follows it to the next; if it is gone everywhere (cancelled), a
-last line says so.
+``heartbeat`` seconds, and stops after the line that shows the job finished. If the job
+leaves its cluster (failover) the feed follows it to the next; if it is gone everywhere
+(cancelled), a last line says so.
 """
 
 from __future__ import annotations

@@ -192,7 +192,7 @@ class GatewayService:
         """Delete every copy of the job (a failover may leave two): the failover queue is kept off it
         (a move not yet under way is stopped), its anchors are marked so a move on another replica
         gives up (and removes the copy it made), and a copy that appeared meanwhile goes too."""
-        self.authorise(caller, (await self.store.copies(job_id))[0])
+        await self.job(caller, job_id)
         async with self.failover.held_off(job_id):
             copies = await self.store.copies(job_id, owned=True)  # it may have just moved
             last = await self.view(copies[0])

@@ -89,13 +89,14 @@ class JobStore:
 
     async def mark_cancelling(self, job: JobObjects) -> None:
         """Mark the job's anchor as being cancelled (``ANNOTATION_CANCELLING``)."""
-        patch = {"metadata": {"annotations": {ANNOTATION_CANCELLING: now_iso()}}}
-        await kube.merge_patch(self.registry.api(job.cluster), kube.CONFIGMAPS, job.namespace,
-                               job.anchor["metadata"]["name"], patch)
+        await self._annotate_anchor(job, ANNOTATION_CANCELLING, now_iso())
 
     async def save_record(self, job: JobObjects, record: JobRecord) -> None:
         """Write ``record`` to the job's anchor on its cluster."""
-        patch = {"metadata": {"annotations": {ANNOTATION_RECORD: record.to_json()}}}
+        await self._annotate_anchor(job, ANNOTATION_RECORD, record.to_json())
+
+    async def _annotate_anchor(self, job: JobObjects, key: str, value: str) -> None:
+        patch = {"metadata": {"annotations": {key: value}}}
         await kube.merge_patch(self.registry.api(job.cluster), kube.CONFIGMAPS, job.namespace,
                                job.anchor["metadata"]["name"], patch)
 
