@@ -19,9 +19,8 @@ from tornado import web
 
 from .federation.config import Federation, FederationConfigError
 from .federation.registry import ClusterRegistry
-from .spawner.availability import availability
+from .spawner.availability import AVAILABILITY_PATH, availability
 
-AVAILABILITY_PATH = r"/api/fedspawner/availability"
 MAX_WAIT = 25.0
 
 

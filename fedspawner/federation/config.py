@@ -9,9 +9,11 @@ with one clear message.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlparse
 
 from traitlets import Dict, Float, List, Unicode
 from traitlets.config import LoggingConfigurable
@@ -19,12 +21,17 @@ from traitlets.config import LoggingConfigurable
 from ..errors import UserError
 from .budgets import BudgetError, GpuBudgets, parse_gpu_budgets
 from .datasets import DatasetError, parse_datasets
+from .kubeconfig import KubeconfigError, read_contexts
 from .gpus import CONVENTIONS, GpuTypeError, LabelMapping, parse_gpu_type, scheduling_for
 
 ACCESS_MODES = ("direct", "ingress", "tunnel")
 RESERVED_NAMES = ("auto",)
 PLACEMENT_POLICIES = ("pack", "spread")
 NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$")
+DNS_LABEL_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+DNS_SUBDOMAIN_RE = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+HOST_RE = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?"
+                     r"(\.[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?)*$")
 CLUSTER_FIELDS = {
     "name", "display_name", "site", "owner", "region", "kubeconfig", "context", "in_cluster",
     "inventory_context", "namespace", "cost_weight", "labels", "allowed_groups", "access", "ingress",
@@ -92,11 +99,81 @@ def _text(raw: dict, key: str, where: str, default: str | None = None, required:
     return value
 
 
-def _string_map(raw: dict, key: str, where: str) -> dict[str, str]:
-    value = raw.get(key, {}) or {}
-    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
-        raise _fail(where, key, f"must be a mapping of strings, got {value!r}")
+def _string_map(value: object, where: str, key: str) -> dict[str, str]:
+    """A mapping of strings to scalars (numbers and booleans read as their text)."""
+    value = value or {}
+    if not isinstance(value, dict) or not all(
+            isinstance(k, str) and k and isinstance(v, (str, int, float, bool)) for k, v in value.items()):
+        raise _fail(where, key, f"must be a mapping of names to strings, got {value!r}")
     return {k: str(v) for k, v in value.items()}
+
+
+def _label_map(raw: dict, where: str) -> dict[str, str]:
+    return _string_map(raw.get("labels"), where, "labels")
+
+
+def check_url(url: str, what: str) -> None:
+    """Refuse anything but an absolute http(s) URL (FederationConfigError naming ``what``)."""
+    parsed = urlparse(url)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise FederationConfigError(f"{what} must be an http(s) URL such as https://hub.example.org, got {url!r}")
+
+
+def _credentials(raw: dict, where: str, in_cluster: bool) -> tuple[str | None, str | None, str | None]:
+    """kubeconfig, context and inventory_context, each checked against the kubeconfig file."""
+    kubeconfig = _text(raw, "kubeconfig", where)
+    context = _text(raw, "context", where)
+    inventory_context = _text(raw, "inventory_context", where)
+    if not in_cluster and not kubeconfig:
+        raise _fail(where, "kubeconfig", "is required (a kubeconfig file and context), unless in_cluster: true")
+    if not kubeconfig:
+        for key, value in (("context", context), ("inventory_context", inventory_context)):
+            if value:
+                raise _fail(where, key, f"names {value!r}, but there is no kubeconfig to find it in; "
+                            "set kubeconfig too")
+        return None, None, None
+    path = str(Path(kubeconfig).expanduser())
+    if not Path(path).is_file():
+        raise _fail(where, "kubeconfig", f"names {kubeconfig}, which does not exist")
+    try:
+        offered = read_contexts(path)
+    except KubeconfigError as err:
+        raise _fail(where, "kubeconfig", f"names {kubeconfig}, which {err}") from None
+    known = ", ".join(sorted(offered.names)) or "none"
+    for key, value in (("context", context), ("inventory_context", inventory_context)):
+        if value and value not in offered.names:
+            raise _fail(where, key, f"names {value!r}, which {kubeconfig} does not define (its contexts: {known})")
+    if not context and not in_cluster and offered.current not in offered.names:
+        raise _fail(where, "context", f"is required: {kubeconfig} has no current context (its contexts: {known})")
+    return path, context, inventory_context
+
+
+def _ingress(raw: dict, where: str, access: str) -> IngressSettings | None:
+    """The ingress settings, required with access 'ingress' and refused otherwise."""
+    ing = raw.get("ingress")
+    if access != "ingress":
+        if ing is not None:
+            raise _fail(where, "ingress", f"is only used with access: ingress (access is {access!r}); "
+                        "remove it or set access: ingress")
+        return None
+    if not isinstance(ing, dict) or not ing.get("host"):
+        raise _fail(where, "ingress", "must give at least a host when access is 'ingress'")
+    bad = sorted(set(ing) - INGRESS_FIELDS)
+    if bad:
+        raise _fail(where, f"ingress.{bad[0]}", f"is not known; known: {', '.join(sorted(INGRESS_FIELDS))}")
+    host = ing["host"]
+    if not isinstance(host, str) or not HOST_RE.match(host):
+        raise _fail(where, "ingress.host", f"must be a host name such as nb.example.org, got {host!r}")
+    for key in ("class_name", "tls_secret"):
+        value = ing.get(key)
+        if value is not None and (not isinstance(value, str) or not DNS_SUBDOMAIN_RE.match(value)):
+            raise _fail(where, f"ingress.{key}", f"must be a Kubernetes object name, got {value!r}")
+    scheme = ing.get("scheme", "https")
+    if scheme not in ("http", "https"):
+        raise _fail(where, "ingress.scheme", f"must be http or https, got {scheme!r}")
+    return IngressSettings(host=host, class_name=ing.get("class_name"), tls_secret=ing.get("tls_secret"),
+                           scheme=scheme, annotations=_string_map(ing.get("annotations"), where,
+                                                                  "ingress.annotations"))
 
 
 def parse_member_cluster(index: int, raw: object) -> MemberCluster:
@@ -115,31 +192,16 @@ def parse_member_cluster(index: int, raw: object) -> MemberCluster:
     in_cluster = raw.get("in_cluster", False)
     if not isinstance(in_cluster, bool):
         raise _fail(where, "in_cluster", f"must be true or false, got {in_cluster!r}")
-    kubeconfig = _text(raw, "kubeconfig", where)
-    context = _text(raw, "context", where)
-    if not in_cluster and not kubeconfig:
-        raise _fail(where, "kubeconfig", "is required (a kubeconfig file and context), unless in_cluster: true")
-    if kubeconfig and not Path(kubeconfig).expanduser().is_file():
-        raise _fail(where, "kubeconfig", f"names {kubeconfig}, which does not exist")
+    kubeconfig, context, inventory_context = _credentials(raw, where, in_cluster)
     access = raw.get("access", "direct")
     if access not in ACCESS_MODES:
         raise _fail(where, "access", f"must be one of {', '.join(ACCESS_MODES)}, got {access!r}")
-    ingress = None
-    if access == "ingress":
-        ing = raw.get("ingress")
-        if not isinstance(ing, dict) or not ing.get("host"):
-            raise _fail(where, "ingress", "must give at least a host when access is 'ingress'")
-        bad = sorted(set(ing) - INGRESS_FIELDS)
-        if bad:
-            raise _fail(where, f"ingress.{bad[0]}", f"is not known; known: {', '.join(sorted(INGRESS_FIELDS))}")
-        ingress = IngressSettings(host=str(ing["host"]), class_name=ing.get("class_name"),
-                                  tls_secret=ing.get("tls_secret"), scheme=ing.get("scheme", "https"),
-                                  annotations={str(k): str(v) for k, v in (ing.get("annotations") or {}).items()})
+    ingress = _ingress(raw, where, access)
     cost = raw.get("cost_weight", 1.0)
-    if isinstance(cost, bool) or not isinstance(cost, (int, float)) or cost <= 0:
+    if isinstance(cost, bool) or not isinstance(cost, (int, float)) or not 0 < cost < math.inf:
         raise _fail(where, "cost_weight", f"must be a positive number, got {cost!r}")
     groups = raw.get("allowed_groups")
-    if groups is not None and (not isinstance(groups, list) or not all(isinstance(g, str) for g in groups)):
+    if groups is not None and (not isinstance(groups, list) or not all(isinstance(g, str) and g for g in groups)):
         raise _fail(where, "allowed_groups", f"must be a list of group names, got {groups!r}")
     capacity = raw.get("capacity", {}) or {}
     if not isinstance(capacity, dict) or not all(
@@ -151,6 +213,12 @@ def parse_member_cluster(index: int, raw: object) -> MemberCluster:
     mappings = parse_label_mappings(raw.get("label_mappings", []) or [], where, "label_mappings")
     capacity = _canonical_capacity(capacity, convention, mappings, where)
     namespace = _text(raw, "namespace", where, default="default")
+    if not DNS_LABEL_RE.match(namespace):
+        raise _fail(where, "namespace", f"{namespace!r} is not a Kubernetes namespace name (a DNS label: "
+                    "at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit)")
+    hub_url = _text(raw, "hub_url", where)
+    if hub_url is not None:
+        check_url(hub_url, f"{where}: field 'hub_url'")
     return MemberCluster(
         name=name,
         display_name=_text(raw, "display_name", where, default=name),
@@ -158,19 +226,19 @@ def parse_member_cluster(index: int, raw: object) -> MemberCluster:
         kubeconfig=str(Path(kubeconfig).expanduser()) if kubeconfig else None,
         context=context,
         in_cluster=in_cluster,
-        inventory_context=_text(raw, "inventory_context", where),
+        inventory_context=inventory_context,
         site=_text(raw, "site", where, default=""),
         owner=_text(raw, "owner", where, default=""),
         region=_text(raw, "region", where, default=""),
         cost_weight=float(cost),
-        labels=_string_map(raw, "labels", where),
+        labels=_label_map(raw, where),
         allowed_groups=frozenset(groups) if groups is not None else None,
         access=access,
         ingress=ingress,
         capacity=capacity,
         gpu_convention=convention,
         label_mappings=mappings,
-        hub_url=_text(raw, "hub_url", where),
+        hub_url=hub_url,
         datasets=_datasets(raw, where),
     )
 
@@ -288,6 +356,13 @@ class Federation(LoggingConfigurable):
         if self.placement_policy not in PLACEMENT_POLICIES:
             raise FederationConfigError(f"Federation: field 'placement_policy' must be one of "
                                         f"{', '.join(PLACEMENT_POLICIES)}, got {self.placement_policy!r}")
+        if self.public_hub_url:
+            check_url(self.public_hub_url, "Federation: field 'public_hub_url'")
+        for key in ("health_interval", "health_timeout"):
+            value = getattr(self, key)
+            if not 0 < value < math.inf:
+                raise FederationConfigError(f"Federation: field '{key}' must be a positive number of seconds, "
+                                            f"got {value!r}")
         self.parsed_label_mappings()
         self.parsed_gpu_budgets()
         members = self.member_clusters()

@@ -14,8 +14,12 @@ import json
 from ..federation.model import InventorySnapshot
 from ..federation.views import cluster_json
 
+# Where the hub serves ``availability`` (relative to the hub's base URL); the form polls it.
+AVAILABILITY_PATH = r"/api/fedspawner/availability"
+
 
 def availability(snapshot: InventorySnapshot, groups: frozenset[str]) -> dict:
+    """The availability JSON for a user in ``groups``, with its change ``version``."""
     clusters = [cluster_json(c, groups) for c in snapshot.clusters]
     version = hashlib.sha1(json.dumps(clusters, sort_keys=True).encode()).hexdigest()[:16]
     return {"version": version, "taken_at": snapshot.taken_at, "clusters": clusters}

@@ -37,10 +37,9 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
-from .. import hub
 from ..federation import gpus
 from . import options
-from .availability import availability
+from .availability import AVAILABILITY_PATH, availability
 
 TEMPLATES = Path(__file__).parent / "templates"
 AUTO_LABEL = "Auto (let the hub choose)"
@@ -360,7 +359,7 @@ def _asset(name: str) -> Markup:
 
 def availability_url(base_url: str) -> str:
     """The hub's availability endpoint under its base URL (``/hub/`` by default)."""
-    return (base_url or "/hub/").rstrip("/") + hub.AVAILABILITY_PATH
+    return (base_url or "/hub/").rstrip("/") + AVAILABILITY_PATH
 
 
 def script() -> Markup:

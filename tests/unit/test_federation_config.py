@@ -10,7 +10,9 @@ from fedspawner.federation.config import FederationConfigError, parse_member_clu
 @pytest.fixture
 def kubeconfig(tmp_path):
     path = tmp_path / "kubeconfig"
-    path.write_text("apiVersion: v1\nkind: Config\n")
+    path.write_text("apiVersion: v1\nkind: Config\ncurrent-context: onprem\n"
+                    "contexts:\n- name: onprem\n  context: {cluster: c, user: u}\n"
+                    "- name: onprem-reader\n  context: {cluster: c, user: r}\n")
     return str(path)
 
 
@@ -75,9 +77,53 @@ def test_federation_wide_settings_are_checked():
         Federation(config=c).validate()
 
 
-async def test_a_context_missing_from_the_kubeconfig_is_a_config_error(kubeconfig):
-    from fedspawner.federation.registry import api_client_for
+@pytest.mark.parametrize("entry,message", [
+    ({"context": "nope"}, "(a): field 'context' names 'nope', which {kc} does not define (its contexts: "
+                          "onprem, onprem-reader)"),
+    ({"context": "onprem", "inventory_context": "reader"}, "(a): field 'inventory_context' names 'reader'"),
+    ({"context": "onprem", "namespace": "Team_A"}, "(a): field 'namespace' 'Team_A' is not a Kubernetes namespace"),
+    ({"context": "onprem", "namespace": "x" * 64}, "field 'namespace'"),
+    ({"context": "onprem", "namespace": ""}, "field 'namespace' '' is not a Kubernetes namespace"),
+    ({"context": "onprem", "hub_url": "hub.example.org"}, "field 'hub_url' must be an http(s) URL"),
+    ({"context": "onprem", "cost_weight": float("inf")}, "field 'cost_weight' must be a positive number"),
+    ({"context": "onprem", "labels": {"zone": ["a"]}}, "field 'labels' must be a mapping of names to strings"),
+    ({"context": "onprem", "allowed_groups": [""]}, "field 'allowed_groups' must be a list of group names"),
+    ({"context": "onprem", "ingress": {"host": "nb.example.org"}}, "field 'ingress' is only used with access"),
+    ({"context": "onprem", "access": "ingress", "ingress": {"host": "nb example"}}, "field 'ingress.host'"),
+    ({"context": "onprem", "access": "ingress", "ingress": {"host": "nb.example.org", "scheme": "ftp"}},
+     "field 'ingress.scheme' must be http or https"),
+    ({"context": "onprem", "access": "ingress", "ingress": {"host": "nb.example.org", "tls_secret": "A B"}},
+     "field 'ingress.tls_secret' must be a Kubernetes object name"),
+])
+def test_mistakes_against_the_kubeconfig_and_kubernetes_names(kubeconfig, entry, message):
+    with pytest.raises(FederationConfigError) as err:
+        parse_member_clusters([{"name": "a", "kubeconfig": kubeconfig, **entry}])
+    assert message.format(kc=kubeconfig) in str(err.value)
 
-    (member,) = parse_member_clusters([{"name": "a", "kubeconfig": kubeconfig, "context": "nope"}])
-    with pytest.raises(FederationConfigError, match="cluster a: cannot load context nope of"):
-        await api_client_for(member)
+
+def test_no_context_needs_a_current_context(tmp_path):
+    path = tmp_path / "kc"
+    path.write_text("apiVersion: v1\nkind: Config\ncontexts:\n- name: x\n  context: {cluster: c, user: u}\n")
+    with pytest.raises(FederationConfigError, match="field 'context' is required: .* has no current context"):
+        parse_member_clusters([{"name": "a", "kubeconfig": str(path)}])
+    path.write_text("{not yaml")
+    with pytest.raises(FederationConfigError, match="field 'kubeconfig' names .* which is not valid YAML"):
+        parse_member_clusters([{"name": "a", "kubeconfig": str(path), "context": "x"}])
+    with pytest.raises(FederationConfigError, match="field 'context' names 'x', but there is no kubeconfig"):
+        parse_member_clusters([{"name": "a", "in_cluster": True, "context": "x"}])
+
+
+def test_federation_urls_and_probe_times_are_checked():
+    from traitlets.config import Config
+
+    from fedspawner.federation.config import Federation
+
+    c = Config()
+    c.Federation.clusters = [{"name": "a", "in_cluster": True}]
+    c.Federation.public_hub_url = "//hub"
+    with pytest.raises(FederationConfigError, match="field 'public_hub_url' must be an http"):
+        Federation(config=c).validate()
+    c.Federation.public_hub_url = "https://hub.example.org"
+    c.Federation.health_timeout = 0.0
+    with pytest.raises(FederationConfigError, match="field 'health_timeout' must be a positive number"):
+        Federation(config=c).validate()
