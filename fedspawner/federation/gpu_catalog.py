@@ -151,7 +151,9 @@ INDEXES: dict[str, dict[str, tuple[GpuModel, ...]]] = {
 _VENDOR_WORDS = {"nvidia": "nvidia", "tesla": "nvidia", "geforce": "nvidia", "amd": "amd", "instinct": "amd"}
 # Tokens that describe packaging or memory technology, never identity.
 _FORM_RE = re.compile(r"^(sxm\d*|pcie|oam)$")
-_DROPPED = {"hbm2", "hbm2e", "hbm3", "hbm3e", "mega"}
+# Marketing words GFD product strings carry ("...-Server-Edition", "...-Ada-Generation") are no part
+# of a model's name either.
+_DROPPED = {"hbm2", "hbm2e", "hbm3", "hbm3e", "mega", "server", "edition", "generation"}
 _MEMORY_RE = re.compile(r"^(\d+)gb?$")
 _SPLIT_RE = re.compile(r"[\s_/-]+")
 
@@ -188,9 +190,24 @@ def product_words(text: str) -> ProductWords:
 
 
 def slug(text: str) -> str:
-    """A model slug for a product no entry knows: ``NVIDIA-GeForce-RTX-4090`` -> ``rtx-4090``."""
+    """A model slug for a product no entry knows: ``NVIDIA-GeForce-RTX-4090-24GB`` -> ``rtx-4090``
+    (memory is no part of a model; see ``product_words(text).memory_mib``)."""
     words = product_words(text)
-    return "-".join(t if not _MEMORY_RE.match(t) else t.rstrip("b") + "b" for t in words.tokens) or "gpu"
+    return "-".join(t for t in words.tokens if not _MEMORY_RE.match(t)) or "gpu"
+
+
+def split_memory(model: str) -> tuple[str, int | None]:
+    """A model name with a trailing memory size apart: ``h800-80gb`` -> ``("h800", 81920)``."""
+    head, _, tail = model.rpartition("-")
+    found = _MEMORY_RE.match(tail)
+    return (head, int(found.group(1)) * 1024) if head and found else (model, None)
+
+
+def nominal_mib(reported_mib: int | None) -> int | None:
+    """Memory a driver or label reports (``97887`` MiB) as whole GiB in MiB (``98304``)."""
+    if reported_mib is None or reported_mib <= 0:
+        return None
+    return max(1, round(reported_mib / 1024)) * 1024
 
 
 def pick(models: tuple[GpuModel, ...], memory_mib: int | None) -> GpuModel:

@@ -63,14 +63,23 @@ def _tolerations(taints: Sequence[Mapping[str, Any]]) -> tuple[dict[str, str], .
 
 def _gpu_from(field_: str, text: str, vendor: str | None = None, memory: int | None = None,
               **detail: Any) -> GpuType:
-    """The canonical type a convention's label value names; unknown products get a slug."""
+    """The canonical type a convention's label value names.
+
+    Unknown products get a slug of their name as model and the memory their product string
+    names (kept in the canonical name), else the memory the node's labels report (``memory``, MiB).
+    """
     models = catalog.candidates(field_, text, vendor, memory)
     words = catalog.product_words(text)
     detail.setdefault("form_factor", words.form_factor)
     detail.setdefault("product", text)
     if models:
         return GpuType.from_model(models[0], **detail)
-    return GpuType(vendor or words.vendor or "nvidia", catalog.slug(text), **detail)
+    if words.memory_mib:  # the product names its size: part of its name, as for catalog models
+        return GpuType(vendor or words.vendor or "nvidia", catalog.slug(text), words.memory_mib,
+                       memory_in_name=True, **detail)
+    if detail.get("mig_profile"):  # the node's memory label speaks for the slice, not the GPU
+        memory = None
+    return GpuType(vendor or words.vendor or "nvidia", catalog.slug(text), catalog.nominal_mib(memory), **detail)
 
 
 def _gfd_offer(value: str, prefix: str, labels: Mapping[str, str], allocatable: Mapping[str, Any],

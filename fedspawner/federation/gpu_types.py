@@ -48,6 +48,9 @@ class GpuType:
     shared: bool = False
     form_factor: str | None = field(default=None, compare=False)
     product: str | None = field(default=None, compare=False)
+    # A type outside the catalog whose product string names its memory keeps it in its name
+    # (``nvidia-h800-80gb``), as catalog models sold in several sizes do.
+    memory_in_name: bool = field(default=False, compare=False)
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__  # frozen: normalise in place once, at construction
@@ -73,7 +76,12 @@ class GpuType:
     def name(self) -> str:
         """Canonical id, e.g. ``nvidia-a100-80gb``, ``nvidia-a100-80gb-mig-1g.10gb``, ``nvidia-l4-shared``."""
         entry = self.catalog_entry
-        return _with_suffix(entry.name if entry else f"{self.vendor}-{self.model}", self.mig_profile, self.shared)
+        if entry:
+            base = entry.name
+        else:
+            sized = self.memory_in_name and self.memory_mib
+            base = f"{self.vendor}-{self.model}" + (f"-{self.memory_mib // 1024}gb" if sized else "")
+        return _with_suffix(base, self.mig_profile, self.shared)
 
     @cached_property
     def display(self) -> str:
@@ -84,6 +92,8 @@ class GpuType:
         else:
             vendor = catalog.VENDOR_DISPLAY.get(self.vendor, self.vendor.capitalize())
             text = f"{vendor} {self.model.replace('-', ' ').upper()}"
+            if self.memory_mib:
+                text += f" {self.memory_mib // 1024}GB"
         if self.mig_profile:
             text += f" · MIG {self.mig_profile}"
         return text + (" · shared" if self.shared else "")
@@ -177,7 +187,8 @@ def parse_gpu_type(name: str, *, known: Iterable[GpuType] = (), strict: bool = T
         return GpuType.from_model(models[0], mig_profile=mig, shared=shared)
     if not strict and _NAME_RE.match(base):
         vendor, model = base.split("-", 1)
-        return GpuType(vendor, model, mig_profile=mig, shared=shared)
+        model, memory = catalog.split_memory(model)
+        return GpuType(vendor, model, memory, mig_profile=mig, shared=shared, memory_in_name=memory is not None)
     raise GpuTypeError(_unknown_message(name, base, mig, shared, known))
 
 

@@ -855,3 +855,30 @@ def test_node_affinity_exclusions_and_empty_selectors():
     assert node_affinity([_offer((GFD, "NVIDIA-L4")), _offer()]) == {}  # one offer fits any node
     one = [_offer((GFD, "NVIDIA-L4"))]
     assert node_selector_terms(one) == _terms(node_affinity(one))
+
+
+@pytest.mark.parametrize("labels,name,model,memory,display", [
+    # GFD: the memory label (MiB, as the driver reports it) gives the size of an unknown product
+    ({GFD: "NVIDIA-X1000-Server-Edition", "nvidia.com/gpu.memory": "97887"},
+     "nvidia-x1000", "x1000", 98304, "NVIDIA X1000 96GB"),
+    ({GFD: "NVIDIA-RTX-6000-Ada-Generation", "nvidia.com/gpu.memory": "49140"},
+     "nvidia-rtx-6000-ada", "rtx-6000-ada", 49152, "NVIDIA RTX 6000 ADA 48GB"),
+    # a product string naming its size keeps it in the name, not in the model
+    ({GFD: "NVIDIA-H800-PCIe-80GB", "nvidia.com/gpu.memory": "81559"},
+     "nvidia-h800-80gb", "h800", 81920, "NVIDIA H800 80GB"),
+    ({"karpenter.k8s.aws/instance-gpu-name": "x1000", "karpenter.k8s.aws/instance-gpu-memory": "65536"},
+     "nvidia-x1000", "x1000", 65536, "NVIDIA X1000 64GB"),
+    ({"amd.com/gpu.product-name": "AMD_Instinct_MI400X", "amd.com/gpu.vram": "192G"},
+     "amd-mi400x", "mi400x", 196608, "AMD MI400X 192GB"),
+])
+def test_unknown_hardware_gets_memory_from_labels_and_a_clean_model(labels, name, model, memory, display):
+    resource = "amd.com/gpu" if "amd.com/gpu.product-name" in labels else "nvidia.com/gpu"
+    gpu = only_offer(labels, {resource: "4"}).gpu
+    assert (gpu.name, gpu.model, gpu.memory_mib, gpu.display) == (name, model, memory, display)
+    assert parse_gpu_type(name, strict=False).name == name
+
+
+def test_unknown_mig_slice_takes_no_memory_from_the_whole_gpu_label():
+    gpu = only_offer({GFD: "NVIDIA-X1000-MIG-1g.12gb", "nvidia.com/gpu.memory": "12032"},
+                     {"nvidia.com/gpu": "7"}).gpu
+    assert (gpu.name, gpu.memory_mib) == ("nvidia-x1000-mig-1g.12gb", None)
