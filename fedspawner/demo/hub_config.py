@@ -25,6 +25,11 @@ DEMO_PROFILES = [
      "allowed_groups": ["cloud-users"]},
 ]
 
+#: What running on each member costs, relative to on-prem (``cost_weight``): ``burst`` is the
+#: pay-per-use cloud. Placement weighs it, so CPU work and notebooks stay on the clusters the
+#: institutions already run until those are full, and GPUs only the cloud has go there.
+DEMO_COST_WEIGHTS = {"burst": 3.0}
+
 #: The gateway listens on the proxy's port plus this (loopback only).
 GATEWAY_PORT_OFFSET = 90
 #: What the single-user servers' API token may do: JupyterHub's default ``server`` role,
@@ -94,7 +99,8 @@ def configure(c, *, sandbox_dir: Path, state_dir: Path, chp: Path, port: int = 8
     c.Authenticator.allow_all = True
     c.JupyterHub.load_groups = {name: {"users": users} for name, users in DEMO_GROUPS.items()}
     c.JupyterHub.allow_named_servers = True
-    c.Federation.clusters = clusters = member_clusters(sandbox_dir)
+    c.Federation.clusters = clusters = [{**entry, "cost_weight": DEMO_COST_WEIGHTS.get(entry["name"], 1.0)}
+                                        for entry in member_clusters(sandbox_dir)]
     configure_hub(c)  # the federated spawner, the availability endpoint, config checks
     c.Spawner.start_timeout = 120
     c.Spawner.http_timeout = 60

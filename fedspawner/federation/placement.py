@@ -40,6 +40,11 @@ recently full               −350 if scheduling reported this GPU type full in 
 cost                        −50 × ``cost_weight`` (default weight 1: −50 everywhere)
 ==========================  =====================================================================
 
+Cost is noted in the reasons whenever the candidates' weights differ ("lowest cost (×1)",
+"dearer (cost ×3, 3× the cheapest)"). Two units of weight (100 points) outweigh the whole fit
+range, so with a cloud cluster weighted 3 and on-prem 1 a request that fits on-prem stays there
+whatever the tightest fit is, and goes to the cloud once on-prem has no room for it.
+
 An image already present beats any fit difference but not a first preference or a step of
 certainty (pulling a large image costs minutes, guessing wrong about capacity costs a failover).
 So a data-local cluster wins over every cluster that is not (only a huge cost difference, 50 points
@@ -92,6 +97,7 @@ class _Option:
     left: str = ""  # what placing leaves, for the fit phrase; "" when the numbers are not exact
     fit: float = 0.0
     notes: list[str] = field(default_factory=list)
+    cost: float = 1.0  # the cluster's cost_weight
 
 
 class _Clock:
@@ -171,6 +177,7 @@ def place(request: PlacementRequest, snapshot: InventorySnapshot, now: float | N
         score = option.score + _bonus(cluster, request, preferred, option.notes)
         if dataset:
             score += _data_bonus(dataset, name in data_on, data_on, option.notes)
+        option.cost = cluster.cost_weight
         ranked.append((-score, name, option.gpu_type or "", option))
 
     if explicit is not None and not explicit_seen:
@@ -351,7 +358,8 @@ def _cpu_misfit(cluster: ClusterSnapshot, request: PlacementRequest) -> str | No
 
 def _bonus(cluster: ClusterSnapshot, request: PlacementRequest, preferred: dict[str, int],
            notes: list[str]) -> float:
-    """Locality, image, preference and cost points; appends a note for each that applies."""
+    """Locality, image, preference and cost points; appends a note for each that applies but cost
+    (noted by ``_candidates``, relative to the other candidates)."""
     points = 0.0
     labels = cluster.labels
     matched = [f"{k}={v}" for k, v in request.locality.items() if labels.get(k) == v]
@@ -366,25 +374,33 @@ def _bonus(cluster: ClusterSnapshot, request: PlacementRequest, preferred: dict[
     if rank is not None:
         points += PREFERRED_POINTS / (1 + rank)
         notes.append("preferred" if len(preferred) == 1 else f"preference #{rank + 1}")
-    weight = cluster.cost_weight
-    points -= COST_POINTS * weight
-    if weight != 1.0:
-        notes.append(f"{'dearer' if weight > 1.0 else 'cheaper'} (cost ×{weight:g})")
-    return points
+    return points - COST_POINTS * cluster.cost_weight
 
 
 def _candidates(ranked: list[tuple[float, str, str, _Option]], policy: str) -> tuple[Candidate, ...]:
-    """Candidates with their reasons; the best fit among exact numbers is called out."""
+    """Candidates with their reasons; the best fit among exact numbers is called out, and so is
+    cost where the candidates' cost weights differ."""
     best_fit = max((r[3].fit for r in ranked if r[3].left), default=None)
     fit_words = f"{_FIT_WORDS[policy]} ({policy})"
+    lowest = min((r[3].cost for r in ranked), default=1.0)
+    priced = len({r[3].cost for r in ranked}) > 1
     out = []
     for neg_score, name, _, option in ranked:
         notes = option.notes
         if option.left:
             notes = [fit_words if option.fit == best_fit else f"{option.left} ({policy})", *notes]
+        if priced:
+            notes = [*notes, _cost_words(option.cost, lowest)]
         reason = f"{name}: {option.text}" + (" — " + "; ".join(notes) if notes else "")
         out.append(Candidate(name, option.gpu_type, -neg_score, reason))
     return tuple(out)
+
+
+def _cost_words(weight: float, lowest: float) -> str:
+    """How a candidate's cost compares with the cheapest candidate's."""
+    if weight == lowest:
+        return f"lowest cost (×{weight:g})"
+    return f"dearer (cost ×{weight:g}, {weight / lowest:.3g}× the cheapest)"
 
 
 def _fit(left: float, policy: str) -> float:

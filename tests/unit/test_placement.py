@@ -321,12 +321,31 @@ def test_cost_weight_lowers_the_score():
     d = decide(gpu(), *clusters)
     assert names(d) == ["cheap", "plain", "dear"]
     reasons = [c.reason for c in d.candidates]
-    assert reasons[0].endswith("; cheaper (cost ×0.5)")
-    assert reasons[2].endswith("; dearer (cost ×3)")
-    assert "cost" not in reasons[1]
+    assert reasons[0].endswith("; lowest cost (×0.5)")
+    assert reasons[1].endswith("; dearer (cost ×1, 2× the cheapest)")
+    assert reasons[2].endswith("; dearer (cost ×3, 6× the cheapest)")
+    # equal weights: nothing to say about cost
+    d = decide(gpu(), cluster("a", exact(A100, [4]), cost_weight=2.0), cluster("b", exact(A100, [4]), cost_weight=2.0))
+    assert all("cost" not in c.reason for c in d.candidates)
     # a large price difference outweighs a better fit
     d = decide(gpu(), cluster("tight", exact(A100, [1]), cost_weight=4.0), cluster("loose", exact(A100, [8])))
     assert names(d) == ["loose", "tight"]
+
+
+def test_cpu_work_stays_on_prem_until_full_then_bursts_to_the_dearer_cloud():
+    """The demo's story: on-prem (big CPU nodes, weight 1) before the cloud (small nodes, weight 3),
+    although the cloud's small node is the tighter fit; the cloud once on-prem has no room."""
+    notebook = PlacementRequest(gpu_type=None, gpu_count=0, cpu_milli=500, memory_bytes=GIB)
+    burst = cluster("burst", cpu_memory_free=((8000, 32 * GIB),), cpu_only_free=((8000, 32 * GIB),), cost_weight=3.0)
+    onprem = cluster("onprem", cpu_memory_free=((64000, 512 * GIB), (32000, 128 * GIB)),
+                     cpu_only_free=((32000, 128 * GIB),))
+    d = decide(notebook, onprem, burst)
+    assert names(d) == ["onprem", "burst"]
+    assert d.candidates[0].reason.endswith("; lowest cost (×1)")
+    assert d.candidates[1].reason.endswith("tightest fit (pack); dearer (cost ×3, 3× the cheapest)")
+    full = cluster("onprem", cpu_memory_free=((200, GIB // 2),), cpu_only_free=((100, GIB // 4),))
+    d = decide(notebook, full, burst)
+    assert names(d) == ["burst"] and "no node has 0.5 CPUs and 1 GiB free now" in why(d, "onprem")
 
 
 def test_locality_labels_add_a_strong_bonus():
@@ -336,7 +355,7 @@ def test_locality_labels_add_a_strong_bonus():
     d = decide(gpu(locality={"dataset": "cms", "region": "eu"}), *clusters)
     assert names(d) == ["data", "region", "tight"]
     assert d.candidates[0].reason == ("data: up to 8 × NVIDIA A100 40GB free, from quota — near your data: "
-                                      "dataset=cms, region=eu; not certain; dearer (cost ×2)")
+                                      "dataset=cms, region=eu; not certain; dearer (cost ×2, 2× the cheapest)")
     assert "near your data: region=eu" in d.candidates[1].reason
 
 
