@@ -1,7 +1,7 @@
 """Hooks for ``jupyterhub_config.py``: the availability endpoint and a one-line set-up.
 
     from fedspawner.hub import configure_hub
-    configure_hub(c)   # after setting c.Federation.clusters
+    configure_hub(c)   # after c.Federation.clusters and the spawner's settings
 
 ``configure_hub`` selects the federated spawner, adds the availability endpoint the
 launch form polls, and validates the member clusters now, so that a malformed entry
@@ -20,6 +20,7 @@ from tornado import web
 from .federation.config import Federation, FederationConfigError
 from .federation.registry import ClusterRegistry
 from .spawner.availability import AVAILABILITY_PATH, availability
+from .spawner.namespaces import check_profiles
 
 MAX_WAIT = 25.0
 
@@ -60,12 +61,23 @@ def availability_handlers() -> list[tuple[str, type]]:
     return [(AVAILABILITY_PATH, AvailabilityHandler)]
 
 
+def _spawner_setting(c, name: str, default=None):
+    """A spawner setting as the federated spawner will see it (its own section wins)."""
+    for section in ("FederatedKubeSpawner", "KubeSpawner"):
+        if section in c and name in c[section]:
+            return c[section][name]
+    return default
+
+
 def configure_hub(c) -> None:
-    """Use the federated spawner and check the federation's configuration now."""
+    """Use the federated spawner and check the federation's configuration now (call it
+    after the spawner settings, ``profile_list`` included, so that they are checked too)."""
     c.JupyterHub.spawner_class = "fedspawner"
     handlers = list(c.JupyterHub.extra_handlers or []) if "extra_handlers" in c.JupyterHub else []
     c.JupyterHub.extra_handlers = handlers + availability_handlers()
     try:
-        Federation(config=c).validate()
+        members = Federation(config=c).validate()
+        check_profiles(_spawner_setting(c, "profile_list", []), members,
+                       bool(_spawner_setting(c, "enable_user_namespaces", False)))
     except FederationConfigError as err:
         sys.exit(f"fedspawner: {err}")

@@ -101,7 +101,6 @@ def configure(c, *, sandbox_dir: Path, state_dir: Path, chp: Path, port: int = 8
     c.JupyterHub.allow_named_servers = True
     c.Federation.clusters = clusters = [{**entry, "cost_weight": DEMO_COST_WEIGHTS.get(entry["name"], 1.0)}
                                         for entry in member_clusters(sandbox_dir)]
-    configure_hub(c)  # the federated spawner, the availability endpoint, config checks
     c.Spawner.start_timeout = 120
     c.Spawner.http_timeout = 60
     c.Spawner.default_url = "/lab"
@@ -109,6 +108,7 @@ def configure(c, *, sandbox_dir: Path, state_dir: Path, chp: Path, port: int = 8
     c.KubeSpawner.cmd = ["jupyterhub-singleuser"]
     c.KubeSpawner.profile_list = DEMO_PROFILES if profiles is None else profiles
     c.KubeSpawner.storage_pvc_ensure = False
+    configure_hub(c)  # the federated spawner, the availability endpoint, config checks (of the above too)
     gateway_port = gateway_port or port + GATEWAY_PORT_OFFSET
     config_file = gateway_config(state_dir / "gateway_config.py", clusters,
                                  pid_file=state_dir / "gateway.pid")

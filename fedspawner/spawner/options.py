@@ -46,13 +46,17 @@ class ServerRequest:
 
 
 def options_from_form(formdata: dict[str, list[str]]) -> dict:
-    """Form fields (lists of strings) -> user options; profile-option keys pass through."""
+    """Form fields (lists of strings) -> user options; profile-option keys pass through.
+
+    ``gpu_count`` becomes a number only when the form has that field (a form without GPU
+    fields adds no GPU keys)."""
     options = {key: values[0] if len(values) == 1 else values for key, values in formdata.items() if values}
-    count = str(options.get("gpu_count", "0") or "0").strip()
-    try:
-        options["gpu_count"] = int(count)
-    except ValueError:
-        raise OptionsError(f"GPU count must be a whole number, got {count!r}.") from None
+    if "gpu_count" in options:
+        count = str(options["gpu_count"] or "0").strip()
+        try:
+            options["gpu_count"] = int(count)
+        except ValueError:
+            raise OptionsError(f"GPU count must be a whole number, got {count!r}.") from None
     for key in ("cluster", "gpu_type", "profile"):
         if key in options:
             options[key] = str(options[key]).strip()
@@ -180,12 +184,17 @@ def resolve(options: dict, profiles: list[dict], snapshot: InventorySnapshot,
 
 
 def server_placement(req: ServerRequest, snapshot: InventorySnapshot, *, user: str, groups: frozenset[str],
-                     cpu_milli: int, memory_bytes: int, policy: str, image: str | None = None) -> PlacementRequest:
-    """The core's placement request for a validated launch request (``image``: the server's image)."""
+                     cpu_milli: int, memory_bytes: int, policy: str, image: str | None = None,
+                     only: frozenset[str] | None = None) -> PlacementRequest:
+    """The core's placement request for a validated launch request (``image``: the server's image;
+    ``only``: the clusters the server's own settings limit it to, such as where its storage is)."""
     clusters = (req.profile or {}).get("clusters") or {}
+    allowed = _clusters_allowed(req.profile, snapshot, groups)
+    if only is not None:
+        allowed = [c for c in allowed if c in only]
     return placement_request(
         gpu_type=req.gpu_type, gpu_count=req.gpu_count, cpu_milli=cpu_milli, memory_bytes=memory_bytes,
         user=user, groups=groups, chosen=(req.cluster,) if req.cluster else None,
-        allowed=_clusters_allowed(req.profile, snapshot, groups), preferred=clusters.get("preferred") or (),
+        allowed=allowed, preferred=clusters.get("preferred") or (),
         locality=clusters.get("locality"), policy=policy, image=image, dataset=req.dataset,
         allow_multi_node=bool(((req.profile or {}).get("gpu") or {}).get("allow_multi_node", False)))

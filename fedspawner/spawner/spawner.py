@@ -30,8 +30,9 @@ from ..federation.model import GPU_TYPE_LABEL
 from ..federation.quantity import QuantityError, cpu_millis, units
 from ..federation.registry import ClusterRegistry
 from ..federation import failover
-from . import baseline, form, hedge, hedge_race, ingress, options, ttn
+from . import baseline, form, hedge, hedge_race, ingress, namespaces, options, ttn
 from .reflectors import ClusterEventReflector, ClusterPodReflector
+from .storage import PvcLocation, find_claim
 from .tunnel import PortForwardTunnel, TunnelError
 
 CLUSTER_LABEL = "fedspawner.dev/cluster"
@@ -79,6 +80,10 @@ class FederatedKubeSpawner(KubeSpawner):
     def _options_form_default(self):
         return form.render_options_form
 
+    @default("options_from_form")
+    def _options_from_form_default(self):
+        return options.options_from_form
+
     def __init__(self, *args, **kwargs):
         # KubeSpawner.__init__ without its process-global client configuration
         # (load_config/shared_client): clients come from the federation, per cluster.
@@ -96,7 +101,9 @@ class FederatedKubeSpawner(KubeSpawner):
         if self.port == 0:
             self.port = 8888
         self._start_future = None
-        self._configured = baseline.snapshot(self)
+        self._configured = baseline.snapshot(self)  # what clear_state goes back to
+        self._requested_namespace: str | None = None  # a namespace this server's own settings ask for
+        self.pvc_location: PvcLocation | None = None  # where the server's claim lives (kept across stops)
         self._profile_applied = False
         self._narration: list[str] = []
         self._hedge_standby: hedge.Standby | None = None
@@ -141,8 +148,10 @@ class FederatedKubeSpawner(KubeSpawner):
             fields={"involvedObject.kind": "Pod"}, omit_namespace=False)
 
     def _namespace_on(self, member: MemberCluster) -> str:
-        """The namespace this server uses on ``member``: the user's own with
-        ``enable_user_namespaces``, else the member's configured namespace."""
+        """The namespace this server uses on ``member``: the one its own settings ask for,
+        the user's own with ``enable_user_namespaces``, else the member's configured namespace."""
+        if self._requested_namespace:
+            return self._requested_namespace
         if self.enable_user_namespaces:
             return self._expand_user_properties(self.user_namespace_template)
         return member.namespace
@@ -159,18 +168,26 @@ class FederatedKubeSpawner(KubeSpawner):
             state["cluster"] = self.cluster_name
         if self.tunnel_port:
             state["tunnel_port"] = self.tunnel_port
+        if self.pvc_location:
+            state["pvc_location"] = self.pvc_location.to_state()
         return state
 
     def load_state(self, state):
-        super().load_state(state)
+        super().load_state(state)  # the saved namespace (and pod, PVC names) win over today's templates
         if state.get("cluster"):
             self.cluster_name = state["cluster"]
-            if self.cluster_name in ClusterRegistry.shared(self.config).members:
+            if "namespace" not in state and self.cluster_name in ClusterRegistry.shared(self.config).members:
                 self.namespace = self._namespace_on(self.member)
         self.tunnel_port = state.get("tunnel_port", 0)
+        self.pvc_location = PvcLocation.from_state(state) or self.pvc_location
 
     def clear_state(self):
+        """Reset for the next start (JupyterHub calls this before every spawn's hooks and after
+        a stop): the configured settings come back, so the next start's hooks, group and
+        profile overrides apply to them and nothing of this start leaks; the PVC's location stays."""
         super().clear_state()
+        baseline.restore(self, self._configured)
+        self._requested_namespace = None
         self.cluster_name = ""
         self.tunnel_port = 0
 
@@ -186,13 +203,24 @@ class FederatedKubeSpawner(KubeSpawner):
             profiles = await maybe_future(profiles(self))
         return self._get_initialized_profile_list(self._sorted_dict_values(profiles)) if profiles else []
 
-    async def options_from_form(self, formdata):
-        """Turn the launch form into user options, refusing what cannot be done."""
-        registry = await self.registry()  # a form posted right after a hub restart finds it unstarted
-        await registry.wait_ready()
+    def run_options_from_form(self, form_data):
+        """The configured ``options_from_form`` (fedspawner's by default; a callable or
+        ``'simple'`` as in KubeSpawner), then the federation's checks of the result."""
+        return self._checked_options(lambda: super(FederatedKubeSpawner, self).run_options_from_form(form_data))
+
+    def options_from_query(self, query_data):
+        """``/spawn?…`` query arguments, through the same checks as the form."""
+        return self._checked_options(lambda: super(FederatedKubeSpawner, self).options_from_query(query_data))
+
+    async def _checked_options(self, parse):
+        """User options from ``parse()``, refused (ValueError, shown on the form) when they cannot be done."""
         try:
-            opts = options.options_from_form(formdata)
-            options.resolve(opts, await self.profiles(), registry.snapshot(), self._groups())
+            opts = await maybe_future(parse())
+            if not isinstance(opts, dict):
+                return opts
+            registry = await self.registry()  # a form posted right after a hub restart finds it unstarted
+            await registry.wait_ready()
+            options.resolve(dict(opts), await self.profiles(), registry.snapshot(), self._groups())
         except options.OptionsError as err:
             raise ValueError(str(err)) from None
         return opts
@@ -217,8 +245,9 @@ class FederatedKubeSpawner(KubeSpawner):
         return cpu, mem
 
     async def _start(self):
+        # The spawner's settings are as configured (clear_state), then changed by this spawn's
+        # hooks and group overrides: all of that stays, as with KubeSpawner.
         self._narration = []
-        baseline.restore(self, self._configured)
         registry = await self.registry()
         await registry.wait_ready()
         snapshot = registry.snapshot()
@@ -229,13 +258,52 @@ class FederatedKubeSpawner(KubeSpawner):
             raise SpawnRefused(str(err)) from None
         await KubeSpawner.load_user_options(self)
         self._profile_applied = True
+        only = await self._settings_limit(registry, request)
         await hedge.sweep(registry, self._namespace_of, self.pod_name)  # an interrupted race's pods
         try:
-            url = await self._start_somewhere(registry, snapshot, request)
+            url = await self._start_somewhere(registry, snapshot, request, only)
         finally:
             self._profile_applied = False
+        if self.storage_pvc_ensure and self._pvc_exists:
+            self.pvc_location = PvcLocation(self.cluster_name, self.namespace)
         self._record_start(registry)
         return url
+
+    async def _settings_limit(self, registry: ClusterRegistry, request: options.ServerRequest
+                              ) -> frozenset[str] | None:
+        """The clusters this server's own settings limit it to (None: no limit): the ones granting
+        a namespace its profile or hooks ask for, and the one holding its storage."""
+        only = None
+        configured = self._configured["namespace"]
+        if self.namespace != configured and not self.enable_user_namespaces:
+            self._requested_namespace = self.namespace
+            only = frozenset(namespaces.granting(self.namespace, registry.members.values()))
+            if not only:
+                self._narrate(message := namespaces.refusal(self.namespace, registry.members.values()))
+                raise SpawnRefused(message)
+        elif self.namespace != configured:
+            self._requested_namespace = self.namespace
+        location = await self._claim_location(registry) if self.storage_pvc_ensure else None
+        if location is None:
+            return only
+        if (request.cluster and request.cluster != location.cluster) or (only is not None
+                                                                         and location.cluster not in only):
+            message = (f"Your storage (volume claim {self.pvc_name}) is on {location.cluster}, so this server "
+                       f"starts there: choose Auto or {location.cluster}, or ask an admin to move the data.")
+            self._narrate(message)
+            raise SpawnRefused(message)
+        self._narrate(f"Your storage (volume claim {self.pvc_name}) is on {location.cluster}: starting there")
+        return frozenset({location.cluster})
+
+    async def _claim_location(self, registry: ClusterRegistry) -> PvcLocation | None:
+        """Where this server's claim is: as remembered, else looked for on every member cluster."""
+        if self.pvc_location and self.pvc_location.cluster in registry.members:
+            return self.pvc_location
+        healthy = {name: self._namespace_on(m) for name, m in registry.members.items()
+                   if registry.inventories[name].healthy}  # a silent cluster must not hold every start up
+        found, _ = await find_claim(registry.clients, self.pvc_name, healthy)
+        self.pvc_location = found[0] if found else None
+        return self.pvc_location
 
     async def time_to_notebook(self, clusters: list[dict]) -> list[dict]:
         """The launch form's time-to-notebook rows for ``clusters`` (availability entries)."""
@@ -253,7 +321,8 @@ class FederatedKubeSpawner(KubeSpawner):
         ttn.record(registry, self.cluster_name, self.extra_labels.get(GPU_TYPE_LABEL), self.image,
                    time.monotonic() - self._attempt_began, uid)
 
-    async def _start_somewhere(self, registry: ClusterRegistry, snapshot, request: options.ServerRequest):
+    async def _start_somewhere(self, registry: ClusterRegistry, snapshot, request: options.ServerRequest,
+                               only: frozenset[str] | None = None):
         over = registry.over_budget(self.user.name, self._groups(), request.gpu_count, "this server")
         if over:
             self._narrate(over)
@@ -261,7 +330,7 @@ class FederatedKubeSpawner(KubeSpawner):
         cpu, mem = self._resources_requested()
         decision = registry.place(options.server_placement(
             request, snapshot, user=self.user.name, groups=self._groups(), cpu_milli=cpu, memory_bytes=mem,
-            policy=registry.federation.placement_policy, image=self.image), snapshot)
+            policy=registry.federation.placement_policy, image=self.image, only=only), snapshot)
         if not decision.candidates:
             message = "No member cluster can start this server now:\n" + "\n".join(
                 f"• {r.reason}" for r in decision.rejected)
@@ -475,6 +544,29 @@ class FederatedKubeSpawner(KubeSpawner):
             await self._hedge_standby.delete()
         await self._close_tunnel()
         await super().stop(now=now)
+
+    async def delete_forever(self):
+        """Delete the server's PVC (with ``delete_pvc``, as KubeSpawner does) on the cluster that
+        holds it — also after a stop or a hub restart, when no cluster is chosen any more."""
+        shared = self.name and "{user_server}" not in self.pvc_name_template
+        if not self.delete_pvc or shared:
+            return await KubeSpawner.delete_forever(self)  # says why it keeps the claim
+        registry = await self.registry()
+        if self.pvc_location and self.pvc_location.cluster in registry.members:
+            places, unknown = [self.pvc_location], []
+        else:
+            places, unknown = await find_claim(registry.clients, self.pvc_name,
+                                               {name: self._namespace_on(m) for name, m in registry.members.items()})
+        if unknown:
+            self.log.warning("%s: could not look for PVC %s on %s", self._log_name, self.pvc_name, ", ".join(unknown))
+        cluster, namespace = self.cluster_name, self.namespace
+        try:
+            for place in places:
+                self.cluster_name, self.namespace = place.cluster, place.namespace
+                await KubeSpawner.delete_forever(self)
+        finally:
+            self.cluster_name, self.namespace = cluster, namespace
+        self.pvc_location = None
 
     # ---- progress ------------------------------------------------------------
     async def progress(self):
