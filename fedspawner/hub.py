@@ -21,6 +21,7 @@ from .federation.config import Federation, FederationConfigError
 from .federation.registry import ClusterRegistry
 from .spawner.availability import AVAILABILITY_PATH, availability
 from .spawner.namespaces import check_profiles
+from .spawner.unsupported import CLUSTER_CONNECTION, check_unsupported
 
 MAX_WAIT = 25.0
 
@@ -79,5 +80,6 @@ def configure_hub(c) -> None:
         members = Federation(config=c).validate()
         check_profiles(_spawner_setting(c, "profile_list", []), members,
                        bool(_spawner_setting(c, "enable_user_namespaces", False)))
+        check_unsupported({name: _spawner_setting(c, name) for name in CLUSTER_CONNECTION})
     except FederationConfigError as err:
         sys.exit(f"fedspawner: {err}")

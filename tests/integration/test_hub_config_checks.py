@@ -47,6 +47,11 @@ def start_hub(tmp_path, body: str) -> subprocess.CompletedProcess:
      "fedspawner: KubeSpawner.profile_list: profile 'team': field 'kubespawner_override.namespace' is 'team-a', "
      "which no member cluster grants the hub (granted: onprem: jhub). Set that cluster's namespace in "
      "Federation.clusters, or remove the override."),
+    ("c.Federation.clusters = [{'name': 'onprem', 'kubeconfig': KUBECONFIG}]\n"
+     "c.KubeSpawner.k8s_api_host = 'https://127.0.0.1:6443'\n",
+     "fedspawner: KubeSpawner.k8s_api_host is set, but the federated spawner connects to each member cluster "
+     "with the credential of its Federation.clusters entry: set it in the server of each member's kubeconfig "
+     "context (Federation.clusters[].kubeconfig/context), and remove KubeSpawner.k8s_api_host."),
 ])
 def test_a_malformed_entry_stops_the_hub_with_one_line(tmp_path, body, message):
     proc = start_hub(tmp_path, body)
