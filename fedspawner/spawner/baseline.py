@@ -4,9 +4,11 @@ KubeSpawner applies a profile's ``kubespawner_override`` by mutating the spawner
 traits (merging dicts in place), and the federated spawner adds GPU requests, node
 affinity and tolerations per target cluster. The same spawner object serves every
 start of a user's server, so without a reset one start's choices would leak into the
-next (a CPU server after a GPU server would still ask for a GPU). A baseline taken
-when the spawner is created is restored at the start of every spawn and every
-placement attempt.
+next (a CPU server after a GPU server would still ask for a GPU). The baseline taken
+when the spawner is created is restored by ``clear_state`` — which JupyterHub calls
+before each spawn's hooks and group overrides, and after each stop — so what the hooks
+set reaches the pod; the settings as they stand after the hooks and the profile are
+restored before every placement attempt.
 """
 
 from __future__ import annotations

@@ -8,6 +8,8 @@ Each test drives the spawner through the calls JupyterHub makes, in its order (`
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from jupyterhub.utils import maybe_future
 from kubernetes_asyncio import client
@@ -206,3 +208,46 @@ async def test_options_from_form_as_configured(sandbox):
         spawner = make_spawner(FederatedKubeSpawner, config, unique("form"))
         assert await spawner.run_options_from_form({"profile": ["small"], "cluster": ["auto"]}) == \
             {"profile": "small", "cluster": "auto"}  # no GPU form, no GPU keys
+
+
+@pytest.fixture
+async def hooked_hub(hub_app, sandbox, monkeypatch):
+    """An in-process JupyterHub (MockHub) whose KubeSpawner settings come with z2jh-style hooks,
+    keeping users' auth state."""
+    from jupyterhub.crypto import CryptKeeper
+
+    from fedspawner.demo.tools import ensure_chp
+    from fedspawner.federation.registry import ClusterRegistry
+    from fedspawner.sandbox.federation import member_clusters
+
+    monkeypatch.setattr(CryptKeeper.instance(), "keys", [os.urandom(32)])
+    await ClusterRegistry.reset_shared()
+    app = await hub_app({
+        "JupyterHub": {"spawner_class": FederatedKubeSpawner},
+        "Authenticator": {"enable_auth_state": True},
+        "ConfigurableHTTPProxy": {"command": [str(ensure_chp(log=lambda *_: None))]},
+        "Federation": {"clusters": member_clusters(sandbox.state_dir)},
+        "KubeSpawner": {"cmd": ["python", "-m", "http.server", "8888"], "image": "python:3.11-slim",
+                        "start_timeout": 60, "http_timeout": 60, "auth_state_hook": auth_state_hook,
+                        "pre_spawn_hook": pre_spawn_hook, "environment": {"SITE": "campus"}},
+    })
+    yield app
+    await FederatedKubeSpawner._stop_all_reflectors()
+    await ClusterRegistry.reset_shared()
+
+
+async def test_jupyterhub_runs_the_hooks_and_the_pod_keeps_what_they_set(hooked_hub, admin_api):
+    from jupyterhub.tests.utils import add_user
+
+    user = add_user(hooked_hub.db, hooked_hub, name=unique("z2jh"))
+    await user.save_auth_state({"team": "physics"})
+    await user.spawn("", options={"cluster": "onprem"})
+    spawner = user.spawners[""]
+    try:
+        pod = await read_pod(admin_api, "onprem", spawner.pod_name)
+        env = {e.name: e.value for e in pod.spec.containers[0].env}
+        assert (env["SITE"], env["TEAM"], env["HOOKED"]) == ("campus", "physics", "physics-hooked")
+        assert pod.metadata.labels["hooked"] == "yes"
+    finally:
+        await user.stop("")
+    assert "HOOKED" not in spawner.environment  # stopped: back to the configured settings
