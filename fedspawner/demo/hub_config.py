@@ -37,6 +37,14 @@ GATEWAY_PORT_OFFSET = 90
 SERVER_TOKEN_SCOPES = ["users:activity!user", "access:servers!server", f"access:services!service={GATEWAY}"]
 
 
+def demo_clusters(sandbox_dir: Path) -> list[dict]:
+    """The demo's ``Federation.clusters``: the sandbox's members with the demo's costs."""
+    from fedspawner.sandbox.federation import member_clusters
+
+    return [{**entry, "cost_weight": DEMO_COST_WEIGHTS.get(entry["name"], 1.0)}
+            for entry in member_clusters(sandbox_dir)]
+
+
 def gateway_config(path: Path, clusters: list[dict], *, pid_file: Path,
                    allowed_images: list[str] = ()) -> Path:
     """Write the gateway's config file (``c.Federation.clusters``, ``c.Gateway.*``)."""
@@ -79,7 +87,6 @@ def configure(c, *, sandbox_dir: Path, state_dir: Path, chp: Path, port: int = 8
     ``gateway_port`` (default: ``port`` + 90).
     """
     from fedspawner.hub import configure_hub
-    from fedspawner.sandbox.federation import member_clusters
 
     state_dir.mkdir(parents=True, exist_ok=True)
     c.JupyterHub.ip = "127.0.0.1"
@@ -99,8 +106,7 @@ def configure(c, *, sandbox_dir: Path, state_dir: Path, chp: Path, port: int = 8
     c.Authenticator.allow_all = True
     c.JupyterHub.load_groups = {name: {"users": users} for name, users in DEMO_GROUPS.items()}
     c.JupyterHub.allow_named_servers = True
-    c.Federation.clusters = clusters = [{**entry, "cost_weight": DEMO_COST_WEIGHTS.get(entry["name"], 1.0)}
-                                        for entry in member_clusters(sandbox_dir)]
+    c.Federation.clusters = clusters = demo_clusters(sandbox_dir)
     c.Spawner.start_timeout = 120
     c.Spawner.http_timeout = 60
     c.Spawner.default_url = "/lab"
