@@ -32,7 +32,7 @@ def test_datasets_are_declared_per_cluster(tmp_path):
         "cms-run3": True, "imagenet": False, "x.v2": False}
     assert parse_datasets(["a", "b"], "c") == {"a": False, "b": False}
     kubeconfig = tmp_path / "kc"
-    kubeconfig.write_text("{}")
+    kubeconfig.write_text("current-context: onprem\ncontexts:\n- name: onprem\n  context: {cluster: c, user: u}\n")
     member = parse_member_cluster(0, {"name": "onprem", "kubeconfig": str(kubeconfig),
                                       "datasets": {"cms-run3": {"protected": True}}})
     assert member.datasets == {"cms-run3": True}

@@ -113,7 +113,7 @@ def test_hub_secret_is_one_key_per_member_in_the_mounted_secret():
 
 def test_entry_is_valid_federation_config(tmp_path):
     kubeconfig = tmp_path / "partner.kubeconfig"
-    kubeconfig.write_text("{}")
+    kubeconfig.write_text(m.dump(m.hub_kubeconfig(request(access="tunnel"), "https://127.0.0.1:6443", "T")))
     entry = m.federation_entry(request(access="tunnel"), str(kubeconfig))
     member = parse_member_cluster(0, entry)
     assert (member.name, member.namespace, member.context, member.access) == ("partner", "jhub", "partner", "tunnel")

@@ -24,7 +24,7 @@ def test_parse_checks_cluster_gpu_and_counts():
 
 def test_federation_validate_reports_bad_slots(tmp_path):
     kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text("apiVersion: v1\nkind: Config\n")
+    kubeconfig.write_text("apiVersion: v1\nkind: Config\ncontexts:\n- name: onprem\n  context: {cluster: c, user: u}\n")
     fed = Federation(clusters=[{"name": "onprem", "kubeconfig": str(kubeconfig), "context": "onprem"}],
                      warm_slots=[{"cluster": "burst", "gpu": "nvidia-l4"}])
     with pytest.raises(FederationConfigError, match="warm_slots"):
