@@ -26,7 +26,9 @@ from fedspawner.gateway.config import SERVICE_NAME
 from fedspawner.jobs.labels import job_selector
 from fedspawner.sandbox.federation import member_clusters
 
-from .conftest import TEST_HUB_PORT, TEST_STATE_DIR
+from .hub_fixtures import TEST_HUB_PORT
+from .json_client import arequest_json
+from .sandbox_fixtures import TEST_STATE_DIR
 
 #: What ``from .test_gateway_support import *`` brings: the fixtures.
 __all__ = ["gateway_up", "gw", "token_for"]
@@ -68,20 +70,11 @@ class Gateway:
         self.base = base
         self.submitted: list[tuple[str, str]] = []  # (token, job id)
 
-    @staticmethod
-    def _headers(token: str | None) -> dict:
-        return {"Authorization": f"token {token}"} if token else {}
-
     async def call(self, method: str, path: str, token: str | None, body=None, raw: bytes | None = None,
                    timeout: float = 120) -> tuple[int, dict | str]:
-        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-        async with self.session.request(method, self.base + path, data=data, headers=self._headers(token),
-                                        timeout=aiohttp.ClientTimeout(total=timeout)) as resp:
-            text = await resp.text()
-            try:
-                return resp.status, json.loads(text)
-            except ValueError:
-                return resp.status, text
+        answer = await arequest_json(method, self.base + path, body, token=token, raw=raw, timeout=timeout,
+                                     session=self.session)
+        return answer.status, answer.body
 
     async def submit(self, token: str, spec: dict) -> dict:
         status, answer = await self.call("POST", "/jobs", token, spec)

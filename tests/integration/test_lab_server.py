@@ -9,7 +9,6 @@ gateway that is down, and with no hub at all.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import re
 import secrets
@@ -25,7 +24,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from .conftest import TEST_HUB_PORT, TEST_STATE_DIR
+from .hub_fixtures import TEST_HUB_PORT
+from .json_client import arequest_json
+from .sandbox_fixtures import TEST_STATE_DIR
 from .spawn_helpers import spawn, stop, user_token
 from .test_gateway_support import first_pod_finish
 from .test_gateway_support import *  # noqa: F401,F403 - the fixtures
@@ -74,16 +75,9 @@ class LabServer:
 
     async def call(self, method: str, path: str, body=None, raw: bytes | None = None, auth: bool = True,
                    timeout: float = 60) -> tuple[int, dict | str, dict]:
-        headers = {"Authorization": f"token {self.token}"} if auth else {}
-        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-        async with aiohttp.ClientSession() as session:
-            async with session.request(method, self.url + path, data=data, headers=headers,
-                                       timeout=aiohttp.ClientTimeout(total=timeout)) as resp:
-                text = await resp.text()
-                try:
-                    return resp.status, json.loads(text), dict(resp.headers)
-                except ValueError:
-                    return resp.status, text, dict(resp.headers)
+        answer = await arequest_json(method, self.url + path, body, token=self.token if auth else None, raw=raw,
+                                     timeout=timeout)
+        return answer.status, answer.body, answer.headers
 
     async def ok(self, method: str, path: str, body=None, status: int = 200, timeout: float = 60) -> dict:
         got, answer, _ = await self.call(method, path, body, timeout=timeout)
