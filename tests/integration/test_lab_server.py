@@ -296,13 +296,11 @@ async def test_a_server_the_hub_spawns_serves_the_extension(hub_api_client, gate
     assert model.get("ready"), model
     try:
         token = user_token(api, user)
-        async with aiohttp.ClientSession(headers={"Authorization": f"token {token}"}) as http:
-            async with http.get(f"{api.hub.url}/user/{user}/fedspawner/config") as resp:
-                assert resp.status == 200, await resp.text()
-                config = await resp.json()
-            async with http.get(f"{api.hub.url}/user/{user}/fedspawner/jobs") as resp:
-                assert resp.status == 200, await resp.text()
-                feed = await resp.json()
+        config = await arequest_json("GET", f"{api.hub.url}/user/{user}/fedspawner/config", token=token)
+        assert config.status == 200, config.body
+        feed = await arequest_json("GET", f"{api.hub.url}/user/{user}/fedspawner/jobs", token=token)
+        assert feed.status == 200, feed.body
+        config, feed = config.body, feed.body
         assert config["configured"] and config["reachable"] and config["user"] == user, config
         assert feed["jobs"] == [] and "version" in feed
     finally:
