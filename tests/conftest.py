@@ -7,4 +7,5 @@ the integration tests that use them.
 pytest_plugins = [
     "tests.integration.sandbox_fixtures",
     "tests.integration.hub_fixtures",
+    "tests.integration.gateway_fixtures",
 ]

@@ -25,7 +25,6 @@ from fedspawner.client import Gateway, GatewayRequestError
 from .sandbox_fixtures import TEST_STATE_DIR
 from .spawn_helpers import user_token
 from .test_gateway_support import DDP_SCRIPT, leftovers
-from .test_gateway_support import *  # noqa: F401,F403 - the fixtures
 
 pytestmark = pytest.mark.sandbox
 USER = "ada"

@@ -30,7 +30,6 @@ from fedspawner.sandbox.binaries import cache_root
 
 from .sandbox_fixtures import api_client
 from .test_gateway_support import leftovers
-from .test_gateway_support import *  # noqa: F401,F403 - the fixtures
 
 pytestmark = pytest.mark.sandbox
 

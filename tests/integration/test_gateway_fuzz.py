@@ -22,7 +22,6 @@ from schemathesis.checks import positive_data_acceptance
 from fedspawner.gateway import app
 
 from .json_client import request_json
-from .test_gateway_support import *  # noqa: F401,F403 - fixtures
 from .test_gateway_support import GATEWAY
 
 FUZZ_USER = "fuzzer"

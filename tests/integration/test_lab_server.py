@@ -29,7 +29,6 @@ from .json_client import arequest_json
 from .sandbox_fixtures import TEST_STATE_DIR
 from .spawn_helpers import spawn, stop, user_token
 from .test_gateway_support import first_pod_finish
-from .test_gateway_support import *  # noqa: F401,F403 - the fixtures
 
 pytestmark = pytest.mark.sandbox
 
