@@ -33,7 +33,7 @@ from pathlib import Path
 
 from fedspawner.deploy.helm import HELM_VERSION, build_helm, ensure_helm, template
 from fedspawner.deploy.helm_chart import BASE_VALUES, EXAMPLES, chart_dir
-from fedspawner.deploy.helm_sandbox import deploy, undeploy
+from fedspawner.demo.helm_sandbox import deploy, undeploy
 from fedspawner.sandbox.manager import Sandbox
 
 SANDBOX_DIR = Path(os.environ.get("FEDSPAWNER_TEST_SANDBOX_DIR", "/tmp/fedspawner-bench-helm/sandbox"))

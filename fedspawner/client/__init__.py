@@ -14,7 +14,7 @@ credentials. From plain Python::
 In a notebook, ``%load_ext fedspawner`` adds ``%%fedsubmit``, ``%fedjobs``,
 ``%fedlogs``, ``%fedcancel`` and ``%fedattach`` (in every kernel of an environment
 where ``fedspawner kernel-autoload enable`` was run, as on the hub's servers).
-Errors a user can cause raise ``GatewayError`` with one paragraph saying what
+Errors a user can cause raise ``GatewayRequestError`` with one paragraph saying what
 to do. The module functions build a ``Gateway`` from the environment each
 time; make your own ``Gateway(url, token)`` to talk to another one.
 """
@@ -23,15 +23,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import ArgumentsError, GatewayError
+from .errors import ArgumentsError, GatewayRequestError
 from .extension import load_ipython_extension, unload_ipython_extension
 from .gateway import Gateway
 from .job import Job
 from .streams import Stream
 
 __all__ = [
-    "ArgumentsError", "Gateway", "GatewayError", "Job", "JobWidget", "Stream", "attach", "cancel", "clusters",
-    "job", "jobs", "load_ipython_extension", "logs", "submit", "unload_ipython_extension",
+    "ArgumentsError", "Gateway", "GatewayRequestError", "Job", "JobWidget", "Stream", "attach", "cancel",
+    "clusters", "job", "jobs", "load_ipython_extension", "logs", "submit", "unload_ipython_extension",
 ]
 
 

@@ -20,7 +20,7 @@ import os
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-from .errors import GatewayError
+from .errors import GatewayRequestError
 
 __all__ = ["SERVICE_NAME", "gateway_token", "gateway_url"]
 
@@ -55,13 +55,13 @@ def _base_url(env: Mapping[str, str]) -> str:
 def gateway_url(env: Mapping[str, str] | None = None) -> str:
     """The gateway's base URL, ending in ``/`` (``.../services/fedspawner-gateway/``).
 
-    Raises ``GatewayError`` when the environment says nothing about a hub.
+    Raises ``GatewayRequestError`` when the environment says nothing about a hub.
     """
     env = os.environ if env is None else env
     explicit = env.get("FEDSPAWNER_GATEWAY_URL", "").strip()
     if explicit:
         if _origin(explicit) is None:
-            raise GatewayError(
+            raise GatewayRequestError(
                 f"FEDSPAWNER_GATEWAY_URL is {explicit!r}, which is not an http(s) URL; set it to the "
                 "gateway's address, e.g. https://hub.example.org/services/fedspawner-gateway/.")
         return _with_slash(explicit)
@@ -69,7 +69,7 @@ def gateway_url(env: Mapping[str, str] | None = None) -> str:
         origin = _origin(env.get(name, ""))
         if origin:
             return f"{origin}{_base_url(env)}services/{SERVICE_NAME}/"
-    raise GatewayError(
+    raise GatewayRequestError(
         "This kernel does not know where the fedspawner gateway is: it is not running in a notebook "
         "server started by JupyterHub (JUPYTERHUB_API_URL is not set) and FEDSPAWNER_GATEWAY_URL is not "
         "set. Run it from a notebook on the hub, or set FEDSPAWNER_GATEWAY_URL to the gateway's URL.")
@@ -81,7 +81,7 @@ def gateway_token(env: Mapping[str, str] | None = None) -> str:
     env = os.environ if env is None else env
     token = (env.get("FEDSPAWNER_GATEWAY_TOKEN", "").strip() or env.get("JUPYTERHUB_API_TOKEN", "").strip())
     if not token:
-        raise GatewayError(
+        raise GatewayRequestError(
             "No JupyterHub token in this kernel: JUPYTERHUB_API_TOKEN is not set. fedspawner sends jobs "
             "as you, with the token the hub gives your notebook server; run this from a notebook on the "
             "hub, or set JUPYTERHUB_API_TOKEN to a token from the hub's token page (/hub/token).")

@@ -2,7 +2,7 @@
 
 Whatever goes wrong between the notebook and the gateway (a 4xx with the
 gateway's message, an unreachable gateway, a missing token, a bad argument to a
-magic) becomes a ``GatewayError`` whose text is one paragraph for people. The
+magic) becomes a ``GatewayRequestError`` whose text is one paragraph for people. The
 magics print that paragraph and return None; no traceback reaches the notebook.
 """
 
@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from ..errors import UserError
 
-__all__ = ["ArgumentsError", "GatewayError"]
+__all__ = ["ArgumentsError", "GatewayRequestError"]
 
 
-class GatewayError(UserError):
+class GatewayRequestError(UserError):
     """A request the gateway refused or could not serve, with a message for people.
 
     ``status`` is the HTTP status when the gateway answered (None when it could
@@ -26,5 +26,5 @@ class GatewayError(UserError):
         self.status = status
 
 
-class ArgumentsError(GatewayError):
+class ArgumentsError(GatewayRequestError):
     """Arguments of a magic or of ``submit`` that can't work, found before any request is sent."""

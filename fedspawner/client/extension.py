@@ -16,14 +16,11 @@ def load_ipython_extension(ipython: Any) -> None:
 
 def unload_ipython_extension(ipython: Any) -> None:
     """Remove the magics and stop every widget following a job (the jobs keep running)."""
-    import sys
-
+    from .live import live_widgets
     from .magics import FedMagics
 
-    widgets = sys.modules.get(f"{__package__}.widget")
-    if widgets is not None:
-        for widget in widgets.live_widgets():
-            widget.stop("extension unloaded")
+    for widget in live_widgets():
+        widget.stop("extension unloaded")
     table = ipython.magics_manager.magics
     for kind, names in FedMagics.magics.items():
         for name in names:

@@ -22,9 +22,9 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
+from ..jobs.vocabulary import is_finished
 from . import view
-from .errors import GatewayError
-from .job import is_finished
+from .errors import GatewayRequestError
 
 if TYPE_CHECKING:
     from .gateway import Gateway
@@ -60,7 +60,7 @@ def rank0(job: dict[str, Any]) -> dict[str, Any] | None:
     return rows[0] if rows else None
 
 
-def _permanent(err: GatewayError) -> bool:
+def _permanent(err: GatewayRequestError) -> bool:
     """A refusal that reconnecting will not change (no such job, not yours, bad token)."""
     return err.status is not None and 400 <= err.status < 500 and err.status not in (408, 409, 429)
 
@@ -135,7 +135,7 @@ class JobFollower:
                     if is_finished(job):
                         return
                 why = "the gateway closed the stream"
-            except GatewayError as err:
+            except GatewayRequestError as err:
                 if _permanent(err):
                     self._gone(err)
                     return
@@ -151,7 +151,7 @@ class JobFollower:
         self.widget.update(job)
         self._follow_logs(job)
 
-    def _gone(self, err: GatewayError) -> None:
+    def _gone(self, err: GatewayRequestError) -> None:
         if err.status == 404 and not is_finished(self.latest):
             self.widget.update(dict(self.latest, phase="Cancelled",
                                     message="The job no longer exists on its cluster: it was cancelled or "
@@ -190,7 +190,7 @@ class JobFollower:
                         fresh = False
                         backoff.reset()
                     self.widget.add_log_lines([line])
-            except GatewayError as err:
+            except GatewayRequestError as err:
                 if _permanent(err):
                     return
             if complete:  # a finished pod's log is read once (and not again after an error)

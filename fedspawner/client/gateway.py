@@ -10,21 +10,18 @@ same names with an ``a`` in front). Streams (``watch``, ``logs``) are
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote, urlencode
 
 from ..jobs.vocabulary import JOB_STATES, is_job_id
-from . import transport
+from . import live, transport
 from .config import gateway_token, gateway_url
-from .errors import GatewayError
+from .errors import GatewayRequestError
+from .job import Job
 from .options import submission_body
 from .streams import Stream, log_line, watch_line
-
-if TYPE_CHECKING:
-    from .job import Job
 
 __all__ = ["Call", "Gateway", "check_job_id", "is_job_id"]
 
@@ -44,16 +41,16 @@ class Call:
 def _field(name: str) -> Callable[[dict[str, Any]], Any]:
     def pick(data: dict[str, Any]) -> Any:
         if name not in data:
-            raise GatewayError(f"The gateway's answer has no {name!r}; is the gateway's version compatible "
-                               "with this fedspawner?")
+            raise GatewayRequestError(f"The gateway's answer has no {name!r}; is the gateway's version "
+                                      "compatible with this fedspawner?")
         return data[name]
     return pick
 
 
 def check_job_id(job_id: str) -> str:
-    """``job_id`` if it is one, else a ``GatewayError`` (nothing is sent for a malformed id)."""
+    """``job_id`` if it is one, else a ``GatewayRequestError`` (nothing is sent for a malformed id)."""
     if not is_job_id(job_id):
-        raise GatewayError(f"{job_id!r} is not a job id: ids look like 'j-abcd2345' (%fedjobs lists yours).")
+        raise GatewayRequestError(f"{job_id!r} is not a job id: ids look like 'j-abcd2345' (%fedjobs lists yours).")
     return job_id
 
 
@@ -109,25 +106,21 @@ class Gateway:
                     self._cancelled if method == "DELETE" else self._job)
 
     def _job(self, data: dict[str, Any]) -> Job:
-        from .job import Job
-
         return Job(_field("job")(data), self)
 
     def _cancelled(self, data: dict[str, Any]) -> Job:
         job = self._job(data)
-        widgets = sys.modules.get(f"{__package__}.widget")  # only if some widget exists in this process
-        if widgets is not None:
-            widgets.job_cancelled(job.data)
+        live.job_cancelled(job.data)
         return job
 
     def submit_call(self, kind: str, script: str, **options: Any) -> Call:
-        """The validated submission (raises ``GatewayError`` before any request when it can't run)."""
+        """The validated submission (raises ``GatewayRequestError`` before any request when it can't run)."""
         return Call(self.request("POST", "jobs", body=submission_body(kind, script, **options)), self._job)
 
     def jobs_call(self, all: bool = False, state: str | None = None) -> Call:
 
         if state is not None and state not in JOB_STATES:
-            raise GatewayError(f"Unknown job state {state!r}; filter on one of: {', '.join(JOB_STATES)}.")
+            raise GatewayRequestError(f"Unknown job state {state!r}; filter on one of: {', '.join(JOB_STATES)}.")
         params = {"all": "1" if all else None, "state": state}
         return Call(self.request("GET", "jobs", params=params),
                     lambda data: [self._job({"job": job}) for job in _field("jobs")(data)])
@@ -214,7 +207,7 @@ class Gateway:
         """
         for name, value, low in (("rank", rank, 0), ("tail", tail, 1)):
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < low):
-                raise GatewayError(f"{name} must be a whole number of at least {low}, not {value!r}.")
+                raise GatewayRequestError(f"{name} must be a whole number of at least {low}, not {value!r}.")
         params = {"rank": rank, "tail": tail, "follow": "1" if follow else None, "container": container}
         request = self.request("GET", self._job_path(job_id, "logs"), params=params,
                                timeout=None if follow else self.timeout)

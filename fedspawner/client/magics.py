@@ -2,7 +2,7 @@
 
 Each magic parses its arguments first (nothing is sent when they are wrong),
 then makes one blocking request to the gateway. Whatever a user can get wrong
-comes back as a ``GatewayError`` and is printed as one paragraph; the magic then
+comes back as a ``GatewayRequestError`` and is printed as one paragraph; the magic then
 returns None. Interrupting a magic stops it (and ``%fedlogs -f``'s following);
 it never cancels a job.
 """
@@ -17,7 +17,7 @@ from typing import Any
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 
 from .args import HelpShown, parse_job_ref, parse_jobs, parse_logs, parse_submit
-from .errors import GatewayError
+from .errors import GatewayRequestError
 from .gateway import Gateway, is_job_id
 from .job import Job
 from .output import show_error, show_jobs, show_notice
@@ -31,7 +31,7 @@ def resolve_job(gateway: Gateway, ref: str) -> str:
         return ref
     named = [job for job in gateway.jobs() if job.data.get("name") == ref]
     if not named:
-        raise GatewayError(f"You have no job with the id or name {ref!r}; %fedjobs lists your jobs.")
+        raise GatewayRequestError(f"You have no job with the id or name {ref!r}; %fedjobs lists your jobs.")
     if len(named) > 1:
         show_notice(f"{len(named)} of your jobs are named {ref!r}; using the newest, {named[0].id} "
                     f"(the others: {', '.join(job.id for job in named[1:])}).")
@@ -42,12 +42,12 @@ def published_options() -> dict | None:
     """The gateway's option schema, or None when it can't be had (help is shown without it)."""
     try:
         return Gateway().options()
-    except GatewayError:
+    except GatewayRequestError:
         return None
 
 
 def reporting(magic: Callable[..., Any]) -> Callable[..., Any]:
-    """Print a ``GatewayError`` as one paragraph and return None instead of raising."""
+    """Print a ``GatewayRequestError`` as one paragraph and return None instead of raising."""
 
     @functools.wraps(magic)
     def run(self: FedMagics, *args: Any) -> Any:
@@ -55,7 +55,7 @@ def reporting(magic: Callable[..., Any]) -> Callable[..., Any]:
             return magic(self, *args)
         except HelpShown:
             return None
-        except GatewayError as err:
+        except GatewayRequestError as err:
             show_error(err.message)
             return None
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from .errors import GatewayError
+from .errors import GatewayRequestError
 
 __all__ = ["submission_body"]
 
@@ -30,7 +30,7 @@ def _cluster(value: str | Iterable[str] | None) -> str | list[str]:
     try:
         names = parse_cluster_field(value)
     except JobSpecError as err:
-        raise GatewayError(err.message) from None
+        raise GatewayRequestError(err.message) from None
     if names is None:
         return AUTO
     return names[0] if len(names) == 1 else names
@@ -44,7 +44,7 @@ def submission_body(kind: str, script: str, *, cluster: str | Iterable[str] | No
     ``"TYPE:N"``, ``"N"`` or ``{"type", "count"}``, ``cpu``, ``memory``, ``env``,
     ``packages``, ``executors``, ``conf``, ``language``, ``retries``,
     ``timeout``); options left as None are left out, for the gateway's
-    defaults. Raises ``GatewayError`` with the reason when the job can't run.
+    defaults. Raises ``GatewayRequestError`` with the reason when the job can't run.
     """
     from fedspawner.jobs.errors import JobSpecError
     from fedspawner.jobs.spec import JobSpec  # imported lazily: it pulls in the renderers
@@ -54,7 +54,7 @@ def submission_body(kind: str, script: str, *, cluster: str | Iterable[str] | No
     try:
         spec = JobSpec.from_dict(fields)
     except JobSpecError as err:
-        raise GatewayError(err.message) from None
+        raise GatewayRequestError(err.message) from None
     if "gpus" in fields:
         fields["gpus"] = spec.gpus.to_dict()  # as the spec read it ("a100:2" -> {"type", "count"})
     return {**fields, "cluster": _cluster(cluster)}

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, Generic, TypeVar
 
 from . import transport
-from .errors import GatewayError
+from .errors import GatewayRequestError
 
 __all__ = ["Stream", "log_line", "watch_line"]
 
@@ -60,19 +60,19 @@ def watch_line(line: str) -> dict[str, Any] | None:
     """One NDJSON line of ``/jobs/{id}/watch``: the Job dict, or None for a heartbeat.
 
     An error the gateway reports in the stream (``{"status": ..., "message": ...}``)
-    is raised as a ``GatewayError``.
+    is raised as a ``GatewayRequestError``.
     """
     if not line.strip():
         return None
     try:
         data = json.loads(line)
     except ValueError:
-        raise GatewayError(f"The gateway's watch stream sent a line that is not JSON: {line[:200]!r}.") \
+        raise GatewayRequestError(f"The gateway's watch stream sent a line that is not JSON: {line[:200]!r}.") \
             from None
     if not isinstance(data, dict):
         return None
     if isinstance(data.get("job"), dict):
         return data["job"]
     if isinstance(data.get("message"), str) and isinstance(data.get("status"), int):
-        raise GatewayError(data["message"], data["status"])
+        raise GatewayRequestError(data["message"], data["status"])
     return None

@@ -4,7 +4,7 @@ A ``Request`` says what to send; ``send``/``stream`` carry it with the standard
 library (blocking, for magics and plain Python) and ``asend``/``astream`` with
 aiohttp (for the widget, on the kernel's event loop). Both honour the usual
 proxy variables (``HTTP_PROXY``, ``NO_PROXY``) alike. Both sides turn every
-failure into a ``GatewayError`` through the same functions, so a refused
+failure into a ``GatewayRequestError`` through the same functions, so a refused
 request reads the same whichever way it went.
 """
 
@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import GatewayError
+from .errors import GatewayRequestError
 
 __all__ = ["LineSplitter", "Request", "asend", "astream", "decode_json", "error_for", "send", "stream"]
 
@@ -51,8 +51,8 @@ def _text_of(body: bytes) -> str:
     return text[:300] + ("…" if len(text) > 300 else "")
 
 
-def error_for(status: int, body: bytes, url: str) -> GatewayError:
-    """The ``GatewayError`` for an HTTP error answer.
+def error_for(status: int, body: bytes, url: str) -> GatewayRequestError:
+    """The ``GatewayRequestError`` for an HTTP error answer.
 
     The gateway answers ``{"status": ..., "message": "..."}``; its message is
     shown as is. Anything else (the proxy's 404 when the service is not
@@ -68,23 +68,23 @@ def error_for(status: int, body: bytes, url: str) -> GatewayError:
             message = (f"The fedspawner gateway failed (HTTP {status}): {message.strip()} This is an outage "
                        "or a bug on the hub's side, not a problem with your job; try again, and tell your "
                        "hub's administrators if it persists.")
-        return GatewayError(message.strip(), status)
+        return GatewayRequestError(message.strip(), status)
     excerpt = _text_of(body)
     detail = f": {excerpt.rstrip('.')}." if excerpt else "."
     if status == 404:
-        return GatewayError(
+        return GatewayRequestError(
             f"The fedspawner gateway was not found at {url} (HTTP 404){detail} Check that the hub runs the "
             "fedspawner-gateway service, or set FEDSPAWNER_GATEWAY_URL to its address.", status)
     if status in (401, 403):
-        return GatewayError(
+        return GatewayRequestError(
             f"The hub refused this kernel's token for the fedspawner gateway (HTTP {status}){detail} Your "
             "notebook server's token may have expired (restart the server from the hub's home page), or "
             "your account may not be allowed to use the gateway.", status)
     if status in (502, 503, 504):
-        return GatewayError(
+        return GatewayRequestError(
             f"The fedspawner gateway is not answering right now (HTTP {status}){detail} It may be "
             "restarting; try again in a moment.", status)
-    return GatewayError(f"The fedspawner gateway answered HTTP {status} for {url}{detail}", status)
+    return GatewayRequestError(f"The fedspawner gateway answered HTTP {status} for {url}{detail}", status)
 
 
 def why(err: BaseException) -> str:
@@ -92,9 +92,9 @@ def why(err: BaseException) -> str:
     return str(err) or type(err).__name__
 
 
-def unreachable(url: str, reason: object) -> GatewayError:
-    """The ``GatewayError`` for a gateway that could not be reached at all."""
-    return GatewayError(
+def unreachable(url: str, reason: object) -> GatewayRequestError:
+    """The ``GatewayRequestError`` for a gateway that could not be reached at all."""
+    return GatewayRequestError(
         f"Can't reach the fedspawner gateway at {url}: {reason}. Check that the hub is up and that "
         "FEDSPAWNER_GATEWAY_URL (if you set it) is right; your jobs keep running meanwhile.")
 
@@ -106,11 +106,11 @@ def decode_json(status: int, body: bytes, url: str) -> dict[str, Any]:
     try:
         data = json.loads(body) if body else {}
     except ValueError:
-        raise GatewayError(f"The fedspawner gateway at {url} answered with something that is not JSON "
-                           f"({_text_of(body) or 'an empty body'}); is that URL really the gateway?",
-                           status) from None
+        raise GatewayRequestError(f"The fedspawner gateway at {url} answered with something that is not JSON "
+                                  f"({_text_of(body) or 'an empty body'}); is that URL really the gateway?",
+                                  status) from None
     if not isinstance(data, dict):
-        raise GatewayError(f"The fedspawner gateway at {url} answered with unexpected JSON.", status)
+        raise GatewayRequestError(f"The fedspawner gateway at {url} answered with unexpected JSON.", status)
     return data
 
 

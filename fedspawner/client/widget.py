@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import html
 import time
-import weakref
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
@@ -26,9 +25,10 @@ import ipywidgets as widgets
 from traitlets import Bool, Dict, Float, Int, List, Unicode
 
 from ..jobs.fedspawner_progress import MARKER as PROGRESS_MARKER
+from ..jobs.vocabulary import is_finished
 from . import view
-from .errors import GatewayError
-from .job import FINISHED, is_finished
+from .errors import GatewayRequestError
+from .live import LIVE, job_cancelled, live_widgets
 from .throttle import Throttle
 
 if TYPE_CHECKING:
@@ -38,21 +38,6 @@ __all__ = ["JobWidget", "job_cancelled", "live_widgets"]
 
 #: Seconds a first click on Cancel waits for the confirming second click.
 CONFIRM_SECONDS = 5.0
-_LIVE: weakref.WeakSet[JobWidget] = weakref.WeakSet()
-
-
-def live_widgets(job_id: str | None = None) -> list[JobWidget]:
-    """The open widgets of this kernel (of one job when ``job_id`` is given)."""
-    return [w for w in list(_LIVE) if not w.closed and (job_id is None or w.job_id == job_id)]
-
-
-def job_cancelled(data: dict[str, Any]) -> None:
-    """Show a cancellation (from ``%fedcancel``, ``Job.cancel`` or a button) in every widget of the job."""
-    final = dict(data, phase=data.get("phase") if data.get("phase") in FINISHED else "Cancelled")
-    for widget in live_widgets(data.get("id")):
-        widget.update(final)
-        widget.flush()
-        widget.stop("cancelled")
 
 
 class JobWidget(widgets.VBox):
@@ -102,7 +87,7 @@ class JobWidget(widgets.VBox):
         self._throttle = Throttle(interval, self._render)
         self.cancel_button.on_click(self._on_cancel_click)
         self._render()
-        _LIVE.add(self)
+        LIVE.add(self)
 
     # --- fed by the follower ------------------------------------------------------------------------
 
@@ -213,7 +198,7 @@ class JobWidget(widgets.VBox):
         self._closed = True
         self._throttle.cancel()
         self.stop()
-        _LIVE.discard(self)
+        LIVE.discard(self)
         parts = list(self.children)
         while parts:
             part = parts.pop()
@@ -248,7 +233,7 @@ class JobWidget(widgets.VBox):
     async def _cancel(self) -> None:
         try:
             await self.gateway.acancel(self.job_id)  # which updates every widget of the job
-        except GatewayError as err:
+        except GatewayRequestError as err:
             self.set_status(f"Cancel failed: {err.message}")
         finally:
             self._confirm_until = 0.0

@@ -1,6 +1,6 @@
 """``fedspawner join --check``: what a member-cluster credential can and cannot do, from the hub's side.
 
-Asks the apiserver (SelfSubjectAccessReview for every permission in ``join_rbac``,
+Asks the apiserver (SelfSubjectAccessReview for every permission in ``federation.rbac``,
 SelfSubjectRulesReview for rights beyond them) and makes real calls (list pods, a
 dry-run pod create, list quotas, list nodes), then says what each gap means for the
 hub: no node list → GPU numbers are "up to", from quota and declared capacity; no
@@ -17,7 +17,7 @@ from kubernetes_asyncio import client
 from kubernetes_asyncio.client.rest import ApiException
 
 from ..federation.gpus import node_gpu_offers
-from .join_rbac import HUB_PERMISSIONS, INVENTORY_PERMISSIONS, Permission
+from ..federation.rbac import HUB_PERMISSIONS, INVENTORY_PERMISSIONS, Permission
 
 OK, MISSING, LIMITED, NOTE = "ok", "MISSING", "limited", "note"
 PROBE_POD = "fedspawner-join-check"

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import yaml
 
-from ..sandbox.binaries import BuildError, cache_root
+from ..builds import BuildError, cache_root
+from ..errors import UserError
 
 HELM_MODULE = "helm.sh/helm/v3"
 HELM_VERSION = "v3.21.4"
@@ -26,7 +27,7 @@ HELM_VERSION = "v3.21.4"
 DEFAULT_KUBE_VERSION = "1.34.4"
 
 
-class HelmError(RuntimeError):
+class HelmError(UserError, RuntimeError):
     """helm refused the chart or the values; the message is helm's own explanation."""
 
 

@@ -20,12 +20,13 @@ import yaml
 from kubernetes_asyncio import client, config as kube_config
 from kubernetes_asyncio.client.rest import ApiException
 
+from ..errors import UserError
 from .join_manifests import JoinInputError
 
 REQUEST_TIMEOUT = 15
 
 
-class JoinError(RuntimeError):
+class JoinError(UserError, RuntimeError):
     """The member cluster refused or could not be reached; the message says what to do."""
 
 

@@ -2,7 +2,7 @@
 
 In the member cluster, all labelled as made by join (``leave`` finds them by label):
 the namespace (only when join creates it), the hub's ServiceAccount, a Role and
-RoleBinding in that namespace (rules from ``join_rbac``), optionally a read-only
+RoleBinding in that namespace (rules from ``federation.rbac``), optionally a read-only
 ClusterRole + ClusterRoleBinding for nodes and pods, an optional ResourceQuota and,
 with ``--token-secret``, a long-lived token Secret.
 
@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 
 import yaml
 
+from ..errors import UserError
 from ..federation.quantity import QuantityError, parse_quantity
-from .join_rbac import hub_role_rules, inventory_rules
+from ..federation.rbac import hub_role_rules, inventory_rules
 
 MANAGED_BY = "app.kubernetes.io/managed-by"
 JOIN_MANAGER = "fedspawner-join"
@@ -43,7 +44,7 @@ QUOTA_KEYS = {
 DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 
 
-class JoinInputError(ValueError):
+class JoinInputError(UserError, ValueError):
     """A join/leave/check argument that cannot be used; the message says how to fix it."""
 
 

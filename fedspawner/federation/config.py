@@ -23,6 +23,7 @@ from .budgets import BudgetError, GpuBudgets, parse_gpu_budgets
 from .datasets import DatasetError, parse_datasets
 from .kubeconfig import KubeconfigError, read_contexts
 from .gpus import CONVENTIONS, GpuTypeError, LabelMapping, parse_gpu_type, scheduling_for
+from .warm_slots import WarmSlotError, parse_warm_slots
 
 ACCESS_MODES = ("direct", "ingress", "tunnel")
 RESERVED_NAMES = ("auto",)
@@ -378,8 +379,6 @@ class Federation(LoggingConfigurable):
 
     def parsed_warm_slots(self, members: list[MemberCluster]):
         """The warm slot declarations, checked against ``members``."""
-        from .warm import WarmSlotError, parse_warm_slots
-
         try:
             return parse_warm_slots(self.warm_slots, {m.name: m for m in members})
         except WarmSlotError as err:

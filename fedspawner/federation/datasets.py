@@ -17,13 +17,15 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+from ..errors import UserError
+
 __all__ = ["DATASET_RE", "DatasetError", "holders", "parse_datasets", "unknown_dataset"]
 
 #: A dataset name: lower-case letters, digits, '-', '_' and '.', at most 64, alphanumeric at both ends.
 DATASET_RE = re.compile(r"^[a-z0-9]([-a-z0-9_.]{0,62}[a-z0-9])?$")
 
 
-class DatasetError(ValueError):
+class DatasetError(UserError, ValueError):
     """A malformed ``datasets`` entry (the message names cluster and dataset)."""
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
+from ..errors import UserError
 from . import gpu_catalog as catalog
 from .gpu_catalog import MIG_SUFFIX_RE, GpuModel
 
@@ -27,7 +28,7 @@ _NAME_RE = re.compile(r"^[a-z0-9]+-[a-z0-9][a-z0-9.+-]*$")
 Selector = tuple[tuple[str, str], ...]
 
 
-class GpuTypeError(ValueError):
+class GpuTypeError(UserError, ValueError):
     """A GPU type name, label or convention that cannot be resolved; the message says what to do."""
 
 

@@ -10,7 +10,8 @@ is deleted as the user's pod is created, so the user's pod takes its place; the 
 replenishes it. Placeholders do not count as used in the hub's availability (they are
 the hub's users' GPUs).
 
-Pure: ``parse_warm_slots``, ``placeholder_manifest``, ``shortfall``, ``warm_counts``.
+Pure: ``placeholder_manifest``, ``shortfall``, ``warm_counts`` (and ``warm_slots``, the declarations,
+free of the Kubernetes client).
 ``WarmPool`` acts on the clusters.
 """
 
@@ -20,58 +21,19 @@ import asyncio
 import logging
 import time
 import uuid
-from dataclasses import dataclass
 
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client.rest import ApiException
 
 from . import gpus
 from .model import GPU_TYPE_LABEL, GpuScheduling
+from .warm_slots import WarmSlot
 
 log = logging.getLogger(__name__)
 
 WARM_LABEL = "fedspawner.dev/warm-slot"  # value: the canonical GPU type it holds
 PLACEHOLDER_IMAGE = "python:3.11-slim"
 HANDOVER_S = 10.0  # no new placeholder for a type while a user's pod takes the last one's place
-
-
-class WarmSlotError(ValueError):
-    """A warm slot declaration that cannot be honoured; the message names entry and field."""
-
-
-@dataclass(frozen=True)
-class WarmSlot:
-    cluster: str
-    gpu_type: str  # canonical
-    count: int  # placeholders to keep
-    gpus_each: int = 1
-    priority_class: str = ""
-
-
-def parse_warm_slots(raw: list, members: dict) -> list[WarmSlot]:
-    """Validate ``c.Federation.warm_slots`` against the member clusters."""
-    slots = []
-    for i, entry in enumerate(raw or []):
-        where = f"Federation.warm_slots[{i}]"
-        if not isinstance(entry, dict):
-            raise WarmSlotError(f"{where}: must be a mapping like {{cluster, gpu, count}}")
-        cluster = entry.get("cluster")
-        if cluster not in members:
-            raise WarmSlotError(f"{where}: field 'cluster' must name a member cluster "
-                                f"({', '.join(sorted(members))}), got {cluster!r}")
-        try:
-            gpu_type = gpus.parse_gpu_type(str(entry.get("gpu", "")), strict=False).name
-        except gpus.GpuTypeError as err:
-            raise WarmSlotError(f"{where}: field 'gpu': {err}") from None
-        counts = {}
-        for key, default in (("count", 1), ("gpus_each", 1)):
-            value = entry.get(key, default)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise WarmSlotError(f"{where}: field '{key}' must be a whole number ≥ 1, got {value!r}")
-            counts[key] = value
-        slots.append(WarmSlot(cluster, gpu_type, counts["count"], counts["gpus_each"],
-                              str(entry.get("priority_class") or "")))
-    return slots
 
 
 def placeholder_manifest(slot: WarmSlot, sched: GpuScheduling, name: str) -> dict:

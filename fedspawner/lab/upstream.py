@@ -16,8 +16,9 @@ from typing import Any
 
 from ..client import transport
 from ..client.config import gateway_token, gateway_url
-from ..client.errors import GatewayError
+from ..client.errors import GatewayRequestError
 from ..client.gateway import Gateway
+from ..errors import UserError
 
 #: The reason of each gateway status passed on as it is.
 REASONS = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 422: "unsatisfiable"}
@@ -29,22 +30,18 @@ HINT = ("No fedspawner gateway is configured for this server. On a JupyterHub wi
         "restart it.")
 
 
-class RelayError(Exception):
+class RelayError(UserError):
     """A request the extension cannot answer with the gateway's data."""
 
     def __init__(self, status: int, reason: str, message: str) -> None:
         super().__init__(message)
         self.status, self.reason = status, reason
 
-    @property
-    def message(self) -> str:
-        return str(self.args[0])
-
     def to_json(self) -> dict[str, str]:
         return {"message": self.message, "reason": self.reason}
 
 
-def relay_error(err: GatewayError) -> RelayError:
+def relay_error(err: GatewayRequestError) -> RelayError:
     """How a gateway failure is answered to the browser.
 
     The gateway's 4xx keep their status and message; an unreachable gateway, or one
@@ -71,7 +68,7 @@ class Upstream:
         try:
             self.url = gateway_url({**env, "FEDSPAWNER_GATEWAY_URL": url} if url else env)
             self.token = gateway_token(env)
-        except GatewayError as err:
+        except GatewayRequestError as err:
             self.problem = err.message
 
     @property
@@ -104,7 +101,7 @@ class Upstream:
         request = self.request(method, path, params, body, self.timeout + extra_wait)
         try:
             status, data = await transport.asend(request)
-        except GatewayError as err:
+        except GatewayRequestError as err:
             raise relay_error(err) from None
         if status >= 400:
             raise relay_error(transport.error_for(status, data, request.url))
@@ -116,7 +113,7 @@ class Upstream:
         data = await self.send(method, path, params, body, extra_wait)
         try:
             return transport.decode_json(200, data, path)
-        except GatewayError as err:
+        except GatewayRequestError as err:
             raise RelayError(502, "gateway", err.message) from None
 
     async def stream(self, path: str, params: Mapping[str, Any] | None = None) -> AsyncIterator[bytes]:
@@ -126,7 +123,7 @@ class Upstream:
         try:
             async for chunk in transport.astream(request):
                 yield chunk
-        except GatewayError as err:
+        except GatewayRequestError as err:
             raise relay_error(err) from None
 
 

@@ -19,12 +19,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..builds import BuildError, cache_root
+
 KUBERNETES_VERSION = "1.34.4"
 KWOK_VERSION = "v0.7.0"
-
-
-class BuildError(RuntimeError):
-    """A sandbox binary could not be built; the message says what to install or fix."""
 
 
 @dataclass(frozen=True)
@@ -32,10 +30,6 @@ class Binaries:
     kubebin: Path
     kwok: Path
     bindshim: Path
-
-
-def cache_root() -> Path:
-    return Path(os.environ.get("FEDSPAWNER_CACHE", Path.home() / ".cache" / "fedspawner"))
 
 
 def sources_dir() -> Path:

@@ -16,7 +16,7 @@ import time
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client.rest import ApiException
 
-from ..deploy.join_rbac import hub_role_rules, inventory_rules
+from ..federation.rbac import hub_role_rules, inventory_rules
 from .components import KWOK_NODE_ANNOTATION, ClusterLayout
 from .topology import Topology
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import yaml
 
+from ..errors import UserError
 from ..federation.quantity import QuantityError, parse_quantity
 
 NAME_RE = re.compile(r"^[a-z]([-a-z0-9]{0,30}[a-z0-9])?$")
@@ -23,7 +24,7 @@ PORTS_PER_CLUSTER = 10
 MAX_AGENT_NODES = 200
 
 
-class TopologyError(ValueError):
+class TopologyError(UserError, ValueError):
     """A topology file that cannot be used; the message says where and why."""
 
 

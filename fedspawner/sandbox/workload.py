@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .binaries import BuildError, cache_root
+from ..builds import BuildError, cache_root
 
 TORCH_VERSION = "2.15.0"
 PYSPARK_VERSION = "4.3.0"

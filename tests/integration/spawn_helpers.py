@@ -6,7 +6,7 @@ import json
 import time
 import urllib.request
 
-from .conftest import TEST_API_TOKEN, HubClient
+from .hub_fixtures import TEST_API_TOKEN, HubClient
 
 
 def server_path(user: str, server: str = "") -> str:

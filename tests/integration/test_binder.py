@@ -33,7 +33,7 @@ import pytest
 
 from fedspawner.sandbox.binaries import cache_root, ensure_binaries
 
-from .conftest import TEST_BASE_PORT, TEST_STATE_DIR
+from .sandbox_fixtures import TEST_BASE_PORT, TEST_STATE_DIR
 
 REPO = Path(__file__).resolve().parents[2]
 LAB_BUILD = Path("fedspawner") / "labextension"

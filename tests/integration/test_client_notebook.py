@@ -20,12 +20,11 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from fedspawner.client import Gateway, GatewayError
+from fedspawner.client import Gateway, GatewayRequestError
 
-from .conftest import TEST_STATE_DIR
+from .sandbox_fixtures import TEST_STATE_DIR
 from .spawn_helpers import user_token
 from .test_gateway_support import DDP_SCRIPT, leftovers
-from .test_gateway_support import *  # noqa: F401,F403 - the fixtures
 
 pytestmark = pytest.mark.sandbox
 USER = "ada"
@@ -120,7 +119,7 @@ def kernel_env(gateway_up, hub_api_client, tmp_path_factory):
     for job in gateway.jobs():  # leave nothing behind on the clusters
         try:
             gateway.cancel(job.id)
-        except GatewayError:
+        except GatewayRequestError:
             pass
 
 
@@ -217,6 +216,6 @@ async def test_reattach_after_kernel_restart_interrupt_and_cancel(sandbox, kerne
         state = await nb.result("report(await wait_for(w, timeout=30))")
         assert state["phase"] == "Cancelled" and not state["following"], state
         assert await leftovers(admin_api, cluster, NS, job_id) == []
-        with pytest.raises(GatewayError) as info:
+        with pytest.raises(GatewayRequestError) as info:
             gateway.job(job_id)
         assert info.value.status == 404

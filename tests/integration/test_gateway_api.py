@@ -8,7 +8,6 @@ import aiohttp
 import pytest
 
 from .test_gateway_support import Gateway, GatewayReplica
-from .test_gateway_support import *  # noqa: F401,F403 - the fixtures
 
 pytestmark = pytest.mark.sandbox
 

@@ -28,9 +28,8 @@ from fedspawner.jobs import GpuScheduling, JobSpec, RenderTarget
 from fedspawner.jobs.render import render
 from fedspawner.sandbox.binaries import cache_root
 
-from .conftest import api_client
+from .sandbox_fixtures import api_client
 from .test_gateway_support import leftovers
-from .test_gateway_support import *  # noqa: F401,F403 - the fixtures
 
 pytestmark = pytest.mark.sandbox
 

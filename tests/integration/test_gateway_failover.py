@@ -13,7 +13,6 @@ import asyncio
 import pytest
 
 from .test_gateway_support import first_line_with, leftovers
-from .test_gateway_support import *  # noqa: F401,F403 - the fixtures
 
 pytestmark = pytest.mark.sandbox
 

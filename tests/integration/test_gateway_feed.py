@@ -10,7 +10,6 @@ import pytest
 from fedspawner.jobs import checks
 
 from .test_gateway_support import first_pod_finish
-from .test_gateway_support import *  # noqa: F401,F403 - the fixtures
 
 pytestmark = pytest.mark.sandbox
 

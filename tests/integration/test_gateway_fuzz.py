@@ -9,9 +9,7 @@ cancelled at the end.
 
 from __future__ import annotations
 
-import json
 import os
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -23,7 +21,7 @@ from schemathesis.checks import positive_data_acceptance
 
 from fedspawner.gateway import app
 
-from .test_gateway_support import *  # noqa: F401,F403 - fixtures
+from .json_client import request_json
 from .test_gateway_support import GATEWAY
 
 FUZZ_USER = "fuzzer"
@@ -64,9 +62,9 @@ def gateway_schema(fuzz_token):
 def _cancel_everything(token: str) -> None:
     """Cancel each job the fuzzer created (valid specs do create real jobs)."""
     def call(method: str, path: str):
-        req = urllib.request.Request(GATEWAY + path, method=method, headers={"Authorization": f"token {token}"})
-        with urllib.request.urlopen(req, timeout=120) as resp:
-            return json.loads(resp.read() or b"{}")
+        answer = request_json(method, GATEWAY + path, token=token, timeout=120)
+        assert answer.status < 400, answer
+        return answer.body
 
     for job in call("GET", "/jobs")["jobs"]:
         call("DELETE", f"/jobs/{job['id']}")

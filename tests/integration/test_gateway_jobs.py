@@ -15,7 +15,6 @@ import time
 import pytest
 
 from .test_gateway_support import DDP_SCRIPT, PID_FILE, first_line_with, leftovers, wait_healthy
-from .test_gateway_support import *  # noqa: F401,F403 - the fixtures
 
 pytestmark = pytest.mark.sandbox
 

@@ -21,7 +21,6 @@ from fedspawner.gateway.lease import LEASE_NAME, LEASES, ClusterLease
 
 from .test_gateway_failover import SCRIPT
 from .test_gateway_support import PID_FILE, Gateway, GatewayReplica, leftovers
-from .test_gateway_support import *  # noqa: F401,F403 - the fixtures
 
 pytestmark = pytest.mark.sandbox
 

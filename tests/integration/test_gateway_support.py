@@ -18,7 +18,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
-import pytest
 
 from fedspawner.federation.watch import ResourceWatch
 from fedspawner.gateway import kube
@@ -26,10 +25,9 @@ from fedspawner.gateway.config import SERVICE_NAME
 from fedspawner.jobs.labels import job_selector
 from fedspawner.sandbox.federation import member_clusters
 
-from .conftest import TEST_HUB_PORT, TEST_STATE_DIR
-
-#: What ``from .test_gateway_support import *`` brings: the fixtures.
-__all__ = ["gateway_up", "gw", "token_for"]
+from .hub_fixtures import TEST_HUB_PORT
+from .json_client import arequest_json
+from .sandbox_fixtures import TEST_STATE_DIR
 
 GATEWAY = f"http://127.0.0.1:{TEST_HUB_PORT}/services/{SERVICE_NAME}/api/v1"
 HUB_STATE = TEST_STATE_DIR.parent / "hub"
@@ -68,20 +66,11 @@ class Gateway:
         self.base = base
         self.submitted: list[tuple[str, str]] = []  # (token, job id)
 
-    @staticmethod
-    def _headers(token: str | None) -> dict:
-        return {"Authorization": f"token {token}"} if token else {}
-
     async def call(self, method: str, path: str, token: str | None, body=None, raw: bytes | None = None,
                    timeout: float = 120) -> tuple[int, dict | str]:
-        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-        async with self.session.request(method, self.base + path, data=data, headers=self._headers(token),
-                                        timeout=aiohttp.ClientTimeout(total=timeout)) as resp:
-            text = await resp.text()
-            try:
-                return resp.status, json.loads(text)
-            except ValueError:
-                return resp.status, text
+        answer = await arequest_json(method, self.base + path, body, token=token, raw=raw, timeout=timeout,
+                                     session=self.session)
+        return answer.status, answer.body
 
     async def submit(self, token: str, spec: dict) -> dict:
         status, answer = await self.call("POST", "/jobs", token, spec)
@@ -184,40 +173,6 @@ class GatewayReplica:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
-
-
-@pytest.fixture(scope="session")
-async def gateway_up(hub):
-    await wait_healthy()
-    return hub
-
-
-@pytest.fixture
-async def gw(gateway_up):
-    async with aiohttp.ClientSession() as session:
-        client = Gateway(session)
-        try:
-            yield client
-        finally:
-            await client.cleanup()
-
-
-@pytest.fixture(scope="session")
-def token_for(hub_api_client):
-    """``token_for("alice")``: a fresh JupyterHub API token of that user (created if needed)."""
-    cache: dict[str, str] = {}
-
-    def make(name: str) -> str:
-        if name not in cache:
-            status, _ = hub_api_client.request("POST", f"/users/{name}")
-            assert status in (201, 409), status
-            status, answer = hub_api_client.request("POST", f"/users/{name}/tokens",
-                                                    {"note": "gateway tests"})
-            assert status in (200, 201), answer
-            cache[name] = answer["token"]
-        return cache[name]
-
-    return make
 
 
 async def leftovers(admin_api, cluster: str, namespace: str, job_id: str) -> list[str]:

@@ -18,7 +18,6 @@ from fedspawner.spawner.standalone import make_spawner
 
 from .direct_spawner import direct_spawner_config
 from .kube_helpers import unique
-from .test_gateway_support import *  # noqa: F401,F403 - the gateway fixtures
 from .test_inventory import until
 
 pytestmark = pytest.mark.sandbox

@@ -12,16 +12,13 @@ helm-values/in-cluster-role.yaml.
 
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.request
-
 import pytest
 from kubernetes_asyncio import client
 
 from fedspawner.deploy.helm_chart import chart_dir
-from fedspawner.deploy.helm_sandbox import KUBECONFIG_SECRET, deploy, undeploy
+from fedspawner.demo.helm_sandbox import KUBECONFIG_SECRET, deploy, undeploy
 
+from .json_client import request_json
 from .kube_helpers import wait_for, wait_until_gone
 
 pytestmark = [pytest.mark.sandbox,
@@ -32,15 +29,8 @@ TOKEN = "fedspawner-z2jh-test-token-0123456789abcdef"
 
 
 def call(deployment, method: str, path: str, body=None, timeout: float = 60):
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(f"{deployment.url}{path}", method=method, data=data,
-                                 headers={"Authorization": f"token {TOKEN}", "Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
-            raw = resp.read()
-            return resp.status, json.loads(raw) if raw else None
-    except urllib.error.HTTPError as err:
-        return err.code, err.read().decode(errors="replace")
+    answer = request_json(method, f"{deployment.url}{path}", body, token=TOKEN, timeout=timeout)
+    return answer.status, answer.body
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,6 @@ from fedspawner.spawner.standalone import make_spawner
 
 from .direct_spawner import direct_spawner_config
 from .kube_helpers import pod_manifest, unique, wait_for_phase
-from .test_gateway_support import *  # noqa: F401,F403 - the gateway fixtures
 from . import test_inventory
 from .test_inventory import until
 

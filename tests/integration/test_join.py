@@ -19,7 +19,7 @@ from kubernetes_asyncio.client.rest import ApiException
 from fedspawner.deploy import join_manifests as m
 from fedspawner.federation.config import parse_member_cluster
 
-from .conftest import api_client, fedspawner_cli
+from .sandbox_fixtures import api_client, fedspawner_cli
 from .kube_helpers import pod_manifest, unique, wait_for
 
 pytestmark = pytest.mark.sandbox

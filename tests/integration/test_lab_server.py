@@ -9,7 +9,6 @@ gateway that is down, and with no hub at all.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import re
 import secrets
@@ -25,10 +24,11 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from .conftest import TEST_HUB_PORT, TEST_STATE_DIR
+from .hub_fixtures import TEST_HUB_PORT
+from .json_client import arequest_json
+from .sandbox_fixtures import TEST_STATE_DIR
 from .spawn_helpers import spawn, stop, user_token
 from .test_gateway_support import first_pod_finish
-from .test_gateway_support import *  # noqa: F401,F403 - the fixtures
 
 pytestmark = pytest.mark.sandbox
 
@@ -74,16 +74,9 @@ class LabServer:
 
     async def call(self, method: str, path: str, body=None, raw: bytes | None = None, auth: bool = True,
                    timeout: float = 60) -> tuple[int, dict | str, dict]:
-        headers = {"Authorization": f"token {self.token}"} if auth else {}
-        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-        async with aiohttp.ClientSession() as session:
-            async with session.request(method, self.url + path, data=data, headers=headers,
-                                       timeout=aiohttp.ClientTimeout(total=timeout)) as resp:
-                text = await resp.text()
-                try:
-                    return resp.status, json.loads(text), dict(resp.headers)
-                except ValueError:
-                    return resp.status, text, dict(resp.headers)
+        answer = await arequest_json(method, self.url + path, body, token=self.token if auth else None, raw=raw,
+                                     timeout=timeout)
+        return answer.status, answer.body, answer.headers
 
     async def ok(self, method: str, path: str, body=None, status: int = 200, timeout: float = 60) -> dict:
         got, answer, _ = await self.call(method, path, body, timeout=timeout)
@@ -302,13 +295,11 @@ async def test_a_server_the_hub_spawns_serves_the_extension(hub_api_client, gate
     assert model.get("ready"), model
     try:
         token = user_token(api, user)
-        async with aiohttp.ClientSession(headers={"Authorization": f"token {token}"}) as http:
-            async with http.get(f"{api.hub.url}/user/{user}/fedspawner/config") as resp:
-                assert resp.status == 200, await resp.text()
-                config = await resp.json()
-            async with http.get(f"{api.hub.url}/user/{user}/fedspawner/jobs") as resp:
-                assert resp.status == 200, await resp.text()
-                feed = await resp.json()
+        config = await arequest_json("GET", f"{api.hub.url}/user/{user}/fedspawner/config", token=token)
+        assert config.status == 200, config.body
+        feed = await arequest_json("GET", f"{api.hub.url}/user/{user}/fedspawner/jobs", token=token)
+        assert feed.status == 200, feed.body
+        config, feed = config.body, feed.body
         assert config["configured"] and config["reachable"] and config["user"] == user, config
         assert feed["jobs"] == [] and "version" in feed
     finally:

@@ -20,7 +20,6 @@ from kubernetes_asyncio import client
 from .kube_helpers import pod_manifest, unique, wait_until_gone
 from .test_gateway_jobs import SPARK_SCRIPT
 from .test_gateway_support import DDP_SCRIPT, leftovers
-from .test_gateway_support import *  # noqa: F401,F403 - the fixtures
 from .test_lab_ui_support import LONG, plain_lab
 from .test_lab_ui_support import *  # noqa: F401,F403 - the fixtures
 from .test_launch_form import H100, apiserver_pid

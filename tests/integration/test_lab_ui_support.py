@@ -21,6 +21,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from .json_client import request_json
 from .spawn_helpers import spawn, stop, user_token
 from .test_launch_form import SHOTS, chromium, login
 
@@ -69,21 +70,9 @@ class Lab:
 
     async def api(self, method: str, path: str, body=None) -> tuple[int, dict | str]:
         """The server extension's REST API with the user's token (as scripts would call it)."""
-        def call():
-            data = json.dumps(body).encode() if body is not None else None
-            req = urllib.request.Request(f"{self.base}/fedspawner/{path}", method=method, data=data,
-                                         headers={"Authorization": f"token {self.token}",
-                                                  "Content-Type": "application/json"})
-            try:
-                with urllib.request.urlopen(req, timeout=60) as resp:
-                    return resp.status, json.loads(resp.read() or b"null")
-            except urllib.error.HTTPError as err:
-                raw = err.read()
-                try:
-                    return err.code, json.loads(raw)
-                except ValueError:
-                    return err.code, raw.decode(errors="replace")
-        return await asyncio.to_thread(call)
+        answer = await asyncio.to_thread(request_json, method, f"{self.base}/fedspawner/{path}", body,
+                                         token=self.token)
+        return answer.status, answer.body
 
     async def cancel_all(self) -> None:
         """Cancel every job of this user (before and after the tests: nothing left on the clusters)."""

@@ -10,7 +10,7 @@ import pytest
 
 from fedspawner.sandbox import processes
 
-from .conftest import fedspawner_cli
+from .sandbox_fixtures import fedspawner_cli
 
 pytestmark = pytest.mark.sandbox
 

@@ -11,7 +11,7 @@ from kubernetes_asyncio import client, watch
 
 from fedspawner.sandbox.binaries import sources_dir
 
-from .conftest import api_client, fedspawner_cli
+from .sandbox_fixtures import api_client, fedspawner_cli
 from .kube_helpers import pod_manifest, unique, wait_for_phase
 
 pytestmark = pytest.mark.sandbox

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from fedspawner.client.args import HelpShown, parse_job_ref, parse_jobs, parse_logs, parse_submit
-from fedspawner.client.errors import ArgumentsError, GatewayError
+from fedspawner.client.errors import ArgumentsError, GatewayRequestError
 from fedspawner.client.options import submission_body
 
 
@@ -15,7 +15,7 @@ def body(line: str, script: str = "print('hi')") -> dict:
 
 
 def error(line: str, script: str = "print('hi')") -> str:
-    with pytest.raises(GatewayError) as info:
+    with pytest.raises(GatewayRequestError) as info:
         body(line, script)
     message = info.value.message
     assert "\n" not in message and "Traceback" not in message and info.value.status is None
@@ -116,7 +116,7 @@ def test_cluster_field(cluster, sent):
     ("onprem,onprem", "names onprem twice"), ("On Prem", "is not a cluster name"), (3, "not int"),
 ])
 def test_cluster_field_refused_before_sending(cluster, fragment):
-    with pytest.raises(GatewayError, match=fragment):
+    with pytest.raises(GatewayRequestError, match=fragment):
         submission_body("job", "x", cluster=cluster)
 
 
@@ -124,9 +124,9 @@ def test_submit_from_python_validates_the_same_way():
     from fedspawner.client import Gateway
 
     gateway = Gateway("http://127.0.0.1:9/", "token")  # never contacted: validation fails first
-    with pytest.raises(GatewayError, match="Unknown field 'gpu'"):
+    with pytest.raises(GatewayRequestError, match="Unknown field 'gpu'"):
         gateway.submit_call("pytorch", "x", gpu="A100:1")
-    with pytest.raises(GatewayError, match="nodes must be between 1 and 1000"):
+    with pytest.raises(GatewayRequestError, match="nodes must be between 1 and 1000"):
         gateway.submit_call("pytorch", "x", nodes=-2)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from fedspawner.client.config import gateway_token, gateway_url
-from fedspawner.client.errors import GatewayError
+from fedspawner.client.errors import GatewayRequestError
 
 SINGLEUSER = {
     "JUPYTERHUB_API_URL": "http://127.0.0.1:8081/hub/api",
@@ -47,19 +47,19 @@ def test_gateway_url(env, expected):
 
 
 def test_gateway_url_outside_a_hub_says_what_to_set():
-    with pytest.raises(GatewayError) as info:
+    with pytest.raises(GatewayRequestError) as info:
         gateway_url({})
     assert "FEDSPAWNER_GATEWAY_URL" in str(info.value) and info.value.status is None
 
 
 def test_gateway_url_rejects_a_url_without_scheme():
-    with pytest.raises(GatewayError, match="not an http"):
+    with pytest.raises(GatewayRequestError, match="not an http"):
         gateway_url({"FEDSPAWNER_GATEWAY_URL": "hub.example.org/services/x"})
 
 
 def test_token_from_the_environment():
     assert gateway_token(SINGLEUSER) == "abc123"
-    with pytest.raises(GatewayError, match="JUPYTERHUB_API_TOKEN is not set"):
+    with pytest.raises(GatewayRequestError, match="JUPYTERHUB_API_TOKEN is not set"):
         gateway_token({"JUPYTERHUB_API_TOKEN": "  "})
 
 

@@ -2,7 +2,9 @@
 
 The client, ``%load_ext fedspawner`` and ``fedspawner kernel-autoload`` are run in a fresh
 interpreter in which the hub-side packages cannot be imported at all (as in an image
-without them), and ``sys.modules`` is checked afterwards.
+without them), and ``sys.modules`` is checked afterwards. The same rule holds for every
+import in the source, run or not, through the ``light-client`` contract in ``.importlinter``
+(``test_layers.py``); this test proves it where it matters, in a running kernel.
 """
 
 from __future__ import annotations

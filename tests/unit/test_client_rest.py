@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from fedspawner.client import Gateway, GatewayError
+from fedspawner.client import Gateway, GatewayRequestError
 from fedspawner.client.streams import watch_line
 from fedspawner.client.transport import LineSplitter, Request, error_for, send, stream
 from tests.unit.client_stub import TOKEN, StubGateway, make_job, pods
@@ -40,7 +40,7 @@ def test_submit_sends_the_validated_body_with_the_token(stub, gateway):
 
 
 def test_invalid_submission_sends_nothing(stub, gateway):
-    with pytest.raises(GatewayError, match="Unknown kind"):
+    with pytest.raises(GatewayRequestError, match="Unknown kind"):
         gateway.submit("tensorfow", "x")
     assert stub.requests == []
 
@@ -57,7 +57,7 @@ def test_list_get_refresh_cancel(stub, gateway):
     assert job.refresh().phase == "Succeeded" and job.done
     assert gateway.cancel("j-bbbbbbbb").phase == "Cancelled"
     assert gateway.clusters() == [{"name": "onprem", "healthy": True}]
-    with pytest.raises(GatewayError, match="not a job id"):
+    with pytest.raises(GatewayRequestError, match="not a job id"):
         gateway.job("../../hub/api")
 
 
@@ -65,16 +65,16 @@ def test_gateway_messages_reach_the_user_as_they_are(stub, gateway):
     message = ("No member cluster can run 4 nodes × 8 nvidia-h100-80gb: the largest possible is 1 × 8 on "
                "burst.")
     stub.fail_next("POST", "/jobs", 422, {"status": 422, "message": message})
-    with pytest.raises(GatewayError) as info:
+    with pytest.raises(GatewayRequestError) as info:
         gateway.submit("pytorch", "x", nodes=4, gpus="nvidia-h100-80gb:8")
     assert (info.value.message, info.value.status) == (message, 422)
-    with pytest.raises(GatewayError) as info:
+    with pytest.raises(GatewayRequestError) as info:
         gateway.job("j-zzzzzzzz")
     assert info.value.status == 404 and "No job" in info.value.message
-    with pytest.raises(GatewayError, match="JupyterHub did not accept this token") as info:
+    with pytest.raises(GatewayRequestError, match="JupyterHub did not accept this token") as info:
         Gateway(stub.url, "wrong").jobs()
     assert info.value.status == 401
-    with pytest.raises(GatewayError, match="No JupyterHub token was sent") as info:
+    with pytest.raises(GatewayRequestError, match="No JupyterHub token was sent") as info:
         Gateway(stub.url, "").jobs()
     assert info.value.status == 401
 
@@ -92,11 +92,11 @@ def test_answers_that_are_not_the_gateways_own(status, body, fragment):
 
 
 def test_unreachable_and_non_json(stub):
-    with pytest.raises(GatewayError, match="Can't reach the fedspawner gateway") as info:
+    with pytest.raises(GatewayRequestError, match="Can't reach the fedspawner gateway") as info:
         Gateway("http://127.0.0.1:9/", TOKEN, timeout=2).jobs()
     assert info.value.status is None
     stub.fail_next("GET", "/jobs", 200, b"<html>login page</html>", "text/html")
-    with pytest.raises(GatewayError, match="not JSON"):
+    with pytest.raises(GatewayRequestError, match="not JSON"):
         Gateway(stub.url, TOKEN).jobs()
 
 
@@ -105,10 +105,10 @@ def test_logs_blocking_with_tail_and_rank(stub, gateway):
     stub.log("j-aaaaaaaa", *[f"l{i}" for i in range(5)])
     assert list(gateway.logs("j-aaaaaaaa", tail=2)) == ["l3", "l4"]
     assert stub.requests[-1]["query"] == {"rank": "0", "tail": "2"}
-    with pytest.raises(GatewayError, match="no rank 7") as info:
+    with pytest.raises(GatewayRequestError, match="no rank 7") as info:
         list(gateway.logs("j-aaaaaaaa", rank=7))
     assert info.value.status == 400
-    with pytest.raises(GatewayError, match="tail must be"):
+    with pytest.raises(GatewayRequestError, match="tail must be"):
         gateway.logs("j-aaaaaaaa", tail=0)
 
 
@@ -149,7 +149,7 @@ async def test_watch_and_logs_async(stub, gateway):
     assert seen == ["Pending", "Running", "Succeeded"]
     assert [line async for line in gateway.logs("j-aaaaaaaa", tail=10)] == ["hello"]
     assert (await gateway.ajob("j-aaaaaaaa")).phase == "Succeeded"
-    with pytest.raises(GatewayError) as info:
+    with pytest.raises(GatewayRequestError) as info:
         await gateway.ajob("j-zzzzzzzz")
     assert info.value.status == 404
     assert (await gateway.acancel("j-aaaaaaaa")).phase == "Cancelled"
@@ -165,10 +165,10 @@ def test_watch_stream_heartbeats_are_skipped(stub, gateway):
 def test_watch_line_decoding():
     assert watch_line('{"heartbeat": true}') is None and watch_line("  ") is None
     assert watch_line(json.dumps({"job": {"id": "j-x"}})) == {"id": "j-x"}
-    with pytest.raises(GatewayError, match="gone") as info:
+    with pytest.raises(GatewayRequestError, match="gone") as info:
         watch_line('{"status": 410, "message": "gone"}')
     assert info.value.status == 410
-    with pytest.raises(GatewayError, match="not JSON"):
+    with pytest.raises(GatewayRequestError, match="not JSON"):
         watch_line("<html>")
 
 
@@ -206,11 +206,11 @@ def aborted_chunked_answer():
 def test_aborted_chunked_stream_is_a_gateway_error(aborted_chunked_answer):
     """http.client reports a cut chunked answer as IncompleteRead (not an OSError): still one paragraph."""
     request = Request("GET", aborted_chunked_answer, timeout=5)
-    with pytest.raises(GatewayError, match="Can't reach the fedspawner gateway") as info:
+    with pytest.raises(GatewayRequestError, match="Can't reach the fedspawner gateway") as info:
         send(request)
     assert info.value.status is None and "IncompleteRead" in info.value.message
     chunks = []
-    with pytest.raises(GatewayError, match="the stream broke off"):
+    with pytest.raises(GatewayRequestError, match="the stream broke off"):
         for chunk in stream(request):
             chunks.append(chunk)
     assert b"".join(chunks).startswith(b'{"job": {}}\n')

@@ -5,7 +5,7 @@ import yaml
 
 from fedspawner.deploy import join_manifests as m
 from fedspawner.deploy.check import Finding, report
-from fedspawner.deploy.join_rbac import HUB_PERMISSIONS, hub_role_rules, inventory_rules
+from fedspawner.federation.rbac import HUB_PERMISSIONS, hub_role_rules, inventory_rules
 from fedspawner.federation.config import parse_member_cluster
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fedspawner.client.errors import GatewayError
+from fedspawner.client.errors import GatewayRequestError
 from fedspawner.client.transport import error_for
 from fedspawner.lab import _jupyter_server_extension_points
 from fedspawner.lab.app import FedspawnerLabApp
@@ -55,7 +55,7 @@ def test_gateway_statuses_reach_the_browser_as_documented(status, reason, relaye
 
 
 def test_an_unreachable_gateway_is_a_503_with_its_message():
-    err = relay_error(GatewayError("Can't reach the fedspawner gateway at http://x/: refused."))
+    err = relay_error(GatewayRequestError("Can't reach the fedspawner gateway at http://x/: refused."))
     assert (err.status, err.reason) == (503, "unreachable") and "Can't reach" in err.message
 
 

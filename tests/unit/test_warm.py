@@ -2,7 +2,7 @@
 
 import pytest
 
-from fedspawner.federation import warm
+from fedspawner.federation import warm, warm_slots
 from fedspawner.federation.config import Federation, FederationConfigError
 from fedspawner.federation.model import GpuScheduling
 
@@ -10,16 +10,16 @@ MEMBERS = {"onprem": object(), "burst": object()}
 
 
 def test_parse_checks_cluster_gpu_and_counts():
-    (slot,) = warm.parse_warm_slots([{"cluster": "onprem", "gpu": "A100 40GB", "count": 2}], MEMBERS)
-    assert slot == warm.WarmSlot("onprem", "nvidia-a100-40gb", 2, 1, "")
-    with pytest.raises(warm.WarmSlotError, match=r"warm_slots\[0\]: field 'cluster' must name a member"):
-        warm.parse_warm_slots([{"cluster": "mars", "gpu": "a100"}], MEMBERS)
-    with pytest.raises(warm.WarmSlotError, match="field 'gpu'"):
-        warm.parse_warm_slots([{"cluster": "onprem", "gpu": "potato"}], MEMBERS)
-    with pytest.raises(warm.WarmSlotError, match="field 'count' must be a whole number"):
-        warm.parse_warm_slots([{"cluster": "onprem", "gpu": "nvidia-l4", "count": 0}], MEMBERS)
-    with pytest.raises(warm.WarmSlotError, match="must be a mapping"):
-        warm.parse_warm_slots(["onprem"], MEMBERS)
+    (slot,) = warm_slots.parse_warm_slots([{"cluster": "onprem", "gpu": "A100 40GB", "count": 2}], MEMBERS)
+    assert slot == warm_slots.WarmSlot("onprem", "nvidia-a100-40gb", 2, 1, "")
+    with pytest.raises(warm_slots.WarmSlotError, match=r"warm_slots\[0\]: field 'cluster' must name a member"):
+        warm_slots.parse_warm_slots([{"cluster": "mars", "gpu": "a100"}], MEMBERS)
+    with pytest.raises(warm_slots.WarmSlotError, match="field 'gpu'"):
+        warm_slots.parse_warm_slots([{"cluster": "onprem", "gpu": "potato"}], MEMBERS)
+    with pytest.raises(warm_slots.WarmSlotError, match="field 'count' must be a whole number"):
+        warm_slots.parse_warm_slots([{"cluster": "onprem", "gpu": "nvidia-l4", "count": 0}], MEMBERS)
+    with pytest.raises(warm_slots.WarmSlotError, match="must be a mapping"):
+        warm_slots.parse_warm_slots(["onprem"], MEMBERS)
 
 
 def test_federation_validate_reports_bad_slots(tmp_path):
@@ -34,13 +34,14 @@ def test_federation_validate_reports_bad_slots(tmp_path):
 def test_placeholder_asks_for_the_gpus_and_nothing_cluster_scoped():
     sched = GpuScheduling(resource="nvidia.com/gpu", tolerations=({"key": "nvidia.com/gpu", "operator": "Exists"},),
                           node_affinity={"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": []}})
-    slot = warm.WarmSlot("onprem", "nvidia-a100-40gb", 1, 2, "low")
+    slot = warm_slots.WarmSlot("onprem", "nvidia-a100-40gb", 1, 2, "low")
     pod = warm.placeholder_manifest(slot, sched, "warm-x")
     limits = pod["spec"]["containers"][0]["resources"]["limits"]
     assert limits == {"nvidia.com/gpu": "2"} and pod["spec"]["priorityClassName"] == "low"
     assert pod["metadata"]["labels"][warm.WARM_LABEL] == "nvidia-a100-40gb"
     assert pod["spec"]["tolerations"] == [{"key": "nvidia.com/gpu", "operator": "Exists"}]
-    assert "priorityClassName" not in warm.placeholder_manifest(warm.WarmSlot("onprem", "x", 1), sched, "w")["spec"]
+    plain = warm_slots.WarmSlot("onprem", "x", 1)
+    assert "priorityClassName" not in warm.placeholder_manifest(plain, sched, "w")["spec"]
 
 
 def placeholder(gpu, phase, deleting=False):
@@ -55,7 +56,7 @@ def test_counts_and_shortfall():
             placeholder("l4", "Failed"), {"metadata": {"name": "user", "labels": {}}, "status": {"phase": "Running"}}]
     counts = warm.warm_counts(pods)
     assert counts == {"a100": {"warm": 1, "pending": 1}}
-    assert warm.shortfall(warm.WarmSlot("c", "a100", 3), counts) == 1
-    assert warm.shortfall(warm.WarmSlot("c", "a100", 1), counts) == 0
-    assert warm.shortfall(warm.WarmSlot("c", "l4", 2), counts) == 2
-    assert warm.shortfall(warm.WarmSlot("c", "a100", 3), counts, handing_over=1) == 0
+    assert warm.shortfall(warm_slots.WarmSlot("c", "a100", 3), counts) == 1
+    assert warm.shortfall(warm_slots.WarmSlot("c", "a100", 1), counts) == 0
+    assert warm.shortfall(warm_slots.WarmSlot("c", "l4", 2), counts) == 2
+    assert warm.shortfall(warm_slots.WarmSlot("c", "a100", 3), counts, handing_over=1) == 0

@@ -26,9 +26,9 @@ import yaml
 from kubernetes_asyncio import client, config, utils
 from kubernetes_asyncio.client.rest import ApiException
 
+from ..deploy.helm import Rendered, template
+from ..deploy.helm_chart import BASE_VALUES, VALUES_DIR, chart_dir
 from ..sandbox.federation import member_clusters
-from .helm import Rendered, template
-from .helm_chart import BASE_VALUES, VALUES_DIR, chart_dir
 
 HUB_IMAGE = "localhost/fedspawner-hub"  # the sandbox maps */fedspawner-hub:* to fedspawner's environment
 KUBECONFIG_SECRET = "fedspawner-kubeconfigs"
