@@ -55,7 +55,8 @@ def _count(option: str, low: int, high: int | None = None):
         value = int(text) if COUNT_TEXT_RE.fullmatch(text) else None
         if value is None or value < low or (high is not None and value > high):
             bounds = f"from {low} to {high}" if high is not None else f"of at least {low}"
-            raise ArgumentsError(f"{option} must be a whole number {bounds} (digits 0-9), not {text!r}.")
+            raise ArgumentsError(f"{option} must be a whole number {bounds}, not {text!r}; write it in digits "
+                                 "0-9.")
         return value
     return convert
 
