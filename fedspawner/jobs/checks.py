@@ -60,7 +60,8 @@ _IMAGE_DOMAIN_PART = r"(?:[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9])"
 _IMAGE_DOMAIN = rf"(?:{_IMAGE_DOMAIN_PART}(?:\.{_IMAGE_DOMAIN_PART})*|\[[0-9A-Fa-f:]+\])(?::[0-9]+)?"
 _IMAGE_TAG = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
 _IMAGE_DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9A-Fa-f]{32,}"
-IMAGE_RE = re.compile(rf"^(?:{_IMAGE_DOMAIN}/)?{_IMAGE_PATH}(?:/{_IMAGE_PATH})*(?::{_IMAGE_TAG})?(?:@{_IMAGE_DIGEST})?$")
+IMAGE_RE = re.compile(rf"^(?:{_IMAGE_DOMAIN}/)?{_IMAGE_PATH}(?:/{_IMAGE_PATH})*"
+                      rf"(?::{_IMAGE_TAG})?(?:@{_IMAGE_DIGEST})?$")
 #: The grammar caps the name (without tag and digest) at 255 characters.
 MAX_IMAGE_NAME_LENGTH = 255
 

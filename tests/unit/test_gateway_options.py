@@ -77,7 +77,8 @@ def test_the_limits_are_the_checks_own():
     with pytest.raises(JobSpecError):
         JobSpec.from_dict({"kind": "job", "script": "x", "gpus": {"type": None, "count": gpus + 1}})
     assert "RANK" in option("env").constraints["reserved_keys"]
-    assert {"KUBERNETES_", "JUPYTERHUB_", "FEDSPAWNER_", "SPARK_"} <= set(option("env").constraints["reserved_prefixes"])
+    reserved = set(option("env").constraints["reserved_prefixes"])
+    assert {"KUBERNETES_", "JUPYTERHUB_", "FEDSPAWNER_", "SPARK_"} <= reserved
     conf = option("conf").constraints
     assert "spark.default.parallelism" in conf["allowed_keys"] and "spark.sql." in conf["allowed_prefixes"]
     assert not any(k.startswith("spark.kubernetes.") for k in conf["allowed_keys"] + conf["allowed_prefixes"])
