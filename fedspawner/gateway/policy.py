@@ -97,8 +97,16 @@ def manifest_violations(objects: Iterable[dict], namespace: str) -> list[str]:
         where = f"{obj.get('kind')}/{meta.get('name')}"
         if meta.get("namespace") != namespace:
             problems.append(f"{where}: namespace {meta.get('namespace')!r} is not {namespace!r}")
+        conf = (obj.get("spec") or {}).get("sparkConf") if obj.get("kind") == "SparkApplication" else None
+        for key in conf or ():
+            if key not in _OWN_SPARK_CONF and not checks.spark_conf_allowed(key):
+                problems.append(f"{where}: Spark setting {key} is not on the allow-list")
         _scan(obj, where, problems)
     return problems
+
+
+#: Spark settings fedspawner's renderers set themselves.
+_OWN_SPARK_CONF = frozenset({"spark.ui.port"})
 
 
 _TRUE_FORBIDDEN = ("privileged", "allowPrivilegeEscalation", "hostNetwork", "hostPID", "hostIPC")

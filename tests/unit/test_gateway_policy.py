@@ -106,6 +106,16 @@ def test_manifest_violations_are_found_anywhere():
     assert len(problems) == 5 and any("namespace 'other'" in p for p in problems)
 
 
+def test_a_spark_application_may_carry_only_allowed_settings():
+    spec = JobSpec.from_dict({"kind": "spark", "script": "x", "conf": {"spark.sql.shuffle.partitions": "4"}})
+    target = RenderTarget(namespace="team", job_id="j-abcd2345", owner="alice", backend="sparkapplication")
+    objects = render(spec, target)
+    assert manifest_violations(objects, "team") == []
+    objects[-1]["spec"]["sparkConf"]["spark.kubernetes.driver.secrets.hub"] = "/s"
+    assert manifest_violations(objects, "team") == [
+        f"SparkApplication/{spec.name}: Spark setting spark.kubernetes.driver.secrets.hub is not on the allow-list"]
+
+
 @pytest.mark.parametrize("body, error, words", [
     ({"kind": "mpi", "script": "x"}, JobSpecError, "MPI operator"),  # the kind first, not "no default image"
     ({"kind": "job", "script": "x", "image": "evil/miner:1"}, Forbidden, "job:*"),
