@@ -79,7 +79,11 @@ class Gateway(Configurable):
     spark_service_account = Unicode("", config=True, help="""
         Service account of SparkApplication drivers (it must be allowed to create executor
         pods, e.g. the one the Spark operator's chart creates for job namespaces). Empty:
-        the namespace's default.""")
+        the namespace's default. The driver runs the user's code with this account's rights, so
+        a user can create pods of any shape with it (mounting the namespace's Secrets, say):
+        give it a namespace of its own without Secrets other jobs need, or restrict the pods it
+        may create with an admission policy. fedspawner's own checks (the Spark conf allow-list)
+        only cover what is submitted, not what the code does at run time.""")
 
     @validate("max_nodes", "max_executors", "max_gpus_per_node", "max_cpu", "max_memory")
     def _valid_limit(self, proposal):
