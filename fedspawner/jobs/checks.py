@@ -53,11 +53,12 @@ QUANTITY_RE = re.compile(r"^([0-9]+(\.[0-9]*)?|\.[0-9]+)([KMGTPE]i|[numkMGTPE]|[
 
 # The image reference grammar of the OCI distribution spec (github.com/distribution/reference):
 # [domain[:port]/]path-component[/path-component...][:tag][@algorithm:hex-digest]. Path components
-# are lower case; only the domain may hold upper case. No "..", no "/" in a tag, nothing else.
+# are lower case; only the domain may hold upper case. No "..", no "/" in a tag, nothing else. (IPv6
+# registry addresses, "[::1]:5000/...", are left out: name the registry by its host name.)
 _IMAGE_ALNUM = r"[a-z0-9]+"
 _IMAGE_PATH = rf"{_IMAGE_ALNUM}(?:(?:[._]|__|-+){_IMAGE_ALNUM})*"
 _IMAGE_DOMAIN_PART = r"(?:[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9])"
-_IMAGE_DOMAIN = rf"(?:{_IMAGE_DOMAIN_PART}(?:\.{_IMAGE_DOMAIN_PART})*|\[[0-9A-Fa-f:]+\])(?::[0-9]+)?"
+_IMAGE_DOMAIN = rf"{_IMAGE_DOMAIN_PART}(?:\.{_IMAGE_DOMAIN_PART})*(?::[0-9]+)?"
 _IMAGE_TAG = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
 _IMAGE_DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9A-Fa-f]{32,}"
 IMAGE_RE = re.compile(rf"^(?:{_IMAGE_DOMAIN}/)?{_IMAGE_PATH}(?:/{_IMAGE_PATH})*"
@@ -71,7 +72,7 @@ MAX_IMAGE_NAME_LENGTH = 255
 # "--index-url" or a trailing "--config-settings" as options, some of which run code).
 _PKG_NAME = r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?"
 _PKG_VERSION = r"(?:===|==|!=|~=|<=|>=|<|>) *[A-Za-z0-9*][A-Za-z0-9_.*+!-]*"
-PACKAGE_RE = re.compile(rf"^{_PKG_NAME} *(?:\[ *{_PKG_NAME}(?: *, *{_PKG_NAME})* *\])?"
+PACKAGE_RE = re.compile(rf"^{_PKG_NAME} *(?:[\[] *{_PKG_NAME}(?: *, *{_PKG_NAME})* *[\]])?"
                         rf" *(?:{_PKG_VERSION}(?: *, *{_PKG_VERSION})*)?$")
 CONF_KEY_RE = re.compile(r"^spark\.[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)*$")
 
