@@ -9,6 +9,7 @@ bad argument and shows the usage. ``--help`` prints the full help and raises
 from __future__ import annotations
 
 import argparse
+import re
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -45,14 +46,17 @@ def _split(prog: str, line: str) -> list[str]:
                              "open.") from None
 
 
-def _count(option: str, low: int):
+def _count(option: str, low: int, high: int | None = None):
+    """A converter for a whole-number option, by the job spec's own rules (ASCII digits, the
+    option schema's bounds)."""
     def convert(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            value = None
-        if value is None or value < low:
-            raise ArgumentsError(f"{option} must be a whole number of at least {low}, not {text!r}.")
+        from fedspawner.jobs.checks import COUNT_TEXT_RE  # imported when used: keeps the client light
+
+        value = int(text) if COUNT_TEXT_RE.fullmatch(text) else None
+        if value is None or value < low or (high is not None and value > high):
+            bounds = f"from {low} to {high}" if high is not None else f"of at least {low}"
+            raise ArgumentsError(f"{option} must be a whole number {bounds}, not {text!r}; write it in digits "
+                                 "0-9.")
         return value
     return convert
 
@@ -75,6 +79,17 @@ def _key_value(option: str):
                 f"{problem}. "
                 f"Quote a value with spaces: {option} \"KEY=some value\".")
         return key, value
+    return convert
+
+
+def _gpu_request(option: str, pattern: str):
+    """A converter for ``--gpus``: the option schema's ``string_pattern``, as the job spec reads it."""
+    def convert(text: str) -> str:
+        if re.fullmatch(pattern, text) is None:
+            raise ArgumentsError(f"{option} takes TYPE:N (GPUs of a canonical type per node, e.g. {option} "
+                                 f"nvidia-a100-40gb:2) or just N for any type (e.g. {option} 1), N in digits "
+                                 f"0-9; {text!r} is neither.")
+        return text
     return convert
 
 
@@ -109,7 +124,9 @@ def _add_option(parser: argparse.ArgumentParser, opt) -> None:
     flags = [SHORT_FLAGS[opt.flag], opt.flag] if opt.flag in SHORT_FLAGS else [opt.flag]
     kwargs: dict[str, Any] = {"metavar": opt.metavar, "dest": opt.name, "help": opt.help}
     if opt.type == "integer":
-        kwargs["type"] = _count(opt.flag, opt.constraints["minimum"])
+        kwargs["type"] = _count(opt.flag, opt.constraints["minimum"], opt.constraints.get("maximum"))
+    elif opt.type == "gpus":
+        kwargs["type"] = _gpu_request(opt.flag, opt.constraints["string_pattern"])
     elif opt.type == "enum":
         kwargs["choices"] = opt.constraints["choices"]
         kwargs.pop("metavar")
@@ -137,13 +154,19 @@ def _submit_parser() -> _Parser:
 
 
 def live_choices(schema: dict[str, Any] | None) -> str | None:
-    """What the gateway's published schema adds to ``--help``: this federation's clusters and GPU types."""
+    """What the gateway's published schema adds to ``--help``: this federation's clusters, GPU types and
+    the administrators' limits."""
     if not schema:
         return None
     clusters = ", ".join(["auto", *schema.get("clusters", [])])
     types = "; ".join(f"{g['name']} ({g['display']}: {', '.join(g['clusters'])})"
                       for g in schema.get("gpu_types", [])) or "none"
-    return f"On this hub --cluster takes {clusters}; --gpus TYPE is one of: {types}."
+    limits = schema.get("limits") or {}
+    caps = ", ".join(f"{flag} {limits[key]}" for flag, key in (
+        ("--nodes", "nodes"), ("--executors", "executors"), ("--gpus N", "gpus_per_node"), ("--cpu", "cpu"),
+        ("--memory", "memory")) if key in limits)
+    capped = f" The administrators allow at most: {caps}." if caps else ""
+    return f"On this hub --cluster takes {clusters}; --gpus TYPE is one of: {types}.{capped}"
 
 
 def parse_submit(line: str, schema: Callable[[], dict[str, Any] | None] | None = None) -> SubmitArgs:

@@ -16,7 +16,7 @@ import signal
 from pathlib import Path
 
 from jupyterhub.services.auth import HubAuth
-from traitlets import Unicode
+from traitlets import TraitError, Unicode
 from traitlets.config import Application
 
 from ..federation.config import Federation, FederationConfigError
@@ -99,5 +99,5 @@ def main(argv: list[str] | None = None) -> None:
     app.initialize(argv)
     try:
         app.start()
-    except FederationConfigError as err:
+    except (FederationConfigError, TraitError) as err:  # TraitError: a c.Gateway setting it can't use
         app.exit(f"fedspawner gateway: {err}")

@@ -5,8 +5,13 @@ from __future__ import annotations
 import os
 from urllib.parse import urlparse
 
-from traitlets import Float, Integer, List, Unicode, default
+from traitlets import Float, Integer, List, TraitError, Unicode, default, validate
 from traitlets.config import Configurable
+
+from ..jobs import checks
+from ..jobs.limits import Limits, LimitsError
+
+_LIMITS = Limits()
 
 #: The gateway's name as a JupyterHub service: its URL prefix is ``/services/<name>/`` and
 #: callers' tokens need the scope ``access:services!service=<name>``.
@@ -20,7 +25,25 @@ class Gateway(Configurable):
         Images jobs may run, as shell-style patterns (e.g. ["pytorch/pytorch:*",
         "registry.example.org/research/*"]). Empty (the default): any image. A job naming
         another image is refused with a message listing the patterns; the default image
-        of a kind must match too when a list is set.""")
+        of a kind must match too when a list is set. Only well-formed image references
+        (the OCI grammar: [registry[:port]/]repository[:tag][@digest]) are matched.""")
+    max_nodes = Integer(_LIMITS.nodes, config=True, help=f"""
+        Most nodes (pods) one pytorch, tensorflow or plain job may ask for (1 to {checks.MAX_NODES}).
+        A job asking for more is refused with 403 saying this limit; the option schema
+        publishes it, so the Lab's dialog and %%fedsubmit --help show it.""")
+    max_executors = Integer(_LIMITS.executors, config=True, help=f"""
+        Most executor pods one Spark job may ask for (1 to {checks.MAX_EXECUTORS}); enforced and
+        published like max_nodes.""")
+    max_gpus_per_node = Integer(_LIMITS.gpus_per_node, config=True, help=f"""
+        Most GPUs per node (pod) one job may ask for (1 to {checks.MAX_GPUS_PER_NODE}); enforced
+        and published like max_nodes. GPU budgets (c.Federation) cap the GPUs a user holds in
+        all.""")
+    max_cpu = Unicode(_LIMITS.cpu, config=True, help=f"""
+        Most CPU per pod a job may ask for, as a quantity ("64", "500m"; at most
+        {checks.MAX_CPU_CORES}); enforced and published like max_nodes.""")
+    max_memory = Unicode(_LIMITS.memory, config=True, help="""
+        Most memory per pod a job may ask for, as a quantity ("512Gi"; at least 1536Mi, what
+        a Spark pod needs); enforced and published like max_nodes.""")
     ip = Unicode("127.0.0.1", config=True, help="Address to listen on.")
     port = Integer(0, config=True, help="""
         Port to listen on. 0: the port of $JUPYTERHUB_SERVICE_URL (set by JupyterHub for a
@@ -56,7 +79,25 @@ class Gateway(Configurable):
     spark_service_account = Unicode("", config=True, help="""
         Service account of SparkApplication drivers (it must be allowed to create executor
         pods, e.g. the one the Spark operator's chart creates for job namespaces). Empty:
-        the namespace's default.""")
+        the namespace's default. The driver runs the user's code with this account's rights, so
+        a user can create pods of any shape with it (mounting the namespace's Secrets, say):
+        give it a namespace of its own without Secrets other jobs need, or restrict the pods it
+        may create with an admission policy. fedspawner's own checks (the Spark conf allow-list)
+        only cover what is submitted, not what the code does at run time.""")
+
+    @validate("max_nodes", "max_executors", "max_gpus_per_node", "max_cpu", "max_memory")
+    def _valid_limit(self, proposal):
+        name = proposal["trait"].name.removeprefix("max_")
+        try:
+            Limits(**{name: proposal["value"]})
+        except LimitsError as err:
+            raise TraitError(str(err)) from None
+        return proposal["value"]
+
+    def limits(self) -> Limits:
+        """The administrators' limits on what one job may ask for."""
+        return Limits(nodes=self.max_nodes, executors=self.max_executors, gpus_per_node=self.max_gpus_per_node,
+                      cpu=self.max_cpu, memory=self.max_memory)
 
     @default("base_url")
     def _default_base_url(self) -> str:

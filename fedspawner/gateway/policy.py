@@ -6,8 +6,8 @@ user's code and nothing more. Two layers keep it so:
 - ``check_request`` reads the raw request before it becomes a ``JobSpec`` and refuses,
   with a message saying why, anything that tries to escape (privileged containers,
   host paths, the host's network, another namespace, Kubernetes fields fedspawner
-  sets itself), and images outside the admin's allow-list once the spec is built
-  (``check_image``).
+  sets itself), and, once the spec is built, images outside the admin's allow-list
+  (``check_image``) and sizes past the admin's limits (``check_limits``).
 - ``check_manifests`` reads what the renderers produced, before anything is sent to a
   cluster, and refuses the same things again (a fault of fedspawner, never of the user).
 """
@@ -18,7 +18,11 @@ from collections.abc import Iterable, Mapping
 from fnmatch import fnmatchcase
 from typing import Any
 
-from .errors import Forbidden
+from ..jobs import checks
+from ..jobs.errors import JobSpecError
+from ..jobs.limits import Limits
+from ..jobs.spec import JobSpec
+from .errors import BadRequest, Forbidden
 
 _CONFINED = ("Jobs run confined to the namespace the federation was given on each member cluster, "
              "as your code only.")
@@ -56,12 +60,33 @@ def check_request(body: Mapping[str, Any]) -> None:
 
 
 def check_image(image: str, allowed: Iterable[str]) -> None:
-    """Refuse (403) an image outside the admin's allow-list (no list: every image is allowed)."""
+    """Refuse (403) an image outside the admin's allow-list (no list: every image is allowed).
+
+    Only a well-formed image reference is matched against the patterns (a glob's ``*`` also
+    matches ``/`` and ``..``, so ``pytorch/pytorch:*`` would otherwise let through
+    ``pytorch/pytorch:x/../../evil``); anything else is refused as not an image at all.
+    """
+    check_reference(image)
     patterns = list(allowed)
     if patterns and not any(fnmatchcase(image, p) for p in patterns):
         raise Forbidden(f"The image {image!r} is not allowed on this hub. The administrators allow images "
                         f"matching: {', '.join(patterns)}. Leave 'image' out to use the default for the "
                         "kind, or ask them to add yours.")
+
+
+def check_reference(image: str) -> None:
+    """Refuse (400) a value that is not an image reference by the OCI grammar."""
+    try:
+        checks.check_image(image)
+    except JobSpecError as err:
+        raise BadRequest(err.message) from None
+
+
+def check_limits(spec: JobSpec, limits: Limits) -> None:
+    """Refuse (403) a job sized past the administrators' limits, saying which and how far."""
+    over = limits.exceeded(spec)
+    if over is not None:
+        raise Forbidden(over[1])
 
 
 def manifest_violations(objects: Iterable[dict], namespace: str) -> list[str]:
@@ -72,8 +97,16 @@ def manifest_violations(objects: Iterable[dict], namespace: str) -> list[str]:
         where = f"{obj.get('kind')}/{meta.get('name')}"
         if meta.get("namespace") != namespace:
             problems.append(f"{where}: namespace {meta.get('namespace')!r} is not {namespace!r}")
+        conf = (obj.get("spec") or {}).get("sparkConf") if obj.get("kind") == "SparkApplication" else None
+        for key in conf or ():
+            if key not in _OWN_SPARK_CONF and not checks.spark_conf_allowed(key):
+                problems.append(f"{where}: Spark setting {key} is not on the allow-list")
         _scan(obj, where, problems)
     return problems
+
+
+#: Spark settings fedspawner's renderers set themselves.
+_OWN_SPARK_CONF = frozenset({"spark.ui.port"})
 
 
 _TRUE_FORBIDDEN = ("privileged", "allowPrivilegeEscalation", "hostNetwork", "hostPID", "hostIPC")

@@ -96,7 +96,7 @@ class GatewayService:
             await self.registry.wait_for_change(self.registry.version, left)
 
     def options(self) -> dict:
-        """The option schema (``jobs.options``) with this federation's clusters and GPU types."""
+        """The option schema (``jobs.options``) with this federation's clusters, GPU types and limits."""
         snapshot = self.registry.snapshot()
         types: dict[str, dict] = {}
         for cluster in snapshot.clusters:
@@ -104,7 +104,8 @@ class GatewayService:
                 entry = types.setdefault(gpu.gpu_type, {"name": gpu.gpu_type, "display": gpu.display,
                                                         "clusters": []})
                 entry["clusters"].append(cluster.name)
-        return render_schema([c.name for c in snapshot.clusters], [types[name] for name in sorted(types)])
+        return render_schema([c.name for c in snapshot.clusters], [types[name] for name in sorted(types)],
+                             self.settings.limits())
 
     # ---- jobs ----------------------------------------------------------------------------------
     async def view(self, job: JobObjects) -> dict:

@@ -1,6 +1,7 @@
 """Submitting a job: validate, place the whole gang, render for the cluster, create.
 
-``Submitter.submit`` checks the request (sandbox rules, the spec, the image allow-list),
+``Submitter.submit`` checks the request (sandbox rules, the spec, the image allow-list, the
+administrators' limits),
 asks placement for the clusters that can run the gang now, and creates the rendered
 objects on the first of them, trying the next when a cluster refuses (quota, down).
 ``Submitter.place`` is also what failover uses to move a job.
@@ -27,7 +28,7 @@ from .errors import BadRequest, ClusterUnavailable, Forbidden, GatewayError, Uns
 from .identity import JobRecord, anchor_patch, new_job_id, object_name
 from .model import JobObjects
 from .planning import AUTO, plan
-from .policy import check_image, check_request, manifest_violations
+from .policy import check_image, check_limits, check_request, manifest_violations
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,7 @@ class Submitter:
         if spec.image is None:
             raise BadRequest(f"A {spec.kind} job has no default image; name one with 'image'.")
         check_image(spec.image, self.settings.allowed_images)
+        check_limits(spec, self.settings.limits())
         return spec, cluster_field, origin
 
     async def submit(self, owner: str, groups: frozenset[str], body: object) -> JobObjects:

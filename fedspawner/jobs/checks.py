@@ -42,47 +42,139 @@ MAX_ENV_NAME_LENGTH = 128
 MAX_CONF_VALUE = 4096
 
 GPU_TYPE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
-IMAGE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/:@+-]*$")
-#: A pip requirement: a name first, then version specifiers, extras, markers
-#: or a direct URL. No shell metacharacters, quotes or backslashes, and never
-#: a leading dash (requirements files would read it as a pip option).
-PACKAGE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-\[\],<>=!~ +:/@#%]*$")
+#: A GPU request written as text: ``TYPE:COUNT`` or just ``COUNT`` (ASCII digits), per node.
+GPU_STRING_RE = re.compile(r"^\s*(?:([A-Za-z0-9][A-Za-z0-9._-]{0,62}):)?([0-9]+)\s*$")
+#: A whole number written as text (a command line, a form): ASCII digits only, so ``²``,
+#: ``1_000`` or ``٣`` (which Python's ``int`` reads) are refused as everywhere else.
+COUNT_TEXT_RE = re.compile(r"^[0-9]+$")
+#: A non-negative Kubernetes resource quantity, as the API server reads them (CPU per pod: ``2``,
+#: ``0.5``, ``500m``; memory per pod: ``512Mi``, ``8Gi``, ``1G``, ``1e9``).
+QUANTITY_RE = re.compile(r"^([0-9]+(\.[0-9]*)?|\.[0-9]+)([KMGTPE]i|[numkMGTPE]|[eE][+-]?[0-9]+)?$")
+
+# The image reference grammar of the OCI distribution spec (github.com/distribution/reference):
+# [domain[:port]/]path-component[/path-component...][:tag][@algorithm:hex-digest]. Path components
+# are lower case; only the domain may hold upper case. No "..", no "/" in a tag, nothing else. (IPv6
+# registry addresses, "[::1]:5000/...", are left out: name the registry by its host name.)
+_IMAGE_ALNUM = r"[a-z0-9]+"
+_IMAGE_PATH = rf"{_IMAGE_ALNUM}(?:(?:[._]|__|-+){_IMAGE_ALNUM})*"
+_IMAGE_DOMAIN_PART = r"(?:[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9])"
+_IMAGE_DOMAIN = rf"{_IMAGE_DOMAIN_PART}(?:\.{_IMAGE_DOMAIN_PART})*(?::[0-9]+)?"
+_IMAGE_TAG = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
+_IMAGE_DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9A-Fa-f]{32,}"
+IMAGE_RE = re.compile(rf"^(?:{_IMAGE_DOMAIN}/)?{_IMAGE_PATH}(?:/{_IMAGE_PATH})*"
+                      rf"(?::{_IMAGE_TAG})?(?:@{_IMAGE_DIGEST})?$")
+#: The grammar caps the name (without tag and digest) at 255 characters.
+MAX_IMAGE_NAME_LENGTH = 255
+
+# A pip requirement as fedspawner accepts it: a PEP 508 name, optional extras, optional version
+# specifiers, and nothing else. No direct URLs or paths ("name @ url", "./pkg", "git+https://"),
+# no environment markers, and no pip options (a requirements file reads "-r", "-e",
+# "--index-url" or a trailing "--config-settings" as options, some of which run code).
+_PKG_NAME = r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?"
+_PKG_VERSION = r"(?:===|==|!=|~=|<=|>=|<|>) *[A-Za-z0-9*][A-Za-z0-9_.*+!-]*"
+PACKAGE_RE = re.compile(rf"^{_PKG_NAME} *(?:[\[] *{_PKG_NAME}(?: *, *{_PKG_NAME})* *[\]])?"
+                        rf" *(?:{_PKG_VERSION}(?: *, *{_PKG_VERSION})*)?$")
 CONF_KEY_RE = re.compile(r"^spark\.[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)*$")
 
-#: Environment variables fedspawner or the launchers set themselves.
+#: Environment variables fedspawner or the launchers set themselves, and those that would
+#: change how Spark's JVMs start (system properties become Spark settings, past ``conf``'s rules).
 RESERVED_ENV = frozenset({
     "MASTER_ADDR", "MASTER_PORT", "WORLD_SIZE", "RANK", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "GROUP_RANK",
-    "NODE_RANK", "JOB_COMPLETION_INDEX", "TF_CONFIG", "PYTHONUSERBASE", "SPARK_LOCAL_IP",
-    "SPARK_MASTER_HOST", "SPARK_MASTER_PORT", "SPARK_WORKER_DIR", "SPARK_LOCAL_DIRS",
-    "SPARK_DAEMON_MEMORY",
+    "NODE_RANK", "JOB_COMPLETION_INDEX", "TF_CONFIG", "PYTHONUSERBASE", "JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS",
+    "JDK_JAVA_OPTIONS", "PYSPARK_SUBMIT_ARGS",
 })
-RESERVED_ENV_PREFIXES = ("FEDSPAWNER_", "PET_", "TORCHELASTIC_")
-
-_SIZING = "size the job with cpu, memory and executors instead"
-_OURS = "fedspawner sets it to run the job on the cluster it chose, under the job's identity"
-#: Spark settings a job may not override, and why.
-MANAGED_SPARK_CONF: Mapping[str, str] = {
-    **{key: _SIZING for key in (
-        "spark.executor.instances", "spark.executor.memory", "spark.executor.cores",
-        "spark.executor.memoryOverhead", "spark.driver.memory", "spark.driver.cores",
-        "spark.driver.memoryOverhead", "spark.cores.max",
-    )},
-    **{key: _OURS for key in (
-        "spark.master", "spark.submit.deployMode", "spark.driver.host", "spark.driver.bindAddress",
-        "spark.ui.port", "spark.kubernetes.namespace", "spark.kubernetes.container.image",
-        "spark.kubernetes.driver.container.image", "spark.kubernetes.executor.container.image",
-        "spark.kubernetes.driver.master", "spark.kubernetes.driver.pod.name",
-        "spark.kubernetes.driver.podTemplateFile", "spark.kubernetes.executor.podTemplateFile",
-        "spark.kubernetes.driver.podTemplateContainerName",
-        "spark.kubernetes.executor.podTemplateContainerName",
-    )},
+#: Prefixes of reserved environment variables, and whose they are.
+RESERVED_ENV_PREFIXES: Mapping[str, str] = {
+    "FEDSPAWNER_": "set by fedspawner itself (job id, rank, addresses)",
+    "PET_": "torchrun's (rendezvous and ranks)",
+    "TORCHELASTIC_": "torchrun's (rendezvous and ranks)",
+    "KUBERNETES_": "Kubernetes' (how a pod finds the cluster's API server)",
+    "JUPYTERHUB_": "JupyterHub's (the hub's address and credentials)",
+    "JPY_": "JupyterHub's (the hub's address and credentials)",
+    "SPARK_": "Spark's launch settings (addresses, directories and JVM options fedspawner sets; Spark "
+              "settings go in conf)",
 }
-MANAGED_SPARK_CONF_PREFIXES = (
-    "spark.kubernetes.authenticate.", "spark.kubernetes.driver.volumes.",
-    "spark.kubernetes.executor.volumes.", "spark.kubernetes.driver.label.",
-    "spark.kubernetes.executor.label.", "spark.kubernetes.driver.annotation.",
-    "spark.kubernetes.executor.annotation.",
+
+#: Spark settings a job may set: application tuning that stays inside the job's own processes.
+#: Everything else is refused, above all what reaches the pods' specs through the Spark operator or
+#: a driver (``spark.kubernetes.*``: secrets, volumes, service accounts, node selection, pod
+#: templates, images, pod names), changes identity or where the job runs (master, deploy mode,
+#: namespace), sets environment variables or JVM options, loads files from outside the image, or
+#: sizes the job past ``cpu``, ``memory`` and ``executors`` (and so past the hub's limits).
+SPARK_CONF_ALLOWED_KEYS = frozenset({
+    "spark.default.parallelism", "spark.serializer", "spark.kryoserializer.buffer",
+    "spark.kryoserializer.buffer.max", "spark.rdd.compress", "spark.broadcast.compress",
+    "spark.broadcast.blockSize", "spark.checkpoint.compress", "spark.shuffle.compress",
+    "spark.shuffle.spill.compress", "spark.shuffle.file.buffer", "spark.shuffle.io.maxRetries",
+    "spark.shuffle.io.retryWait", "spark.reducer.maxSizeInFlight", "spark.memory.fraction",
+    "spark.memory.storageFraction", "spark.task.maxFailures", "spark.task.cpus", "spark.network.timeout",
+    "spark.executor.heartbeatInterval", "spark.rpc.message.maxSize", "spark.rpc.askTimeout",
+    "spark.driver.maxResultSize", "spark.python.worker.memory", "spark.python.worker.reuse",
+    "spark.ui.showConsoleProgress", "spark.log.level", "spark.files.maxPartitionBytes",
+    "spark.files.openCostInBytes", "spark.speculation", "spark.locality.wait",
+})
+#: Families of settings a job may set (every key under the prefix).
+SPARK_CONF_ALLOWED_PREFIXES = (
+    "spark.sql.",  # the SQL engine: partitions, adaptive execution, Arrow, ANSI mode, time zone, catalogs
+    "spark.kryo.",  # Kryo serialisation
+    "spark.io.compression.",  # codecs
+    "spark.speculation.",  # speculative execution
+    "spark.locality.wait.",  # locality waits
+    "spark.hadoop.fs.",  # filesystem connectors (S3A, GCS, ABFS) the script reads and writes data with
 )
+_SIZING = ("it sizes the job; size it with cpu, memory and executors instead (the hub's limits apply to "
+           "those)")
+#: Why families of refused settings are refused (the first prefix that matches).
+SPARK_CONF_REFUSED: Mapping[str, str] = {
+    **dict.fromkeys(("spark.executor.instances", "spark.executor.memory", "spark.executor.cores",
+                     "spark.executor.memoryOverhead", "spark.executor.pyspark.memory", "spark.driver.memory",
+                     "spark.driver.cores", "spark.driver.memoryOverhead", "spark.cores.max",
+                     "spark.dynamicAllocation.", "spark.memory.offHeap."), _SIZING),
+    **dict.fromkeys(("spark.executorEnv.", "spark.kubernetes.driverEnv.", "spark.yarn.appMasterEnv."),
+                    "it sets environment variables; set them with env, whose rules apply to every pod"),
+    "spark.kubernetes.": ("it shapes the job's pods on the cluster (secrets, volumes, service accounts, node "
+                          "selection, pod templates, images, names), which fedspawner renders itself under "
+                          "the job's identity"),
+    **dict.fromkeys(("spark.master", "spark.submit.", "spark.driver.host", "spark.driver.bindAddress",
+                     "spark.driver.port", "spark.blockManager.port", "spark.ui.", "spark.app.name"),
+                    "fedspawner sets it to run the job on the cluster it chose"),
+    **dict.fromkeys(("spark.driver.extra", "spark.executor.extra", "spark.jars", "spark.files",
+                     "spark.archives", "spark.pyspark.", "spark.plugins", "spark.extraListeners",
+                     "spark.driver.defaultJavaOptions", "spark.executor.defaultJavaOptions"),
+                    "it changes what the JVMs load and run; put code in the image or in packages"),
+}
+_CONF_ALLOWED_SUMMARY = (
+    "A job may set application tuning only: spark.sql.*, spark.default.parallelism, serialisation "
+    "(spark.serializer, spark.kryo.*), compression (spark.io.compression.*), shuffle and memory fractions, "
+    "task retries, timeouts, speculation, locality and filesystem connectors (spark.hadoop.fs.*); the whole "
+    "list is the conf option's allowed_keys and allowed_prefixes in the gateway's option schema (GET "
+    "options).")
+
+
+def spark_conf_allowed(key: str) -> bool:
+    """Whether a job may set the Spark setting ``key`` (an allow-list, not a deny-list)."""
+    return key in SPARK_CONF_ALLOWED_KEYS or key.startswith(SPARK_CONF_ALLOWED_PREFIXES)
+
+
+def spark_conf_refusal(key: str) -> str | None:
+    """Why a job may not set ``key`` (None: it may)."""
+    if spark_conf_allowed(key):
+        return None
+    reason = next((why for prefix, why in SPARK_CONF_REFUSED.items() if key.startswith(prefix)),
+                  "it is not one of the settings a job may set")
+    return f"The Spark setting {key} can't be set on a job: {reason}. {_CONF_ALLOWED_SUMMARY}"
+
+
+def env_refusal(name: str) -> str | None:
+    """Why a job may not set the environment variable ``name`` (None: it may)."""
+    if name in RESERVED_ENV:
+        return (f"The environment variable {name} is set by fedspawner or the launcher (ranks, rendezvous, "
+                "package paths, JVM options); choose another name.")
+    for prefix, owner in RESERVED_ENV_PREFIXES.items():
+        if name.startswith(prefix):
+            return (f"The environment variable {name} can't be set on a job: names starting with {prefix} "
+                    f"are {owner}. Choose another name.")
+    return None
 
 
 def _fail(field: str, message: str) -> JobSpecError:
@@ -154,12 +246,26 @@ def check_language(language: Any, kind: str, languages: Iterable[str]) -> str:
     return language
 
 
+def is_image_reference(image: Any) -> bool:
+    """Whether ``image`` follows the OCI image reference grammar (``IMAGE_RE``), within the lengths."""
+    if not isinstance(image, str) or len(image) > MAX_IMAGE_LENGTH or not IMAGE_RE.fullmatch(image):
+        return False
+    name = image.partition("@")[0]
+    last = name.rpartition("/")[2]
+    if ":" in last:
+        name = name[: len(name) - len(last)] + last.partition(":")[0]
+    return len(name) <= MAX_IMAGE_NAME_LENGTH
+
+
 def check_image(image: Any) -> str:
-    """An image reference: no whitespace or shell characters, at most 500 characters."""
-    if not isinstance(image, str) or len(image) > MAX_IMAGE_LENGTH or not IMAGE_RE.match(image):
-        raise _fail("image", f"The image {image!r} is not a valid image reference; write it as "
-                             "registry/repository:tag (e.g. 'pytorch/pytorch:2.5.1-cuda12.4-cudnn9-runtime')"
-                             ".")
+    """An image reference by the OCI grammar: ``[registry[:port]/]repository[:tag][@digest]``."""
+    if not is_image_reference(image):
+        shown = repr(image[:120]) if isinstance(image, str) else type(image).__name__
+        raise _fail("image", f"The image {shown} is not an image reference. Write it as "
+                             "[registry[:port]/]repository[:tag][@sha256:digest], with lower-case repository "
+                             "names, a tag of letters, digits, '_', '.' and '-' (no '/'), and nothing else "
+                             "(e.g. 'pytorch/pytorch:2.5.1-cuda12.4-cudnn9-runtime' or "
+                             "'registry.example.org:5000/team/train:v3').")
     return image
 
 
@@ -173,14 +279,13 @@ def check_nodes(nodes: Any, kind: str) -> int:
 
 
 def parse_gpu_string(text: str) -> tuple[str | None, int]:
-    """``"A100:4"`` → ``("A100", 4)``; ``"4"`` → ``(None, 4)``."""
-    kind, sep, count = text.strip().rpartition(":")
-    if not sep:
-        kind, count = "", text.strip()
-    if not count.isdigit():
-        raise _fail("gpus", f"Can't read the GPU request {text!r}: write TYPE:COUNT per node (e.g. "
-                            "'A100:4'), or just COUNT for any GPU type.")
-    return (kind or None), int(count)
+    """``"A100:4"`` → ``("A100", 4)``; ``"4"`` → ``(None, 4)`` (by ``GPU_STRING_RE``, as everywhere)."""
+    match = GPU_STRING_RE.fullmatch(text)
+    if match is None:
+        raise _fail("gpus", f"Can't read the GPU request {text[:80]!r}: write TYPE:COUNT per node (e.g. "
+                            "'A100:4', the type a canonical GPU name), or just COUNT for any GPU type "
+                            "(e.g. '2'); the count is a whole number in digits 0-9.")
+    return match.group(1), int(match.group(2))
 
 
 def check_gpus(gpu_type: Any, count: Any) -> None:
@@ -188,7 +293,7 @@ def check_gpus(gpu_type: Any, count: Any) -> None:
     _whole_number(count, "gpus", "GPUs per node", 0, MAX_GPUS_PER_NODE)
     if gpu_type is None:
         return
-    if not isinstance(gpu_type, str) or not GPU_TYPE_RE.match(gpu_type):
+    if not isinstance(gpu_type, str) or not GPU_TYPE_RE.fullmatch(gpu_type):
         raise _fail("gpus", f"The GPU type {gpu_type!r} is not a GPU type name; use the canonical name the "
                             "hub lists (e.g. 'A100', 'H100-80GB'), or leave the type out for any GPU.")
     if count == 0:
@@ -205,7 +310,7 @@ def number_to_quantity(value: Any) -> Any:
 
 def check_cpu(cpu: Any) -> str:
     """CPU per node as a Kubernetes quantity, from 1m to 512 cores."""
-    parsed = parse_quantity(cpu) if isinstance(cpu, str) else None
+    parsed = parse_quantity(cpu) if isinstance(cpu, str) and QUANTITY_RE.fullmatch(cpu) else None
     if parsed is None:
         raise _fail("cpu", f"cpu {cpu!r} is not a CPU quantity; write cores as '2' or '0.5', or "
                            "millicores as '500m'.")
@@ -219,7 +324,7 @@ def check_cpu(cpu: Any) -> str:
 
 def check_memory(memory: Any, kind: str) -> str:
     """Memory per node as a Kubernetes quantity; at least 1.5Gi for Spark."""
-    parsed = parse_quantity(memory) if isinstance(memory, str) else None
+    parsed = parse_quantity(memory) if isinstance(memory, str) and QUANTITY_RE.fullmatch(memory) else None
     if parsed is None:
         raise _fail("memory", f"memory {memory!r} is not a memory quantity; write it with a unit, e.g. "
                               "'512Mi' or '8Gi'.")
@@ -240,15 +345,18 @@ def check_env(env: Any) -> dict[str, str]:
         raise _fail("env", f"env has {len(env)} variables; at most {MAX_ENV} are allowed. Put bulk "
                            "configuration in a file the script reads.")
     for name, value in env.items():
-        if not isinstance(name, str) or not ENV_NAME.match(name) or len(name) > MAX_ENV_NAME_LENGTH:
+        if not isinstance(name, str) or not ENV_NAME.fullmatch(name) or len(name) > MAX_ENV_NAME_LENGTH:
             raise _fail("env", f"{name!r} is not a usable environment variable name: use letters, digits "
                                "and underscores, not starting with a digit (e.g. 'BATCH_SIZE').")
-        if name in RESERVED_ENV or name.startswith(RESERVED_ENV_PREFIXES):
-            raise _fail("env", f"The environment variable {name} is set by fedspawner or the launcher "
-                               "(ranks, rendezvous, Spark addresses, package paths); choose another name.")
+        refusal = env_refusal(name)
+        if refusal is not None:
+            raise _fail("env", refusal)
         if not isinstance(value, str):
             raise _fail("env", f"The value of {name} must be a string (write {value!r} in quotes), not "
                                f"{type(value).__name__}.")
+        if "\x00" in value:
+            raise _fail("env", f"The value of {name} holds a NUL character, which no environment can carry; "
+                               "remove it.")
         if len(value) > MAX_ENV_VALUE:
             raise _fail("env", f"The value of {name} is {len(value):,} characters; at most "
                                f"{MAX_ENV_VALUE:,} are allowed. Put large values in a file instead.")
@@ -264,14 +372,35 @@ def check_packages(packages: Any) -> tuple[str, ...]:
         raise _fail("packages", f"{len(packages)} packages is more than {MAX_PACKAGES}; build an image "
                                 "with them instead.")
     for package in packages:
-        if (not isinstance(package, str) or len(package) > MAX_PACKAGE_LENGTH
-                or not PACKAGE_RE.match(package)):
+        problem = package_problem(package)
+        if problem is not None:
+            shown = repr(package[:80]) if isinstance(package, str) else type(package).__name__
             raise _fail("packages", (
-                f"{package!r} is not a pip requirement fedspawner accepts: write a package name with "
-                "optional extras and version (e.g. 'torchvision', 'pandas[parquet]>=2.1', 'mylib @ "
-                "https://host/mylib.whl'), without pip options, quotes or shell characters "
-                "(; & | $ ` \\ ( ) { } * ? newlines)."))
+                f"{shown} is not a pip requirement fedspawner accepts: {problem}. Write a package name with "
+                "optional extras and version specifiers (e.g. 'torchvision', 'pandas[parquet]>=2.1', "
+                "'numpy>=1.26,<2'); to install from another package index, set PIP_INDEX_URL with env."))
     return tuple(packages)
+
+
+def package_problem(package: Any) -> str | None:
+    """What is wrong with a pip requirement (None: nothing), for ``check_packages``' message."""
+    if not isinstance(package, str):
+        return "it is not a string"
+    if len(package) > MAX_PACKAGE_LENGTH:
+        return f"it is longer than {MAX_PACKAGE_LENGTH} characters"
+    if PACKAGE_RE.fullmatch(package):
+        return None
+    text = package.strip()
+    if text.startswith("-"):
+        return "pip options (-r, -e, --index-url, ...) are not accepted"
+    if ";" in text:
+        return "environment markers are not accepted"
+    if "://" in text or "@" in text or text.startswith((".", "~")) or "/" in text or "\\" in text:
+        return ("installing from a URL or a path is not accepted; publish the package on the index or build "
+                "it into the image")
+    if " -" in text:
+        return "pip options after a requirement (--hash, --config-settings, ...) are not accepted"
+    return "it is not of the form NAME[EXTRAS] followed by version specifiers"
 
 
 def check_executors(executors: Any, kind: str, default: int) -> int | None:
@@ -287,7 +416,7 @@ def check_executors(executors: Any, kind: str, default: int) -> int | None:
 
 
 def check_conf(conf: Any, kind: str) -> dict[str, str]:
-    """Spark configuration: ``spark.*`` keys with string values, minus the managed ones."""
+    """Spark configuration: keys on the allow-list (``spark_conf_allowed``) with one-line string values."""
     if not isinstance(conf, Mapping):
         raise _fail("conf", f"conf must map Spark settings to string values, not {type(conf).__name__}.")
     if conf and kind != "spark":
@@ -296,15 +425,13 @@ def check_conf(conf: Any, kind: str) -> dict[str, str]:
     if len(conf) > MAX_CONF:
         raise _fail("conf", f"conf has {len(conf)} settings; at most {MAX_CONF} are allowed.")
     for key, value in conf.items():
-        if not isinstance(key, str) or not CONF_KEY_RE.match(key):
+        if not isinstance(key, str) or not CONF_KEY_RE.fullmatch(key):
             raise _fail("conf", f"{key!r} is not a Spark setting: keys start with 'spark.' and contain "
                                 "letters, digits, dots, dashes and underscores (e.g. "
                                 "'spark.sql.shuffle.partitions').")
-        reason = MANAGED_SPARK_CONF.get(key)
-        if reason is None and key.startswith(MANAGED_SPARK_CONF_PREFIXES):
-            reason = _OURS
-        if reason is not None:
-            raise _fail("conf", f"The Spark setting {key} can't be set on a job: {reason}.")
+        refusal = spark_conf_refusal(key)
+        if refusal is not None:
+            raise _fail("conf", refusal)
         if not isinstance(value, str):
             raise _fail("conf", f"The value of {key} must be a string (write {value!r} in quotes), not "
                                 f"{type(value).__name__}.")
@@ -335,7 +462,7 @@ def check_dataset(dataset: Any) -> str | None:
     """A dataset the job reads (placed by data locality), or None."""
     if dataset is None:
         return None
-    if not isinstance(dataset, str) or not DATASET_RE.match(dataset):
+    if not isinstance(dataset, str) or not DATASET_RE.fullmatch(dataset):
         raise _fail("dataset", f"dataset {dataset!r} is not a dataset name: lower-case letters, digits, '-', '_' "
                                "and '.', at most 64 (the names admins declare per cluster).")
     return dataset

@@ -69,7 +69,7 @@ def parse_cluster_field(value: Any) -> list[str] | None:
     for name in names:
         if not name:
             raise _fail(f"{_SHAPE}; it has an empty name (two commas in a row?).")
-        if not NAME_RE.match(name) or name in RESERVED_NAMES:
+        if not NAME_RE.fullmatch(name) or name in RESERVED_NAMES:
             raise _fail(f"{name!r} is not a cluster name: cluster names are 1 to 40 lower-case letters, digits "
                         f"and '-', starting and ending with a letter or digit. {_SHAPE}.")
     twice = next((name for i, name in enumerate(names) if name in names[:i]), None)
@@ -106,6 +106,6 @@ def parse_origin(value: Any) -> dict[str, str | None] | None:
         raise _origin_fail(f"The origin's path {path[:80]!r} is not a notebook path: it must be relative to the "
                            f"server's root, without '..', control characters or more than {MAX_ORIGIN_PATH} "
                            "characters.")
-    if cell is not None and (not isinstance(cell, str) or not CELL_ID_RE.match(cell)):
+    if cell is not None and (not isinstance(cell, str) or not CELL_ID_RE.fullmatch(cell)):
         raise _origin_fail(f"The origin's cell {cell!r} is not a cell id (1 to 64 letters, digits, '-' and '_').")
     return {"path": path, "cell": cell}

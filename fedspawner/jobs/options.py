@@ -21,6 +21,7 @@ from typing import Any
 from ..federation.config import NAME_RE
 from ..federation.datasets import DATASET_RE
 from . import checks, fields, validation
+from .limits import Limits
 from .spec import DEFAULT_CPU, DEFAULT_EXECUTORS, DEFAULT_IMAGES, DEFAULT_MEMORY, KINDS, LANGUAGES
 
 __all__ = ["OPTIONS", "Option", "option", "render_schema", "version_of"]
@@ -75,13 +76,15 @@ OPTIONS: tuple[Option, ...] = (
     Option("gpus", "GPUs per node", "gpus", "GPUs per node: TYPE:N (a canonical GPU type), or just N for any "
            "type.", default={"type": None, "count": 0}, flag="--gpus", metavar="TYPE:N",
            constraints={"count_minimum": 0, "count_maximum": checks.MAX_GPUS_PER_NODE,
-                        "type_pattern": _pattern(checks.GPU_TYPE_RE)}),
+                        "type_pattern": _pattern(checks.GPU_TYPE_RE),
+                        "string_pattern": _pattern(checks.GPU_STRING_RE)}),
     Option("nodes", "Nodes", "integer", "Pods (ranks) of the job.", default=1, kinds=_DISTRIBUTED,
            flag="--nodes", metavar="N", constraints={"minimum": 1, "maximum": checks.MAX_NODES}),
     Option("image", "Image", "string", "Container image (default: the kind's image).",
            default={kind: image for kind, image in DEFAULT_IMAGES.items()}, flag="--image", metavar="IMG",
            constraints={"pattern": _pattern(checks.IMAGE_RE), "max_length": checks.MAX_IMAGE_LENGTH}),
-    Option("packages", "pip packages", "list", "pip packages to install before the script runs.",
+    Option("packages", "pip packages", "list", "pip packages to install before the script runs: a name with "
+           "optional extras and version specifiers (e.g. pandas[parquet]>=2.1); no URLs, paths or pip options.",
            default=[], flag="--pip", metavar="PKG",
            constraints={"item_pattern": _pattern(checks.PACKAGE_RE), "max_items": checks.MAX_PACKAGES,
                         "item_max_length": checks.MAX_PACKAGE_LENGTH}),
@@ -94,17 +97,21 @@ OPTIONS: tuple[Option, ...] = (
     Option("executors", "Executors", "integer", "Spark executor pods.", default=DEFAULT_EXECUTORS,
            kinds=("spark",), flag="--executors", metavar="N",
            constraints={"minimum": 1, "maximum": checks.MAX_EXECUTORS}),
-    Option("conf", "Spark configuration", "mapping", "Spark settings (spark.* keys).", default={},
+    Option("conf", "Spark configuration", "mapping", "Spark application tuning: spark.sql.*, "
+           "spark.default.parallelism, serialisation, compression, shuffle, timeouts, speculation, "
+           "spark.hadoop.fs.* (the allowed keys and prefixes; nothing that shapes the pods).", default={},
            kinds=("spark",), flag="--conf", metavar="K=V", constraints={
                "key_pattern": _pattern(checks.CONF_KEY_RE), "max_items": checks.MAX_CONF,
-               "value_max_length": checks.MAX_CONF_VALUE, "reserved_keys": sorted(checks.MANAGED_SPARK_CONF),
-               "reserved_prefixes": list(checks.MANAGED_SPARK_CONF_PREFIXES)}),
+               "value_max_length": checks.MAX_CONF_VALUE, "allowed_keys": sorted(checks.SPARK_CONF_ALLOWED_KEYS),
+               "allowed_prefixes": list(checks.SPARK_CONF_ALLOWED_PREFIXES)}),
     Option("cpu", "CPU per pod", "quantity", "CPU per pod, e.g. 2 or 500m.", default=DEFAULT_CPU, flag="--cpu",
-           metavar="CPU", constraints={"unit": "cores", "minimum": "1m", "maximum": str(checks.MAX_CPU_CORES)}),
+           metavar="CPU", constraints={"unit": "cores", "minimum": "1m", "maximum": str(checks.MAX_CPU_CORES),
+                                       "pattern": _pattern(checks.QUANTITY_RE)}),
     Option("memory", "Memory per pod", "quantity", "Memory per pod, e.g. 8Gi.", default=DEFAULT_MEMORY,
            flag="--memory", metavar="MEM", constraints={
                "unit": "bytes", "minimum": f"{checks.MIN_MEMORY_MIB}Mi",
-               "minimum_by_kind": {"spark": f"{checks.MIN_SPARK_MEMORY_MIB}Mi"}}),
+               "minimum_by_kind": {"spark": f"{checks.MIN_SPARK_MEMORY_MIB}Mi"},
+               "pattern": _pattern(checks.QUANTITY_RE)}),
     Option("language", "Language", "enum", "Script language (bash: kind job only).", default="python",
            flag="--language", metavar="LANG",
            constraints={"choices": list(LANGUAGES), "choices_by_kind": {
@@ -126,13 +133,18 @@ def option(name: str) -> Option:
     return _BY_NAME[name]
 
 
-def render_schema(clusters: list[str], gpu_types: list[dict[str, Any]]) -> dict[str, Any]:
-    """The option schema for a federation with ``clusters`` (member names, in order) and
-    ``gpu_types`` (``{"name", "display", "clusters"}`` per canonical type).
+def render_schema(clusters: list[str], gpu_types: list[dict[str, Any]],
+                  limits: Limits | None = None) -> dict[str, Any]:
+    """The option schema for a federation with ``clusters`` (member names, in order),
+    ``gpu_types`` (``{"name", "display", "clusters"}`` per canonical type) and the
+    administrators' ``limits`` (default: ``Limits()``).
 
     The ``cluster`` option's choices are ``auto`` and the names, the ``gpus`` option's the
-    types; ``version`` changes exactly when the schema does.
+    types; the limits become the ``maximum`` (``count_maximum`` for GPUs) of the options they
+    cap, and ``limits`` lists them; ``version`` changes exactly when the schema does.
     """
+    limits = limits or Limits()
+    maxima = limits.maxima()
     rendered = []
     for opt in OPTIONS:
         entry = opt.to_json()
@@ -140,9 +152,11 @@ def render_schema(clusters: list[str], gpu_types: list[dict[str, Any]]) -> dict[
             entry["choices"] = [fields.AUTO, *clusters]
         elif opt.type == "gpus":
             entry["choices"] = [g["name"] for g in gpu_types]
+        if opt.name in maxima:
+            entry["count_maximum" if opt.type == "gpus" else "maximum"] = maxima[opt.name]
         rendered.append(entry)
     body = {"options": rendered, "kinds": list(KINDS), "clusters": list(clusters), "gpu_types": gpu_types,
-            "max_script_bytes": checks.MAX_SCRIPT_BYTES}
+            "max_script_bytes": checks.MAX_SCRIPT_BYTES, "limits": limits.to_dict()}
     return {"version": version_of(body), **body}
 
 

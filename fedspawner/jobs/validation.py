@@ -34,22 +34,22 @@ MAX_LABEL_VALUE = 63
 
 def is_dns1035_label(value: str, max_length: int = 63) -> bool:
     """True when ``value`` is an RFC 1035 label no longer than ``max_length``."""
-    return isinstance(value, str) and 0 < len(value) <= max_length and bool(DNS1035_LABEL.match(value))
+    return isinstance(value, str) and 0 < len(value) <= max_length and bool(DNS1035_LABEL.fullmatch(value))
 
 
 def is_dns1123_label(value: str, max_length: int = 63) -> bool:
     """True when ``value`` is an RFC 1123 label no longer than ``max_length``."""
-    return isinstance(value, str) and 0 < len(value) <= max_length and bool(DNS1123_LABEL.match(value))
+    return isinstance(value, str) and 0 < len(value) <= max_length and bool(DNS1123_LABEL.fullmatch(value))
 
 
 def is_dns1123_subdomain(value: str) -> bool:
     """True when ``value`` is an RFC 1123 subdomain (at most 253 characters)."""
-    return isinstance(value, str) and 0 < len(value) <= 253 and bool(DNS1123_SUBDOMAIN.match(value))
+    return isinstance(value, str) and 0 < len(value) <= 253 and bool(DNS1123_SUBDOMAIN.fullmatch(value))
 
 
 def is_label_value(value: str) -> bool:
     """True when ``value`` is a valid Kubernetes label value (the empty string is valid)."""
-    return isinstance(value, str) and len(value) <= MAX_LABEL_VALUE and bool(_LABEL_VALUE.match(value))
+    return isinstance(value, str) and len(value) <= MAX_LABEL_VALUE and bool(_LABEL_VALUE.fullmatch(value))
 
 
 def is_label_key(key: str) -> bool:
@@ -59,7 +59,7 @@ def is_label_key(key: str) -> bool:
     prefix, _, name = key.rpartition("/")
     if "/" in key and not is_dns1123_subdomain(prefix):
         return False
-    return len(name) <= 63 and bool(_LABEL_NAME.match(name))
+    return len(name) <= 63 and bool(_LABEL_NAME.fullmatch(name))
 
 
 def parse_quantity(value: str) -> Decimal | None:

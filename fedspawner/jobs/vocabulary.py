@@ -27,7 +27,7 @@ JOB_ID_RE = re.compile(rf"^j-[a-z2-7]{{{ID_CHARS}}}$")
 
 def is_job_id(text: object) -> bool:
     """Whether ``text`` looks like a job id (``j-`` and 8 base32 characters)."""
-    return isinstance(text, str) and JOB_ID_RE.match(text) is not None
+    return isinstance(text, str) and JOB_ID_RE.fullmatch(text) is not None
 
 
 def is_finished(job: dict | None) -> bool:

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from fedspawner.jobs import checks
+from fedspawner.jobs.limits import Limits
 
 from .test_gateway_support import first_pod_finish
 
@@ -45,9 +45,9 @@ async def test_the_option_schema_states_the_validation_rules(gw, token_for, sand
     assert "nvidia-a100-40gb" in options["gpus"]["choices"]
     a100 = next(g for g in schema["gpu_types"] if g["name"] == "nvidia-a100-40gb")
     assert "onprem" in a100["clusters"] and a100["display"] == "NVIDIA A100 40GB"
-    assert (options["nodes"]["minimum"], options["nodes"]["maximum"]) == (1, checks.MAX_NODES)
+    assert (options["nodes"]["minimum"], options["nodes"]["maximum"]) == (1, Limits().nodes)  # the default cap
     assert options["executors"]["kinds"] == ["spark"] and options["conf"]["kinds"] == ["spark"]
-    assert options["gpus"]["count_maximum"] == checks.MAX_GPUS_PER_NODE
+    assert options["gpus"]["count_maximum"] == Limits().gpus_per_node
     assert options["packages"]["flag"] == "--pip" and "RANK" in options["env"]["reserved_keys"]
     status, again = await gw.call("GET", "/options", token_for("bob"))
     assert status == 200 and again["version"] == schema["version"]

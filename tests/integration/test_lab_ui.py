@@ -17,6 +17,8 @@ import signal
 import pytest
 from kubernetes_asyncio import client
 
+from fedspawner.jobs.limits import Limits
+
 from .kube_helpers import pod_manifest, unique, wait_until_gone
 from .test_gateway_jobs import SPARK_SCRIPT
 from .test_gateway_support import DDP_SCRIPT, leftovers
@@ -105,7 +107,7 @@ async def test_ddp_job_from_the_dialog_succeeds_with_notification_logs_and_origi
     await page.select_option(".jp-Dialog [data-kind]", "pytorch")
     await page.fill('.jp-Dialog [data-input="nodes"]', "0")
     error = await page.inner_text('.jp-Dialog .fs-FieldError[data-option="nodes"]')
-    assert "between 1 and 1000" in error, error
+    assert f"between 1 and {Limits().nodes}" in error, error  # the administrators' cap, from the schema
     assert await page.is_disabled(".jp-Dialog .jp-mod-accept")
     assert await page.query_selector('.jp-Dialog [data-input="executors"]') is None
     gpu = await page.inner_text(f'.jp-Dialog option[data-gpu-type="{H100}"]')

@@ -55,14 +55,21 @@ def test_body_is_what_the_gateway_expects():
     ("spark --conf spark.sql.x", "--conf takes KEY=VALUE pairs"),
     ("job --env 'BAD NAME=1'", "not a usable environment variable name"),
     ("job --env RANK=3", "set by fedspawner"),
-    ("job --gpus A100:x", "Can't read the GPU request 'A100:x'"),
-    ("job --gpus A100:-1", "Can't read the GPU request"),
-    ("job --gpus 'bad type:1'", "not a GPU type name"),
-    ("job --nodes -1", "--nodes must be a whole number of at least 1, not '-1'"),
-    ("job --nodes 0", "--nodes must be a whole number of at least 1"),
+    ("job --gpus A100:x", "--gpus takes TYPE:N"),
+    ("job --gpus A100:-1", "'A100:-1' is neither"),
+    ("job --gpus 'bad type:1'", "--gpus takes TYPE:N"),
+    ("pytorch --gpus :1", "':1' is neither"),  # the API's pattern refuses it: so does the magic
+    ("pytorch --gpus ²", "'²' is neither"),
+    ("pytorch --gpus A100:1_0", "'A100:1_0' is neither"),
+    ("job --nodes -1", "--nodes must be a whole number from 1 to 1000, not '-1'; write it in digits 0-9"),
+    ("job --nodes 0", "--nodes must be a whole number from 1 to 1000"),
+    ("job --nodes 1001", "--nodes must be a whole number from 1 to 1000"),
     ("job --nodes two", "not 'two'"),
-    ("spark --executors -3", "--executors must be a whole number of at least 1"),
-    ("job --retries -1", "--retries must be a whole number of at least 0"),
+    ("job --nodes 1_0", "not '1_0'"),  # int() reads it as 10
+    ("job --nodes ٣", "not '٣'"),  # int() reads it as 3
+    ("job --timeout ²", "not '²'"),
+    ("spark --executors -3", "--executors must be a whole number from 1 to 1000"),
+    ("job --retries -1", "--retries must be a whole number from 0 to 10"),
     ("job --cluster 'On Prem'", "'On Prem' is not a cluster name"),
     ("job --cluster auto,onprem", "\"auto\" can't be part of a list"),
     ("job --cluster a,a", "names a twice"),
@@ -89,7 +96,8 @@ def test_help_is_shown_not_an_error(capsys):
 
 def test_help_lists_the_clusters_and_gpu_types_the_gateway_publishes(capsys):
     schema = {"clusters": ["onprem", "burst"],
-              "gpu_types": [{"name": "nvidia-a100-40gb", "display": "NVIDIA A100 40GB", "clusters": ["onprem"]}]}
+              "gpu_types": [{"name": "nvidia-a100-40gb", "display": "NVIDIA A100 40GB", "clusters": ["onprem"]}],
+              "limits": {"nodes": 8, "executors": 4, "gpus_per_node": 2, "cpu": "16", "memory": "64Gi"}}
     asked = []
     parse_submit("job -n x", schema=lambda: asked.append(1) or schema)
     assert asked == []  # only --help asks the gateway
@@ -97,6 +105,7 @@ def test_help_lists_the_clusters_and_gpu_types_the_gateway_publishes(capsys):
         parse_submit("job --help", schema=lambda: schema)
     out = " ".join(capsys.readouterr().out.split())
     assert "--cluster takes auto, onprem, burst" in out and "nvidia-a100-40gb (NVIDIA A100 40GB: onprem)" in out
+    assert "at most: --nodes 8, --executors 4, --gpus N 2, --cpu 16, --memory 64Gi" in out
     with pytest.raises(HelpShown):
         parse_submit("--help", schema=lambda: None)  # the gateway could not be asked: the plain help
     assert "--pip PKG" in capsys.readouterr().out

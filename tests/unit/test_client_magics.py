@@ -70,8 +70,8 @@ def test_fedsubmit_detach_prints_the_id(ip, stub):
 @pytest.mark.parametrize("line, fragment", [
     ("pytorh", "Unknown kind of job 'pytorh'"),
     ("job --env NOEQUALS", "--env takes KEY=VALUE pairs"),
-    ("job --gpus A100:many", "Can't read the GPU request"),
-    ("job --nodes -2", "--nodes must be a whole number of at least 1"),
+    ("job --gpus A100:many", "--gpus takes TYPE:N"),
+    ("job --nodes -2", "--nodes must be a whole number from 1 to 1000"),
 ])
 def test_bad_arguments_print_one_paragraph_and_send_nothing(ip, stub, line, fragment):
     with capture_output() as cap:

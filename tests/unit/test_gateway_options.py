@@ -12,6 +12,7 @@ from fedspawner.client.args import parse_submit
 from fedspawner.gateway.handlers import OPENAPI
 from fedspawner.jobs import checks
 from fedspawner.jobs.errors import JobSpecError
+from fedspawner.jobs.limits import Limits
 from fedspawner.jobs.options import OPTIONS, TYPES, option, render_schema
 from fedspawner.jobs.spec import KINDS, JobSpec
 
@@ -31,7 +32,7 @@ def test_the_rendered_schema_carries_the_federation_and_a_version():
     assert by_name["cluster"]["choices"] == ["auto", "onprem", "burst"]
     assert by_name["gpus"]["choices"] == ["nvidia-a100-40gb"]
     assert by_name["kind"]["choices"] == list(KINDS) and by_name["kind"]["required"]
-    assert (by_name["nodes"]["minimum"], by_name["nodes"]["maximum"]) == (1, checks.MAX_NODES)
+    assert (by_name["nodes"]["minimum"], by_name["nodes"]["maximum"]) == (1, Limits().nodes)
     assert by_name["executors"]["kinds"] == ["spark"] and by_name["retries"]["kinds"] == ["job"]
     assert "spark" not in by_name["nodes"]["kinds"]
     assert by_name["image"]["default"]["pytorch"].startswith("pytorch/")
@@ -43,7 +44,10 @@ def test_the_rendered_schema_carries_the_federation_and_a_version():
 @pytest.mark.parametrize("name, good, bad", [
     ("name", "resnet-ddp-2", "Resnet_DDP"),
     ("image", "pytorch/pytorch:2.5", "pytorch; rm -rf /"),
+    ("image", "registry.example.org:5000/a/b:v1", "pytorch/pytorch:x/../../evil"),
     ("packages", "pandas[parquet]>=2.1", "-e ."),
+    ("packages", "numpy>=1.26,<2", "numpy --config-settings=x"),
+    ("packages", "torch==2.5.1+cpu", "mylib @ https://example.org/mylib.whl"),
     ("env", "BATCH_SIZE", "2BAD"),
     ("conf", "spark.sql.shuffle.partitions", "sql.shuffle"),
 ])
@@ -73,7 +77,56 @@ def test_the_limits_are_the_checks_own():
     with pytest.raises(JobSpecError):
         JobSpec.from_dict({"kind": "job", "script": "x", "gpus": {"type": None, "count": gpus + 1}})
     assert "RANK" in option("env").constraints["reserved_keys"]
-    assert "spark.master" in option("conf").constraints["reserved_keys"]
+    reserved = set(option("env").constraints["reserved_prefixes"])
+    assert {"KUBERNETES_", "JUPYTERHUB_", "FEDSPAWNER_", "SPARK_"} <= reserved
+    conf = option("conf").constraints
+    assert "spark.default.parallelism" in conf["allowed_keys"] and "spark.sql." in conf["allowed_prefixes"]
+    assert not any(k.startswith("spark.kubernetes.") for k in conf["allowed_keys"] + conf["allowed_prefixes"])
+
+
+def _conf_allowed_by_schema(key: str) -> bool:
+    conf = option("conf").constraints
+    return key in conf["allowed_keys"] or any(key.startswith(p) for p in conf["allowed_prefixes"])
+
+
+@pytest.mark.parametrize("key", ["spark.sql.shuffle.partitions", "spark.kubernetes.driver.secrets.s",
+                                 "spark.kubernetes.executor.secretKeyRef.T", "spark.speculation",
+                                 "spark.speculationx", "spark.hadoop.fs.s3a.endpoint", "spark.master",
+                                 "spark.executorEnv.A", "spark.ui.showConsoleProgress", "spark.ui.port"])
+def test_the_conf_allow_list_is_the_specs(key):
+    """What the schema publishes as allowed is exactly what the spec accepts."""
+    try:
+        JobSpec.from_dict({"kind": "spark", "script": "x", "conf": {key: "1"}})
+        accepted = True
+    except JobSpecError:
+        accepted = False
+    assert accepted == _conf_allowed_by_schema(key), key
+
+
+@pytest.mark.parametrize("text", ["2", "A100:4", " h100-80gb:8 ", ":1", "²", "A100:²", "1_0", "A:B:1", "A100:",
+                                  "-1", "A100:٣", "4\n5"])
+def test_the_gpu_string_pattern_is_the_specs(text):
+    pattern = re.compile(option("gpus").constraints["string_pattern"])
+    try:
+        JobSpec.from_dict({"kind": "job", "script": "x", "gpus": text})
+        accepted = True
+    except JobSpecError:
+        accepted = False
+    assert accepted == bool(pattern.fullmatch(text)), text
+
+
+@pytest.mark.parametrize("text", ["2", "0.5", "500m", "1500u", "2e0", "8Gi", "1.", ".5", "+1", "1 ", "1.2.3", "",
+                                  "1Ki", "1ki", "-1"])
+def test_the_quantity_patterns_are_the_specs(text):
+    for name in ("cpu", "memory"):
+        pattern = re.compile(option(name).constraints["pattern"])
+        try:
+            JobSpec.from_dict({"kind": "job", "script": "x", "cpu": text if name == "cpu" else "1",
+                               "memory": text if name == "memory" else "1Gi"})
+            accepted = True
+        except JobSpecError as err:
+            accepted = "not a" not in str(err)  # a well-formed quantity may still be out of range
+        assert accepted == bool(pattern.fullmatch(text)), (name, text)
 
 
 def test_every_flag_of_fedsubmit_comes_from_the_schema():
@@ -88,8 +141,22 @@ def test_every_flag_of_fedsubmit_comes_from_the_schema():
     assert "--fedspawner-unknown" not in {o.flag for o in OPTIONS}
 
 
+def test_the_admins_limits_are_published_as_the_options_maxima():
+    limits = Limits(nodes=8, executors=4, gpus_per_node=2, cpu="16", memory="64Gi")
+    schema = render_schema(["onprem"], GPU_TYPES, limits)
+    by_name = {o["name"]: o for o in schema["options"]}
+    assert (by_name["nodes"]["maximum"], by_name["executors"]["maximum"]) == (8, 4)
+    assert (by_name["gpus"]["count_maximum"], by_name["cpu"]["maximum"], by_name["memory"]["maximum"]) == \
+        (2, "16", "64Gi")
+    assert schema["limits"] == {"nodes": 8, "executors": 4, "gpus_per_node": 2, "cpu": "16", "memory": "64Gi"}
+    assert schema["version"] != render_schema(["onprem"], GPU_TYPES)["version"]
+    default = {o["name"]: o for o in render_schema(["onprem"], GPU_TYPES)["options"]}
+    assert default["nodes"]["maximum"] == Limits().nodes <= checks.MAX_NODES
+
+
 def test_the_openapi_job_spec_states_the_same_limits():
-    spec = yaml.safe_load(OPENAPI.read_text())["components"]["schemas"]["JobSpec"]["properties"]
+    document = yaml.safe_load(OPENAPI.read_text())["components"]["schemas"]
+    spec = document["JobSpec"]["properties"]
     assert spec["kind"]["enum"] == list(KINDS)
     for name in ("nodes", "executors", "retries", "timeout"):
         limits = option(name).constraints
@@ -111,3 +178,16 @@ def test_the_openapi_job_spec_states_the_same_limits():
     assert gpu_type == option("gpus").constraints["type_pattern"]
     assert spec["dataset"]["pattern"] == option("dataset").constraints["pattern"]
     assert spec["language"]["enum"] == option("language").constraints["choices"]
+    assert spec["gpus"]["oneOf"][0]["pattern"] == option("gpus").constraints["string_pattern"]
+    assert spec["cpu"]["oneOf"][0]["pattern"] == option("cpu").constraints["pattern"]
+    assert spec["cpu"]["oneOf"][1]["maximum"] == checks.MAX_CPU_CORES
+    assert spec["memory"]["pattern"] == option("memory").constraints["pattern"]
+    assert spec["cluster"]["oneOf"][1]["items"]["pattern"] == option("cluster").constraints["pattern"]
+    name = option("cluster").constraints["pattern"][1:-1]
+    assert spec["cluster"]["oneOf"][0]["pattern"] == rf"^{name}(\s*,\s*{name})*$"
+    for prefix in option("env").constraints["reserved_prefixes"]:
+        assert prefix in spec["env"]["description"], prefix
+    assert set(document["OptionSchema"]["properties"]["limits"]["properties"]) == set(Limits().to_dict())
+    published = set(document["Option"]["properties"])
+    assert {key for o in OPTIONS for key in o.constraints} <= published | {"choices_by_kind", "minimum_by_kind",
+                                                                           "unit", "auto", "key_max_length"}

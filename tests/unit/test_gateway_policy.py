@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from traitlets import TraitError
 
 from fedspawner.gateway.config import Gateway
 from fedspawner.gateway.errors import BadRequest, Forbidden
@@ -40,6 +41,53 @@ def test_image_allow_list():
     assert "evil/miner:1" in info.value.message and "pytorch/pytorch:*, spark:*" in info.value.message
 
 
+@pytest.mark.parametrize("image", ["pytorch/pytorch:x/../../evil", "pytorch/pytorch:2.5 ", "pytorch/pytorch:*",
+                                   "pytorch/pytorch:2.5\n", "pytorch/pytorch:a/b", "pytorch/Pytorch:2.5"])
+def test_a_glob_only_matches_image_references(image):
+    """``*`` matches "/" and "..": a value that is not an image reference is refused before matching."""
+    with pytest.raises(BadRequest, match="is not an image reference"):
+        check_image(image, ["pytorch/pytorch:*", "*"])
+    with pytest.raises(BadRequest, match="is not an image reference"):
+        check_image(image, [])
+
+
+@pytest.mark.parametrize("field, value, words", [
+    ("nodes", 9, "at most 8 nodes (pods) per job; the job asks for 9. Ask for fewer nodes"),
+    ("gpus", "3", "at most 2 GPUs per node; the job asks for 3"),
+    ("cpu", "16001m", "at most 16 CPU per pod; the job asks for 16001m per pod"),
+    ("memory", "65Gi", "at most 64Gi memory per pod"),
+])
+def test_jobs_past_the_admins_limits_are_refused_saying_the_limit(field, value, words):
+    settings = Gateway(max_nodes=8, max_executors=4, max_gpus_per_node=2, max_cpu="16", max_memory="64Gi")
+    submitter = Submitter(registry=None, discovery=None, settings=settings)
+    with pytest.raises(Forbidden) as info:
+        submitter.validate({"kind": "job", "script": "x", field: value})
+    assert words in info.value.message and "c.Gateway.max_" in info.value.message
+    with pytest.raises(Forbidden, match="at most 4 Spark executors per job; the job asks for 5"):
+        submitter.validate({"kind": "spark", "script": "x", "executors": 5})
+    spec, _, _ = submitter.validate({"kind": "job", "script": "x", "nodes": 8, "gpus": "2", "cpu": "16",
+                                     "memory": "64Gi"})
+    assert spec.nodes == 8  # at the limits is fine
+
+
+def test_the_default_limits_refuse_a_336_node_job():
+    with pytest.raises(Forbidden, match="at most 64 nodes"):
+        Submitter(registry=None, discovery=None, settings=Gateway()).validate(
+            {"kind": "pytorch", "script": "x", "nodes": 336})
+
+
+@pytest.mark.parametrize("setting, value, words", [
+    ("max_nodes", 0, "from 1 to 1000"), ("max_nodes", 1001, "from 1 to 1000"),
+    ("max_gpus_per_node", 65, "from 1 to 64"), ("max_executors", True, "from 1 to 1000"),
+    ("max_cpu", "lots", "max_cpu must be a CPU quantity"), ("max_cpu", "513", "max_cpu must be a CPU quantity"),
+    ("max_memory", "1Gi", "at least 1536Mi"), ("max_memory", "8 Gi", "max_memory must be a memory quantity"),
+])
+def test_unusable_limits_stop_the_gateway_with_the_setting_named(setting, value, words):
+    with pytest.raises(TraitError, match=re.escape(f"c.Gateway.{setting}")) as info:
+        Gateway(**{setting: value})
+    assert words in str(info.value)
+
+
 @pytest.mark.parametrize("kind, backend", COMBOS)
 def test_rendered_manifests_keep_the_rules(kind, backend):
     gpu = GpuScheduling(resource="nvidia.com/gpu",
@@ -56,6 +104,16 @@ def test_manifest_violations_are_found_anywhere():
         "volumes": [{"name": "h", "hostPath": {"path": "/"}}]}}}}
     problems = manifest_violations([bad], "team")
     assert len(problems) == 5 and any("namespace 'other'" in p for p in problems)
+
+
+def test_a_spark_application_may_carry_only_allowed_settings():
+    spec = JobSpec.from_dict({"kind": "spark", "script": "x", "conf": {"spark.sql.shuffle.partitions": "4"}})
+    target = RenderTarget(namespace="team", job_id="j-abcd2345", owner="alice", backend="sparkapplication")
+    objects = render(spec, target)
+    assert manifest_violations(objects, "team") == []
+    objects[-1]["spec"]["sparkConf"]["spark.kubernetes.driver.secrets.hub"] = "/s"
+    assert manifest_violations(objects, "team") == [
+        f"SparkApplication/{spec.name}: Spark setting spark.kubernetes.driver.secrets.hub is not on the allow-list"]
 
 
 @pytest.mark.parametrize("body, error, words", [

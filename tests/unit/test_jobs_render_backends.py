@@ -236,7 +236,7 @@ def test_standalone_objects_and_service():
 
 
 def test_standalone_driver_pod_runs_master_and_driver_in_one_container():
-    _, _, driver, _ = standalone(conf={"spark.sql.shuffle.partitions": "16", "spark.app.tag": "a$b"},
+    _, _, driver, _ = standalone(conf={"spark.sql.shuffle.partitions": "16", "spark.sql.session.timeZone": "a$b"},
                                  executors=3, cpu="2", memory="4Gi")
     assert driver["spec"] | {"template": None} == {
         "completionMode": "Indexed", "completions": 1, "parallelism": 1, "backoffLimit": 0, "template": None}
@@ -258,7 +258,7 @@ def test_standalone_driver_pod_runs_master_and_driver_in_one_container():
     assert "spark.driver.host=$(FEDSPAWNER_POD_IP)" in confs
     assert "spark.driver.bindAddress=$(FEDSPAWNER_POD_IP)" in confs
     assert "spark.executor.cores=2" in confs and "spark.cores.max=6" in confs
-    assert "spark.sql.shuffle.partitions=16" in confs and "spark.app.tag=a$$b" in confs
+    assert "spark.sql.shuffle.partitions=16" in confs and "spark.sql.session.timeZone=a$$b" in confs
     env = env_map(container)
     assert env["SPARK_LOCAL_IP"] == env["FEDSPAWNER_POD_IP"] == {"fieldRef": {"fieldPath": "status.podIP"}}
     assert env["PYSPARK_PYTHON"] == "python3"

@@ -198,13 +198,23 @@ def test_languages():
     assert "Unknown script language" in str(error(kind="job", language="ruby"))
 
 
-@pytest.mark.parametrize("image", ["my image", "img;rm -rf /", "$(x)", "", "-img", 5])
+@pytest.mark.parametrize("image", [
+    "my image", "img;rm -rf /", "$(x)", "", "-img", 5,
+    "pytorch/pytorch:x/../../evil", "pytorch/pytorch:2.5/../../evil", "../evil:1", "a//b", "a/b/", "/a",
+    "Pytorch/Pytorch:1", "a:b:c", "a/b:", "a@sha256:abc", "a:" + "t" * 129, "pytorch/pytorch:2.5\n",
+    "a..b:1", "a/-b:1", "a:-1", "a" * 256 + ":1",
+])
 def test_bad_images(image):
-    assert error(image=image).field == "image"
+    err = error(image=image)
+    assert err.field == "image" and "[registry[:port]/]repository[:tag][@sha256:digest]" in str(err)
 
 
-def test_good_image_reference():
-    image = "registry.example.org:5000/team/train@sha256:" + "a" * 64
+@pytest.mark.parametrize("image", [
+    "registry.example.org:5000/team/train@sha256:" + "a" * 64, "pytorch/pytorch:2.5.1-cuda12.4-cudnn9-runtime",
+    "python:3.11-slim", "localhost:5000/a__b/c-d.e:V_1", "Registry.Example.ORG/team/x",
+    "ghcr.io/org/app:1.0@sha256:" + "0" * 64, "a" * 255 + ":" + "t" * 128,
+])
+def test_good_image_references(image):
     assert spec(image=image).image == image
 
 
@@ -238,6 +248,12 @@ def test_gpu_requests(value, expected):
 @pytest.mark.parametrize("value, fragment", [
     ("A100", "TYPE:COUNT"),
     ("A100:x", "TYPE:COUNT"),
+    (":1", "TYPE:COUNT"),  # the API's pattern refuses it, so the spec does too
+    ("²", "TYPE:COUNT"),  # str.isdigit() is true for it, int() fails
+    ("A100:²", "TYPE:COUNT"),
+    ("1_0", "TYPE:COUNT"),  # int() reads it as 10
+    ("A100:٣", "TYPE:COUNT"),  # int() reads it as 3
+    ("A:B:1", "TYPE:COUNT"),
     ({"type": "A100", "count": 0}, "0 GPUs"),
     ({"type": "A 100", "count": 1}, "not a GPU type name"),
     ({"type": "A100", "count": 65}, "between 0 and 64"),
@@ -290,10 +306,18 @@ def test_env_is_kept_in_order():
     ({"RANK": "1"}, "set by fedspawner"),
     ({"MASTER_ADDR": "x"}, "set by fedspawner"),
     ({"FEDSPAWNER_JOB_ID": "x"}, "set by fedspawner"),
-    ({"PET_NNODES": "3"}, "set by fedspawner"),
+    ({"PET_NNODES": "3"}, "names starting with PET_ are torchrun's"),
     ({"PYTHONUSERBASE": "/x"}, "set by fedspawner"),
-    ({"SPARK_LOCAL_IP": "1.2.3.4"}, "set by fedspawner"),
+    ({"SPARK_LOCAL_IP": "1.2.3.4"}, "names starting with SPARK_"),
+    ({"SPARK_SUBMIT_OPTS": "-Dspark.kubernetes.executor.secrets.x=/x"}, "names starting with SPARK_"),
+    ({"JAVA_TOOL_OPTIONS": "-Dspark.kubernetes.driver.secrets.x=/x"}, "JVM options"),
+    ({"KUBERNETES_SERVICE_HOST": "10.0.0.1"}, "names starting with KUBERNETES_ are Kubernetes'"),
+    ({"JUPYTERHUB_API_TOKEN": "x"}, "names starting with JUPYTERHUB_ are JupyterHub's"),
+    ({"JPY_API_TOKEN": "x"}, "names starting with JPY_"),
+    ({"FEDSPAWNER_RANK": "0"}, "names starting with FEDSPAWNER_ are set by fedspawner"),
     ({"TF_CONFIG": "{}"}, "set by fedspawner"),
+    ({"A\n": "x"}, "not a usable environment variable name"),
+    ({"A": "x\x00y"}, "NUL"),
     ({f"V{i}": "x" for i in range(101)}, "at most 100"),
     ({"BIG": "x" * (32 * 1024 + 1)}, "at most 32,768"),
     (["A=1"], "names to string values"),
@@ -303,18 +327,28 @@ def test_bad_env(env, fragment):
     assert err.field == "env" and fragment in str(err)
 
 
-@pytest.mark.parametrize("package", ["numpy", "pandas[parquet]>=2.1", "numpy<2", "torch==2.5.1",
-                                     "mylib @ https://example.org/mylib-1.0-py3-none-any.whl",
-                                     "scipy>=1.10,<2", "requests~=2.31"])
+@pytest.mark.parametrize("package", ["numpy", "pandas[parquet]>=2.1", "numpy<2", "torch==2.5.1+cpu",
+                                     "scipy>=1.10,<2", "requests~=2.31", "a.b-c_d [x, y] >= 1.0.*",
+                                     "pkg===1!2.0rc1"])
 def test_good_packages(package):
     assert spec(packages=[package]).packages == (package,)
 
 
-@pytest.mark.parametrize("package", ["numpy; rm -rf /", "--index-url=https://evil", "-e .", "$(curl x)",
-                                     "a`id`", "x\ny", "a|b", "a&b", "'numpy'", "a\\b", "", "x" * 201, 5])
-def test_bad_packages(package):
+@pytest.mark.parametrize("package, fragment", [
+    ("--index-url=https://evil", "pip options"), ("-e .", "pip options"), ("-r /etc/passwd", "pip options"),
+    ("mylib @ https://example.org/mylib-1.0-py3-none-any.whl", "from a URL or a path"),
+    ("git+https://github.com/org/repo", "from a URL or a path"), ("./local", "from a URL or a path"),
+    ("/tmp/pkg.whl", "from a URL or a path"), ("file:///etc", "from a URL or a path"),
+    ("numpy --config-settings=x", "pip options after a requirement"),
+    ("numpy==1 --hash=sha256:0", "pip options after a requirement"),
+    ("numpy; python_version<'3'", "environment markers"), ("numpy; rm -rf /", "environment markers"),
+    ("$(curl x)", "NAME[EXTRAS]"), ("a`id`", "NAME[EXTRAS]"), ("x\ny", "NAME[EXTRAS]"), ("a|b", "NAME[EXTRAS]"),
+    ("'numpy'", "NAME[EXTRAS]"), ("", "NAME[EXTRAS]"), ("numpy\n", "NAME[EXTRAS]"),
+    ("x" * 201, "longer than 200"), (5, "not a string"),
+])
+def test_bad_packages(package, fragment):
     err = error(packages=[package])
-    assert err.field == "packages" and "shell characters" in str(err)
+    assert err.field == "packages" and fragment in str(err) and "PIP_INDEX_URL" in str(err)
 
 
 def test_packages_must_be_a_list():
@@ -323,7 +357,9 @@ def test_packages_must_be_a_list():
 
 
 def test_spark_conf():
-    conf = {"spark.sql.shuffle.partitions": "8", "spark.kubernetes.node.selector.zone": "a"}
+    conf = {"spark.sql.shuffle.partitions": "8", "spark.sql.adaptive.enabled": "true",
+            "spark.default.parallelism": "16", "spark.hadoop.fs.s3a.endpoint": "https://s3.example.org",
+            "spark.speculation": "true", "spark.speculation.multiplier": "2", "spark.kryo.registrator": "a.B"}
     assert dict(spec(kind="spark", conf=conf).conf) == conf
 
 
@@ -334,18 +370,41 @@ def test_spark_conf():
     ("spark.master", "fedspawner sets it"),
     ("spark.submit.deployMode", "fedspawner sets it"),
     ("spark.driver.host", "fedspawner sets it"),
-    ("spark.kubernetes.namespace", "fedspawner sets it"),
-    ("spark.kubernetes.container.image", "fedspawner sets it"),
-    ("spark.kubernetes.authenticate.driver.serviceAccountName", "fedspawner sets it"),
-    ("spark.kubernetes.driver.volumes.hostPath.root.mount.path", "fedspawner sets it"),
-    ("spark.kubernetes.executor.label.fedspawner", "fedspawner sets it"),
+    ("spark.ui.port", "fedspawner sets it"),
+    ("spark.kubernetes.namespace", "shapes the job's pods"),
+    ("spark.kubernetes.container.image", "shapes the job's pods"),
+    ("spark.kubernetes.driver.secrets.hub-secret", "shapes the job's pods"),
+    ("spark.kubernetes.executor.secrets.hub-secret", "shapes the job's pods"),
+    ("spark.kubernetes.driver.secretKeyRef.TOKEN", "shapes the job's pods"),
+    ("spark.kubernetes.executor.secretKeyRef.TOKEN", "shapes the job's pods"),
+    ("spark.kubernetes.authenticate.driver.serviceAccountName", "shapes the job's pods"),
+    ("spark.kubernetes.driver.volumes.hostPath.root.mount.path", "shapes the job's pods"),
+    ("spark.kubernetes.executor.volumes.persistentVolumeClaim.d.options.claimName", "shapes the job's pods"),
+    ("spark.kubernetes.node.selector.zone", "shapes the job's pods"),
+    ("spark.kubernetes.driver.podTemplateFile", "shapes the job's pods"),
+    ("spark.kubernetes.executor.podNamePrefix", "shapes the job's pods"),
+    ("spark.kubernetes.executor.label.fedspawner", "shapes the job's pods"),
+    ("spark.kubernetes.file.upload.path", "shapes the job's pods"),
+    ("spark.executorEnv.FEDSPAWNER_RANK", "set them with env"),
+    ("spark.kubernetes.driverEnv.KUBERNETES_SERVICE_HOST", "set them with env"),
     ("spark.executor.memory", "cpu, memory and executors"),
     ("spark.executor.instances", "cpu, memory and executors"),
     ("spark.cores.max", "cpu, memory and executors"),
+    ("spark.dynamicAllocation.maxExecutors", "cpu, memory and executors"),
+    ("spark.memory.offHeap.size", "cpu, memory and executors"),
+    ("spark.driver.extraJavaOptions", "what the JVMs load"),
+    ("spark.jars.packages", "what the JVMs load"),
+    ("spark.files", "what the JVMs load"),
+    ("spark.eventLog.dir", "not one of the settings a job may set"),
+    ("spark.sqlx.a", "not one of the settings a job may set"),
+    ("spark.speculationx", "not one of the settings a job may set"),
+    ("spark.hadoop.yarn.resourcemanager.address", "not one of the settings a job may set"),
 ])
 def test_bad_spark_conf_keys(key, fragment):
     err = error(kind="spark", conf={key: "x"})
     assert err.field == "conf" and fragment in str(err)
+    if key.startswith("spark.") and " " not in key and key != "spark.":
+        assert "spark.sql.*" in str(err) and "GET options" in str(err)  # what may be set instead
 
 
 @pytest.mark.parametrize("value, fragment", [(8, "must be a string"), ("a\nb", "single line"),
