@@ -20,8 +20,8 @@ from ..errors import UserError
 from .budgets import BudgetError, GpuBudgets, parse_gpu_budgets
 from .datasets import DatasetError, parse_datasets
 from .gpus import CONVENTIONS, GpuTypeError, LabelMapping, parse_gpu_type, scheduling_for
+from .model import ACCESS_DIRECT, ACCESS_INGRESS, ACCESS_MODES
 
-ACCESS_MODES = ("direct", "ingress", "tunnel")
 RESERVED_NAMES = ("auto",)
 PLACEMENT_POLICIES = ("pack", "spread")
 NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$")
@@ -63,7 +63,7 @@ class MemberCluster:
     cost_weight: float = 1.0
     labels: dict[str, str] = field(default_factory=dict)
     allowed_groups: frozenset[str] | None = None
-    access: str = "direct"
+    access: str = ACCESS_DIRECT
     ingress: IngressSettings | None = None
     capacity: dict[str, int] = field(default_factory=dict)  # admin-declared GPUs by canonical type
     gpu_convention: str | None = None  # how this cluster labels GPUs, for clusters the hub can't see
@@ -121,11 +121,11 @@ def parse_member_cluster(index: int, raw: object) -> MemberCluster:
         raise _fail(where, "kubeconfig", "is required (a kubeconfig file and context), unless in_cluster: true")
     if kubeconfig and not Path(kubeconfig).expanduser().is_file():
         raise _fail(where, "kubeconfig", f"names {kubeconfig}, which does not exist")
-    access = raw.get("access", "direct")
+    access = raw.get("access", ACCESS_DIRECT)
     if access not in ACCESS_MODES:
         raise _fail(where, "access", f"must be one of {', '.join(ACCESS_MODES)}, got {access!r}")
     ingress = None
-    if access == "ingress":
+    if access == ACCESS_INGRESS:
         ing = raw.get("ingress")
         if not isinstance(ing, dict) or not ing.get("host"):
             raise _fail(where, "ingress", "must give at least a host when access is 'ingress'")

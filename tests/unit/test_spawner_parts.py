@@ -12,7 +12,7 @@ from fedspawner.federation.model import ClusterSnapshot, GpuAvailability, Invent
 from fedspawner.federation import failover
 from fedspawner.spawner import baseline, options
 from fedspawner.spawner.availability import availability
-from fedspawner.spawner.ingress import ingress_manifest
+from fedspawner.spawner.access.ingress import ingress_manifest
 from fedspawner.spawner.spawner import and_node_selector_terms
 
 
