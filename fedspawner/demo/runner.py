@@ -21,6 +21,12 @@ from fedspawner.demo.hub_config import configure
 
 configure(c, sandbox_dir=Path({sandbox!r}), state_dir=Path({state!r}), chp=Path({chp!r}),
           port={port}, hub_port={hub_port}, proxy_api_port={proxy_api_port})
+# Until the hub has added its routes, the proxy sends every request to the hub (which answers,
+# or is refused cleanly): a proxy without a matching route answers a websocket upgrade with a
+# 404 and leaves that socket without an error handler, so a client resetting it (a browser tab
+# reconnecting its kernel during a hub restart) ends as an uncaught exception in the proxy.
+c.ConfigurableHTTPProxy.command = list(c.ConfigurableHTTPProxy.command) + [
+    "--default-target", "http://127.0.0.1:{hub_port}"]
 {extra}
 """
 
@@ -71,9 +77,13 @@ class HubProcess:
                 raise RuntimeError(f"JupyterHub exited ({self.proc.returncode}); last lines of {self.log_path}:\n"
                                    + processes.log_tail(self.log_path, 30))
 
-        if not wait_http_ok(f"{self.url}/hub/health", timeout, while_waiting=exited):
-            self.stop()
-            raise RuntimeError(f"JupyterHub did not answer within {timeout}s; see {self.log_path}")
+        # The hub itself first, then through the proxy: probing the proxy before the hub listens
+        # only fills the proxy's log with errors about a hub that is still starting.
+        deadline = time.monotonic() + timeout
+        for url in (f"http://127.0.0.1:{self.hub_port}/hub/health", f"{self.url}/hub/health"):
+            if not wait_http_ok(url, max(deadline - time.monotonic(), 0.1), while_waiting=exited):
+                self.stop()
+                raise RuntimeError(f"JupyterHub did not answer within {timeout}s; see {self.log_path}")
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         """Stop the hub and its proxy (servers keep running, as in production)."""
