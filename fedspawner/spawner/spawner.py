@@ -415,7 +415,8 @@ class FederatedKubeSpawner(KubeSpawner):
                 await asyncio.wait_for(KubeSpawner.stop(self, now=True), 10)
                 return
             except Exception as err:  # noqa: BLE001 - cleaned up by the sweeper instead
-                self.log.warning("could not clean up %s on %s: %s", self.pod_name, self.cluster_name, err)
+                self.log.warning("could not clean up %s on %s: %s", self.pod_name, self.cluster_name,
+                                 err or type(err).__name__)
         attempts.abandon(self.cluster_name, self.namespace, self.pod_name, self._attempt_id)
         self._narrate(f"{self.cluster_name}: its pod there is deleted as soon as the cluster answers again")
 

@@ -43,7 +43,8 @@ async def _mark_unknown(core: client.CoreV1Api, name: str) -> None:
     node = await core.read_node_status(name)
     for cond in node.status.conditions:
         if cond.type == "Ready":
-            cond.status, cond.reason, cond.message = "Unknown", "NodeStatusUnknown", "Kubelet stopped posting node status."
+            cond.status, cond.reason = "Unknown", "NodeStatusUnknown"
+            cond.message = "Kubelet stopped posting node status."
     await core.replace_node_status(name, node)
 
 
@@ -63,12 +64,17 @@ async def test_unreachable_nodes_are_not_usable_now_and_recover_by_themselves(re
         try:
             for name in names:
                 await _mark_unknown(core, name)
+
+            async def all_tainted():  # the node controller taints what is not Ready
+                return all(any(t.key == "node.kubernetes.io/unreachable" for t in n.spec.taints or [])
+                           for n in (await core.list_node()).items)
+            await wait_for(all_tainted, "the node controller's unreachable taints", timeout=30, interval=0.5)
             await until(lambda: not registry.snapshot().cluster(CLUSTER).healthy, 15)
             reason = registry.snapshot().cluster(CLUSTER).health_reason
             assert reason == f"no node can run pods now (unreachable: {len(names)})", reason
             decision = registry.place(PlacementRequest(cpu_milli=100, explicit_cluster=CLUSTER))
-            (rejected,) = decision.rejected
-            assert not decision.candidates and "unreachable" in rejected.reason and "GPU" not in rejected.reason
+            rejected = next(r.reason for r in decision.rejected if r.cluster == CLUSTER)
+            assert not decision.candidates and "unreachable" in rejected and "GPU" not in rejected, rejected
         finally:
             for pid in pids:
                 os.kill(pid, signal.SIGCONT)
