@@ -86,7 +86,7 @@ class HubProcess:
                 raise RuntimeError(f"JupyterHub did not answer within {timeout}s; see {self.log_path}")
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
-        """Stop the hub and its proxy (servers keep running, as in production)."""
+        """Stop the hub, its proxy and its gateway (servers keep running, as in production)."""
         if self.proc is None:
             return
         try:
@@ -99,6 +99,30 @@ class HubProcess:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(5)
         self.proc = None
+        # A hub stopped before it installed its signal handlers (still starting) exits without
+        # stopping the proxy and the gateway it started in their own sessions: stop them here.
+        for pid_file, program in (("proxy.pid", "configurable-http-proxy"), ("gateway.pid", "fedspawner.gateway")):
+            _stop_leftover(self.state_dir / pid_file, program)
+
+
+def _stop_leftover(pid_file: Path, program: str, grace: float = 5.0) -> None:
+    """Stop the process ``pid_file`` names if it still runs ``program`` (SIGTERM, then SIGKILL)."""
+    try:
+        pid = int(pid_file.read_text().strip())
+        if program not in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace"):
+            return
+        os.kill(pid, signal.SIGTERM)
+    except (OSError, ValueError):
+        return
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        if not Path(f"/proc/{pid}").exists():
+            return
+        time.sleep(0.1)
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except OSError:
+        pass
 
 
 def prepare_hub(state_dir: Path, sandbox_dir: Path, port: int = 8000, extra_config: str = "",
