@@ -80,6 +80,9 @@ class PortForwardTunnel:
                               msg.data[1:].decode(errors="replace"))
                     return False
             return False
+        except (aiohttp.ClientError, ConnectionError) as err:  # the stream was closed on a refused port
+            log.debug("port-forward probe %s/%s:%s closed: %s", self.namespace, self.pod, self.port, err)
+            return False
         finally:
             await ws.close()
 

@@ -55,6 +55,7 @@ class Tunnel(Access):
         tunnel = _tunnels.pop(_key(spawner), None)
         if tunnel is not None:
             await tunnel.stop()
+        spawner.tunnel_port = 0  # the next start (maybe elsewhere) takes a port of its own
 
     @staticmethod
     async def _open(spawner) -> PortForwardTunnel:
