@@ -72,6 +72,7 @@ async def test_a_cluster_silent_after_scheduling_is_failed_over_and_swept(sandbo
             silent_at = time.monotonic()
             url = await asyncio.wait_for(start, 60)
             moved_in = time.monotonic() - silent_at
+            print(f"silent burst: landed on {spawner.cluster_name} {moved_in:.1f} s after the pause")
             assert spawner.cluster_name == "onprem", spawner._narration
             assert moved_in < 20, f"took {moved_in:.1f}s to move on: {spawner._narration}"
             assert any(m.startswith("burst:") and "trying onprem" in m for m in spawner._narration), \
