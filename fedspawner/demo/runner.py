@@ -99,30 +99,32 @@ class HubProcess:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(5)
         self.proc = None
-        # A hub stopped before it installed its signal handlers (still starting) exits without
-        # stopping the proxy and the gateway it started in their own sessions: stop them here.
-        for pid_file, program in (("proxy.pid", "configurable-http-proxy"), ("gateway.pid", "fedspawner.gateway")):
-            _stop_leftover(self.state_dir / pid_file, program)
+        # A hub stopped while still starting exits without stopping the proxy and the gateway it
+        # started in their own sessions (maybe a moment before): stop them here.
+        _stop_matching("configurable-http-proxy", f"--port {self.port} ")
+        _stop_matching("fedspawner.gateway", str(self.state_dir / "gateway_config.py"))
 
 
-def _stop_leftover(pid_file: Path, program: str, grace: float = 5.0) -> None:
-    """Stop the process ``pid_file`` names if it still runs ``program`` (SIGTERM, then SIGKILL)."""
-    try:
-        pid = int(pid_file.read_text().strip())
-        if program not in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace"):
-            return
-        os.kill(pid, signal.SIGTERM)
-    except (OSError, ValueError):
-        return
+def _stop_matching(*needles: str, grace: float = 5.0) -> None:
+    """Stop (SIGTERM, then SIGKILL) every process whose command line holds all ``needles``."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace") + " "
+            if proc.name.isdigit() and all(n in cmdline for n in needles):
+                os.kill(int(proc.name), signal.SIGTERM)
+                pids.append(int(proc.name))
+        except OSError:
+            continue
     deadline = time.monotonic() + grace
-    while time.monotonic() < deadline:
-        if not Path(f"/proc/{pid}").exists():
-            return
+    while pids and time.monotonic() < deadline:
+        pids = [pid for pid in pids if Path(f"/proc/{pid}").exists()]
         time.sleep(0.1)
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except OSError:
-        pass
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
 
 
 def prepare_hub(state_dir: Path, sandbox_dir: Path, port: int = 8000, extra_config: str = "",
