@@ -21,6 +21,12 @@ from fedspawner.demo.hub_config import configure
 
 configure(c, sandbox_dir=Path({sandbox!r}), state_dir=Path({state!r}), chp=Path({chp!r}),
           port={port}, hub_port={hub_port}, proxy_api_port={proxy_api_port})
+# Until the hub has added its routes, the proxy sends every request to the hub (which answers,
+# or is refused cleanly): a proxy without a matching route answers a websocket upgrade with a
+# 404 and leaves that socket without an error handler, so a client resetting it (a browser tab
+# reconnecting its kernel during a hub restart) ends as an uncaught exception in the proxy.
+c.ConfigurableHTTPProxy.command = list(c.ConfigurableHTTPProxy.command) + [
+    "--default-target", "http://127.0.0.1:{hub_port}"]
 {extra}
 """
 
@@ -71,12 +77,16 @@ class HubProcess:
                 raise RuntimeError(f"JupyterHub exited ({self.proc.returncode}); last lines of {self.log_path}:\n"
                                    + processes.log_tail(self.log_path, 30))
 
-        if not wait_http_ok(f"{self.url}/hub/health", timeout, while_waiting=exited):
-            self.stop()
-            raise RuntimeError(f"JupyterHub did not answer within {timeout}s; see {self.log_path}")
+        # The hub itself first, then through the proxy: probing the proxy before the hub listens
+        # only fills the proxy's log with errors about a hub that is still starting.
+        deadline = time.monotonic() + timeout
+        for url in (f"http://127.0.0.1:{self.hub_port}/hub/health", f"{self.url}/hub/health"):
+            if not wait_http_ok(url, max(deadline - time.monotonic(), 0.1), while_waiting=exited):
+                self.stop()
+                raise RuntimeError(f"JupyterHub did not answer within {timeout}s; see {self.log_path}")
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
-        """Stop the hub and its proxy (servers keep running, as in production)."""
+        """Stop the hub, its proxy and its gateway (servers keep running, as in production)."""
         if self.proc is None:
             return
         try:
@@ -89,6 +99,32 @@ class HubProcess:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(5)
         self.proc = None
+        # A hub stopped while still starting exits without stopping the proxy and the gateway it
+        # started in their own sessions (maybe a moment before): stop them here.
+        _stop_matching("configurable-http-proxy", f"--port {self.port} ")
+        _stop_matching("fedspawner.gateway", str(self.state_dir / "gateway_config.py"))
+
+
+def _stop_matching(*needles: str, grace: float = 5.0) -> None:
+    """Stop (SIGTERM, then SIGKILL) every process whose command line holds all ``needles``."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace") + " "
+            if proc.name.isdigit() and all(n in cmdline for n in needles):
+                os.kill(int(proc.name), signal.SIGTERM)
+                pids.append(int(proc.name))
+        except OSError:
+            continue
+    deadline = time.monotonic() + grace
+    while pids and time.monotonic() < deadline:
+        pids = [pid for pid in pids if Path(f"/proc/{pid}").exists()]
+        time.sleep(0.1)
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
 
 
 def prepare_hub(state_dir: Path, sandbox_dir: Path, port: int = 8000, extra_config: str = "",

@@ -17,6 +17,7 @@ import asyncio
 import sys
 from pathlib import Path
 
+from ..federation.model import ACCESS_MODES, ACCESS_TUNNEL
 from . import join_manifests as m
 from .check import check, report
 from .join_apply import join
@@ -42,7 +43,7 @@ def register(subparsers) -> None:
                        "before it ends for a new one)")
     token.add_argument("--token-secret", action="store_true",
                        help="a long-lived token Secret instead (valid until `fedspawner leave`)")
-    parser.add_argument("--access", choices=m.ACCESS_MODES, default="tunnel",
+    parser.add_argument("--access", choices=ACCESS_MODES, default=ACCESS_TUNNEL,
                         help="how the hub reaches servers there (default tunnel: namespace rights suffice)")
     parser.add_argument("--hub-namespace", default="jupyterhub", help="the hub's namespace, for the Secret")
     parser.add_argument("--output", type=Path, help="write the hub's files to this directory instead of printing")

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import yaml
 
 from ..errors import UserError
+from ..federation.model import ACCESS_TUNNEL
 from ..federation.quantity import QuantityError, parse_quantity
 from ..federation.rbac import hub_role_rules, inventory_rules
 
@@ -30,7 +31,6 @@ QUOTA_NAME = "fedspawner-quota"
 #: The Secret the helm values mount at /etc/fedspawner (one key per member cluster).
 HUB_SECRET = "fedspawner-kubeconfigs"
 HUB_MOUNT = "/etc/fedspawner"
-ACCESS_MODES = ("direct", "ingress", "tunnel")
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 #: ``--quota`` short names and the ResourceQuota keys they stand for.
 QUOTA_KEYS = {
@@ -57,7 +57,7 @@ class JoinRequest:
     quota: dict[str, str] = field(default_factory=dict)  # ResourceQuota ``hard``
     inventory_reader: bool = False
     token_seconds: int | None = 720 * 3600  # None: a long-lived token Secret
-    access: str = "tunnel"
+    access: str = ACCESS_TUNNEL
     hub_namespace: str = "jupyterhub"
 
     @property

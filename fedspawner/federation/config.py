@@ -23,9 +23,9 @@ from .budgets import BudgetError, GpuBudgets, parse_gpu_budgets
 from .datasets import DatasetError, parse_datasets
 from .kubeconfig import KubeconfigError, read_contexts
 from .gpus import CONVENTIONS, GpuTypeError, LabelMapping, parse_gpu_type, scheduling_for
+from .model import ACCESS_DIRECT, ACCESS_INGRESS, ACCESS_MODES
 from .warm_slots import WarmSlotError, parse_warm_slots
 
-ACCESS_MODES = ("direct", "ingress", "tunnel")
 RESERVED_NAMES = ("auto",)
 PLACEMENT_POLICIES = ("pack", "spread")
 NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$")
@@ -71,7 +71,7 @@ class MemberCluster:
     cost_weight: float = 1.0
     labels: dict[str, str] = field(default_factory=dict)
     allowed_groups: frozenset[str] | None = None
-    access: str = "direct"
+    access: str = ACCESS_DIRECT
     ingress: IngressSettings | None = None
     capacity: dict[str, int] = field(default_factory=dict)  # admin-declared GPUs by canonical type
     gpu_convention: str | None = None  # how this cluster labels GPUs, for clusters the hub can't see
@@ -152,7 +152,7 @@ def _credentials(raw: dict, where: str, in_cluster: bool) -> tuple[str | None, s
 def _ingress(raw: dict, where: str, access: str) -> IngressSettings | None:
     """The ingress settings, required with access 'ingress' and refused otherwise."""
     ing = raw.get("ingress")
-    if access != "ingress":
+    if access != ACCESS_INGRESS:
         if ing is not None:
             raise _fail(where, "ingress", f"is only used with access: ingress (access is {access!r}); "
                         "remove it or set access: ingress")
@@ -194,7 +194,7 @@ def parse_member_cluster(index: int, raw: object) -> MemberCluster:
     if not isinstance(in_cluster, bool):
         raise _fail(where, "in_cluster", f"must be true or false, got {in_cluster!r}")
     kubeconfig, context, inventory_context = _credentials(raw, where, in_cluster)
-    access = raw.get("access", "direct")
+    access = raw.get("access", ACCESS_DIRECT)
     if access not in ACCESS_MODES:
         raise _fail(where, "access", f"must be one of {', '.join(ACCESS_MODES)}, got {access!r}")
     ingress = _ingress(raw, where, access)

@@ -15,6 +15,8 @@ import re
 import aiohttp
 from kubernetes_asyncio.client.rest import ApiException
 
+from .model import NODE_LIFECYCLE_TAINTS
+
 
 class Failover(Exception):
     """This cluster will not run it now; the message says why, for people."""
@@ -25,6 +27,9 @@ IMAGE_PULL_REASONS = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "B
 _INSUFFICIENT = re.compile(r"Insufficient ([\w./-]*\w)")
 # The scheduler says these while volumes are still being bound; it retries by itself.
 _TRANSIENT = ("unbound immediate PersistentVolumeClaims", "waiting for ephemeral volume")
+_TAINT = re.compile(r"untolerated taint(?:\(s\))?s? \{([^:}]+)")
+#: Taint keys GPU nodes carry (device plugins, cloud GPU pools).
+_GPU_TAINTS = ("nvidia.com/gpu", "amd.com/gpu", "sku")
 _QUOTA = re.compile(r"exceeded quota: ([^,]+), requested: ([^,]+), used: ([^,]+), limited: ([^\"]+)")
 
 
@@ -37,10 +42,25 @@ def reason_for_scheduling(message: str, subject: str = "the server") -> str | No
     if short:
         return "no node has enough " + ", ".join(dict.fromkeys(short)) + " free now"
     if "untolerated taint" in message:
-        return f"its GPU nodes are tainted and {subject} does not tolerate them"
+        return _taint_reason(_TAINT.findall(message), subject)
     if "didn't match Pod's node affinity" in message or "node affinity/selector" in message:
         return "no node matches the requested GPU type now"
     return f"the scheduler cannot place {subject} now (" + message.split(". ")[0][:160] + ")"
+
+
+def _taint_reason(keys: list[str], subject: str) -> str:
+    """Say what the taints the scheduler named mean: nodes not usable now (unreachable, not
+    ready, cordoned), GPU nodes, or other taints, by key."""
+    keys = list(dict.fromkeys(k.strip() for k in keys))
+    states = [NODE_LIFECYCLE_TAINTS[k] for k in keys if k in NODE_LIFECYCLE_TAINTS]
+    if states and len(states) == len(keys):
+        return "its nodes are not usable now (" + ", ".join(dict.fromkeys(states)) + ")"
+    if keys and all(k in _GPU_TAINTS for k in keys):
+        return f"its GPU nodes are tainted and {subject} does not tolerate them"
+    others = [k for k in keys if k not in NODE_LIFECYCLE_TAINTS]
+    if others:
+        return f"its nodes carry taints {subject} does not tolerate ({', '.join(others)})"
+    return f"its nodes carry taints {subject} does not tolerate"
 
 
 def quota_reason(text: str) -> str | None:

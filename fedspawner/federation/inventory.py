@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from typing import Callable
 
 from kubernetes_asyncio import client
@@ -28,8 +28,8 @@ from . import aggregate, gpus
 from .budgets import Holding
 from .config import MemberCluster
 from .images import image_key, image_keys
-from .model import (GPU_TYPE_LABEL, JOB_ID_LABEL, JOB_NAME_LABEL, OWNER_NAME_ANNOTATION, SERVER_NAME_ANNOTATION,
-                    SERVER_USER_ANNOTATION, SOURCE_DECLARED, SOURCE_QUOTA, VISIBILITY_NAMESPACE,
+from .model import (GPU_TYPE_LABEL, JOB_ID_LABEL, JOB_NAME_LABEL, NODE_LIFECYCLE_TAINTS, OWNER_NAME_ANNOTATION,
+                    SERVER_NAME_ANNOTATION, SERVER_USER_ANNOTATION, SOURCE_DECLARED, SOURCE_QUOTA, VISIBILITY_NAMESPACE,
                     VISIBILITY_NODES, VISIBILITY_UNKNOWN, ClusterSnapshot, GpuAvailability, GpuScheduling)
 from .placement import RECENTLY_FULL_S
 from .quantity import QuantityError, cpu_millis, units
@@ -95,10 +95,34 @@ def _is_active(pod: dict) -> bool:
     return (pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
 
 
+def node_unusable(node: dict) -> str:
+    """Why no new pod can run on ``node`` (a Node as JSON) now — "not ready", "unreachable",
+    "cordoned", … — or "" when it can. The node controller's taints count even while the
+    Ready condition already says True again (they are lifted a moment later)."""
+    spec, status = node.get("spec") or {}, node.get("status") or {}
+    for taint in spec.get("taints") or []:
+        if taint.get("key") in NODE_LIFECYCLE_TAINTS and taint.get("effect") in ("NoSchedule", "NoExecute"):
+            return NODE_LIFECYCLE_TAINTS[taint["key"]]
+    ready = next((c.get("status") for c in status.get("conditions") or [] if c.get("type") == "Ready"), None)
+    if ready != "True":
+        return "unreachable" if ready == "Unknown" else "not ready"
+    return "cordoned" if spec.get("unschedulable") else ""
+
+
+def unusable_reason(nodes) -> str:
+    """Why a cluster whose every node is unusable cannot run anything now (``_Node`` values),
+    or "" when some node is usable (or none is known)."""
+    nodes = list(nodes)
+    if not nodes or any(not n.unusable for n in nodes):
+        return ""
+    counts = Counter(n.unusable for n in nodes)
+    return "no node can run pods now (" + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())) + ")"
+
+
 class _Node:
     """What placement needs of one node, parsed once per node update."""
 
-    __slots__ = ("name", "offers", "cpu", "memory", "schedulable", "images")
+    __slots__ = ("name", "offers", "cpu", "memory", "unusable", "images")
 
     def __init__(self, obj: dict, mappings):
         meta, spec, status = obj["metadata"], obj.get("spec") or {}, obj.get("status") or {}
@@ -107,9 +131,12 @@ class _Node:
         self.offers = gpus.node_gpu_offers(meta.get("labels") or {}, alloc, spec.get("taints") or [], mappings)
         self.cpu = cpu_millis(alloc.get("cpu", 0))
         self.memory = units(alloc.get("memory", 0))
-        ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
-        self.schedulable = ready and not spec.get("unschedulable", False)
+        self.unusable = node_unusable(obj)
         self.images = frozenset().union(*(image_keys(i.get("names")) for i in status.get("images") or []))
+
+    @property
+    def schedulable(self) -> bool:
+        return not self.unusable
 
 
 def started_images(pod: dict) -> set[str]:
@@ -320,11 +347,13 @@ class ClusterInventory:
         if self._snapshot is None:
             used = self._used_by_node()
             gpus_now = self._visible_gpus(used) if self.visibility == VISIBILITY_NODES else self._namespace_gpus()
+            # Every node unreachable or not ready (after an outage, say): nothing can start here now.
+            no_node = unusable_reason(self.nodes.values()) if self.visibility == VISIBILITY_NODES else ""
             self._snapshot = ClusterSnapshot(
                 name=self.member.name, display_name=self.member.display_name, site=self.member.site,
-                owner=self.member.owner, healthy=self.healthy and self.ready.is_set(),
+                owner=self.member.owner, healthy=self.healthy and self.ready.is_set() and not no_node,
                 health_reason=self.health_reason if not self.healthy else (
-                    "" if self.ready.is_set() else "inventory still loading"),
+                    no_node or ("" if self.ready.is_set() else "inventory still loading")),
                 visibility=self.visibility, gpus=gpus_now, cpu_memory_free=self._cpu_memory_free(used),
                 cost_weight=self.member.cost_weight, labels=dict(self.member.labels),
                 allowed_groups=self.member.allowed_groups,

@@ -21,6 +21,21 @@ VISIBILITY_NODES = "nodes"  # nodes and pods cluster-wide
 VISIBILITY_NAMESPACE = "namespace"  # only its own namespace
 VISIBILITY_UNKNOWN = "unknown"  # not connected yet
 
+# How the hub reaches a server on a member cluster (``access`` in the federation config):
+# the pod's own address, the member's ingress, or a port-forward through its apiserver.
+# Defined here once; the spawner's ``access`` package has one module per mode.
+ACCESS_DIRECT, ACCESS_INGRESS, ACCESS_TUNNEL = "direct", "ingress", "tunnel"
+ACCESS_MODES = (ACCESS_DIRECT, ACCESS_INGRESS, ACCESS_TUNNEL)
+
+# Taints Kubernetes puts on nodes no pod can use now (the node controller, cordoning), and
+# what each says of the node: not a GPU or admin taint to tolerate, but "not usable now".
+NODE_LIFECYCLE_TAINTS = {
+    "node.kubernetes.io/unreachable": "unreachable",
+    "node.kubernetes.io/not-ready": "not ready",
+    "node.kubernetes.io/unschedulable": "cordoned",
+    "node.kubernetes.io/network-unavailable": "without network",
+}
+
 # Label on every pod the federation creates for a GPU request: the canonical GPU type.
 # On clusters whose nodes the hub cannot see, it is how the hub counts its own use.
 GPU_TYPE_LABEL = "fedspawner.dev/gpu-type"

@@ -2,29 +2,25 @@
 
 A hedged start creates the server's pod on the first candidate (the spawner's usual
 attempt, with failover on events) and a standby copy on the second, then keeps the one
-whose pod becomes Ready first and deletes the other at once. Both pods carry
-``HEDGE_LABEL``; the winner's value is set to ``WON``, so any other pod with that label
-is a leftover of a race the hub did not finish (it was stopped mid-race) and is swept:
-for one server before it starts again, and for every server when the hub process first
-uses the federation.
+whose pod becomes Ready first and deletes the other at once. Both pods carry the race's
+id as their attempt label (``attempts``): only the winner is marked kept, so a loser the
+hub could not delete (it was stopped mid-race, say) is swept as any unfinished start is.
 
-Pure parts (``hedge_pair``, ``pod_outcome``, ``leftovers``) decide; ``race`` and
-``sweep`` act through the spawner and the clusters' APIs.
+Pure parts (``hedge_pair``, ``pod_outcome``) decide; ``Standby`` and ``hedge_race.race``
+act through the spawner and the clusters' APIs.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client.rest import ApiException
 
 from ..federation import failover
+from . import attempts
 
-HEDGE_LABEL = "fedspawner.dev/hedge"
-WON = "won"
 PENDING, READY, FAILED = "pending", "ready", "failed"
 
 
@@ -49,12 +45,12 @@ def why_not_hedged(*, explicit_cluster: bool, candidates: int, storage: bool, ex
     return ""
 
 
-def hedge_pair(candidates: list, accesses: dict[str, str]) -> tuple | None:
-    """The two candidates to race: the best one and the next whose server the hub reaches
-    without an ingress (an ingress route is made per cluster after the start)."""
-    if len(candidates) < 2 or accesses.get(candidates[0].cluster) == "ingress":
+def hedge_pair(candidates: list, hedgeable: dict[str, bool]) -> tuple | None:
+    """The two candidates to race: the best one and the next one whose access mode can be
+    raced (``hedgeable``, by cluster: an ingress route is made per cluster after the start)."""
+    if len(candidates) < 2 or not hedgeable.get(candidates[0].cluster, True):
         return None
-    second = next((c for c in candidates[1:] if accesses.get(c.cluster) != "ingress"
+    second = next((c for c in candidates[1:] if hedgeable.get(c.cluster, True)
                    and c.cluster != candidates[0].cluster), None)
     return (candidates[0], second) if second else None
 
@@ -82,69 +78,25 @@ def pod_outcome(pod: dict | None, events: list[dict] = ()) -> tuple[str, str]:
     return PENDING, ""
 
 
-def leftovers(pods: list[dict], racing: set[tuple[str, str]], cluster: str, pod_name: str | None = None) -> list[str]:
-    """Names of hedge pods on ``cluster`` that no race owns: not the winner of a finished race,
-    not part of a race running in this process; only ``pod_name``'s when given."""
-    out = []
-    for pod in pods:
-        meta = pod.get("metadata") or {}
-        name = meta.get("name", "")
-        if (meta.get("labels") or {}).get(HEDGE_LABEL, WON) == WON or meta.get("deletionTimestamp"):
-            continue
-        if (cluster, name) in racing or (pod_name and name != pod_name):
-            continue
-        out.append(name)
-    return out
-
-
 # ---- acting on the clusters ---------------------------------------------------------
-
-#: (cluster, pod name) of every race running in this process.
-RACING: set[tuple[str, str]] = set()
-_swept_once: list[bool] = [False]
-
 
 def _json(api_client: client.ApiClient, obj) -> dict:
     return api_client.sanitize_for_serialization(obj)
 
 
-async def sweep(registry, namespace_of, pod_name: str | None = None) -> list[tuple[str, str]]:
-    """Delete hedge leftovers (see ``leftovers``) on every healthy member; returns what was deleted."""
-    deleted = []
-    for name, inventory in registry.inventories.items():
-        if not inventory.healthy:
-            continue
-        api = registry.api(name)
-        core, ns = client.CoreV1Api(api), namespace_of(name)
-        try:
-            pods = await asyncio.wait_for(core.list_namespaced_pod(ns, label_selector=HEDGE_LABEL), 10)
-            for pod_name_left in leftovers([_json(api, p) for p in pods.items], RACING, name, pod_name):
-                await core.delete_namespaced_pod(pod_name_left, ns, grace_period_seconds=0)
-                deleted.append((name, pod_name_left))
-        except (ApiException, asyncio.TimeoutError, OSError):
-            continue  # an unreachable cluster is swept next time
-    return deleted
-
-
-async def sweep_once(registry, namespace_of) -> None:
-    """The process-wide sweep, the first time a spawner of this process uses the federation."""
-    if not _swept_once[0]:
-        _swept_once[0] = True
-        await sweep(registry, namespace_of)
-
-
 class Standby:
     """The standby pod of one race, on its own cluster."""
 
-    def __init__(self, registry, cluster: str, namespace: str, manifest):
+    def __init__(self, registry, cluster: str, namespace: str, manifest, attempt: str):
         self.registry, self.cluster, self.namespace, self.manifest = registry, cluster, namespace, manifest
+        self.attempt = attempt
         self.name = manifest.metadata.name
         self.api = registry.api(cluster)
         self.core = client.CoreV1Api(self.api)
         self.created, self.created_at = False, 0.0
 
     async def create(self) -> None:
-        RACING.add((self.cluster, self.name))
+        attempts.ACTIVE.add((self.cluster, self.name))
         try:
             await self.core.delete_namespaced_pod(self.name, self.namespace, grace_period_seconds=0)
         except ApiException as err:
@@ -187,21 +139,17 @@ class Standby:
                 raise failover.Failover(reason)
             await asyncio.sleep(0.1)
 
-    async def mark_won(self) -> None:
-        await self.core.patch_namespaced_pod(self.name, self.namespace,
-                                             {"metadata": {"labels": {HEDGE_LABEL: WON}}})
+    async def keep(self) -> None:
+        """Mark the standby as the server kept (raises when its cluster does not answer)."""
+        await attempts.keep(self.api, self.namespace, self.name)
+        attempts.ACTIVE.discard((self.cluster, self.name))
 
     async def delete(self) -> None:
         """Delete the standby now (best effort: a leftover is swept later)."""
-        RACING.discard((self.cluster, self.name))
+        attempts.ACTIVE.discard((self.cluster, self.name))
         if not self.created:
             return
         try:
-            await asyncio.wait_for(self.core.delete_namespaced_pod(self.name, self.namespace,
-                                                                   grace_period_seconds=0), 10)
+            await attempts.delete_pod(self.core, self.namespace, self.name)
         except (ApiException, asyncio.TimeoutError, OSError):
-            pass
-
-
-def race_id() -> str:
-    return uuid.uuid4().hex[:10]
+            attempts.abandon(self.cluster, self.namespace, self.name, self.attempt)

@@ -15,15 +15,15 @@ from jupyterhub.utils import maybe_future
 from kubernetes_asyncio.client.rest import ApiException
 
 from ..federation import failover
-from . import baseline
-from .hedge import HEDGE_LABEL, WON, Standby, race_id
+from . import attempts, baseline
+from .hedge import Standby
 
 
 def _configure(spawner, registry, candidate, gpu_count: int, after_profile: dict, rid: str) -> None:
     baseline.restore(spawner, after_profile)
     spawner._use_cluster(candidate.cluster)
+    spawner._attempt_id = rid  # both racers carry the race's id; the winner is marked kept
     spawner._apply_target(registry, candidate, gpu_count)
-    spawner.extra_labels = {**spawner.extra_labels, HEDGE_LABEL: rid}
 
 
 async def _standby(spawner, registry, candidate, gpu_count: int, after_profile: dict, rid: str) -> Standby:
@@ -32,7 +32,7 @@ async def _standby(spawner, registry, candidate, gpu_count: int, after_profile: 
     manifest = await spawner.get_pod_manifest()
     if spawner.modify_pod_hook:
         manifest = await maybe_future(spawner.modify_pod_hook(spawner, manifest))
-    return Standby(registry, candidate.cluster, spawner.namespace, manifest)
+    return Standby(registry, candidate.cluster, spawner.namespace, manifest, rid)
 
 
 async def _adopt(spawner, registry, candidate, gpu_count: int, after_profile: dict, rid: str,
@@ -50,17 +50,13 @@ async def _adopt(spawner, registry, candidate, gpu_count: int, after_profile: di
         await asyncio.sleep(0.05)
     else:
         raise failover.Failover("its pod was Ready but is not seen running")
-    await standby.mark_won()
     spawner._attempt_began = standby.created_at
-    return await spawner._reachable_url(spawner._get_pod_url(pod))
-
-
-async def _mark_primary_won(spawner) -> None:
+    url = await spawner._access().url(spawner, spawner._get_pod_url(pod))
     try:
-        await spawner.api.patch_namespaced_pod(spawner.pod_name, spawner.namespace,
-                                               {"metadata": {"labels": {HEDGE_LABEL: WON}}})
-    except (ApiException, OSError, asyncio.TimeoutError) as err:  # the server runs; only the label is missing
-        spawner.log.warning("could not mark %s as the race's winner: %s", spawner.pod_name, err)
+        await standby.keep()
+    except (ApiException, OSError, asyncio.TimeoutError) as err:
+        raise failover.Failover(failover.reason_for_exception(err) or f"could not keep its pod ({err})") from None
+    return url
 
 
 async def _cancel(task: asyncio.Future | None) -> None:
@@ -72,7 +68,7 @@ async def _cancel(task: asyncio.Future | None) -> None:
 async def race(spawner, registry, first, second, gpu_count: int, deadline: float,
                after_profile: dict) -> tuple[str | None, list[str]]:
     """Race ``first`` (the spawner's own attempt) against a standby on ``second``."""
-    rid = race_id()
+    rid = attempts.new_id()
     try:
         standby = await _standby(spawner, registry, second, gpu_count, after_profile, rid)
     except failover.Failover as err:
@@ -106,7 +102,6 @@ async def race(spawner, registry, first, second, gpu_count: int, deadline: float
                     await _cancel(watch)
                     await standby.delete()
                     spawner._narrate(f"{first.cluster}: Ready first — deleted the standby on {second.cluster}")
-                    await _mark_primary_won(spawner)
                     return primary.result(), failures
                 if not isinstance(exc, failover.Failover):
                     raise exc

@@ -30,10 +30,9 @@ from ..federation.model import GPU_TYPE_LABEL
 from ..federation.quantity import QuantityError, cpu_millis, units
 from ..federation.registry import ClusterRegistry
 from ..federation import failover
-from . import baseline, form, hedge, hedge_race, ingress, namespaces, options, ttn
+from . import access, attempts, baseline, form, hedge, hedge_race, namespaces, options, ttn
 from .reflectors import ClusterEventReflector, ClusterPodReflector
 from .storage import PvcLocation, find_claim
-from .tunnel import PortForwardTunnel, TunnelError
 
 CLUSTER_LABEL = "fedspawner.dev/cluster"
 
@@ -51,7 +50,6 @@ class FederatedKubeSpawner(KubeSpawner):
 
     # Reflectors are shared by all spawners, keyed by (cluster, kind, namespace).
     reflectors: dict = {}
-    _tunnels: dict[tuple[str, str, str], PortForwardTunnel] = {}
 
     cluster_name = Unicode("", help="The member cluster this server runs on (kept in the spawner state).")
     tunnel_port = Integer(0, help="Local port of the port-forward tunnel to this server (tunnel access).")
@@ -109,13 +107,14 @@ class FederatedKubeSpawner(KubeSpawner):
         self._hedge_standby: hedge.Standby | None = None
         self._attempt_began = 0.0  # when the attempt that produced the server began
         self._target_gpus: tuple[str | None, int] = (None, 0)  # GPU type and count on the current target
+        self._attempt_id = ""  # the attempt label of the pod being started (see attempts)
 
     # ---- federation ----------------------------------------------------------
     async def registry(self) -> ClusterRegistry:
         """The process's federation registry, started on first use."""
         registry = ClusterRegistry.shared(self.config)
         await registry.start()
-        await hedge.sweep_once(registry, self._namespace_of)  # races a stopped hub left behind
+        attempts.Sweeper.ensure(registry, self._namespace_of)  # pods of starts that did not finish
         return registry
 
     def _namespace_of(self, cluster: str) -> str:
@@ -124,6 +123,10 @@ class FederatedKubeSpawner(KubeSpawner):
     @property
     def member(self) -> MemberCluster:
         return ClusterRegistry.shared(self.config).members[self.cluster_name]
+
+    def _access(self) -> access.Access:
+        """How the hub reaches the server on the current cluster."""
+        return access.mode(self.member.access)
 
     @property
     def api(self) -> client.CoreV1Api:
@@ -259,7 +262,7 @@ class FederatedKubeSpawner(KubeSpawner):
         await KubeSpawner.load_user_options(self)
         self._profile_applied = True
         only = await self._settings_limit(registry, request)
-        await hedge.sweep(registry, self._namespace_of, self.pod_name)  # an interrupted race's pods
+        await attempts.sweep(registry, self._namespace_of, self.pod_name)  # an unfinished start's pods
         try:
             url = await self._start_somewhere(registry, snapshot, request, only)
         finally:
@@ -348,6 +351,7 @@ class FederatedKubeSpawner(KubeSpawner):
         for i, candidate in enumerate(candidates):
             baseline.restore(self, after_profile)
             self._use_cluster(candidate.cluster)
+            self._attempt_id = attempts.new_id()
             self._narrate(f"{candidate.reason} — starting there")
             try:
                 self._apply_target(registry, candidate, request.gpu_count)
@@ -371,15 +375,16 @@ class FederatedKubeSpawner(KubeSpawner):
         exposed = self.internal_ssl or self.services_enabled or bool(self.after_pod_created_hook)
         why = hedge.why_not_hedged(explicit_cluster=bool(request.cluster), candidates=len(candidates),
                                    storage=self.storage_pvc_ensure, exposed=exposed)
-        pair = None if why else hedge.hedge_pair(candidates, {c.cluster: ClusterRegistry.shared(
-            self.config).members[c.cluster].access for c in candidates})
+        members = ClusterRegistry.shared(self.config).members
+        pair = None if why else hedge.hedge_pair(
+            candidates, {c.cluster: access.mode(members[c.cluster].access).hedgeable for c in candidates})
         if pair is None:
             self._narrate(f"Not hedging this start: {why or 'no second cluster the hub reaches without an ingress'}")
         return pair
 
     def _apply_target(self, registry: ClusterRegistry, candidate, gpu_count: int) -> None:
         """Per-cluster settings on top of the profile's: GPU request, affinity, labels, hub URL."""
-        labels = {CLUSTER_LABEL: candidate.cluster}
+        labels = {CLUSTER_LABEL: candidate.cluster, attempts.ATTEMPT_LABEL: self._attempt_id}
         self._target_gpus = (candidate.gpu_type, gpu_count) if candidate.gpu_type else (None, 0)
         if candidate.gpu_type:
             try:
@@ -405,8 +410,7 @@ class FederatedKubeSpawner(KubeSpawner):
         hub_url = self.member.hub_url or registry.federation.public_hub_url
         if hub_url:
             self.hub_connect_url = hub_url
-        if self.member.access == "ingress":
-            self.services_enabled = True  # KubeSpawner creates the Service the Ingress targets
+        self._access().prepare(self)
 
     async def _attempt(self, registry: ClusterRegistry, candidate, deadline: float) -> str:
         """Start on one cluster; raise failover.Failover to move on."""
@@ -417,7 +421,9 @@ class FederatedKubeSpawner(KubeSpawner):
         self._last_event = earlier[-1]["metadata"]["uid"] if earlier else None
         if await registry.warm.take(self.cluster_name, *self._target_gpus):
             self._narrate(f"{self.cluster_name}: a warm {self._target_gpus[0]} slot is handed over to this server")
-        attempt = asyncio.ensure_future(KubeSpawner._start(self))
+        started = (self.cluster_name, self.pod_name)
+        attempts.ACTIVE.add(started)
+        attempt = asyncio.ensure_future(self._start_and_reach())
         watcher = asyncio.ensure_future(self._watch_attempt(registry))
         try:
             done, _ = await asyncio.wait({attempt, watcher}, timeout=max(deadline - time.monotonic(), 0.1),
@@ -427,10 +433,13 @@ class FederatedKubeSpawner(KubeSpawner):
             raise
         finally:
             watcher.cancel()
+            attempts.ACTIVE.discard(started)
         if attempt in done:
             exc = attempt.exception()
             if exc is None:
-                return await self._reachable_url(attempt.result())
+                return attempt.result()
+            if isinstance(exc, failover.Failover):
+                raise exc
             reason = failover.reason_for_exception(exc)
             if reason is None:
                 raise exc
@@ -440,6 +449,14 @@ class FederatedKubeSpawner(KubeSpawner):
         if watcher in done and not watcher.cancelled() and watcher.exception() is None:
             raise failover.Failover(watcher.result())
         raise failover.Failover("did not start in time")
+
+    async def _start_and_reach(self) -> str:
+        """KubeSpawner's start, then the access mode's URL once the server answers through it,
+        then the pod marked as kept: only a server the hub reaches counts as started."""
+        url = await self._access().url(self, await KubeSpawner._start(self))
+        await attempts.keep(ClusterRegistry.shared(self.config).api(self.cluster_name), self.namespace,
+                            self.pod_name)
+        return url
 
     async def _watch_attempt(self, registry: ClusterRegistry) -> str:
         """Return a reason as soon as the cluster shows the server will not start there."""
@@ -458,60 +475,24 @@ class FederatedKubeSpawner(KubeSpawner):
             await asyncio.sleep(0.05)
 
     async def _abandon_attempt(self) -> None:
-        """Delete what the failed attempt created on its cluster (best effort)."""
-        try:
-            await asyncio.wait_for(KubeSpawner.stop(self, now=True), 10)
-        except Exception as err:  # noqa: BLE001 - an unreachable cluster cannot be cleaned now
-            self.log.warning("could not clean up %s on %s: %s", self.pod_name, self.cluster_name, err)
-
-    async def _reachable_url(self, pod_url: str) -> str:
-        """The URL the proxy uses: the pod's own, the member's ingress, or a tunnel end."""
-        if self.member.access == "ingress":
-            return await self._expose_through_ingress()
-        if self.member.access != "tunnel":
-            return pod_url
-        tunnel = await self._open_tunnel()
-        self._narrate(f"{self.cluster_name}: reached through the apiserver (port-forward) at {tunnel.url}")
-        return tunnel.url
-
-    async def _expose_through_ingress(self) -> str:
-        pod = self.pod_reflector.pods[f"{self.namespace}/{self.pod_name}"]
-        owner = {"apiVersion": "v1", "kind": "Pod", "name": self.pod_name, "uid": pod["metadata"]["uid"],
-                 "blockOwnerDeletion": True}
-        settings = self.member.ingress
-        await ingress.apply_ingress(ClusterRegistry.shared(self.config).api(self.cluster_name),
-                                    ingress.ingress_manifest(
-                                        name=self.pod_name, namespace=self.namespace, settings=settings,
-                                        path=self._server_path(), service=self.pod_name,
-                                        port=self.port, labels=self._build_common_labels({}),
-                                        owner_reference=owner))
-        url = ingress.ingress_url(settings)
-        self._narrate(f"{self.cluster_name}: reached through its ingress at {url}")
-        return url
+        """Delete what the failed attempt created on its cluster; a cluster that does not answer
+        is not waited for: its pod is deleted when it answers again (see ``attempts``)."""
+        await self._access().close(self)
+        inventory = ClusterRegistry.shared(self.config).inventories[self.cluster_name]
+        if inventory.healthy:
+            try:
+                await asyncio.wait_for(KubeSpawner.stop(self, now=True), 10)
+                return
+            except Exception as err:  # noqa: BLE001 - cleaned up by the sweeper instead
+                self.log.warning("could not clean up %s on %s: %s", self.pod_name, self.cluster_name,
+                                 err or type(err).__name__)
+        attempts.abandon(self.cluster_name, self.namespace, self.pod_name, self._attempt_id)
+        self._narrate(f"{self.cluster_name}: its pod there is deleted as soon as the cluster answers again")
 
     def _server_path(self) -> str:
         """The server's URL path on the hub (what the proxy forwards)."""
         base = self.user.url if self.user.url.endswith("/") else self.user.url + "/"
         return base + (url_escape_path(self.name) + "/" if self.name else "")
-
-    async def _open_tunnel(self) -> PortForwardTunnel:
-        key = (self.cluster_name, self.namespace, self.pod_name)
-        tunnel = self._tunnels.get(key)
-        if tunnel is None or not tunnel.running:
-            tunnel = PortForwardTunnel(ClusterRegistry.shared(self.config).api(self.cluster_name),
-                                       self.namespace, self.pod_name, self.port, local_port=self.tunnel_port)
-            try:
-                self.tunnel_port = await tunnel.start()
-            except OSError:  # the saved port is taken: take another (the route is updated on start)
-                tunnel.local_port = 0
-                self.tunnel_port = await tunnel.start()
-            self._tunnels[key] = tunnel
-        return tunnel
-
-    async def _close_tunnel(self) -> None:
-        tunnel = self._tunnels.pop((self.cluster_name, self.namespace, self.pod_name), None)
-        if tunnel is not None:
-            await tunnel.stop()
 
     # ---- poll / stop ---------------------------------------------------------
     async def poll(self):
@@ -529,11 +510,8 @@ class FederatedKubeSpawner(KubeSpawner):
                              self.cluster_name)
             return None
         status = await super().poll()
-        if status is None and self.member.access == "tunnel":
-            try:
-                await self._open_tunnel()
-            except (TunnelError, OSError) as err:
-                self.log.warning("%s: could not reopen tunnel: %s", self._log_name, err)
+        if status is None:
+            await self._access().resume(self)
         return status
 
     async def stop(self, now=False):
@@ -542,7 +520,7 @@ class FederatedKubeSpawner(KubeSpawner):
         await self.registry()
         if self._hedge_standby is not None:  # stopped mid-race: the standby goes too
             await self._hedge_standby.delete()
-        await self._close_tunnel()
+        await self._access().close(self)
         await super().stop(now=now)
 
     async def delete_forever(self):

@@ -112,18 +112,25 @@ func nodeConditions(now time.Time) []corev1.NodeCondition {
 	}
 }
 
-// heartbeat renews each node's Lease and Ready condition, as the kubelet does.
+// heartbeat renews each node's Lease and posts its conditions, as the kubelet does. Each
+// call has its own deadline, so an apiserver that stops answering (paused, say) cannot
+// hold the loop: renewals resume on the first tick after it answers again, and a node
+// the controller marked Unknown meanwhile is posted Ready again (which lifts the
+// node.kubernetes.io/unreachable taints).
 func (a *Agent) heartbeat(ctx context.Context) {
-	ticker := time.NewTicker(time.Duration(a.cfg.HeartbeatEvery) * time.Second)
+	every := time.Duration(a.cfg.HeartbeatEvery) * time.Second
+	ticker := time.NewTicker(every)
 	defer ticker.Stop()
 	for {
 		for _, spec := range a.cfg.Nodes {
-			if err := a.renewLease(ctx, spec.Name); err != nil && ctx.Err() == nil {
+			call, cancel := context.WithTimeout(ctx, every)
+			if err := a.renewLease(call, spec.Name); err != nil && ctx.Err() == nil {
 				klog.ErrorS(err, "lease renewal failed", "node", spec.Name)
 			}
-			if err := a.touchNodeStatus(ctx, spec.Name); err != nil && ctx.Err() == nil {
+			if err := a.postNodeStatus(call, spec.Name); err != nil && ctx.Err() == nil {
 				klog.ErrorS(err, "node status heartbeat failed", "node", spec.Name)
 			}
+			cancel()
 		}
 		select {
 		case <-ctx.Done():
@@ -156,15 +163,38 @@ func (a *Agent) renewLease(ctx context.Context, node string) error {
 	return err
 }
 
-func (a *Agent) touchNodeStatus(ctx context.Context, name string) error {
+// postNodeStatus posts the node's conditions as the agent sees them (Ready, no pressure),
+// whatever the node controller wrote meanwhile.
+func (a *Agent) postNodeStatus(ctx context.Context, name string) error {
 	node, err := a.client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
 		return err
 	}
-	now := metav1.NewTime(time.Now())
-	for i := range node.Status.Conditions {
-		node.Status.Conditions[i].LastHeartbeatTime = now
-	}
+	node.Status.Conditions = refreshedConditions(node.Status.Conditions, time.Now())
 	_, err = a.client.CoreV1().Nodes().UpdateStatus(ctx, node, metav1.UpdateOptions{})
 	return err
+}
+
+// refreshedConditions is the agent's own conditions with a fresh heartbeat; a condition
+// whose status is unchanged keeps its transition time, one the node controller changed
+// (Ready=Unknown after missed heartbeats) transitions back now. Others are kept as they are.
+func refreshedConditions(existing []corev1.NodeCondition, now time.Time) []corev1.NodeCondition {
+	out := nodeConditions(now)
+	for i := range out {
+		for _, old := range existing {
+			if old.Type == out[i].Type && old.Status == out[i].Status && !old.LastTransitionTime.IsZero() {
+				out[i].LastTransitionTime = old.LastTransitionTime
+			}
+		}
+	}
+	for _, old := range existing {
+		known := false
+		for _, c := range out {
+			known = known || c.Type == old.Type
+		}
+		if !known {
+			out = append(out, old)
+		}
+	}
+	return out
 }

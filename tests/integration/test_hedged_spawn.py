@@ -12,7 +12,7 @@ import time
 import pytest
 from kubernetes_asyncio import client
 
-from fedspawner.spawner.hedge import HEDGE_LABEL, WON
+from fedspawner.spawner.attempts import ATTEMPT_LABEL, KEPT
 
 from .spawn_helpers import ensure_user, get_via_proxy, server_model, server_path, spawn, user_token
 from .test_spawner import api, clean_user, pods_everywhere, user_pods  # noqa: F401 - fixtures
@@ -65,7 +65,7 @@ async def test_slow_first_choice_loses_the_race(api, clean_user, sandbox, admin_
     assert model["state"]["cluster"] == cluster
     # Exactly one pod is left (only_pod): the loser was deleted. Its narration ("Ready first —
     # deleted the server on onprem") may come after the hub has closed the progress stream.
-    assert pod.metadata.labels[HEDGE_LABEL] == WON
+    assert pod.metadata.labels[ATTEMPT_LABEL] == KEPT
     status, _ = get_via_proxy(api, f"/user/{clean_user}/api", user_token(api, clean_user))
     assert status == 200
 
@@ -77,7 +77,7 @@ async def test_a_fast_race_keeps_exactly_one_server(api, clean_user, sandbox, ad
     assert model["state"]["cluster"] == cluster
     # (The last narration may come after the hub has closed the progress stream of a fast start.)
     assert all(m.startswith(f"{cluster}: ") for m in model["progress"] if "Ready first" in m), model["progress"]
-    assert pod.metadata.labels[HEDGE_LABEL] == WON
+    assert pod.metadata.labels[ATTEMPT_LABEL] == KEPT
 
 
 async def test_a_full_first_choice_fails_over_inside_the_race(api, clean_user, sandbox, admin_api):  # noqa: F811

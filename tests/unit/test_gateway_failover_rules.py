@@ -44,7 +44,7 @@ def test_waiting_for_volumes_is_not_stuck():
 def test_taints_and_image_pulls():
     tainted = objects([pod("a", "Pending", index=0, node=None,
                            unschedulable="0/1 nodes are available: 1 node(s) had untolerated taint {x: y}.")])
-    assert stuck_reason(tainted, []) == "its GPU nodes are tainted and the job does not tolerate them"
+    assert stuck_reason(tainted, []) == "its nodes carry taints the job does not tolerate (x)"
     for waiting in ("ImagePullBackOff", "ErrImagePull", "InvalidImageName"):
         pulling = objects([pod("a", "Pending", index=0, waiting=waiting), pod("b", index=1)])
         assert stuck_reason(pulling, []) == "the job's image cannot be pulled there"

@@ -26,10 +26,10 @@ def test_why_not_hedged_names_the_first_obstacle():
 def test_pair_is_the_best_two_skipping_ingress_clusters():
     a, b, c = cand("a"), cand("b"), cand("c")
     assert hedge.hedge_pair([a, b, c], {}) == (a, b)
-    assert hedge.hedge_pair([a, b, c], {"b": "ingress", "c": "tunnel"}) == (a, c)
-    assert hedge.hedge_pair([a, b], {"a": "ingress"}) is None
+    assert hedge.hedge_pair([a, b, c], {"b": False, "c": True}) == (a, c)
+    assert hedge.hedge_pair([a, b], {"a": False}) is None
     assert hedge.hedge_pair([a], {}) is None
-    assert hedge.hedge_pair([a, b], {"b": "ingress"}) is None
+    assert hedge.hedge_pair([a, b], {"b": False}) is None
 
 
 def pod(phase="Pending", ready=False, ip="127.1.0.5", waiting=None, deleting=False, uid="u1"):
@@ -56,19 +56,3 @@ def test_pod_outcome():
     state, reason = hedge.pod_outcome(pod(), [full])
     assert state == hedge.FAILED and "nvidia.com/gpu" in reason
     assert hedge.pod_outcome(pod(), [{"reason": "Scheduled", "message": "ok"}])[0] == hedge.PENDING
-
-
-def labelled(name, value, deleting=False):
-    meta = {"name": name, "labels": {hedge.HEDGE_LABEL: value}}
-    if deleting:
-        meta["deletionTimestamp"] = "x"
-    return {"metadata": meta}
-
-
-def test_leftovers_are_unfinished_races_no_one_runs():
-    pods = [labelled("jupyter-a", hedge.WON), labelled("jupyter-b", "r1"), labelled("jupyter-c", "r2"),
-            labelled("jupyter-d", "r3", deleting=True), {"metadata": {"name": "jupyter-e", "labels": {}}}]
-    assert hedge.leftovers(pods, set(), "onprem") == ["jupyter-b", "jupyter-c"]
-    assert hedge.leftovers(pods, {("onprem", "jupyter-b")}, "onprem") == ["jupyter-c"]
-    assert hedge.leftovers(pods, {("burst", "jupyter-b")}, "onprem") == ["jupyter-b", "jupyter-c"]
-    assert hedge.leftovers(pods, set(), "onprem", pod_name="jupyter-c") == ["jupyter-c"]

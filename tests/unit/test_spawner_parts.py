@@ -12,7 +12,7 @@ from fedspawner.federation.model import ClusterSnapshot, GpuAvailability, Invent
 from fedspawner.federation import failover
 from fedspawner.spawner import baseline, options
 from fedspawner.spawner.availability import availability
-from fedspawner.spawner.ingress import ingress_manifest
+from fedspawner.spawner.access.ingress import ingress_manifest
 from fedspawner.spawner.spawner import and_node_selector_terms
 
 
@@ -89,8 +89,8 @@ def test_placement_request_carries_locality_and_preferences():
 @pytest.mark.parametrize("event,expected", [
     ({"reason": "FailedScheduling", "message": "0/5 nodes are available: 5 Insufficient nvidia.com/gpu."},
      "no node has enough nvidia.com/gpu free now"),
-    ({"reason": "FailedScheduling", "message": "0/3 nodes are available: 1 node(s) had untolerated taint"},
-     "its GPU nodes are tainted"),
+    ({"reason": "FailedScheduling", "message": "0/3 nodes are available: 1 node(s) had untolerated taint "
+                                               "{nvidia.com/gpu: present}"}, "its GPU nodes are tainted"),
     ({"reason": "FailedScheduling", "message": "0/3 nodes are available: pod has unbound immediate "
                                                "PersistentVolumeClaims."}, None),
     ({"reason": "Failed", "message": 'Failed to pull image "x": ErrImagePull: not found'},

@@ -1,4 +1,4 @@
-"""Reaching a server through the member cluster's ingress (``access: ingress``).
+"""``access: ingress``: the proxy reaches the server through the member cluster's ingress.
 
 KubeSpawner creates a Service for the pod (``services_enabled``); this adds an Ingress
 routing ``https://<host>/user/<name>/...`` to it, owned by the pod so that Kubernetes
@@ -10,7 +10,10 @@ from __future__ import annotations
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client.rest import ApiException
 
-from ..federation.config import IngressSettings
+from ...federation.config import IngressSettings
+from ...federation.model import ACCESS_INGRESS
+from ...federation.registry import ClusterRegistry
+from .base import Access
 
 
 def ingress_manifest(*, name: str, namespace: str, settings: IngressSettings, path: str, service: str,
@@ -43,3 +46,26 @@ async def apply_ingress(api: client.ApiClient, manifest: dict) -> None:
         if err.status != 409:
             raise
         await networking.replace_namespaced_ingress(meta["name"], meta["namespace"], manifest)
+
+
+class Ingress(Access):
+    """A Service and an Ingress per server, made on the server's cluster."""
+
+    name = ACCESS_INGRESS
+    hedgeable = False
+
+    def prepare(self, spawner) -> None:
+        spawner.services_enabled = True  # KubeSpawner creates the Service the Ingress targets
+
+    async def url(self, spawner, pod_url: str) -> str:
+        pod = spawner.pod_reflector.pods[f"{spawner.namespace}/{spawner.pod_name}"]
+        owner = {"apiVersion": "v1", "kind": "Pod", "name": spawner.pod_name, "uid": pod["metadata"]["uid"],
+                 "blockOwnerDeletion": True}
+        settings = spawner.member.ingress
+        await apply_ingress(ClusterRegistry.shared(spawner.config).api(spawner.cluster_name), ingress_manifest(
+            name=spawner.pod_name, namespace=spawner.namespace, settings=settings, path=spawner._server_path(),
+            service=spawner.pod_name, port=spawner.port, labels=spawner._build_common_labels({}),
+            owner_reference=owner))
+        url = ingress_url(settings)
+        spawner._narrate(f"{spawner.cluster_name}: reached through its ingress at {url}")
+        return url

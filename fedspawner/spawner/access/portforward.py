@@ -1,10 +1,11 @@
-"""Reach a server on another cluster through that cluster's apiserver (port-forward).
+"""A local port forwarding to a pod through its cluster's apiserver (port-forward).
 
 ``PortForwardTunnel`` listens on a loopback port in the hub process; every TCP
 connection to it becomes one port-forward stream to the pod (the apiserver's
 ``pods/portforward`` subresource over WebSocket, channel protocol ``v4.channel.k8s.io``).
-It needs only namespace-scoped rights and no ingress controller. The proxy routes the
-user's server to ``http://127.0.0.1:<local port>``.
+It needs only namespace-scoped rights and no ingress controller. ``probe`` asks the
+server once, quietly, whether it answers yet (the tunnel access mode waits on it before
+the proxy is pointed at the tunnel).
 """
 
 from __future__ import annotations
@@ -58,10 +59,32 @@ class PortForwardTunnel:
     def running(self) -> bool:
         return self._server is not None
 
-    async def check(self, timeout: float = 5.0) -> None:
-        """Open one stream to the pod and close it; raise TunnelError if that fails."""
-        ws = await asyncio.wait_for(self._connect(), timeout)
-        await ws.close()
+    async def probe(self, path: str, timeout: float = 5.0) -> bool:
+        """Send one HTTP request for ``path`` through a new stream: True when the server
+        answers (any status), False when nothing listens on the port yet. Raises TunnelError
+        or asyncio.TimeoutError when the apiserver refuses or does not answer in ``timeout``."""
+        return await asyncio.wait_for(self._probe(path), timeout)
+
+    async def _probe(self, path: str) -> bool:
+        ws = await self._connect()
+        try:
+            request = f"GET {path} HTTP/1.1\r\nHost: {self.local_host}\r\nConnection: close\r\n\r\n"
+            await ws.send_bytes(struct.pack("B", DATA) + request.encode())
+            async for msg in ws:
+                if msg.type != aiohttp.WSMsgType.BINARY or len(msg.data) < 2:
+                    continue
+                if msg.data[0] == DATA:
+                    return msg.data[1:].startswith(b"HTTP/")
+                if msg.data[0] == ERROR:  # e.g. "connection refused": the server is not listening yet
+                    log.debug("port-forward probe %s/%s:%s: %s", self.namespace, self.pod, self.port,
+                              msg.data[1:].decode(errors="replace"))
+                    return False
+            return False
+        except (aiohttp.ClientError, ConnectionError) as err:  # the stream was closed on a refused port
+            log.debug("port-forward probe %s/%s:%s closed: %s", self.namespace, self.pod, self.port, err)
+            return False
+        finally:
+            await ws.close()
 
     async def _connect(self) -> aiohttp.ClientWebSocketResponse:
         cfg = self.api.configuration
