@@ -153,7 +153,7 @@ def _build_group(group: str, wanted: list[Operator], out: Path, log) -> None:
             _copy_manifests(op, Path(records[op.module]["Dir"]), manifests)
         for op in wanted:
             started = time.monotonic()
-            log(f"building the {op.name} operator ({op.module} {op.version}) into {out} (first run only)")
+            log(f"building {op.name} ({op.module} {op.version}) into {out} (first run only)")
             partial = out / (op.binary + ".partial")
             _run(["nice", "-n", str(NICE), _go(), "build", "-ldflags=-s -w", "-o", str(partial), op.import_path],
                  work, f"building the {op.name} operator {op.version}")

@@ -62,6 +62,18 @@ def private_etc_argv(argv: list[str], scratch: Path, cert_dir: Path) -> list[str
             str(scratch), str(cert_dir), *argv]
 
 
+def spark_submit_env(c: ClusterLayout) -> dict[str, str]:
+    """What the Spark operator's spark-submit needs: the cluster's apiserver as the in-cluster
+    address, and ``SPARK_HOME`` from the workload environment's PySpark when it is installed."""
+    from ..workload import workload_env_dir
+
+    env = {"KUBERNETES_SERVICE_HOST": LOOPBACK, "KUBERNETES_SERVICE_PORT": str(c.ports["apiserver"])}
+    for pyspark in workload_env_dir().glob("lib/python*/site-packages/pyspark"):
+        if (pyspark / "bin" / "spark-submit").exists():
+            env["SPARK_HOME"] = str(pyspark)
+    return env
+
+
 def prepare(c: ClusterLayout, build: OperatorBuild, neighbours: tuple[str, ...]) -> tuple[list[str], dict[str, str]]:
     """Write the operator's certificate and configuration; return its argv and environment."""
     op = build.operator
@@ -72,7 +84,7 @@ def prepare(c: ClusterLayout, build: OperatorBuild, neighbours: tuple[str, ...])
     env = dict(os.environ, KUBECONFIG=str(c.admin_kubeconfig), TMPDIR=str(tmp), POD_NAMESPACE=op.namespace)
     config = render_config(op.name, c.ports, certs, neighbours)
     if config is None:
-        return [str(build.binary), *spark_operator_args(c.ports)], env
+        return [str(build.binary), *spark_operator_args(c.ports)], {**env, **spark_submit_env(c)}
     if op.name == "trainer":  # its certificate directory is fixed below TMPDIR
         serving = tmp / "k8s-webhook-server" / "serving-certs"
         serving.mkdir(parents=True, exist_ok=True)
