@@ -67,7 +67,8 @@ def spark_submit_env(c: ClusterLayout) -> dict[str, str]:
     address, and ``SPARK_HOME`` from the workload environment's PySpark when it is installed."""
     from ..workload import workload_env_dir
 
-    env = {"KUBERNETES_SERVICE_HOST": LOOPBACK, "KUBERNETES_SERVICE_PORT": str(c.ports["apiserver"])}
+    env = {"KUBERNETES_SERVICE_HOST": LOOPBACK, "KUBERNETES_SERVICE_PORT": str(c.ports["apiserver"]),
+           "SPARK_LOCAL_IP": LOOPBACK}  # else spark-submit binds to the machine's interface address
     for pyspark in workload_env_dir().glob("lib/python*/site-packages/pyspark"):
         if (pyspark / "bin" / "spark-submit").exists():
             env["SPARK_HOME"] = str(pyspark)
