@@ -149,6 +149,16 @@ async def test_a_trainjob_becomes_a_jobset_and_jobs(operators_sandbox):
             return found.items if len(found.items) == 2 else None
 
         await until(pods, "the Jobs to create two pods")
+
+        async def settled():  # running the ranks is issue 15 §3; this only reports how far they get
+            found = await core.list_namespaced_pod(NS, label_selector=f"jobset.sigs.k8s.io/jobset-name={name}")
+            phases = [(p.spec.node_name, p.status.phase) for p in found.items]
+            return phases if all(ph != "Pending" for _, ph in phases) else None
+
+        try:
+            print("TrainJob pods:", await until(settled, "the ranks to leave Pending", timeout=60))
+        except AssertionError as err:
+            print("TrainJob pods:", err)
         await objs.delete_namespaced_custom_object(*TRAINER, NS, "trainjobs", name)
 
 
