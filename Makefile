@@ -21,7 +21,7 @@ LAB_CACHED := $(CACHE)/labextension-$(LAB_HASH)
 LAB_BUILT := $(LAB_OUT)/.built-$(LAB_HASH)
 LAB_LINK := $(VENV)/share/jupyter/labextensions/fedspawner-lab
 
-.PHONY: demo test setup sandbox-binaries helm browser clean labextension lab-test
+.PHONY: demo test setup sandbox-binaries sandbox-operators helm browser clean labextension lab-test
 
 $(INSTALLED): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,11 @@ $(INSTALLED): pyproject.toml
 sandbox-binaries: $(INSTALLED)
 	$(BIN)/fedspawner sandbox build --workload
 	$(BIN)/python -c "from fedspawner.demo.tools import ensure_chp; ensure_chp()"
+
+# JobSet, Kubeflow Trainer, Kueue and the Spark operator from the Go module proxy (cached by
+# version): topologies with `operators:` run them; the tests start one (cold: minutes).
+sandbox-operators: $(INSTALLED)
+	$(BIN)/fedspawner sandbox build --operators
 
 # helm from the Go module proxy (cached), for validating and deploying helm-values/.
 helm: $(INSTALLED)
@@ -77,7 +82,7 @@ setup: $(INSTALLED) labextension sandbox-binaries helm
 demo: setup
 	$(BIN)/fedspawner demo
 
-test: setup browser lab-test
+test: setup browser lab-test sandbox-operators
 	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(BIN)/python -m pytest
 
 clean:

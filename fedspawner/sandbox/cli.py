@@ -8,6 +8,9 @@ from pathlib import Path
 
 from .binaries import ensure_binaries
 from .manager import Sandbox
+from .operators.build import ensure_operators
+from .operators.catalog import OPERATORS
+from .topology import PORTS_PER_CLUSTER
 from .workload import ensure_workload_env
 
 
@@ -21,7 +24,8 @@ def register(subparsers) -> None:
     up = verbs.add_parser("up", help="start the clusters")
     up.add_argument("--clusters", type=int, default=None, help="start only the topology's first N clusters")
     up.add_argument("--topology", type=Path, default=None, help="topology YAML (default: the built-in federation)")
-    up.add_argument("--base-port", type=int, default=None, help="first loopback port (10 per cluster)")
+    up.add_argument("--base-port", type=int, default=None,
+                    help=f"first loopback port ({PORTS_PER_CLUSTER} per cluster)")
     verbs.add_parser("down", help="stop every sandbox process and remove its data")
     status = verbs.add_parser("status", help="show each cluster's health")
     status.add_argument("--json", action="store_true", help="machine-readable output")
@@ -29,6 +33,9 @@ def register(subparsers) -> None:
     build = verbs.add_parser("build", help="build the sandbox binaries now (up builds them when missing)")
     build.add_argument("--workload", action="store_true",
                        help="also install the PyTorch + PySpark environment that job images run in (~3 GB)")
+    build.add_argument("--operators", action="store_true",
+                       help="also build every operator a topology may run (JobSet, Trainer, Kueue, the Spark "
+                            "operator; minutes on a cold cache)")
     parser.set_defaults(run=run)
 
 
@@ -44,6 +51,9 @@ def run(args: argparse.Namespace) -> int:
     if args.verb == "build":
         bins = ensure_binaries()
         print(f"sandbox binaries ready: {bins.kubebin}, {bins.kwok}, {bins.bindshim}")
+        if args.operators:
+            for name, op in ensure_operators(list(OPERATORS)).items():
+                print(f"operator {name} ready: {op.binary}")
         if args.workload:
             print(f"workload environment ready: {ensure_workload_env()}")
         return 0

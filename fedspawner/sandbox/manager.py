@@ -24,8 +24,10 @@ from . import components, kubeconfig, processes
 from .binaries import Binaries, ensure_binaries
 from .bootstrap import bootstrap_cluster
 from .components import ClusterLayout
+from .operators.build import ensure_operators
+from .operators.lifecycle import OperatorError, start_operators
 from .pki import create_cluster_pki
-from .topology import Topology, load_topology
+from .topology import PORTS_PER_CLUSTER, Topology, load_topology
 
 STATE_FILE = "sandbox.json"
 TOPOLOGY_COPY = "topology.yaml"
@@ -123,6 +125,7 @@ class Sandbox:
             self._clean(state)
         self._check_ports(topology)
         bins = ensure_binaries(self.log)
+        op_builds = ensure_operators(sorted({n for c in topology.clusters for n in c.operators}), self.log)
         started = time.monotonic()
         self.dir.mkdir(parents=True, exist_ok=True)
         # The sandbox keeps the file it was started from, so editing it later changes nothing here.
@@ -131,7 +134,7 @@ class Sandbox:
                  "processes": [], "clusters": [], "ready": False}
         self._write_state(state)
         try:
-            self._start(topology, bins, state)
+            self._start(topology, bins, state, op_builds)
         except BaseException:
             self.log("start-up failed; stopping what was started")
             self._clean(self.read_state() or state)
@@ -151,15 +154,18 @@ class Sandbox:
                         raise SandboxError(
                             f"port {port} on {components.LOOPBACK} (cluster {cluster.name}, {component}) is "
                             "already in use by another process. Stop that process, or move the sandbox with "
-                            "--base-port (or base_port in the topology); each cluster uses 10 ports from it."
+                            "--base-port (or base_port in the topology); each cluster uses "
+                            f"{PORTS_PER_CLUSTER} ports from it."
                         ) from None
 
     def _spawn(self, state: dict, c: ClusterLayout, component: str, argv: list[str]) -> None:
-        rec = processes.start(c.spec.name, component, argv, c.log(component), self.dir)
+        self._record(state, processes.start(c.spec.name, component, argv, c.log(component), self.dir))
+
+    def _record(self, state: dict, rec: processes.ProcessRecord) -> None:
         state["processes"].append(rec.to_json())
         self._write_state(state)
 
-    def _start(self, topology: Topology, bins: Binaries, state: dict) -> None:
+    def _start(self, topology: Topology, bins: Binaries, state: dict, op_builds: dict) -> None:
         cls = components.layouts(topology, self.dir)
         for c in cls:
             create_cluster_pki(c.pki.dir, c.spec.name)
@@ -181,13 +187,18 @@ class Sandbox:
         for c in cls:
             self._wait_healthy(state, c, "kube-scheduler", c.ports["scheduler"], "/healthz")
             self._wait_healthy(state, c, "kube-controller-manager", c.ports["controller-manager"], "/healthz")
+        try:
+            start_operators(cls, op_builds, self.dir, lambda rec: self._record(state, rec), self.log)
+        except OperatorError as err:
+            raise SandboxError(str(err)) from None
         kubeconfig.write(self.kubeconfig, kubeconfig.federation_kubeconfig([
             {"name": c.spec.name, "server": c.server, "ca": c.pki.cert("ca"), "admin_cert": c.pki.cert("admin"),
              "admin_key": c.pki.key("admin"), "tokens": token, "namespace": topology.namespace}
             for c, token in zip(cls, tokens)]))
         state["clusters"] = [{"name": c.spec.name, "display_name": c.spec.display_name, "site": c.spec.site,
                               "owner": c.spec.owner, "server": c.server, "ports": c.ports,
-                              "pod_ip_prefix": c.pod_ip_prefix, "inventory_reader": c.spec.inventory_reader}
+                              "pod_ip_prefix": c.pod_ip_prefix, "inventory_reader": c.spec.inventory_reader,
+                              "operators": list(c.spec.operators)}
                              for c in cls]
         state["namespace"] = topology.namespace
         state["kubeconfig"] = str(self.kubeconfig)

@@ -105,3 +105,16 @@ def create_cluster_pki(directory: Path, cluster: str) -> ClusterPKI:
     pki.sa_public.write_bytes(sa_key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
     return pki
+
+
+def issue_serving_cert(pki: ClusterPKI, common_name: str, cert_path: Path, key_path: Path) -> None:
+    """A serving certificate for 127.0.0.1 signed by the cluster's CA, for a local process
+    (e.g. an operator's webhook server) that the apiserver calls by URL."""
+    ca_key = serialization.load_pem_private_key(pki.key("ca").read_bytes(), password=None)
+    ca_cert = x509.load_pem_x509_certificate(pki.cert("ca").read_bytes())
+    key = _key()
+    cert = _issue(_name(common_name), key, ca_cert.subject, ca_key, server_ips=("127.0.0.1",),
+                  server_dns=("localhost",))
+    cert_path.parent.mkdir(parents=True, exist_ok=True)
+    _write_key(key, key_path)
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))

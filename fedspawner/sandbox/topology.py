@@ -16,11 +16,12 @@ import yaml
 
 from ..errors import UserError
 from ..federation.quantity import QuantityError, parse_quantity
+from .operators.catalog import OPERATORS, operator_ports
 
 NAME_RE = re.compile(r"^[a-z]([-a-z0-9]{0,30}[a-z0-9])?$")
 RUNTIMES = ("agent", "kwok")
 TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
-PORTS_PER_CLUSTER = 10
+PORTS_PER_CLUSTER = 20  # 6 for the control plane and node agent, the rest for operators
 MAX_AGENT_NODES = 200
 
 
@@ -65,6 +66,7 @@ class ClusterSpec:
     node_groups: tuple[NodeGroup, ...]
     quota: dict[str, str]
     inventory_reader: bool = False  # grant a read-only, cluster-wide node/pod watcher credential
+    operators: tuple[str, ...] = ()  # operators run beside the control plane (see sandbox.operators)
 
     def nodes(self, runtime: str) -> list[tuple[str, NodeGroup]]:
         return [(n, g) for g in self.node_groups if g.runtime == runtime for n in g.node_names()]
@@ -115,7 +117,8 @@ class Topology:
         """Loopback ports of the index-th cluster's components."""
         base = self.base_port + PORTS_PER_CLUSTER * index
         names = ("apiserver", "etcd", "etcd-peer", "scheduler", "controller-manager", "agent")
-        return {name: base + i for i, name in enumerate(names)}
+        return {**{name: base + i for i, name in enumerate(names)},
+                **operator_ports(self.clusters[index].operators, base)}
 
 
 def load_topology(path: str | Path, clusters: int | None = None, base_port: int | None = None) -> Topology:
@@ -165,7 +168,8 @@ def parse_topology(raw: object, source: str = "<memory>") -> Topology:
 
 def _cluster(raw: object, where: str) -> ClusterSpec:
     doc = _mapping(raw, where)
-    _known(doc, where, {"name", "display_name", "site", "owner", "node_groups", "quota", "inventory_reader"})
+    _known(doc, where, {"name", "display_name", "site", "owner", "node_groups", "quota", "inventory_reader",
+                        "operators"})
     name = _name(doc.get("name"), f"{where}.name")
     groups = tuple(_group(g, f"{where}.node_groups[{i}]")
                    for i, g in enumerate(_list(doc.get("node_groups"), f"{where}.node_groups")))
@@ -187,7 +191,23 @@ def _cluster(raw: object, where: str) -> ClusterSpec:
         node_groups=groups,
         quota=_quantities(doc.get("quota", {}), f"{where}.quota"),
         inventory_reader=_bool(doc.get("inventory_reader", False), f"{where}.inventory_reader"),
+        operators=_operators(doc.get("operators", []), f"{where}.operators"),
     )
+
+
+def _operators(raw: object, where: str) -> tuple[str, ...]:
+    names = _list(raw, where)
+    for i, name in enumerate(names):
+        if name not in OPERATORS:
+            raise TopologyError(f"{where}[{i}]: unknown operator {name!r}; choose from {', '.join(OPERATORS)}")
+        if names.count(name) > 1:
+            raise TopologyError(f"{where}: {name!r} is listed twice")
+    for name in names:
+        missing = [dep for dep in OPERATORS[name].requires if dep not in names]
+        if missing:
+            raise TopologyError(f"{where}: {name} needs {' and '.join(missing)} on the same cluster; "
+                                "add it to the list")
+    return tuple(names)
 
 
 def _group(raw: object, where: str) -> NodeGroup:

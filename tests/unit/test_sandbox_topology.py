@@ -11,7 +11,7 @@ import yaml
 
 from fedspawner.sandbox import components
 from fedspawner.sandbox.binaries import Binaries, sources_dir
-from fedspawner.sandbox.topology import TopologyError, load_topology, parse_topology
+from fedspawner.sandbox.topology import PORTS_PER_CLUSTER, TopologyError, load_topology, parse_topology
 
 DEFAULT = sources_dir() / "topologies" / "default.yaml"
 SCALE = sources_dir() / "topologies" / "scale.yaml"
@@ -44,7 +44,7 @@ def test_scale_topology_has_a_thousand_simulated_nodes():
 def test_clusters_option_and_base_port():
     topo = load_topology(DEFAULT, clusters=2, base_port=20000)
     assert [c.name for c in topo.clusters] == ["onprem", "regional"]
-    assert topo.ports(1)["apiserver"] == 20010
+    assert topo.ports(1)["apiserver"] == 20000 + PORTS_PER_CLUSTER
     with pytest.raises(TopologyError, match="--clusters 4: .* defines 3 cluster"):
         load_topology(DEFAULT, clusters=4)
 
