@@ -77,12 +77,16 @@ labextension: $(LAB_BUILT)
 lab-test: $(LAB)/node_modules/.installed-$(LAB_LOCK_HASH)
 	cd $(LAB) && npx jest --silent
 
-setup: $(INSTALLED) labextension sandbox-binaries helm
+# The builds are independent: run side by side, so the Go builds overlap the downloads.
+setup: $(INSTALLED)
+	$(MAKE) --no-print-directory -j4 labextension sandbox-binaries helm
 
 demo: setup
 	$(BIN)/fedspawner demo
 
-test: setup browser lab-test sandbox-operators
+test: $(INSTALLED)
+	$(MAKE) --no-print-directory -j5 labextension sandbox-binaries helm sandbox-operators browser
+	$(MAKE) --no-print-directory lab-test
 	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(BIN)/python -m pytest
 
 clean:
