@@ -25,7 +25,7 @@ from contextlib import asynccontextmanager
 from functools import partial
 
 from ..federation.registry import ClusterRegistry
-from ..federation.watch import ResourceWatch, WatchForbidden
+from ..federation.watch import ResourceWatch
 from ..jobs.labels import LABEL_JOB_ID, LABEL_MANAGED_BY, LABEL_OWNER, MANAGED_BY, owner_label_value
 from . import kube
 from .model import JobObjects, labels
@@ -86,6 +86,7 @@ class JobIndex:
         self._started: dict[str, asyncio.Event] = defaultdict(asyncio.Event)
         self._tasks: list[asyncio.Task] = []
         self._health: tuple = ()
+        self._discovery_errors: dict[str, str] = {}
         self.views = JobViews()
 
     # ---- running -------------------------------------------------------------------------------
@@ -116,9 +117,14 @@ class JobIndex:
         while True:
             try:
                 await self.store.discovery.served(cluster)
+                self._discovery_errors.pop(cluster, None)
                 return
             except Exception as err:  # noqa: BLE001 - unreachable for now: try again later
-                log.debug("%s: discovery for the jobs index failed (%s); retrying in %.0fs", cluster, err, delay)
+                why = f"its API discovery failed ({type(err).__name__}: {err})" if str(err) else \
+                    f"its API discovery failed ({type(err).__name__})"
+                if cluster not in self._discovery_errors:
+                    log.warning("%s: %s; the jobs index retries until it answers", cluster, why)
+                self._discovery_errors[cluster] = why
             await asyncio.sleep(delay)
             delay = min(delay * 2, 30.0)
 
@@ -126,13 +132,13 @@ class JobIndex:
         await self._discovered(cluster)
         api, namespace = self.registry.api(cluster), self.store.namespace(cluster)
         events = ResourceWatch(kube.lister(api, kube.EVENTS, namespace), field_selector="reason=FailedCreate",
-                               name=f"{cluster}/events/index", transform=_slim)
+                               name=f"{cluster}/events/index", transform=_slim, forbidden_is_empty=False)
         events.on_change = partial(self._on_event, cluster)
         self.watches[cluster], self.events[cluster] = [], events
-        running = [asyncio.create_task(self._run(events))]
+        running = [asyncio.create_task(events.run())]
         try:
             while True:  # workloads an operator installed later get their watch at the next discovery
-                running += [asyncio.create_task(self._run(w)) for w in await self._new_watches(cluster)]
+                running += [asyncio.create_task(w.run()) for w in await self._new_watches(cluster)]
                 self._started[cluster].set()
                 await asyncio.sleep(self.store.discovery.ttl)
         finally:
@@ -152,21 +158,11 @@ class JobIndex:
                 continue
             watch = ResourceWatch(kube.lister(api, resource, namespace, metadata_only=resource is kube.CONFIGMAPS),
                                   label_selector=selector, name=f"{cluster}/{resource.plural}/index",
-                                  transform=_slim)
+                                  transform=_slim, forbidden_is_empty=resource in kube.CUSTOM)
             watch.on_change = partial(self._on_change, cluster, resource, watch)
             self.watches[cluster].append((resource, watch))
             added.append(watch)
         return added
-
-    @staticmethod
-    async def _run(watch: ResourceWatch) -> None:
-        """Run one watch; one the credential may not make lists nothing (rather than never syncing)."""
-        try:
-            await watch.run()
-        except WatchForbidden as err:
-            log.warning("the jobs index cannot watch %s", err)
-            watch.objects = {}
-            watch.synced.set()
 
     # ---- keeping the index ---------------------------------------------------------------------
     def _on_change(self, cluster: str, resource: kube.Resource, watch: ResourceWatch, kind: str, obj: dict) -> None:
@@ -262,6 +258,21 @@ class JobIndex:
             return False
         return True
 
+    def sync_problem(self, cluster: str) -> str:
+        """Why ``cluster``'s jobs are not listed yet, for people: what keeps its watches from listing
+        (they retry by themselves), else "still listing its jobs"."""
+        errors = [f"{watch.name.split('/')[1]}: {watch.error}" for watch in self._cluster_watches(cluster)
+                  if watch.error and not watch.synced.is_set()]
+        if cluster in self._discovery_errors:
+            errors.insert(0, self._discovery_errors[cluster])
+        if errors:
+            return f"cannot list its jobs ({'; '.join(errors)}); retrying"
+        return "still listing its jobs"
+
+    def _cluster_watches(self, cluster: str) -> list[ResourceWatch]:
+        events = self.events.get(cluster)
+        return [w for _, w in self.watches.get(cluster, [])] + ([events] if events else [])
+
     def synced(self, cluster: str) -> bool:
         """Whether every watch of ``cluster`` has listed at least once."""
         watches = self.watches.get(cluster)
@@ -346,7 +357,7 @@ class JobIndex:
         by_id: dict[str, list[JobObjects]] = defaultdict(list)
         for cluster in clusters:
             if not self.synced(cluster):
-                skipped.append({"cluster": cluster, "reason": "still listing its jobs"})
+                skipped.append({"cluster": cluster, "reason": self.sync_problem(cluster)})
                 continue
             namespace = self.store.namespace(cluster)
             for job_id, objects in self._jobs.get(cluster, {}).items():
