@@ -217,6 +217,7 @@ class Gateway:
         for name, value, low in (("rank", rank, 0), ("tail", tail, 1)):
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < low):
                 raise GatewayError(f"{name} must be a whole number of at least {low}, not {value!r}.")
+
         def request_for(lines: int | None, following: bool) -> transport.Request:
             params = {"rank": rank, "tail": lines, "follow": "1" if following else None, "container": container}
             return self.request("GET", self._job_path(job_id, "logs"), params=params,

@@ -22,6 +22,9 @@ from fedspawner.sandbox.federation import member_clusters
 from .conftest import api_client
 from .kube_helpers import unique
 
+#: What ``from .credentials_fixtures import *`` brings: the fixture.
+__all__ = ["grants"]
+
 
 @dataclass
 class Grants:

@@ -15,7 +15,8 @@ from fedspawner.jobs.labels import LABEL_JOB_ID, LABEL_MANAGED_BY, LABEL_OWNER, 
 from fedspawner.spawner.reflectors import ClusterPodReflector
 
 from .conftest import api_client
-from .credentials_fixtures import grants, registry_for, until  # noqa: F401 - the fixture
+from .credentials_fixtures import registry_for, until
+from .credentials_fixtures import *  # noqa: F401,F403 - the fixture
 from .kube_helpers import pod_manifest, unique
 
 pytestmark = pytest.mark.sandbox
@@ -105,4 +106,3 @@ async def test_the_pod_reflector_watches_again_after_a_long_revocation(grants, s
         finally:
             await reflector.stop()
         assert not reflector.watch_task
-
