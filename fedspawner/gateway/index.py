@@ -13,6 +13,11 @@ everyone's jobs) at once, and tells the listeners (the failover queue) which job
 changed; a relist or a change of a cluster's health wakes everyone. So a client learns
 of a pod's new phase within milliseconds, and a change to one user's job never wakes
 another user.
+
+A cluster's watches never give up (see ``federation.watch``): until each has listed
+once, lists leave the cluster out with the reason (``sync_problem``: still listing, or
+what keeps it from listing, such as a 403 while the hub's RoleBinding is away), and it
+joins by itself once the cause is gone.
 """
 
 from __future__ import annotations
