@@ -85,6 +85,8 @@ class JobIndex:
         self.watches: dict[str, list[tuple[kube.Resource, ResourceWatch]]] = {}
         self.events: dict[str, ResourceWatch] = {}
         self._jobs: dict[str, dict[str, dict[tuple[str, str], dict]]] = defaultdict(dict)
+        #: Each job copy as ``jobs`` hands it out, with its owner labels; rebuilt after it changed.
+        self._built: dict[str, dict[str, tuple[JobObjects, frozenset[str]]]] = defaultdict(dict)
         self._follows: dict[tuple[str, str], set[JobFollow]] = defaultdict(set)
         self._listeners: list[Listener] = []
         self._waiters: dict[str, asyncio.Event] = defaultdict(asyncio.Event)
@@ -182,6 +184,7 @@ class JobIndex:
             self._wake(meta_labels.get(LABEL_OWNER))
             return
         key = (resource.kind, ResourceWatch.key(obj))
+        self._built[cluster].pop(job_id, None)
         if kind == "DELETED":
             objects = jobs.get(job_id, {})
             objects.pop(key, None)
@@ -195,6 +198,7 @@ class JobIndex:
     def _reindex(self, cluster: str, resource: kube.Resource, watch: ResourceWatch) -> None:
         """Replace every object of ``resource`` on ``cluster`` by what the watch listed."""
         jobs = self._jobs[cluster]
+        self._built[cluster].clear()
         for job_id in list(jobs):
             objects = jobs[job_id]
             for key in [k for k in objects if k[0] == resource.kind]:
@@ -356,7 +360,9 @@ class JobIndex:
 
     def jobs(self, owner: str | None) -> tuple[list[JobObjects], list[dict]]:
         """The jobs of ``owner`` (everyone's when None) as last seen on the healthy clusters, and the
-        clusters left out with the reason (as ``JobStore.list`` answers)."""
+        clusters left out with the reason (as ``JobStore.list`` answers). A job copy that did not
+        change since the last call is the same ``JobObjects`` (callers only read them), so views
+        of it are found again at once (``JobViews``)."""
         wanted = None if owner is None else owner_label_value(owner)
         clusters, skipped = self.store.healthy()
         by_id: dict[str, list[JobObjects]] = defaultdict(list)
@@ -364,18 +370,26 @@ class JobIndex:
             if not self.synced(cluster):
                 skipped.append({"cluster": cluster, "reason": self.sync_problem(cluster)})
                 continue
-            namespace = self.store.namespace(cluster)
-            for job_id, objects in self._jobs.get(cluster, {}).items():
-                if wanted is not None and not any(labels(o).get(LABEL_OWNER) == wanted for o in objects.values()):
-                    continue
-                job = JobObjects(job_id, cluster, namespace)
-                for obj in objects.values():
-                    job.add(obj)
-                by_id[job_id].append(job)
-        jobs = [newest(copies) for copies in by_id.values()]
+            for job_id in self._jobs.get(cluster, {}):
+                job, owners = self._copy(cluster, job_id)
+                if wanted is None or wanted in owners:
+                    by_id[job_id].append(job)
+        jobs = [copies[0] if len(copies) == 1 else newest(copies) for copies in by_id.values()]
         if owner is not None:  # labels are lossy; the annotation holds the exact name
             jobs = [job for job in jobs if job.owner == owner]
         return jobs, skipped
+
+    def _copy(self, cluster: str, job_id: str) -> tuple[JobObjects, frozenset[str]]:
+        """The job's copy on ``cluster`` and its owner labels, built once per change."""
+        built = self._built[cluster].get(job_id)
+        if built is None:
+            objects = self._jobs[cluster][job_id].values()
+            job = JobObjects(job_id, cluster, self.store.namespace(cluster))
+            for obj in objects:
+                job.add(obj)
+            owners = frozenset(filter(None, (labels(o).get(LABEL_OWNER) for o in objects)))
+            built = self._built[cluster][job_id] = (job, owners)
+        return built
 
 
 async def _until(follow: JobFollow, present: bool, timeout: float) -> bool:

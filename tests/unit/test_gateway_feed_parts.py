@@ -4,6 +4,7 @@ keeping objects by job id and waking only those a change concerns."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from types import SimpleNamespace
 
@@ -109,8 +110,8 @@ async def test_objects_are_indexed_by_job_and_wake_only_that_jobs_followers():
     heard: list = []
     index.listen(lambda cluster, job_id: heard.append((cluster, job_id)))
     change(index, "ADDED", labelled("a-0", "j-aaaaaaaa"))
-    async with index.follow("onprem", "j-aaaaaaaa") as mine, index.follow("onprem", "j-bbbbbbbb",
-                                                                           appear_timeout=0.05) as other:
+    async with index.follow("onprem", "j-aaaaaaaa") as mine, \
+            index.follow("onprem", "j-bbbbbbbb", appear_timeout=0.05) as other:
         assert [p["metadata"]["name"] for p in mine.objects().pods] == ["a-0"] and other.empty()
         change(index, "ADDED", labelled("a-1", "j-aaaaaaaa"))
         assert await mine.next_change(1) and not await other.next_change(0.05)
@@ -153,6 +154,8 @@ def test_views_are_computed_again_only_when_the_job_or_gpu_naming_changes():
     assert views.row(job, snapshot, ()) is row  # unchanged: the same row
     job.pods[0]["metadata"]["resourceVersion"] = "2"
     job.pods[0]["status"]["phase"] = "Succeeded"
+    assert views.row(job, snapshot, ()) is row  # the very same copy is taken as unchanged (the index's contract)
+    job = dataclasses.replace(job)  # the index hands out a new copy of a job that changed
     assert views.row(job, snapshot, ()) is not row
     assert views.row(job, snapshot, (("onprem", ()),)) is not views.row(job, snapshot, ())
     views.forget(job.cluster, job.job_id)
