@@ -160,3 +160,21 @@ def test_views_are_computed_again_only_when_the_job_or_gpu_naming_changes():
     assert views.row(job, snapshot, (("onprem", ()),)) is not views.row(job, snapshot, ())
     views.forget(job.cluster, job.job_id)
     assert len(views) == 0
+
+
+def test_an_unchanged_job_copy_is_handed_out_again_and_a_changed_one_anew():
+    index = bare_index()
+    index.store.healthy = lambda: (["onprem"], [])
+    synced = asyncio.Event()
+    synced.set()
+    index.watches["onprem"], index.events["onprem"] = [], SimpleNamespace(synced=synced)
+    index.watches["onprem"].append((kube.PODS, SimpleNamespace(synced=synced)))
+    change(index, "ADDED", labelled("a-0", "j-aaaaaaaa"))
+    change(index, "ADDED", labelled("b-0", "j-bbbbbbbb", owner="bob"))
+    first, _ = index.jobs(None)
+    again, _ = index.jobs(None)
+    assert [id(j) for j in first] == [id(j) for j in again]
+    change(index, "MODIFIED", labelled("a-0", "j-aaaaaaaa"))
+    after = {j.job_id: j for j in index.jobs(None)[0]}
+    before = {j.job_id: j for j in first}
+    assert after["j-aaaaaaaa"] is not before["j-aaaaaaaa"] and after["j-bbbbbbbb"] is before["j-bbbbbbbb"]
