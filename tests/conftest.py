@@ -8,4 +8,5 @@ pytest_plugins = [
     "tests.integration.sandbox_fixtures",
     "tests.integration.hub_fixtures",
     "tests.integration.gateway_fixtures",
+    "tests.integration.credentials_fixtures",
 ]

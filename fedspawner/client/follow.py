@@ -5,12 +5,14 @@ ipykernel ≥ 6 the kernel's own loop, so widget traits are only ever touched
 from it and no thread is involved):
 
 - the watch: reads the gateway's NDJSON ``/jobs/{id}/watch`` stream and hands
-  every Job dict to the widget; when the stream breaks before the job has
-  ended (gateway restart, network), it reconnects with backoff, and the first
-  line of the new stream is the whole current state;
+  every Job dict to the widget; when the stream breaks or goes silent before
+  the job has ended (gateway restart, network), ``streams.WatchFollow``
+  reconnects with backoff, and the first line of the new stream is the whole
+  current state;
 - the log tail: once rank 0's pod has started, follows its log (``tail`` lines
-  first, so a reconnect replaces the tail instead of duplicating it), and
-  starts over when rank 0's pod changes (a failover to another cluster);
+  first) with ``streams.LogFollow``, which goes on from the last line shown
+  after a reconnect, and starts over when rank 0's pod changes (a failover to
+  another cluster);
 - the clock: refreshes the elapsed time every second.
 
 Stopping the follower (``stop()``, closing the widget, unloading the extension)
@@ -25,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from ..jobs.vocabulary import is_finished
 from . import view
 from .errors import GatewayRequestError
+from .streams import permanent
 
 if TYPE_CHECKING:
     from .gateway import Gateway
@@ -32,37 +35,15 @@ if TYPE_CHECKING:
 
 __all__ = ["JobFollower"]
 
-RETRY_FIRST = 0.5
-RETRY_MAX = 5.0
 #: How long a finished job's last log lines may take to arrive before following ends.
 LOG_DRAIN_SECONDS = 15.0
 _STARTED = frozenset({"Running", "Succeeded", "Failed"})
-
-
-class Backoff:
-    """Delays for reconnecting: 0.5 s, doubling up to 5 s, back to 0.5 s after a success."""
-
-    def __init__(self, first: float = RETRY_FIRST, most: float = RETRY_MAX) -> None:
-        self.first, self.most = first, most
-        self.delay = first
-
-    def reset(self) -> None:
-        self.delay = self.first
-
-    async def sleep(self) -> None:
-        delay, self.delay = self.delay, min(self.delay * 2, self.most)
-        await asyncio.sleep(delay)
 
 
 def rank0(job: dict[str, Any]) -> dict[str, Any] | None:
     """The pod whose log the widget shows: the driver, the master, or rank 0."""
     rows = view.rank_rows(job)
     return rows[0] if rows else None
-
-
-def _permanent(err: GatewayRequestError) -> bool:
-    """A refusal that reconnecting will not change (no such job, not yours, bad token)."""
-    return err.status is not None and 400 <= err.status < 500 and err.status not in (408, 409, 429)
 
 
 class JobFollower:
@@ -123,28 +104,22 @@ class JobFollower:
     # --- status ---------------------------------------------------------------------------------
 
     async def _watch(self) -> None:
-        backoff = Backoff()
-        while True:
-            try:
-                async for job in self.gateway.watch(self.job_id):
-                    if self._reconnecting:
-                        self._reconnecting = False
-                        self.widget.set_status("")
-                    backoff.reset()
-                    self._show(job)
-                    if is_finished(job):
-                        return
-                why = "the gateway closed the stream"
-            except GatewayRequestError as err:
-                if _permanent(err):
-                    self._gone(err)
+        stream = self.gateway.watch(self.job_id)
+        stream.on_retry = self._retrying
+        try:
+            async for job in stream:
+                if self._reconnecting:
+                    self._reconnecting = False
+                    self.widget.set_status("")
+                self._show(job)
+                if is_finished(job):
                     return
-                why = err.message
-            if is_finished(self.latest):
-                return
-            self._reconnecting = True
-            self.widget.set_status(f"Reconnecting in {backoff.delay:g} s: {why}")
-            await backoff.sleep()
+        except GatewayRequestError as err:  # only what reconnecting cannot change
+            self._gone(err)
+
+    def _retrying(self, why: str, delay: float) -> None:
+        self._reconnecting = True
+        self.widget.set_status(f"Reconnecting in {delay:g} s: {why}")
 
     def _show(self, job: dict[str, Any]) -> None:
         self.latest = job
@@ -178,21 +153,16 @@ class JobFollower:
         return is_finished(self.latest) or (pod is not None and pod["phase"] in ("Succeeded", "Failed"))
 
     async def _read_logs(self) -> None:
-        backoff = Backoff()
-        while True:
-            complete = self._log_complete()
-            fresh = True
-            try:
-                async for line in self.gateway.logs(self.job_id, rank=0, tail=self.widget.tail_lines,
-                                                    follow=not complete):
-                    if fresh:
-                        self.widget.reset_log()
-                        fresh = False
-                        backoff.reset()
-                    self.widget.add_log_lines([line])
-            except GatewayRequestError as err:
-                if _permanent(err):
-                    return
-            if complete:  # a finished pod's log is read once (and not again after an error)
-                return
-            await backoff.sleep()
+        """Rank 0's log into the widget: the last ``tail_lines`` first, then every new line once (a
+        finished pod's log is read once)."""
+        fresh = True
+        try:
+            async for line in self.gateway.logs(self.job_id, rank=0, tail=self.widget.tail_lines,
+                                                follow=not self._log_complete()):
+                if fresh:  # a new pod's log replaces the previous one's
+                    self.widget.reset_log()
+                    fresh = False
+                self.widget.add_log_lines([line])
+        except GatewayRequestError as err:
+            if not permanent(err):
+                self.widget.set_status(f"The log could not be read: {err.message}")

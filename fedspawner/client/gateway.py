@@ -21,12 +21,15 @@ from .config import gateway_token, gateway_url
 from .errors import GatewayRequestError
 from .job import Job
 from .options import submission_body
-from .streams import Stream, log_line, watch_line
+from .streams import LogFollow, Stream, WatchFollow, log_line
 
 __all__ = ["Call", "Gateway", "check_job_id", "is_job_id"]
 
 #: Seconds of silence after which a stream counts as dead (the watch sends a heartbeat every 15 s).
 STREAM_IDLE_TIMEOUT = 45.0
+#: Seconds a followed log may stay silent before it is reconnected (a quiet script and a proxy
+#: holding a dead stream open look alike; reconnecting goes on from the last line either way).
+LOG_IDLE_TIMEOUT = 30.0
 _DEFAULT = object()
 
 
@@ -194,21 +197,24 @@ class Gateway:
 
     # --- streams ------------------------------------------------------------------------------------
 
-    def watch(self, job_id: str) -> Stream[dict[str, Any]]:
-        """The job's changes as Job dicts: the current state at once, then every change, until it ends."""
+    def watch(self, job_id: str) -> WatchFollow:
+        """The job's changes as Job dicts: the current state at once, then every change, until it ends
+        (across gateway restarts: a broken stream is reconnected)."""
         request = self.request("GET", self._job_path(job_id, "watch"), timeout=STREAM_IDLE_TIMEOUT)
-        return Stream(request, watch_line)
+        return WatchFollow(request)
 
     def logs(self, job_id: str, rank: int = 0, tail: int | None = None, follow: bool = False,
-             container: str | None = None) -> Stream[str]:
-        """A rank's log lines (for Spark, rank 0 is the driver); ``follow`` keeps streaming new ones.
-
-        A followed log may stay silent as long as the script prints nothing, so it has no idle timeout.
-        """
+             container: str | None = None) -> Stream[str] | LogFollow:
+        """A rank's log lines (for Spark, rank 0 is the driver); ``follow`` keeps streaming new ones
+        until the rank's pod ends, across gateway restarts (each line once)."""
         for name, value, low in (("rank", rank, 0), ("tail", tail, 1)):
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < low):
                 raise GatewayRequestError(f"{name} must be a whole number of at least {low}, not {value!r}.")
-        params = {"rank": rank, "tail": tail, "follow": "1" if follow else None, "container": container}
-        request = self.request("GET", self._job_path(job_id, "logs"), params=params,
-                               timeout=None if follow else self.timeout)
-        return Stream(request, log_line)
+
+        def request_for(lines: int | None, following: bool) -> transport.Request:
+            params = {"rank": rank, "tail": lines, "follow": "1" if following else None, "container": container}
+            return self.request("GET", self._job_path(job_id, "logs"), params=params,
+                                timeout=LOG_IDLE_TIMEOUT if following else self.timeout)
+        if not follow:
+            return Stream(request_for(tail, False), log_line)
+        return LogFollow(request_for, tail, self.request("GET", self._job_path(job_id)), rank)

@@ -24,7 +24,7 @@ from typing import Callable
 
 from kubernetes_asyncio import client
 
-from . import aggregate, gpus
+from . import aggregate, gpus, health
 from .budgets import Holding
 from .config import MemberCluster
 from .images import image_key, image_keys
@@ -195,10 +195,9 @@ class ClusterInventory:
     # ---- health --------------------------------------------------------------
     async def _health_loop(self) -> None:
         failures = 0
-        version_api = client.VersionApi(self.hub_api)
         while True:
             try:
-                await asyncio.wait_for(version_api.get_code(), self.health_timeout)
+                await health.probe(self.hub_api, self.member.namespace, self.health_timeout)
                 failures = 0
                 if not self.healthy:
                     self.healthy, self.health_reason = True, ""
@@ -208,10 +207,10 @@ class ClusterInventory:
             except Exception as err:  # noqa: BLE001 - any failure to answer counts
                 failures += 1
                 first_check = self.health_reason == "not checked yet"
-                if (failures >= 2 and self.healthy) or first_check:
-                    self.healthy = False
-                    self.health_reason = "apiserver did not answer in time" if isinstance(
-                        err, asyncio.TimeoutError) else f"apiserver unreachable ({type(err).__name__})"
+                reason = health.reason(err, self.member.namespace)
+                if ((failures >= 2 or health.refused(err)) and self.healthy) or first_check \
+                        or (not self.healthy and reason != self.health_reason):
+                    self.healthy, self.health_reason = False, reason
                     self._changed()
             await asyncio.sleep(self.health_interval)
 
@@ -227,10 +226,11 @@ class ClusterInventory:
                           on_change=self._on_event, name=f"{self.member.name}/events"),
         ]
         self._quota_watch = shared[0]
-        node_watch = ResourceWatch(reader.list_node, on_change=self._on_node, name=f"{self.member.name}/nodes")
+        node_watch = ResourceWatch(reader.list_node, on_change=self._on_node, name=f"{self.member.name}/nodes",
+                                   raise_forbidden=True)
         self._node_watch = node_watch
         pod_watch = ResourceWatch(reader.list_pod_for_all_namespaces, field_selector=ACTIVE_PODS,
-                                  on_change=self._on_pod, name=f"{self.member.name}/pods")
+                                  on_change=self._on_pod, name=f"{self.member.name}/pods", raise_forbidden=True)
         self._pod_watch = pod_watch
         tasks = [asyncio.create_task(w.run()) for w in shared]
         try:

@@ -3,7 +3,8 @@
 A ``JobFeed`` reads the job's objects from the shared jobs index (``index.JobFollow``:
 no watch of its own) and rank 0's progress lines from one log follow per job, shared by
 every stream showing it (``SharedProgress``). It yields ``{"job": ...}`` at once, then on
-every change (at most one line per ``interval``), ``{"heartbeat": true}`` when quiet for
+every change: a change of the job's or a pod's phase at once, others (progress, messages)
+at most one line per ``interval``; ``{"heartbeat": true}`` when quiet for
 ``heartbeat`` seconds, and stops after the line that shows the job finished. If the job
 leaves its cluster (failover) the feed follows it to the next; if it is gone everywhere
 (cancelled), a last line says so.
@@ -38,6 +39,8 @@ class ProgressFollower:
         self.api, self.namespace = api, namespace
         self.listeners: set[Callable[[], None]] = set()
         self.progress: dict | None = None
+        #: Whether rank 0's log was read to its end (its container ended): ``progress`` is final.
+        self.complete = False
         self._pod: str | None = None
         self._task: asyncio.Task | None = None
 
@@ -50,7 +53,7 @@ class ProgressFollower:
         name = pod["metadata"]["name"]
         if name != self._pod and logs.started(pod, container):
             self.stop_soon()
-            self._pod = name
+            self._pod, self.complete = name, False
             self._task = asyncio.create_task(self._follow(pod, container))
 
     async def _follow(self, pod: dict, container: str) -> None:
@@ -64,6 +67,7 @@ class ProgressFollower:
                     self.progress = found[-1]
                     for listener in self.listeners:
                         listener()
+            self.complete = True
         except (ApiException, aiohttp.ClientError, asyncio.TimeoutError) as err:
             log.debug("progress follow of %s ended: %s", pod["metadata"]["name"], err)
 
@@ -131,22 +135,22 @@ class JobFeed:
         snapshot = self.service.registry.snapshot
         async with self.service.index.follow(job.cluster, job.job_id) as follow:
             with self.service.progress.join(api, job, follow.changed.set) as follower:
-                sent, sent_at = None, 0.0
+                sent, sent_at, sent_phases = None, 0.0, None
                 while True:
                     objects = follow.objects()
                     if follow.empty():
                         return
                     follower.update(objects)
                     view = job_view(objects, follower.progress, snapshot())
-                    if view["phase"] in FINISHED:  # the final line has the final progress
+                    if view["phase"] in FINISHED and not follower.complete:  # the final line: final progress
                         view["progress"] = await logs.progress_of(api, objects) or view["progress"]
                     text = json.dumps(view, sort_keys=True)
                     if text != sent:
                         wait = self.interval - (time.monotonic() - sent_at)
-                        if wait > 0:
-                            await asyncio.sleep(wait)
+                        if wait > 0 and phases(view) == sent_phases:  # phases go out at once
+                            await follow.next_change(wait)
                             continue
-                        sent, sent_at = text, time.monotonic()
+                        sent, sent_at, sent_phases = text, time.monotonic(), phases(view)
                         yield {"job": view}
                         if view["phase"] in FINISHED:
                             return
@@ -154,3 +158,8 @@ class JobFeed:
                     if not await follow.next_change(max(quiet, 0.01)):
                         sent_at = time.monotonic()
                         yield {"heartbeat": True}
+
+
+def phases(view: dict) -> tuple:
+    """What of a job's view people wait for: its phase and each pod's."""
+    return (view["phase"], *((pod["name"], pod["phase"]) for pod in view["pods"]))

@@ -13,6 +13,11 @@ everyone's jobs) at once, and tells the listeners (the failover queue) which job
 changed; a relist or a change of a cluster's health wakes everyone. So a client learns
 of a pod's new phase within milliseconds, and a change to one user's job never wakes
 another user.
+
+A cluster's watches never give up (see ``federation.watch``): until each has listed
+once, lists leave the cluster out with the reason (``sync_problem``: still listing, or
+what keeps it from listing, such as a 403 while the hub's RoleBinding is away), and it
+joins by itself once the cause is gone.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from contextlib import asynccontextmanager
 from functools import partial
 
 from ..federation.registry import ClusterRegistry
-from ..federation.watch import ResourceWatch, WatchForbidden
+from ..federation.watch import ResourceWatch
 from ..jobs.labels import LABEL_JOB_ID, LABEL_MANAGED_BY, LABEL_OWNER, MANAGED_BY, owner_label_value
 from . import kube
 from .model import JobObjects, labels
@@ -80,12 +85,15 @@ class JobIndex:
         self.watches: dict[str, list[tuple[kube.Resource, ResourceWatch]]] = {}
         self.events: dict[str, ResourceWatch] = {}
         self._jobs: dict[str, dict[str, dict[tuple[str, str], dict]]] = defaultdict(dict)
+        #: Each job copy as ``jobs`` hands it out, with its owner labels; rebuilt after it changed.
+        self._built: dict[str, dict[str, tuple[JobObjects, frozenset[str]]]] = defaultdict(dict)
         self._follows: dict[tuple[str, str], set[JobFollow]] = defaultdict(set)
         self._listeners: list[Listener] = []
         self._waiters: dict[str, asyncio.Event] = defaultdict(asyncio.Event)
         self._started: dict[str, asyncio.Event] = defaultdict(asyncio.Event)
         self._tasks: list[asyncio.Task] = []
         self._health: tuple = ()
+        self._discovery_errors: dict[str, str] = {}
         self.views = JobViews()
 
     # ---- running -------------------------------------------------------------------------------
@@ -116,9 +124,14 @@ class JobIndex:
         while True:
             try:
                 await self.store.discovery.served(cluster)
+                self._discovery_errors.pop(cluster, None)
                 return
             except Exception as err:  # noqa: BLE001 - unreachable for now: try again later
-                log.debug("%s: discovery for the jobs index failed (%s); retrying in %.0fs", cluster, err, delay)
+                why = f"its API discovery failed ({type(err).__name__}: {err})" if str(err) else \
+                    f"its API discovery failed ({type(err).__name__})"
+                if cluster not in self._discovery_errors:
+                    log.warning("%s: %s; the jobs index retries until it answers", cluster, why)
+                self._discovery_errors[cluster] = why
             await asyncio.sleep(delay)
             delay = min(delay * 2, 30.0)
 
@@ -126,13 +139,13 @@ class JobIndex:
         await self._discovered(cluster)
         api, namespace = self.registry.api(cluster), self.store.namespace(cluster)
         events = ResourceWatch(kube.lister(api, kube.EVENTS, namespace), field_selector="reason=FailedCreate",
-                               name=f"{cluster}/events/index", transform=_slim)
+                               name=f"{cluster}/events/index", transform=_slim, forbidden_is_empty=False)
         events.on_change = partial(self._on_event, cluster)
         self.watches[cluster], self.events[cluster] = [], events
-        running = [asyncio.create_task(self._run(events))]
+        running = [asyncio.create_task(events.run())]
         try:
             while True:  # workloads an operator installed later get their watch at the next discovery
-                running += [asyncio.create_task(self._run(w)) for w in await self._new_watches(cluster)]
+                running += [asyncio.create_task(w.run()) for w in await self._new_watches(cluster)]
                 self._started[cluster].set()
                 await asyncio.sleep(self.store.discovery.ttl)
         finally:
@@ -152,21 +165,11 @@ class JobIndex:
                 continue
             watch = ResourceWatch(kube.lister(api, resource, namespace, metadata_only=resource is kube.CONFIGMAPS),
                                   label_selector=selector, name=f"{cluster}/{resource.plural}/index",
-                                  transform=_slim)
+                                  transform=_slim, forbidden_is_empty=resource in kube.CUSTOM)
             watch.on_change = partial(self._on_change, cluster, resource, watch)
             self.watches[cluster].append((resource, watch))
             added.append(watch)
         return added
-
-    @staticmethod
-    async def _run(watch: ResourceWatch) -> None:
-        """Run one watch; one the credential may not make lists nothing (rather than never syncing)."""
-        try:
-            await watch.run()
-        except WatchForbidden as err:
-            log.warning("the jobs index cannot watch %s", err)
-            watch.objects = {}
-            watch.synced.set()
 
     # ---- keeping the index ---------------------------------------------------------------------
     def _on_change(self, cluster: str, resource: kube.Resource, watch: ResourceWatch, kind: str, obj: dict) -> None:
@@ -181,6 +184,7 @@ class JobIndex:
             self._wake(meta_labels.get(LABEL_OWNER))
             return
         key = (resource.kind, ResourceWatch.key(obj))
+        self._built[cluster].pop(job_id, None)
         if kind == "DELETED":
             objects = jobs.get(job_id, {})
             objects.pop(key, None)
@@ -194,6 +198,7 @@ class JobIndex:
     def _reindex(self, cluster: str, resource: kube.Resource, watch: ResourceWatch) -> None:
         """Replace every object of ``resource`` on ``cluster`` by what the watch listed."""
         jobs = self._jobs[cluster]
+        self._built[cluster].clear()
         for job_id in list(jobs):
             objects = jobs[job_id]
             for key in [k for k in objects if k[0] == resource.kind]:
@@ -261,6 +266,21 @@ class JobIndex:
         except asyncio.TimeoutError:
             return False
         return True
+
+    def sync_problem(self, cluster: str) -> str:
+        """Why ``cluster``'s jobs are not listed yet, for people: what keeps its watches from listing
+        (they retry by themselves), else "still listing its jobs"."""
+        errors = [f"{watch.name.split('/')[1]}: {watch.error}" for watch in self._cluster_watches(cluster)
+                  if watch.error and not watch.synced.is_set()]
+        if cluster in self._discovery_errors:
+            errors.insert(0, self._discovery_errors[cluster])
+        if errors:
+            return f"cannot list its jobs ({'; '.join(errors)}); retrying"
+        return "still listing its jobs"
+
+    def _cluster_watches(self, cluster: str) -> list[ResourceWatch]:
+        events = self.events.get(cluster)
+        return [w for _, w in self.watches.get(cluster, [])] + ([events] if events else [])
 
     def synced(self, cluster: str) -> bool:
         """Whether every watch of ``cluster`` has listed at least once."""
@@ -340,26 +360,36 @@ class JobIndex:
 
     def jobs(self, owner: str | None) -> tuple[list[JobObjects], list[dict]]:
         """The jobs of ``owner`` (everyone's when None) as last seen on the healthy clusters, and the
-        clusters left out with the reason (as ``JobStore.list`` answers)."""
+        clusters left out with the reason (as ``JobStore.list`` answers). A job copy that did not
+        change since the last call is the same ``JobObjects`` (callers only read them), so views
+        of it are found again at once (``JobViews``)."""
         wanted = None if owner is None else owner_label_value(owner)
         clusters, skipped = self.store.healthy()
         by_id: dict[str, list[JobObjects]] = defaultdict(list)
         for cluster in clusters:
             if not self.synced(cluster):
-                skipped.append({"cluster": cluster, "reason": "still listing its jobs"})
+                skipped.append({"cluster": cluster, "reason": self.sync_problem(cluster)})
                 continue
-            namespace = self.store.namespace(cluster)
-            for job_id, objects in self._jobs.get(cluster, {}).items():
-                if wanted is not None and not any(labels(o).get(LABEL_OWNER) == wanted for o in objects.values()):
-                    continue
-                job = JobObjects(job_id, cluster, namespace)
-                for obj in objects.values():
-                    job.add(obj)
-                by_id[job_id].append(job)
-        jobs = [newest(copies) for copies in by_id.values()]
+            for job_id in self._jobs.get(cluster, {}):
+                job, owners = self._copy(cluster, job_id)
+                if wanted is None or wanted in owners:
+                    by_id[job_id].append(job)
+        jobs = [copies[0] if len(copies) == 1 else newest(copies) for copies in by_id.values()]
         if owner is not None:  # labels are lossy; the annotation holds the exact name
             jobs = [job for job in jobs if job.owner == owner]
         return jobs, skipped
+
+    def _copy(self, cluster: str, job_id: str) -> tuple[JobObjects, frozenset[str]]:
+        """The job's copy on ``cluster`` and its owner labels, built once per change."""
+        built = self._built[cluster].get(job_id)
+        if built is None:
+            objects = self._jobs[cluster][job_id].values()
+            job = JobObjects(job_id, cluster, self.store.namespace(cluster))
+            for obj in objects:
+                job.add(obj)
+            owners = frozenset(filter(None, (labels(o).get(LABEL_OWNER) for o in objects)))
+            built = self._built[cluster][job_id] = (job, owners)
+        return built
 
 
 async def _until(follow: JobFollow, present: bool, timeout: float) -> bool:

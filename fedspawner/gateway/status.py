@@ -4,7 +4,9 @@
 job record, the Job or custom resource, the pods) into the ``Job`` JSON of the REST
 API: the phase, a message saying what is going on, one row per rank or pod.
 
-Phase: ``Succeeded`` / ``Failed`` when the Job or custom resource says so; otherwise
+Phase: ``Succeeded`` / ``Failed`` when the Job or custom resource says so (a batch Job
+says so first with ``SuccessCriteriaMet`` / ``FailureTarget``, and a batch Job whose every
+rank's pod has succeeded has succeeded, whatever its conditions say yet); otherwise
 ``Running`` once every expected pod runs (or has finished), else ``Pending``.
 """
 
@@ -129,10 +131,10 @@ def terminal_state(workload: dict | None) -> tuple[str, str, str | None] | None:
     for cond in status.get("conditions") or []:
         if cond.get("status") != "True":
             continue
-        if cond.get("type") in ("Complete", "Succeeded"):
+        if cond.get("type") in ("Complete", "Succeeded", "SuccessCriteriaMet"):
             when = status.get("completionTime") or cond.get("lastTransitionTime")
             return "Succeeded", cond.get("reason") or "", when
-        if cond.get("type") == "Failed":
+        if cond.get("type") in ("Failed", "FailureTarget"):
             text = " ".join(p for p in (cond.get("reason"), cond.get("message")) if p)
             return "Failed", text, cond.get("lastTransitionTime")
     return None
@@ -183,15 +185,30 @@ def _start_time(pod: dict) -> str | None:
     return started or (pod.get("status") or {}).get("startTime")
 
 
+def every_rank_succeeded(objects: JobObjects, expected: int) -> tuple[str, str, str | None] | None:
+    """``("Succeeded", "", when)`` once the newest pod of every rank of a batch Job has succeeded (its
+    Job's own conditions may come later, or not at all while a pod is kept terminating), else None."""
+    primary = objects.primary()
+    if primary is None or primary.get("kind") != "Job":
+        return None
+    pods = current_pods(objects)
+    if len(pods) < expected or any((p.get("status") or {}).get("phase") != "Succeeded" for p in pods):
+        return None
+    ends = [((_main_status(p).get("state") or {}).get("terminated") or {}).get("finishedAt") for p in pods]
+    return "Succeeded", "", max((e for e in ends if e), default=None)
+
+
 def phase_and_message(objects: JobObjects, rows: list[dict], snapshot: InventorySnapshot | None = None
                       ) -> tuple[str, str, str | None]:
     """``(phase, message, finished)`` of a job (``snapshot`` names its GPUs as the clusters do)."""
     done = terminal_state(objects.primary())
+    expected = expected_pods(objects)
+    if done is None:
+        done = every_rank_succeeded(objects, expected)
     if done and done[0] == "Succeeded":
         return "Succeeded", f"completed on {objects.cluster}", done[2]
     if done:
         return "Failed", failure_message(rows, done[1]), done[2]
-    expected = expected_pods(objects)
     started = [r for r in rows if r["phase"] in ("Running", "Succeeded")]
     if len(started) >= expected:
         running = sum(r["phase"] == "Running" for r in rows)

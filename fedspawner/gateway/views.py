@@ -3,7 +3,8 @@
 A job's ``Job`` view (and its feed ``JobRow``) depends only on its objects and on how the
 clusters name their GPU types. ``JobViews`` keeps each job's view with a stamp of both
 (the objects' resourceVersions, the GPU names), so a list of 1,000 jobs recomputes only
-the jobs that changed since the last list.
+the jobs that changed since the last list; a job copy handed in again as the very same
+``JobObjects`` (the index keeps unchanged ones) is not even stamped again.
 """
 
 from __future__ import annotations
@@ -31,12 +32,17 @@ class JobViews:
 
     def __init__(self):
         self._cache: dict[tuple[str, str], tuple[tuple, dict, dict | None]] = {}
+        self._seen: dict[tuple[str, str], tuple[JobObjects, tuple]] = {}  # the copy and naming last stamped
 
     def _entry(self, job: JobObjects, snapshot: InventorySnapshot, naming: tuple) -> tuple[tuple, dict, dict | None]:
-        key, now = (job.cluster, job.job_id), (stamp(job), naming)
-        entry = self._cache.get(key)
+        key = (job.cluster, job.job_id)
+        entry, seen = self._cache.get(key), self._seen.get(key)
+        if entry is not None and seen is not None and seen[0] is job and seen[1] == naming:
+            return entry
+        now = (stamp(job), naming)
         if entry is None or entry[0] != now:
             entry = self._cache[key] = (now, job_view(job, None, snapshot), None)
+        self._seen[key] = (job, naming)
         return entry
 
     def view(self, job: JobObjects, snapshot: InventorySnapshot, naming: tuple) -> dict:
@@ -55,6 +61,7 @@ class JobViews:
     def forget(self, cluster: str, job_id: str) -> None:
         """Drop a job copy that is gone."""
         self._cache.pop((cluster, job_id), None)
+        self._seen.pop((cluster, job_id), None)
 
     def __len__(self) -> int:
         return len(self._cache)

@@ -15,7 +15,8 @@ import pytest
 
 from fedspawner.demo.runner import prepare_hub
 
-from .conftest import HUB_TEST_CONFIG, TEST_HUB_PORT, TEST_STATE_DIR
+from .hub_fixtures import HUB_TEST_CONFIG, TEST_HUB_PORT
+from .sandbox_fixtures import TEST_STATE_DIR
 from .spawn_helpers import spawn, stop
 from .test_spawner import api, clean_user  # noqa: F401 - fixtures
 

@@ -27,7 +27,7 @@ from kubernetes_asyncio.client.rest import ApiException
 from fedspawner.sandbox import processes
 from fedspawner.sandbox.binaries import sources_dir
 
-from .conftest import TEST_BASE_PORT, TEST_STATE_DIR, api_client
+from .sandbox_fixtures import TEST_BASE_PORT, TEST_STATE_DIR, api_client
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.timeout(1800)]  # a cold cache builds the operators first
 

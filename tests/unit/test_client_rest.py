@@ -112,8 +112,9 @@ def test_logs_blocking_with_tail_and_rank(stub, gateway):
         gateway.logs("j-aaaaaaaa", tail=0)
 
 
-def test_followed_logs_have_no_idle_timeout(gateway):
-    assert gateway.logs("j-aaaaaaaa", follow=True).request.timeout is None  # a quiet script is fine
+def test_silent_streams_count_as_dead_and_followed_logs_resume(gateway):
+    # a quiet script and a proxy holding a dead stream look alike: the follow reconnects and goes on
+    assert gateway.logs("j-aaaaaaaa", follow=True).request_for(None, True).timeout == 30
     assert gateway.logs("j-aaaaaaaa").request.timeout == 5
     assert gateway.watch("j-aaaaaaaa").request.timeout == 45  # heartbeats every 15 s
 

@@ -4,6 +4,7 @@ keeping objects by job id and waking only those a change concerns."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from types import SimpleNamespace
 
@@ -109,8 +110,8 @@ async def test_objects_are_indexed_by_job_and_wake_only_that_jobs_followers():
     heard: list = []
     index.listen(lambda cluster, job_id: heard.append((cluster, job_id)))
     change(index, "ADDED", labelled("a-0", "j-aaaaaaaa"))
-    async with index.follow("onprem", "j-aaaaaaaa") as mine, index.follow("onprem", "j-bbbbbbbb",
-                                                                           appear_timeout=0.05) as other:
+    async with index.follow("onprem", "j-aaaaaaaa") as mine, \
+            index.follow("onprem", "j-bbbbbbbb", appear_timeout=0.05) as other:
         assert [p["metadata"]["name"] for p in mine.objects().pods] == ["a-0"] and other.empty()
         change(index, "ADDED", labelled("a-1", "j-aaaaaaaa"))
         assert await mine.next_change(1) and not await other.next_change(0.05)
@@ -153,7 +154,27 @@ def test_views_are_computed_again_only_when_the_job_or_gpu_naming_changes():
     assert views.row(job, snapshot, ()) is row  # unchanged: the same row
     job.pods[0]["metadata"]["resourceVersion"] = "2"
     job.pods[0]["status"]["phase"] = "Succeeded"
+    assert views.row(job, snapshot, ()) is row  # the very same copy is taken as unchanged (the index's contract)
+    job = dataclasses.replace(job)  # the index hands out a new copy of a job that changed
     assert views.row(job, snapshot, ()) is not row
     assert views.row(job, snapshot, (("onprem", ()),)) is not views.row(job, snapshot, ())
     views.forget(job.cluster, job.job_id)
     assert len(views) == 0
+
+
+def test_an_unchanged_job_copy_is_handed_out_again_and_a_changed_one_anew():
+    index = bare_index()
+    index.store.healthy = lambda: (["onprem"], [])
+    synced = asyncio.Event()
+    synced.set()
+    index.watches["onprem"], index.events["onprem"] = [], SimpleNamespace(synced=synced)
+    index.watches["onprem"].append((kube.PODS, SimpleNamespace(synced=synced)))
+    change(index, "ADDED", labelled("a-0", "j-aaaaaaaa"))
+    change(index, "ADDED", labelled("b-0", "j-bbbbbbbb", owner="bob"))
+    first, _ = index.jobs(None)
+    again, _ = index.jobs(None)
+    assert [id(j) for j in first] == [id(j) for j in again]
+    change(index, "MODIFIED", labelled("a-0", "j-aaaaaaaa"))
+    after = {j.job_id: j for j in index.jobs(None)[0]}
+    before = {j.job_id: j for j in first}
+    assert after["j-aaaaaaaa"] is not before["j-aaaaaaaa"] and after["j-bbbbbbbb"] is before["j-bbbbbbbb"]

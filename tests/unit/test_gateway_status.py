@@ -166,3 +166,20 @@ def test_a_cancelled_job_keeps_its_last_view_without_pods():
     assert (view["phase"], view["pods"], view["ui_url"]) == ("Cancelled", [], None)
     assert view["message"] == "cancelled: gone"
     assert view["progress"] == {"step": 2} and view["id"] == last["id"]
+
+
+def test_a_batch_job_has_succeeded_once_every_rank_has_before_its_conditions_say_so():
+    ranks = [pod("a", "Succeeded", index=0, exit_code=0), pod("b", "Succeeded", index=1, exit_code=0)]
+    view = job_view(objects(ranks, [job()]))
+    assert (view["phase"], view["message"]) == ("Succeeded", "completed on onprem")
+    one_left = [pod("a", "Succeeded", index=0, exit_code=0), pod("b", "Running", index=1)]
+    assert job_view(objects(one_left, [job()]))["phase"] == "Running"
+    custom = job_view(objects(ranks, [job(kind="PyTorchJob")]))
+    assert custom["phase"] == "Running"  # the operator decides its own custom resource's end
+
+
+def test_a_batch_job_decided_before_its_pods_are_gone():
+    met = job([{"type": "SuccessCriteriaMet", "status": "True", "lastTransitionTime": "2026-01-01T00:01:00Z"}])
+    assert terminal_state(met) == ("Succeeded", "", "2026-01-01T00:01:00Z")
+    target = job([{"type": "FailureTarget", "status": "True", "reason": "BackoffLimitExceeded"}])
+    assert terminal_state(target)[:2] == ("Failed", "BackoffLimitExceeded")
