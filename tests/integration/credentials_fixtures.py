@@ -22,6 +22,7 @@ from fedspawner.sandbox.federation import member_clusters
 from .sandbox_fixtures import api_client
 from .kube_helpers import unique
 
+
 @dataclass
 class Grants:
     """The hub's Role in ``namespace`` on every cluster; ``revoke``/``restore`` its RoleBinding."""
