@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
+from ..digits import whole_number
 from .errors import ArgumentsError
 
 __all__ = ["HelpShown", "JobsArgs", "LogsArgs", "SubmitArgs", "parse_job_ref", "parse_jobs", "parse_logs",
@@ -47,10 +48,7 @@ def _split(prog: str, line: str) -> list[str]:
 
 def _count(option: str, low: int):
     def convert(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            value = None
+        value = whole_number(text.strip(), max_digits=9)
         if value is None or value < low:
             raise ArgumentsError(f"{option} must be a whole number of at least {low}, not {text!r}.")
         return value

@@ -96,7 +96,6 @@ Routes
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
 
@@ -105,54 +104,53 @@ from tornado import web
 from tornado.iostream import StreamClosedError
 
 from .. import __version__
+from ..api_input import (CLUSTERS_QUERY, JOBS_FEED_QUERY, LOGS_QUERY, MAX_BODY_BYTES, Flag, InputError,
+                         allowed_methods, read_json, read_query, too_large)
 from ..client.gateway import is_job_id
 from .upstream import RelayError, Upstream, dumps
 
 log = logging.getLogger("fedspawner.lab")
 
-_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 #: Longest long-poll wait asked of the gateway (it caps at its own limit too).
 MAX_WAIT = 30.0
+#: The reason of each 4xx this server answers itself.
+OWN_REASONS = {400: "bad_request", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+               413: "too_large"}
 
 
 class LabHandler(APIHandler):
-    """Base of the extension's handlers: the upstream gateway, query parsing, JSON errors."""
+    """Base of the extension's handlers: the upstream gateway, the query, JSON errors.
+
+    ``queries`` declares the query parameters each method takes (``api_input`` tables, shared with
+    the gateway); ``self.query`` holds them read, for an authenticated request, before the method
+    runs. A body over ``MAX_BODY_BYTES`` is refused with a 413 before anything is forwarded.
+    """
+
+    queries: dict[str, dict] = {}
+
+    def initialize(self) -> None:
+        self.query: dict = {}
+
+    async def prepare(self) -> None:
+        await super().prepare()
+        if self.current_user is None:
+            return  # the method's @web.authenticated answers 403
+        if len(self.request.body or b"") > MAX_BODY_BYTES:
+            raise too_large(len(self.request.body), MAX_BODY_BYTES)
+        self.query = read_query(self.request.query_arguments, self.queries.get(self.request.method, {}))
 
     @property
     def upstream(self) -> Upstream:
         return self.settings["fedspawner_upstream"]
 
-    def flag(self, name: str) -> bool:
-        value = self.get_argument(name, "0").strip().lower()
-        if value not in _TRUE + _FALSE:
-            raise RelayError(400, "bad_request", f"'{name}' must be 1 or 0, not {value[:40]!r}.")
-        return value in _TRUE
-
-    def whole(self, name: str, minimum: int) -> int | None:
-        value = self.get_argument(name, "").strip()
-        if not value:
-            return None
-        if not value.isdigit() or int(value) < minimum:
-            raise RelayError(400, "bad_request", f"'{name}' must be a whole number of at least {minimum}, not "
-                                                 f"{value[:40]!r}.")
-        return int(value)
-
     def long_poll(self) -> tuple[dict[str, str], float]:
         """``since`` and ``wait`` to pass on, and the seconds the gateway may hold the request."""
-        since = self.get_argument("since", "").strip()
+        since = self.query.get("since")
         if not since:
             return {}, 0.0
-        text = self.get_argument("wait", "25").strip()
-        try:
-            wait = float(text)
-        except ValueError:
-            wait = float("nan")
-        if not 0 <= wait < float("inf"):
-            raise RelayError(400, "bad_request", f"'wait' must be a number of seconds from 0 to {MAX_WAIT:g}, "
-                                                 f"not {text[:40]!r}.")
-        wait = min(wait, MAX_WAIT)
-        return {"since": since[:100], "wait": f"{wait:g}"}, wait
+        wait = min(self.query.get("wait", 25.0), MAX_WAIT)
+        return {"since": since, "wait": f"{wait:g}"}, wait
 
     def job_path(self, job_id: str, *rest: str) -> str:
         if not is_job_id(job_id):
@@ -167,10 +165,14 @@ class LabHandler(APIHandler):
         exc = kwargs.get("exc_info", (None, None, None))[1]
         if isinstance(exc, RelayError):
             error = exc
+        elif isinstance(exc, InputError):
+            error = RelayError(exc.status, OWN_REASONS.get(exc.status, "bad_request"), exc.message)
         elif isinstance(exc, web.HTTPError):
             message = exc.log_message % exc.args if exc.log_message and exc.args else exc.log_message
-            error = RelayError(exc.status_code, "forbidden" if exc.status_code == 403 else "bad_request"
-                               if exc.status_code < 500 else "error", message or exc.reason or "Request failed.")
+            if exc.status_code == 405:
+                message = "This route does not take that method; the Allow header lists those it takes."
+            error = RelayError(exc.status_code, OWN_REASONS.get(exc.status_code, "error"),
+                               message or exc.reason or "Request failed.")
         else:
             error = RelayError(500, "error", "The fedspawner server extension failed unexpectedly; the error is in "
                                              "the server's log. Try again.")
@@ -178,11 +180,15 @@ class LabHandler(APIHandler):
             if not self._finished:
                 self.finish()
             return
+        self.clear_header("Content-Disposition")
         self.set_status(error.status)
+        self.set_header("Content-Type", "application/json; charset=utf-8")
+        if error.status == 405:
+            self.set_header("Allow", ", ".join(allowed_methods(type(self), web.RequestHandler)))
         self.finish(dumps(error.to_json()))
 
     def log_exception(self, typ, value, tb) -> None:
-        if isinstance(value, RelayError):
+        if isinstance(value, (RelayError, InputError)):
             log.info("%s %s: %s %s", self.request.method, self.request.path, value.status, value.message)
         else:
             super().log_exception(typ, value, tb)
@@ -206,6 +212,8 @@ class ConfigHandler(LabHandler):
 
 
 class ClustersHandler(LabHandler):
+    queries = {"GET": CLUSTERS_QUERY}
+
     @web.authenticated
     async def get(self) -> None:
         params, wait = self.long_poll()
@@ -219,23 +227,20 @@ class OptionsHandler(LabHandler):
 
 
 class JobsHandler(LabHandler):
+    queries = {"GET": JOBS_FEED_QUERY}
+
     @web.authenticated
     async def get(self) -> None:
         params, wait = self.long_poll()
-        if self.flag("all"):
+        if self.query.get("all"):
             params["all"] = "1"
-        state = self.get_argument("state", "").strip()
-        if state:
-            params["state"] = state[:40]
+        if self.query.get("state"):
+            params["state"] = self.query["state"]
         self.reply(await self.upstream.call("GET", "jobs/feed", params, extra_wait=wait))
 
     @web.authenticated
     async def post(self) -> None:
-        try:
-            body = json.loads(self.request.body or b"null")
-        except (ValueError, UnicodeDecodeError) as err:
-            raise RelayError(400, "bad_request", f"The request body is not valid JSON ({err}); send the job spec "
-                                                 "as a JSON object.") from None
+        body = read_json(self.request.body or b"", MAX_BODY_BYTES)
         self.reply(await self.upstream.call("POST", "jobs", body=body), status=201)
 
 
@@ -246,29 +251,30 @@ class JobHandler(LabHandler):
 
     @web.authenticated
     async def delete(self, job_id: str) -> None:
-        self.reply(await self.upstream.call("DELETE", self.job_path(job_id)))
+        self.reply(await self.upstream.call("DELETE", self.job_path(job_id)), status=202)
 
 
 class LogsHandler(LabHandler):
     """A rank's log: the text so far, a download of it, or followed as it grows."""
 
+    queries = {"GET": {**LOGS_QUERY, "download": Flag()}}
+
     def initialize(self) -> None:
+        super().initialize()
         self.pump: asyncio.Task | None = None
 
     @web.authenticated
     async def get(self, job_id: str) -> None:
         path = self.job_path(job_id, "logs")
-        params = {"rank": self.whole("rank", 0), "tail": self.whole("tail", 1),
-                  "container": self.get_argument("container", "").strip() or None}
-        params = {key: value for key, value in params.items() if value is not None}
-        if self.flag("download"):
+        params = {key: self.query[key] for key in ("rank", "tail", "container") if key in self.query}
+        if self.query.get("download"):
             job = (await self.upstream.call("GET", self.job_path(job_id))).get("job") or {}
             text = await self.upstream.send("GET", path, params)
             name = _SAFE_NAME.sub("-", f"{job.get('name') or 'job'}-{job_id}-rank{params.get('rank', 0)}.log")
             self.set_header("Content-Disposition", f'attachment; filename="{name}"')
             self.finish(text, set_content_type="text/plain; charset=utf-8")
             return
-        if not self.flag("follow"):
+        if not self.query.get("follow"):
             text = await self.upstream.send("GET", path, params)
             self.finish(text, set_content_type="text/plain; charset=utf-8")
             return
@@ -296,6 +302,14 @@ class LogsHandler(LabHandler):
             self.pump.cancel()
 
 
+class NotFoundHandler(LabHandler):
+    """Any other path under ``fedspawner/``: a JSON 404, whatever the method."""
+
+    async def prepare(self) -> None:
+        raise RelayError(404, "not_found", "No such fedspawner route: the routes are config, clusters, options, "
+                                           "jobs, jobs/{id} and jobs/{id}/logs.")
+
+
 def handlers() -> list[tuple[str, type]]:
     """The routes under the server's base URL."""
     job = r"(?P<job_id>[^/]+)"
@@ -303,4 +317,5 @@ def handlers() -> list[tuple[str, type]]:
         (r"/fedspawner/config", ConfigHandler), (r"/fedspawner/clusters", ClustersHandler),
         (r"/fedspawner/options", OptionsHandler), (r"/fedspawner/jobs", JobsHandler),
         (rf"/fedspawner/jobs/{job}", JobHandler), (rf"/fedspawner/jobs/{job}/logs", LogsHandler),
+        (r"/fedspawner/.*", NotFoundHandler),
     ]
