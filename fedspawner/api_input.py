@@ -26,7 +26,7 @@ from .jobs.checks import MAX_SCRIPT_BYTES
 from .jobs.vocabulary import JOB_STATES
 
 __all__ = ["AUTH_PARAMS", "CLUSTERS_QUERY", "Choice", "Flag", "InputError", "JOBS_FEED_QUERY", "JOBS_QUERY",
-           "LISTING", "LOGS_QUERY", "LONG_POLL", "MAX_BODY_BYTES", "MAX_JSON_DEPTH", "Seconds", "Text", "Whole",
+           "LISTING", "LOGS_QUERY", "LONG_POLL", "MAX_BODY_BYTES", "MAX_JSON_DEPTH", "MAX_WAIT", "Seconds", "Text", "Whole",
            "allowed_methods", "depth", "read_json", "read_query", "too_large"]
 
 #: Largest request body either server takes (the gateway's ``c.Gateway.max_body_bytes`` default).
@@ -81,13 +81,18 @@ class Whole:
         return number
 
 
+@dataclass(frozen=True)
 class Seconds:
-    """A number of seconds, 0 or more, in ASCII digits with an optional decimal part (``2.5``)."""
+    """A number of seconds, 0 or more, in ASCII digits with an optional decimal part (``2.5``); more
+    than ``cut`` counts as ``cut``."""
+
+    cut: float
 
     def read(self, name: str, text: str) -> float:
         if not _DECIMAL.fullmatch(text):
-            raise InputError(f"'{name}' must be a number of seconds such as 25 or 2.5, not {_shown(text)}.")
-        return float(text)
+            raise InputError(f"'{name}' must be a number of seconds from 0 to {self.cut:g} (longer waits are cut "
+                             f"to {self.cut:g}), such as 25 or 2.5, not {_shown(text)}.")
+        return min(float(text), self.cut)
 
 
 @dataclass(frozen=True)
@@ -116,9 +121,11 @@ class Text:
         return text
 
 
+#: Longest wait of a long-polled request (the gateway may cut it shorter: ``long_poll_max_wait``).
+MAX_WAIT = 30.0
 #: The query parameters of each endpoint, shared by the gateway and the Lab server extension.
 LONG_POLL = {"since": Text(r"[A-Za-z0-9._-]{1,100}", "the 'version' of an earlier answer"),
-             "wait": Seconds()}
+             "wait": Seconds(MAX_WAIT)}
 LISTING = {"state": Choice(JOB_STATES), "all": Flag()}
 CLUSTERS_QUERY = LONG_POLL
 JOBS_QUERY = LISTING

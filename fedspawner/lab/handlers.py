@@ -12,16 +12,21 @@ Errors, on every route: ``{"message": "<one paragraph for people>", "reason": "<
 with these statuses and reasons:
 
 - the gateway's own 4xx status and message, reason ``bad_request`` (400), ``unauthorized``
-  (401), ``forbidden`` (403), ``not_found`` (404), ``unsatisfiable`` (422) or ``gateway``
-  (any other 4xx);
+  (401), ``forbidden`` (403), ``not_found`` (404), ``method_not_allowed`` (405, with an
+  ``Allow`` header), ``too_large`` (413), ``unsatisfiable`` (422) or ``gateway`` (any other
+  4xx);
 - 503 ``not_configured``: no gateway is configured (a ``jupyter lab`` without a hub); the
   message says to set ``FEDSPAWNER_GATEWAY_URL`` (and ``JUPYTERHUB_API_TOKEN``) or
   ``c.FedspawnerLabApp.gateway_url``;
 - 503 ``unreachable``: the gateway did not answer (down, restarting, timed out), or said
   a member cluster did not answer (its own 503); the panel should back off and retry;
 - 502 ``gateway``: the gateway failed (its 5xx), with its message;
-- 400 ``bad_request`` for malformed input to this server itself (bad query values, a body
-  that is not JSON). Never a 500 for anything a user can cause.
+- the same 4xx for input this server refuses itself, by the gateway's own rules
+  (``fedspawner.api_input``): a query parameter the route does not take, given twice, not
+  UTF-8, holding control characters or out of its range (numbers in ASCII digits); a body
+  that is not JSON or nests it deeper than 32 levels (400); a body over 4 MiB (413); a
+  method the route does not take (405); any other path under ``fedspawner/`` (404).
+  Never a 500 for anything a user can cause, and never a proxy's HTML page as a message.
 
 Routes
 ------
@@ -82,7 +87,9 @@ Routes
     ``origin``) that ``POST jobs`` accepts as is, to resubmit (null for a job without one).
 
 ``DELETE jobs/{id}``
-    Cancel: 200 ``{"job": Job}`` (phase ``Cancelled``) once every object is deleted.
+    Cancel: 202 ``{"job": Job}`` at once (phase ``Cancelled``, the message saying what is
+    still being deleted); the gateway deletes every object in the background, and
+    ``GET jobs/{id}`` answers 404 once nothing is left.
 
 ``GET jobs/{id}/logs?rank=R&tail=N&follow=1&container=NAME``
     ``text/plain`` of one rank (rank 0: the driver for Spark), streamed as it arrives.
@@ -107,16 +114,11 @@ from .. import __version__
 from ..api_input import (CLUSTERS_QUERY, JOBS_FEED_QUERY, LOGS_QUERY, MAX_BODY_BYTES, Flag, InputError,
                          allowed_methods, read_json, read_query, too_large)
 from ..client.gateway import is_job_id
-from .upstream import RelayError, Upstream, dumps
+from .upstream import REASONS, RelayError, Upstream, dumps
 
 log = logging.getLogger("fedspawner.lab")
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
-#: Longest long-poll wait asked of the gateway (it caps at its own limit too).
-MAX_WAIT = 30.0
-#: The reason of each 4xx this server answers itself.
-OWN_REASONS = {400: "bad_request", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-               413: "too_large"}
 
 
 class LabHandler(APIHandler):
@@ -149,7 +151,7 @@ class LabHandler(APIHandler):
         since = self.query.get("since")
         if not since:
             return {}, 0.0
-        wait = min(self.query.get("wait", 25.0), MAX_WAIT)
+        wait = self.query.get("wait", 25.0)
         return {"since": since, "wait": f"{wait:g}"}, wait
 
     def job_path(self, job_id: str, *rest: str) -> str:
@@ -166,12 +168,12 @@ class LabHandler(APIHandler):
         if isinstance(exc, RelayError):
             error = exc
         elif isinstance(exc, InputError):
-            error = RelayError(exc.status, OWN_REASONS.get(exc.status, "bad_request"), exc.message)
+            error = RelayError(exc.status, REASONS.get(exc.status, "bad_request"), exc.message)
         elif isinstance(exc, web.HTTPError):
             message = exc.log_message % exc.args if exc.log_message and exc.args else exc.log_message
             if exc.status_code == 405:
                 message = "This route does not take that method; the Allow header lists those it takes."
-            error = RelayError(exc.status_code, OWN_REASONS.get(exc.status_code, "error"),
+            error = RelayError(exc.status_code, REASONS.get(exc.status_code, "error"),
                                message or exc.reason or "Request failed.")
         else:
             error = RelayError(500, "error", "The fedspawner server extension failed unexpectedly; the error is in "
