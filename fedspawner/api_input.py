@@ -26,8 +26,8 @@ from .jobs.checks import MAX_SCRIPT_BYTES
 from .jobs.vocabulary import JOB_STATES
 
 __all__ = ["AUTH_PARAMS", "CLUSTERS_QUERY", "Choice", "Flag", "InputError", "JOBS_FEED_QUERY", "JOBS_QUERY",
-           "LISTING", "LOGS_QUERY", "LONG_POLL", "MAX_BODY_BYTES", "MAX_JSON_DEPTH", "MAX_WAIT", "Seconds", "Text", "Whole",
-           "allowed_methods", "depth", "read_json", "read_query", "too_large"]
+           "LISTING", "LOGS_QUERY", "LONG_POLL", "MAX_BODY_BYTES", "MAX_JSON_DEPTH", "MAX_WAIT", "Seconds", "Text",
+           "Whole", "allowed_methods", "depth", "read_json", "read_query", "too_large"]
 
 #: Largest request body either server takes (the gateway's ``c.Gateway.max_body_bytes`` default).
 MAX_BODY_BYTES = 4 * 2**20

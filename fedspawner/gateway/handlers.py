@@ -14,7 +14,6 @@ import inspect
 import json
 import logging
 import secrets
-from functools import lru_cache
 from pathlib import Path
 
 import aiohttp
@@ -334,7 +333,7 @@ class LogsHandler(StreamHandler):
         return job, started
 
 
-@lru_cache(maxsize=1)
+@functools.lru_cache(maxsize=1)
 def openapi_document() -> dict:
     return yaml.safe_load(OPENAPI.read_text(encoding="utf-8"))
 
