@@ -8,14 +8,25 @@ an endpoint does not take (405 with ``Allow``), and a job whose anchor vanished 
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import time
 
 import aiohttp
 import pytest
 
+from fedspawner.federation.config import Federation
+from fedspawner.federation.registry import ClusterRegistry
 from fedspawner.gateway import kube
+from fedspawner.gateway.cancel import delete_job
+from fedspawner.gateway.config import Gateway
+from fedspawner.gateway.discovery import BackendDiscovery
+from fedspawner.gateway.store import JobStore
+from fedspawner.gateway.submit import Submitter
 
-from .test_gateway_support import GATEWAY, gone, leftovers
+from .direct_spawner import direct_spawner_config
+
+from .test_gateway_support import GATEWAY, PID_FILE, gone, leftovers
 from .test_gateway_support import *  # noqa: F401,F403 - the fixtures
 
 pytestmark = pytest.mark.sandbox
@@ -85,17 +96,48 @@ async def test_a_method_an_endpoint_does_not_take_is_a_405_with_allow(gw, token_
 
 async def test_a_job_whose_anchor_vanished_still_answers(gw, token_for, admin_api, sandbox):
     """A failover move (or a cancel) deletes a job's script ConfigMap while the index still shows
-    it: GETs at that moment answer with what is known (200, spec null) or 404, never a 5xx."""
+    it: GETs at that moment answer with what is known (200, spec null) or 404, never a 5xx.
+    The gateway is paused meanwhile, so the GETs meet the index from before the deletion."""
     alice = token_for("alice")
     job = await gw.submit(alice, {"kind": "job", "name": "anchorless", "script": SLEEP, "cluster": "onprem"})
     await gw.wait(alice, job["id"], phases=("Running",), timeout=120)
     anchor = next(n for n in await leftovers(admin_api, "onprem", sandbox.namespace, job["id"])
                   if n.startswith("ConfigMap/"))
-    async with admin_api("onprem") as api:
-        await kube.delete(api, kube.CONFIGMAPS, sandbox.namespace, anchor.split("/", 1)[1])
-    answers = await asyncio.gather(*(gw.call("GET", f"/jobs/{job['id']}", alice) for _ in range(20)))
+    pid = int(PID_FILE.read_text())
+    os.kill(pid, signal.SIGSTOP)  # the gateway's index cannot hear of the deletion before the GETs
+    try:
+        async with admin_api("onprem") as api:
+            await kube.delete(api, kube.CONFIGMAPS, sandbox.namespace, anchor.split("/", 1)[1])
+        asked = asyncio.gather(*(gw.call("GET", f"/jobs/{job['id']}", alice) for _ in range(20)))
+        await asyncio.sleep(0.5)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    answers = await asked
     assert all(status in (200, 404) for status, _ in answers), [a for a in answers if a[0] not in (200, 404)]
     status, answer = await gw.call("GET", f"/jobs/{job['id']}", alice)
     assert status == 200 and answer["job"]["spec"] is None and answer["job"]["phase"] == "Running", answer
     await gw.cancel(alice, job["id"])
     assert await gone(admin_api, "onprem", sandbox.namespace, job["id"]) == []
+
+
+async def test_the_store_reads_a_vanished_anchor_as_none(sandbox, admin_api):
+    """What a GET meets when the anchor went after the job was found: None (the job is looked up
+    again, or shown without its spec), not a member cluster's 404 turned into a 502."""
+    async with direct_spawner_config(sandbox) as config:
+        registry = ClusterRegistry(Federation(config=config))
+        await registry.start()
+        try:
+            await registry.wait_ready(30)
+            store = JobStore(registry, BackendDiscovery(registry.api))
+            made = await Submitter(registry, store.discovery, Gateway()).submit(
+                "alice", frozenset(), {"kind": "job", "script": SLEEP, "cluster": "onprem"})
+            job = await store.get(made.job_id)
+            try:
+                assert (await store.anchor(job))["data"]
+                async with admin_api("onprem") as api:
+                    await kube.delete(api, kube.CONFIGMAPS, sandbox.namespace, job.anchor["metadata"]["name"])
+                assert await store.anchor(job) is None
+            finally:
+                await delete_job(store, await store.get(made.job_id), timeout=60)
+        finally:
+            await registry.stop()
