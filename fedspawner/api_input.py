@@ -136,9 +136,9 @@ LOGS_QUERY = {"rank": Whole(0, 100_000), "tail": Whole(0, 100_000), "follow": Fl
 
 
 def read_query(arguments: Mapping[str, Iterable[bytes]], table: Mapping[str, Any]) -> dict[str, Any]:
-    """The parameters of ``arguments`` (a request's raw query) read by ``table``; an empty value
-    counts as absent. ``InputError`` for a parameter the table lacks, one given twice, one that is
-    not UTF-8 or holds control characters, or a value its reader refuses."""
+    """The parameters of ``arguments`` (a request's raw query) read by ``table``. ``InputError`` for
+    a parameter the table lacks, one given twice, empty, not UTF-8 or holding control characters,
+    or a value its reader refuses."""
     found: dict[str, Any] = {}
     for name, values in arguments.items():
         if name in AUTH_PARAMS:
@@ -155,8 +155,9 @@ def read_query(arguments: Mapping[str, Iterable[bytes]], table: Mapping[str, Any
             raise InputError(f"'{name}' is not UTF-8 text.") from None
         if _CONTROL.search(text):
             raise InputError(f"'{name}' holds control characters ({_shown(text)}); send plain text.")
-        if text:
-            found[name] = table[name].read(name, text)
+        if not text:
+            raise InputError(f"'{name}' is empty: give it a value, or leave it out.")
+        found[name] = table[name].read(name, text)
     return found
 
 

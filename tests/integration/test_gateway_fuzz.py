@@ -113,15 +113,16 @@ def test_no_request_makes_the_gateway_fail(gateway_schema, operation_id, mode):
     fuzz()
 
 
-def _call(method: str, url: str, token: str) -> tuple[int, dict]:
+def _call(method: str, url: str, token: str) -> tuple[int, str | None]:
+    """The status and ``Allow`` header of an answer."""
     req = urllib.request.Request(url, method=method, headers={"Authorization": f"token {token}"},
                                  data=b"{}" if method in ("POST", "PUT", "PATCH") else None)
     try:
         with urllib.request.urlopen(req, timeout=30) as resp:
-            return resp.status, dict(resp.headers)
+            return resp.status, resp.headers.get("Allow")
     except urllib.error.HTTPError as err:
         with err:
-            return err.code, dict(err.headers)
+            return err.code, err.headers.get("Allow")
 
 
 def test_every_undeclared_method_is_a_405_listing_the_declared_ones(fuzz_token):
@@ -129,9 +130,9 @@ def test_every_undeclared_method_is_a_405_listing_the_declared_ones(fuzz_token):
     for path, item in document["paths"].items():
         declared = sorted(m.upper() for m in item if m != "parameters")
         for method in sorted(set(METHODS) - set(declared)):
-            status, headers = _call(method, GATEWAY + path.replace("{id}", "j-aaaaaaaa"), fuzz_token)
+            status, allow = _call(method, GATEWAY + path.replace("{id}", "j-aaaaaaaa"), fuzz_token)
             assert status == 405, (method, path, status)
-            assert sorted(headers.get("Allow", "").split(", ")) == declared, (method, path, headers)
+            assert sorted((allow or "").split(", ")) == declared, (method, path, allow)
 
 
 def test_answer_times(capsys):

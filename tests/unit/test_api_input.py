@@ -42,6 +42,7 @@ def query(**values: str | list[str]) -> dict[str, list[bytes]]:
     ({"container": [b"\xff"]}, "'container' is not UTF-8"),
     (query(container="Main"), "'container' must be a container name (a DNS label)"),
     (query(follow="yes"), "'follow' must be 1 or 0 (true or false)"),
+    (query(rank=""), "'rank' is empty: give it a value, or leave it out"),
 ])
 def test_refused_queries_say_which_parameter_and_why(raw, words):
     with pytest.raises(InputError) as info:
@@ -52,7 +53,7 @@ def test_refused_queries_say_which_parameter_and_why(raw, words):
 def test_a_query_read_by_its_table():
     assert read_query(query(rank="2", tail="0", follow="true", container="main", token="t"), LOGS_QUERY) == \
         {"rank": 2, "tail": 0, "follow": True, "container": "main"}
-    assert read_query(query(rank="", follow="0"), LOGS_QUERY) == {"follow": False}  # empty: as if absent
+    assert read_query(query(follow="0"), LOGS_QUERY) == {"follow": False}
     assert read_query(query(_xsrf="x"), {}) == {} and "token" in AUTH_PARAMS
     with pytest.raises(InputError, match="this endpoint takes no query parameters"):
         read_query(query(state="running"), {})
