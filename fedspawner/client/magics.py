@@ -122,8 +122,8 @@ class FedMagics(Magics):
         ref = parse_job_ref("%fedcancel", line, "Cancel a job: delete every object of it on its cluster.")
         gateway = Gateway()
         job = gateway.cancel(resolve_job(gateway, ref))
-        show_notice(f"Cancelled {job.id} ({job.data.get('name')}) on {job.data.get('cluster')}: every "
-                    "object of the job was deleted.")
+        show_notice(f"Cancelled {job.id} ({job.data.get('name')}) on {job.data.get('cluster')}: its pods are "
+                    "stopping and every object of the job is being deleted.")
 
     @line_magic
     @reporting

@@ -45,8 +45,11 @@ class Request:
 
 
 def _text_of(body: bytes) -> str:
-    """A short plain-text excerpt of an error body that is not JSON (e.g. a proxy's HTML page)."""
-    text = re.sub(r"<[^>]+>", " ", body.decode("utf-8", "replace"))
+    """A short excerpt of an error body that is not JSON, when it is plain text (``404 page not
+    found``); nothing of a markup page (a proxy's HTML error page is no message for people)."""
+    text = body.decode("utf-8", "replace")
+    if re.search(r"<[A-Za-z!/]", text):
+        return ""
     text = " ".join(text.split())
     return text[:300] + ("…" if len(text) > 300 else "")
 
@@ -75,6 +78,10 @@ def error_for(status: int, body: bytes, url: str) -> GatewayRequestError:
         return GatewayRequestError(
             f"The fedspawner gateway was not found at {url} (HTTP 404){detail} Check that the hub runs the "
             "fedspawner-gateway service, or set FEDSPAWNER_GATEWAY_URL to its address.", status)
+    if status == 413:
+        return GatewayRequestError(
+            f"The request was too large for the fedspawner gateway (HTTP 413){detail} A job's script may be "
+            "up to 900 KiB: put larger files in a dataset or the image instead.", status)
     if status in (401, 403):
         return GatewayRequestError(
             f"The hub refused this kernel's token for the fedspawner gateway (HTTP {status}){detail} Your "
@@ -106,9 +113,9 @@ def decode_json(status: int, body: bytes, url: str) -> dict[str, Any]:
     try:
         data = json.loads(body) if body else {}
     except ValueError:
+        what = _text_of(body) or ("a web page" if body.strip() else "an empty body")
         raise GatewayRequestError(f"The fedspawner gateway at {url} answered with something that is not JSON "
-                                  f"({_text_of(body) or 'an empty body'}); is that URL really the gateway?",
-                                  status) from None
+                                  f"({what}); is that URL really the gateway?", status) from None
     if not isinstance(data, dict):
         raise GatewayRequestError(f"The fedspawner gateway at {url} answered with unexpected JSON.", status)
     return data

@@ -27,9 +27,10 @@ from .handlers import make_app
 from .service import GatewayService
 
 
-#: Bodies up to this many times ``max_body_bytes`` are read and refused with a 413 explaining the
-#: limit; larger ones the HTTP server cuts off unread.
-BODY_CUT_OFF = 4
+#: The HTTP server's own cut-off for bodies, which closes the connection without an answer (a proxy
+#: in front then answers 502/503 with its HTML page): never reached, as the handlers refuse a body
+#: over ``c.Gateway.max_body_bytes`` themselves with a JSON 413 before reading it.
+NO_BODY_CUT_OFF = 2**62
 
 
 class GatewayApp(Application):
@@ -63,7 +64,7 @@ class GatewayApp(Application):
         quieter_garbage_collection()
         app = make_app(service, settings.base_url)
         server = app.listen(settings.listen_port(), address=settings.ip,
-                            max_body_size=BODY_CUT_OFF * settings.max_body_bytes, xheaders=True)
+                            max_body_size=NO_BODY_CUT_OFF, xheaders=True)
         if settings.pid_file:
             Path(settings.pid_file).write_text(str(os.getpid()))
         self.log.info("fedspawner gateway on http://%s:%d%s for clusters %s", settings.ip,

@@ -7,6 +7,12 @@ left, deleting again whatever is there and not already being deleted (a pod a Jo
 controller created meanwhile). Only then the anchor, which holds the job's record, so
 a job half-way through deletion still shows in lists with its name and history, and a
 cancel that is interrupted can be asked again.
+
+A pod goes only once its node's kubelet confirms its processes ended; a node that does not
+answer (its kubelet down, partitioned) never confirms, and Kubernetes leaves such a pod
+Terminating for good. A pod still there ``FORCE_AFTER`` seconds past its grace period is
+therefore deleted with no grace (``kubectl delete --force``): the kubelet, when it comes back,
+stops what still runs of a pod the API no longer has.
 """
 
 from __future__ import annotations
@@ -18,6 +24,10 @@ from ..jobs.labels import job_selector
 from . import kube
 from .model import JobObjects
 from .store import JobStore
+
+
+#: Seconds past its grace period a pod may stay Terminating before it is deleted with no grace.
+FORCE_AFTER = 15.0
 
 
 class CancelIncomplete(Exception):
@@ -40,6 +50,20 @@ async def _delete_all(api, namespace: str, objects: list[dict], pod_grace: int |
     await asyncio.gather(*(one(o) for o in objects if not _deleting(o)))
 
 
+async def _force_stuck(api, namespace: str, pods: list[dict], terminating: dict[str, float],
+                       after: float) -> None:
+    """Delete with no grace each of ``pods`` Terminating here for more than ``after`` seconds
+    (``terminating`` remembers since when, across the checks of one deletion)."""
+    now = time.monotonic()
+    stuck = []
+    for pod in pods:
+        if _deleting(pod):
+            name = pod["metadata"]["name"]
+            if now - terminating.setdefault(name, now) > after:
+                stuck.append(name)
+    await asyncio.gather(*(kube.delete(api, kube.PODS, namespace, name, grace=0) for name in stuck))
+
+
 async def delete_job(store: JobStore, job: JobObjects, timeout: float = 90.0, poll: float = 0.5,
                      pod_grace: int | None = 10) -> None:
     """Delete every object of ``job`` on its cluster, the anchor last, and wait until none is left.
@@ -51,10 +75,12 @@ async def delete_job(store: JobStore, job: JobObjects, timeout: float = 90.0, po
     api = store.registry.api(job.cluster)
     selector = kube.selector(job_selector(job.job_id))
     deadline = time.monotonic() + timeout
+    terminating: dict[str, float] = {}  # pod name -> when first seen Terminating here
     current: JobObjects | None = job
     while current is not None:
         rest = [o for o in current.everything() if o is not current.anchor]
         await _delete_all(api, job.namespace, rest or current.everything(), pod_grace)
+        await _force_stuck(api, job.namespace, current.pods, terminating, (pod_grace or 30) + FORCE_AFTER)
         await asyncio.sleep(poll)
         current = (await store.fetch(job.cluster, selector, owned=True)).get(job.job_id)
         if current is not None and time.monotonic() > deadline:

@@ -8,6 +8,7 @@ from urllib.parse import urlparse
 from traitlets import Float, Integer, List, TraitError, Unicode, default, validate
 from traitlets.config import Configurable
 
+from ..api_input import MAX_BODY_BYTES
 from ..jobs import checks
 from ..jobs.limits import Limits, LimitsError
 
@@ -75,7 +76,7 @@ class Gateway(Configurable):
     long_poll_max_wait = Float(30.0, config=True, help="""
         Longest ``wait`` (seconds) a long-polled endpoint (the jobs feed, clusters) holds a
         request open before answering an unchanged view.""")
-    max_body_bytes = Integer(4 * 2**20, config=True, help="Largest request body accepted, in bytes.")
+    max_body_bytes = Integer(MAX_BODY_BYTES, config=True, help="Largest request body accepted, in bytes.")
     spark_service_account = Unicode("", config=True, help="""
         Service account of SparkApplication drivers (it must be allowed to create executor
         pods, e.g. the one the Spark operator's chart creates for job namespaces). Empty:

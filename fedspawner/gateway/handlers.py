@@ -9,10 +9,11 @@ traceback (unexpected errors are logged with one, and answered without).
 from __future__ import annotations
 
 import asyncio
+import functools
+import inspect
 import json
 import logging
 import secrets
-from functools import lru_cache
 from pathlib import Path
 
 import aiohttp
@@ -22,10 +23,12 @@ from kubernetes_asyncio.client.rest import ApiException
 from tornado import web
 from tornado.iostream import StreamClosedError
 
+from ..api_input import (CLUSTERS_QUERY, JOBS_FEED_QUERY, JOBS_QUERY, LOGS_QUERY, InputError, allowed_methods,
+                         read_json, read_query, too_large)
+from ..digits import whole_number
 from ..errors import UserError
 from . import logs
-from ..jobs.checks import MAX_SCRIPT_BYTES
-from .errors import BadRequest, GatewayError, NotFound, TooLarge
+from .errors import GatewayError, NotFound
 from .feed import JobFeed
 from .model import JobObjects
 from .service import GatewayService
@@ -33,18 +36,17 @@ from .service import GatewayService
 log = logging.getLogger("fedspawner.gateway")
 
 OPENAPI = Path(__file__).with_name("openapi.yaml")
-_TRUE, _FALSE = ("1", "true"), ("0", "false")
 
 
 def error_answer(exc: BaseException | None, status: int) -> tuple[int, str]:
     """The status and message to answer for an exception raised while handling a request."""
-    if isinstance(exc, GatewayError):
+    if isinstance(exc, (GatewayError, InputError)):
         return exc.status, exc.message
     if isinstance(exc, UserError):  # a job spec (JobSpecError) or anything else a caller got wrong
         return 400, exc.message
     if isinstance(exc, web.HTTPError):
         text = exc.log_message % exc.args if exc.log_message and exc.args else exc.log_message
-        return exc.status_code, text or exc.reason or _STATUS_TEXT.get(exc.status_code, "Request failed.")
+        return exc.status_code, text or _STATUS_TEXT.get(exc.status_code) or exc.reason or "Request failed."
     if isinstance(exc, ApiException):
         return 502, (f"A member cluster answered with an error ({exc.status}: {exc.reason}). The request did "
                      "not complete; try again, and tell the administrators if it persists.")
@@ -55,33 +57,87 @@ def error_answer(exc: BaseException | None, status: int) -> tuple[int, str]:
 
 _STATUS_TEXT = {
     404: "No such endpoint. The API is described at api/v1/openapi.json.",
-    405: "This endpoint does not take that method; see api/v1/openapi.json.",
+    405: "This endpoint does not take that method; the Allow header lists those it takes (see "
+         "api/v1/openapi.json).",
     500: "The gateway failed unexpectedly. The error is logged for the administrators; try again.",
 }
+#: Bodies over the limit are read to their end (and dropped) before the 413, so the connection
+#: stays usable and a proxy in front relays the answer; beyond this many bytes the 413 comes at
+#: once and the connection is closed.
+DRAIN_BYTES = 2**30
+_HTTP_METHODS = ("get", "head", "post", "put", "patch", "delete", "options")
 
 
+def _admitted(method):
+    """``method`` run after ``ApiHandler.admit``."""
+    @functools.wraps(method)
+    async def run(self, *args, **kwargs):
+        await self.admit()
+        result = method(self, *args, **kwargs)
+        if inspect.isawaitable(result):
+            await result
+    return run
+
+
+@web.stream_request_body
 class ApiHandler(web.RequestHandler):
-    """JSON in, JSON out, errors as JSON; ``self.caller`` is set before each method runs."""
+    """JSON in, JSON out, errors as JSON; ``self.caller`` and ``self.query`` are set before each
+    method runs.
+
+    ``queries`` declares the query parameters each method takes (``api_input`` tables, shared with
+    the Lab server extension); anything else is a 400. The body is read as it arrives, at most
+    ``c.Gateway.max_body_bytes`` of it kept; a longer one is a 413.
+
+    Every HTTP method a subclass defines runs after ``admit`` (authentication, the query, the
+    body's size), once the body is read: an answer given before that, while the client may
+    still be sending, would close the connection under the hub's proxy.
+    """
 
     authenticated = True
+    queries: dict[str, dict] = {}
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        for name in _HTTP_METHODS:
+            if name in cls.__dict__:
+                setattr(cls, name, _admitted(cls.__dict__[name]))
 
     def initialize(self, service: GatewayService) -> None:
         self.service = service
         self.caller = None
         self.closed = False
+        self.query: dict = {}
+        self.body = bytearray()
+        self.received = 0
 
     def set_default_headers(self) -> None:
         self.set_header("Content-Type", "application/json; charset=utf-8")
         self.set_header("Cache-Control", "no-store")
 
-    async def prepare(self) -> None:
-        limit = self.service.settings.max_body_bytes
-        if len(self.request.body or b"") > limit:
-            raise TooLarge(f"The request body is {len(self.request.body):,} bytes; the gateway takes at most "
-                           f"{limit:,}. Scripts may be up to {MAX_SCRIPT_BYTES:,} bytes: put larger files in a "
-                           "dataset or the image instead.")
+    @property
+    def body_limit(self) -> int:
+        return self.service.settings.max_body_bytes
+
+    def prepare(self) -> None:
+        length = whole_number(self.request.headers.get("Content-Length", ""))
+        if length is not None and length > DRAIN_BYTES:
+            raise too_large(length, self.body_limit)
+
+    def data_received(self, chunk: bytes) -> None:
+        self.received += len(chunk)
+        if self.received > DRAIN_BYTES:
+            raise too_large(f"more than {DRAIN_BYTES:,} bytes", self.body_limit)
+        if self.received <= self.body_limit:
+            self.body += chunk
+
+    async def admit(self) -> None:
+        """Refuse a body over the limit (413), authenticate the caller (401, 403) and read the query
+        (400); run before every method."""
+        if self.received > self.body_limit:
+            raise too_large(self.received, self.body_limit)
         if self.authenticated:
             self.caller = await self.service.auth.caller(self)
+        self.query = read_query(self.request.query_arguments, self.queries.get(self.request.method, {}))
 
     def on_connection_close(self) -> None:
         self.closed = True
@@ -93,50 +149,16 @@ class ApiHandler(web.RequestHandler):
         self.set_status(status)
         self.finish(json.dumps(data))
 
-    def flag(self, name: str) -> bool:
-        value = self.get_argument(name, "0")
-        if value not in _TRUE + _FALSE:
-            raise BadRequest(f"'{name}' must be 1 or 0 (true or false), not {value!r}.")
-        return value in _TRUE
-
-    def number(self, name: str, default: int | None, minimum: int = 0) -> int | None:
-        value = self.get_argument(name, None)
-        if value is None or value == "":
-            return default
-        try:
-            number = int(value)
-        except ValueError:
-            raise BadRequest(f"'{name}' must be a whole number, not {value!r}.") from None
-        if number < minimum:
-            raise BadRequest(f"'{name}' must be at least {minimum}, not {number}.")
-        return number
-
-    def seconds(self, name: str, default: float, maximum: float) -> float:
-        """A number of seconds from the query (``default`` when absent), capped at ``maximum``."""
-        value = self.get_argument(name, None)
-        if value is None:
-            return default
-        try:
-            number = float(value)
-        except ValueError:
-            raise BadRequest(f"'{name}' must be a number of seconds, not {value!r}.") from None
-        if not 0 <= number < float("inf"):
-            raise BadRequest(f"'{name}' must be a number of seconds from 0 to {maximum:g}, not {value!r}.")
-        return min(number, maximum)
-
     def long_poll(self) -> tuple[str, float]:
-        """``since`` and ``wait`` of a long-polled endpoint (waiting only with ``since``)."""
-        since = self.get_argument("since", "").strip()
+        """``since`` and ``wait`` of a long-polled endpoint (waiting only with ``since``), the wait
+        cut to ``c.Gateway.long_poll_max_wait``."""
         limit = self.service.settings.long_poll_max_wait
-        wait = self.seconds("wait", min(25.0, limit), limit)  # checked even when unused
+        wait = min(self.query.get("wait", min(25.0, limit)), limit)
+        since = self.query.get("since", "")
         return since, wait if since else 0.0
 
     def json_body(self) -> object:
-        try:
-            return json.loads(self.request.body or b"null")
-        except (ValueError, UnicodeDecodeError) as err:
-            raise BadRequest(f"The request body is not valid JSON ({err}). Send a job spec as a JSON "
-                             "object.") from None
+        return read_json(bytes(self.body), self.body_limit)
 
     def log_exception(self, typ, value, tb) -> None:
         status, _ = error_answer(value, 500)
@@ -159,10 +181,14 @@ class ApiHandler(web.RequestHandler):
         self.set_header("Content-Type", "application/json; charset=utf-8")
         if status == 401:
             self.set_header("WWW-Authenticate", 'token realm="JupyterHub"')
+        if status == 405:
+            self.set_header("Allow", ", ".join(allowed_methods(type(self), web.RequestHandler)))
         self.finish(json.dumps({"status": status, "message": message}))
 
 
 class ClustersHandler(ApiHandler):
+    queries = {"GET": CLUSTERS_QUERY}
+
     async def get(self) -> None:
         since, wait = self.long_poll()
         self.write_json(await self.service.clusters_feed(self.caller, since, wait))
@@ -180,10 +206,12 @@ class UserHandler(ApiHandler):
 
 
 class JobsFeedHandler(ApiHandler):
+    queries = {"GET": JOBS_FEED_QUERY}
+
     async def get(self) -> None:
         since, wait = self.long_poll()
-        state = self.get_argument("state", None)
-        self.write_json(await self.service.jobs_feed(self.caller, self.flag("all"), state, since, wait))
+        everyone, state = self.query.get("all", False), self.query.get("state")
+        self.write_json(await self.service.jobs_feed(self.caller, everyone, state, since, wait))
 
 
 class BudgetHandler(ApiHandler):
@@ -192,9 +220,11 @@ class BudgetHandler(ApiHandler):
 
 
 class JobsHandler(ApiHandler):
+    queries = {"GET": JOBS_QUERY}
+
     async def get(self) -> None:
-        state = self.get_argument("state", None)
-        self.write_json(await self.service.list_jobs(self.caller, self.flag("all"), state))
+        everyone, state = self.query.get("all", False), self.query.get("state")
+        self.write_json(await self.service.list_jobs(self.caller, everyone, state))
 
     async def post(self) -> None:
         job = await self.service.submit(self.caller, self.json_body())
@@ -207,7 +237,7 @@ class JobHandler(ApiHandler):
         self.write_json({"job": await self.service.job_detail(self.caller, job_id)})
 
     async def delete(self, job_id: str) -> None:
-        self.write_json({"job": await self.service.cancel(self.caller, job_id)})
+        self.write_json({"job": await self.service.cancel(self.caller, job_id)}, status=202)
 
 
 class StreamHandler(ApiHandler):
@@ -249,11 +279,11 @@ class WatchHandler(StreamHandler):
 
 
 class LogsHandler(StreamHandler):
+    queries = {"GET": LOGS_QUERY}
+
     async def get(self, job_id: str) -> None:
-        rank = self.number("rank", 0)
-        tail = self.number("tail", None)
-        follow = self.flag("follow")
-        container = self.get_argument("container", None) or None
+        rank, tail = self.query.get("rank", 0), self.query.get("tail")
+        follow, container = self.query.get("follow", False), self.query.get("container")
         job = await self.service.job(self.caller, job_id)
         pod = logs.pod_for_rank(job, rank)
         self.set_header("Content-Type", "text/plain; charset=utf-8")
@@ -303,7 +333,7 @@ class LogsHandler(StreamHandler):
         return job, started
 
 
-@lru_cache(maxsize=1)
+@functools.lru_cache(maxsize=1)
 def openapi_document() -> dict:
     return yaml.safe_load(OPENAPI.read_text(encoding="utf-8"))
 
@@ -324,10 +354,17 @@ class HealthHandler(ApiHandler):
 
 
 class NotFoundHandler(ApiHandler):
+    """Any other path: a JSON 404, whatever the method."""
+
     authenticated = False
 
-    def prepare(self) -> None:
+    async def admit(self) -> None:
         raise NotFound(_STATUS_TEXT[404])
+
+    def get(self, *args) -> None:
+        """Not reached: ``admit`` answers 404."""
+
+    head = post = put = patch = delete = options = get
 
 
 def routes(base_url: str, service: GatewayService) -> list:

@@ -19,17 +19,17 @@ from ..jobs.render import backends_for
 from ..jobs.spec import KINDS
 from . import logs
 from .auth import Authenticator, Caller
-from .cancel import CancelIncomplete, delete_job
+from .cancelling import Cancels, cancelling_view
 from .config import Gateway
 from .discovery import BackendDiscovery
-from .errors import BadRequest, ClusterUnavailable, Forbidden, NotFound
-from .failover import FailoverQueue
+from .errors import BadRequest, Forbidden
+from .failover import FailoverQueue, cancelling
 from .feed import SharedProgress
 from .identity import resubmission
 from .index import JobIndex
 from .lease import ClusterLeases
 from .model import JobObjects
-from .status import cancelled_view, job_view
+from .status import job_view
 from .store import JobStore
 from .submit import Submitter
 from .views import gpu_naming
@@ -52,10 +52,13 @@ class GatewayService:
         self.leases = ClusterLeases(registry, settings.failover_lease_seconds,
                                     on_acquired=lambda cluster: self.failover.changed(cluster, None))
         self.failover = FailoverQueue(self, self.leases.holds)
+        self.cancels = Cancels(self, self.leases.holds)
         self.index.listen(self.failover.changed)
+        self.index.listen(self.cancels.changed)
 
     def start(self) -> None:
-        """Start the jobs index, the failover Leases and the failover queue."""
+        """Start the jobs index, the failover Leases and the failover queue (cancels left half-way are
+        resumed as the index finds them)."""
         self.index.start()
         self.leases.start()
         self.failover.start()
@@ -109,7 +112,10 @@ class GatewayService:
 
     # ---- jobs ----------------------------------------------------------------------------------
     async def view(self, job: JobObjects) -> dict:
-        """The job's API view, with its progress from rank 0's log."""
+        """The job's API view, with its progress from rank 0's log (what is left of it, while a
+        cancel deletes it)."""
+        if cancelling(job.anchor):
+            return cancelling_view(job_view(job, None, self.registry.snapshot()), job)
         progress = await logs.progress_of(self.registry.api(job.cluster), job) if job.pods else None
         return job_view(job, progress, self.registry.snapshot())
 
@@ -118,7 +124,7 @@ class GatewayService:
         from the live index; ``state`` filters by phase. Only running jobs get their progress (from
         rank 0's log)."""
         check_listing(caller, everyone, state)
-        jobs, skipped = self.index.jobs(None if everyone else caller.name)
+        jobs, skipped = self._listed(None if everyone else caller.name)
         snapshot = self.registry.snapshot()
         naming = gpu_naming(snapshot)
         views = [(job, self.index.views.view(job, snapshot, naming)) for job in jobs]
@@ -150,8 +156,13 @@ class GatewayService:
                 return answer
             await self.index.wait(owner, left)
 
-    def _feed_answer(self, owner: str | None, state: str | None) -> dict:
+    def _listed(self, owner: str | None) -> tuple[list[JobObjects], list[dict]]:
+        """The jobs of ``owner`` (everyone's when None) in the index, those being cancelled left out."""
         jobs, skipped = self.index.jobs(owner)
+        return [job for job in jobs if not cancelling(job.anchor)], skipped
+
+    def _feed_answer(self, owner: str | None, state: str | None) -> dict:
+        jobs, skipped = self._listed(owner)
         snapshot = self.registry.snapshot()
         naming = gpu_naming(snapshot)
         rows = [self.index.views.row(job, snapshot, naming) for job in jobs]
@@ -162,12 +173,15 @@ class GatewayService:
         return {"version": version_of(body), **body}
 
     async def job_detail(self, caller: Caller, job_id: str) -> dict:
-        """A job's full view and, as ``spec``, what ``POST /api/v1/jobs`` takes to run it again."""
+        """A job's full view and, as ``spec``, what ``POST /api/v1/jobs`` takes to run it again (None
+        when its anchor is gone: the view shows what is left)."""
         job = await self.job(caller, job_id)
+        anchor = await self.store.anchor(job)
+        if anchor is None and job.anchor is not None:  # gone since the index saw it: moved, or cancelled
+            job = self.authorise(caller, await self.store.get(job_id))
+            anchor = await self.store.anchor(job)
         view = await self.view(job)
-        view["spec"] = None
-        if job.anchor is not None:
-            view["spec"] = resubmission(await self.store.anchor(job), job.record)
+        view["spec"] = resubmission(anchor, job.record) if anchor is not None else None
         return view
 
     def authorise(self, caller: Caller, job: JobObjects) -> JobObjects:
@@ -190,38 +204,36 @@ class GatewayService:
         return job_view(job, None, self.registry.snapshot())
 
     async def cancel(self, caller: Caller, job_id: str) -> dict:
-        """Delete every copy of the job (a failover may leave two): the failover queue is kept off it
-        (a move not yet under way is stopped), its anchors are marked so a move on another replica
-        gives up (and removes the copy it made), and a copy that appeared meanwhile goes too."""
-        await self.job(caller, job_id)
-        async with self.failover.held_off(job_id):
-            copies = await self.store.copies(job_id, owned=True)  # it may have just moved
-            last = await self.view(copies[0])
-            await asyncio.gather(*(self.store.mark_cancelling(job) for job in copies if job.anchor is not None),
-                                 return_exceptions=True)  # best effort: deleting is what counts
-            await self._delete(copies)
-            try:
-                await self._delete(await self.store.copies(job_id, owned=True))
-            except (NotFound, ClusterUnavailable):
-                pass  # nothing left (or nothing the clusters that answered hold)
-        await asyncio.gather(*(self.index.until(job.cluster, job_id, present=False) for job in copies))
-        return cancelled_view(last, f"cancelled: every object deleted from {copies[0].cluster}")
+        """Cancel a job: mark every copy the index shows (a failover may leave two) so no replica
+        moves it, have ``Cancels`` delete them in the background, and answer at once with the job
+        as Cancelled and what is left of it. The mark reaches the index before the answer, so a
+        list made right after leaves the job out."""
+        job = await self.job(caller, job_id)
+        clusters, _ = self.store.healthy()
+        copies = [self.index.job(c, job_id) for c in clusters if self.index.has(c, job_id)] or [job]
+        marked = await asyncio.gather(*(self.store.mark_cancelling(copy) for copy in copies
+                                        if copy.anchor is not None and not cancelling(copy.anchor)),
+                                      return_exceptions=True)
+        for failed in (m for m in marked if isinstance(m, BaseException)):
+            log.warning("job %s: marking it cancelled failed (%s); deleting it all the same", job_id, failed)
+        self.cancels.start(job_id)
+        await asyncio.gather(*(self._until_marked(copy) for copy in copies))
+        return cancelling_view(job_view(job, None, self.registry.snapshot()), job)
 
-    async def _delete(self, copies: list[JobObjects]) -> None:
-        """Delete each copy of a job; 504 when objects are still there at the cancel timeout."""
-        results = await asyncio.gather(*(delete_job(self.store, job, timeout=self.settings.cancel_timeout,
-                                                    pod_grace=self.settings.pod_grace_seconds)
-                                         for job in copies), return_exceptions=True)
-        for job, result in zip(copies, results):
-            if isinstance(result, CancelIncomplete):
-                raise ClusterUnavailable(f"Job {job.job_id} is being deleted, but objects are {result}. Ask "
-                                         "again to check; they usually go within a minute.", 504)
-            if isinstance(result, BaseException):
-                raise result
+    async def _until_marked(self, job: JobObjects, timeout: float = 2.0) -> None:
+        """Wait (up to ``timeout``) until the index shows the copy marked cancelled, or gone."""
+        deadline = time.monotonic() + timeout
+        async with self.index.follow(job.cluster, job.job_id, sync_timeout=timeout, appear_timeout=0) as follow:
+            while not follow.empty() and not cancelling(follow.objects().anchor):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return
+                await follow.next_change(left)
 
     async def stop(self) -> None:
-        """Stop the failover queue, release the Leases and stop the index (another replica, or the
-        next gateway, resumes from the clusters)."""
+        """Stop the cancels and the failover queue, release the Leases and stop the index (another
+        replica, or the next gateway, resumes from the clusters)."""
+        await self.cancels.stop()
         await self.failover.stop()
         await self.leases.stop()
         await self.index.stop()

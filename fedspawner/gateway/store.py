@@ -82,10 +82,18 @@ class JobStore:
                     jobs.setdefault(job_id, JobObjects(job_id, cluster, ns)).add(obj)
         return jobs
 
-    async def anchor(self, job: JobObjects) -> dict:
-        """The job's anchor ConfigMap in full (lists and the index hold its metadata only)."""
-        return await kube.request(self.registry.api(job.cluster), "GET",
-                                  kube.CONFIGMAPS.path(job.namespace, job.anchor["metadata"]["name"]))
+    async def anchor(self, job: JobObjects) -> dict | None:
+        """The job's anchor ConfigMap in full (lists and the index hold its metadata only); None when
+        the job has none, or it was deleted meanwhile (a failover moved the job, a cancel ended)."""
+        if job.anchor is None:
+            return None
+        try:
+            return await kube.request(self.registry.api(job.cluster), "GET",
+                                      kube.CONFIGMAPS.path(job.namespace, job.anchor["metadata"]["name"]))
+        except ApiException as err:
+            if err.status == 404:
+                return None
+            raise
 
     async def mark_cancelling(self, job: JobObjects) -> None:
         """Mark the job's anchor as being cancelled (``ANNOTATION_CANCELLING``)."""

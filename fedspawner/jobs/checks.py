@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ..digits import whole_number
 from ..federation.datasets import DATASET_RE
 from .errors import JobSpecError
 from .validation import ENV_NAME, human_bytes, is_dns1035_label, parse_quantity
@@ -331,7 +332,7 @@ def check_memory(memory: Any, kind: str) -> str:
     mib = parsed / 2**20
     minimum = MIN_SPARK_MEMORY_MIB if kind == "spark" else MIN_MEMORY_MIB
     if mib < minimum:
-        hint = f" (did you mean '{memory}Gi'?)" if memory.isdigit() else ""
+        hint = f" (did you mean '{memory}Gi'?)" if whole_number(memory) is not None else ""
         need = "1536Mi for Spark, which runs a JVM per pod" if kind == "spark" else f"{MIN_MEMORY_MIB}Mi"
         raise _fail("memory", f"memory {memory!r} per node is too little{hint}; ask for at least {need}.")
     return memory

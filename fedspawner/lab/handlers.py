@@ -12,16 +12,21 @@ Errors, on every route: ``{"message": "<one paragraph for people>", "reason": "<
 with these statuses and reasons:
 
 - the gateway's own 4xx status and message, reason ``bad_request`` (400), ``unauthorized``
-  (401), ``forbidden`` (403), ``not_found`` (404), ``unsatisfiable`` (422) or ``gateway``
-  (any other 4xx);
+  (401), ``forbidden`` (403), ``not_found`` (404), ``method_not_allowed`` (405, with an
+  ``Allow`` header), ``too_large`` (413), ``unsatisfiable`` (422) or ``gateway`` (any other
+  4xx);
 - 503 ``not_configured``: no gateway is configured (a ``jupyter lab`` without a hub); the
   message says to set ``FEDSPAWNER_GATEWAY_URL`` (and ``JUPYTERHUB_API_TOKEN``) or
   ``c.FedspawnerLabApp.gateway_url``;
 - 503 ``unreachable``: the gateway did not answer (down, restarting, timed out), or said
   a member cluster did not answer (its own 503); the panel should back off and retry;
 - 502 ``gateway``: the gateway failed (its 5xx), with its message;
-- 400 ``bad_request`` for malformed input to this server itself (bad query values, a body
-  that is not JSON). Never a 500 for anything a user can cause.
+- the same 4xx for input this server refuses itself, by the gateway's own rules
+  (``fedspawner.api_input``): a query parameter the route does not take, given twice, not
+  UTF-8, holding control characters or out of its range (numbers in ASCII digits); a body
+  that is not JSON or nests it deeper than 32 levels (400); a body over 4 MiB (413); a
+  method the route does not take (405); any other path under ``fedspawner/`` (404).
+  Never a 500 for anything a user can cause, and never a proxy's HTML page as a message.
 
 Routes
 ------
@@ -82,7 +87,9 @@ Routes
     ``origin``) that ``POST jobs`` accepts as is, to resubmit (null for a job without one).
 
 ``DELETE jobs/{id}``
-    Cancel: 200 ``{"job": Job}`` (phase ``Cancelled``) once every object is deleted.
+    Cancel: 202 ``{"job": Job}`` at once (phase ``Cancelled``, the message saying what is
+    still being deleted); the gateway deletes every object in the background, and
+    ``GET jobs/{id}`` answers 404 once nothing is left.
 
 ``GET jobs/{id}/logs?rank=R&tail=N&follow=1&container=NAME``
     ``text/plain`` of one rank (rank 0: the driver for Spark), streamed as it arrives.
@@ -96,7 +103,6 @@ Routes
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
 
@@ -105,54 +111,48 @@ from tornado import web
 from tornado.iostream import StreamClosedError
 
 from .. import __version__
+from ..api_input import (CLUSTERS_QUERY, JOBS_FEED_QUERY, LOGS_QUERY, MAX_BODY_BYTES, Flag, InputError,
+                         allowed_methods, read_json, read_query, too_large)
 from ..client.gateway import is_job_id
-from .upstream import RelayError, Upstream, dumps
+from .upstream import REASONS, RelayError, Upstream, dumps
 
 log = logging.getLogger("fedspawner.lab")
 
-_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
-#: Longest long-poll wait asked of the gateway (it caps at its own limit too).
-MAX_WAIT = 30.0
 
 
 class LabHandler(APIHandler):
-    """Base of the extension's handlers: the upstream gateway, query parsing, JSON errors."""
+    """Base of the extension's handlers: the upstream gateway, the query, JSON errors.
+
+    ``queries`` declares the query parameters each method takes (``api_input`` tables, shared with
+    the gateway); ``self.query`` holds them read, for an authenticated request, before the method
+    runs. A body over ``MAX_BODY_BYTES`` is refused with a 413 before anything is forwarded.
+    """
+
+    queries: dict[str, dict] = {}
+
+    def initialize(self) -> None:
+        self.query: dict = {}
+
+    async def prepare(self) -> None:
+        await super().prepare()
+        if self.current_user is None:
+            return  # the method's @web.authenticated answers 403
+        if len(self.request.body or b"") > MAX_BODY_BYTES:
+            raise too_large(len(self.request.body), MAX_BODY_BYTES)
+        self.query = read_query(self.request.query_arguments, self.queries.get(self.request.method, {}))
 
     @property
     def upstream(self) -> Upstream:
         return self.settings["fedspawner_upstream"]
 
-    def flag(self, name: str) -> bool:
-        value = self.get_argument(name, "0").strip().lower()
-        if value not in _TRUE + _FALSE:
-            raise RelayError(400, "bad_request", f"'{name}' must be 1 or 0, not {value[:40]!r}.")
-        return value in _TRUE
-
-    def whole(self, name: str, minimum: int) -> int | None:
-        value = self.get_argument(name, "").strip()
-        if not value:
-            return None
-        if not value.isdigit() or int(value) < minimum:
-            raise RelayError(400, "bad_request", f"'{name}' must be a whole number of at least {minimum}, not "
-                                                 f"{value[:40]!r}.")
-        return int(value)
-
     def long_poll(self) -> tuple[dict[str, str], float]:
         """``since`` and ``wait`` to pass on, and the seconds the gateway may hold the request."""
-        since = self.get_argument("since", "").strip()
+        since = self.query.get("since")
         if not since:
             return {}, 0.0
-        text = self.get_argument("wait", "25").strip()
-        try:
-            wait = float(text)
-        except ValueError:
-            wait = float("nan")
-        if not 0 <= wait < float("inf"):
-            raise RelayError(400, "bad_request", f"'wait' must be a number of seconds from 0 to {MAX_WAIT:g}, "
-                                                 f"not {text[:40]!r}.")
-        wait = min(wait, MAX_WAIT)
-        return {"since": since[:100], "wait": f"{wait:g}"}, wait
+        wait = self.query.get("wait", 25.0)
+        return {"since": since, "wait": f"{wait:g}"}, wait
 
     def job_path(self, job_id: str, *rest: str) -> str:
         if not is_job_id(job_id):
@@ -167,10 +167,14 @@ class LabHandler(APIHandler):
         exc = kwargs.get("exc_info", (None, None, None))[1]
         if isinstance(exc, RelayError):
             error = exc
+        elif isinstance(exc, InputError):
+            error = RelayError(exc.status, REASONS.get(exc.status, "bad_request"), exc.message)
         elif isinstance(exc, web.HTTPError):
             message = exc.log_message % exc.args if exc.log_message and exc.args else exc.log_message
-            error = RelayError(exc.status_code, "forbidden" if exc.status_code == 403 else "bad_request"
-                               if exc.status_code < 500 else "error", message or exc.reason or "Request failed.")
+            if exc.status_code == 405:
+                message = "This route does not take that method; the Allow header lists those it takes."
+            error = RelayError(exc.status_code, REASONS.get(exc.status_code, "error"),
+                               message or exc.reason or "Request failed.")
         else:
             error = RelayError(500, "error", "The fedspawner server extension failed unexpectedly; the error is in "
                                              "the server's log. Try again.")
@@ -178,11 +182,15 @@ class LabHandler(APIHandler):
             if not self._finished:
                 self.finish()
             return
+        self.clear_header("Content-Disposition")
         self.set_status(error.status)
+        self.set_header("Content-Type", "application/json; charset=utf-8")
+        if error.status == 405:
+            self.set_header("Allow", ", ".join(allowed_methods(type(self), web.RequestHandler)))
         self.finish(dumps(error.to_json()))
 
     def log_exception(self, typ, value, tb) -> None:
-        if isinstance(value, RelayError):
+        if isinstance(value, (RelayError, InputError)):
             log.info("%s %s: %s %s", self.request.method, self.request.path, value.status, value.message)
         else:
             super().log_exception(typ, value, tb)
@@ -206,6 +214,8 @@ class ConfigHandler(LabHandler):
 
 
 class ClustersHandler(LabHandler):
+    queries = {"GET": CLUSTERS_QUERY}
+
     @web.authenticated
     async def get(self) -> None:
         params, wait = self.long_poll()
@@ -219,23 +229,20 @@ class OptionsHandler(LabHandler):
 
 
 class JobsHandler(LabHandler):
+    queries = {"GET": JOBS_FEED_QUERY}
+
     @web.authenticated
     async def get(self) -> None:
         params, wait = self.long_poll()
-        if self.flag("all"):
+        if self.query.get("all"):
             params["all"] = "1"
-        state = self.get_argument("state", "").strip()
-        if state:
-            params["state"] = state[:40]
+        if self.query.get("state"):
+            params["state"] = self.query["state"]
         self.reply(await self.upstream.call("GET", "jobs/feed", params, extra_wait=wait))
 
     @web.authenticated
     async def post(self) -> None:
-        try:
-            body = json.loads(self.request.body or b"null")
-        except (ValueError, UnicodeDecodeError) as err:
-            raise RelayError(400, "bad_request", f"The request body is not valid JSON ({err}); send the job spec "
-                                                 "as a JSON object.") from None
+        body = read_json(self.request.body or b"", MAX_BODY_BYTES)
         self.reply(await self.upstream.call("POST", "jobs", body=body), status=201)
 
 
@@ -246,29 +253,30 @@ class JobHandler(LabHandler):
 
     @web.authenticated
     async def delete(self, job_id: str) -> None:
-        self.reply(await self.upstream.call("DELETE", self.job_path(job_id)))
+        self.reply(await self.upstream.call("DELETE", self.job_path(job_id)), status=202)
 
 
 class LogsHandler(LabHandler):
     """A rank's log: the text so far, a download of it, or followed as it grows."""
 
+    queries = {"GET": {**LOGS_QUERY, "download": Flag()}}
+
     def initialize(self) -> None:
+        super().initialize()
         self.pump: asyncio.Task | None = None
 
     @web.authenticated
     async def get(self, job_id: str) -> None:
         path = self.job_path(job_id, "logs")
-        params = {"rank": self.whole("rank", 0), "tail": self.whole("tail", 1),
-                  "container": self.get_argument("container", "").strip() or None}
-        params = {key: value for key, value in params.items() if value is not None}
-        if self.flag("download"):
+        params = {key: self.query[key] for key in ("rank", "tail", "container") if key in self.query}
+        if self.query.get("download"):
             job = (await self.upstream.call("GET", self.job_path(job_id))).get("job") or {}
             text = await self.upstream.send("GET", path, params)
             name = _SAFE_NAME.sub("-", f"{job.get('name') or 'job'}-{job_id}-rank{params.get('rank', 0)}.log")
             self.set_header("Content-Disposition", f'attachment; filename="{name}"')
             self.finish(text, set_content_type="text/plain; charset=utf-8")
             return
-        if not self.flag("follow"):
+        if not self.query.get("follow"):
             text = await self.upstream.send("GET", path, params)
             self.finish(text, set_content_type="text/plain; charset=utf-8")
             return
@@ -296,6 +304,14 @@ class LogsHandler(LabHandler):
             self.pump.cancel()
 
 
+class NotFoundHandler(LabHandler):
+    """Any other path under ``fedspawner/``: a JSON 404, whatever the method."""
+
+    async def prepare(self) -> None:
+        raise RelayError(404, "not_found", "No such fedspawner route: the routes are config, clusters, options, "
+                                           "jobs, jobs/{id} and jobs/{id}/logs.")
+
+
 def handlers() -> list[tuple[str, type]]:
     """The routes under the server's base URL."""
     job = r"(?P<job_id>[^/]+)"
@@ -303,4 +319,5 @@ def handlers() -> list[tuple[str, type]]:
         (r"/fedspawner/config", ConfigHandler), (r"/fedspawner/clusters", ClustersHandler),
         (r"/fedspawner/options", OptionsHandler), (r"/fedspawner/jobs", JobsHandler),
         (rf"/fedspawner/jobs/{job}", JobHandler), (rf"/fedspawner/jobs/{job}/logs", LogsHandler),
+        (r"/fedspawner/.*", NotFoundHandler),
     ]

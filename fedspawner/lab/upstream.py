@@ -20,8 +20,9 @@ from ..client.errors import GatewayRequestError
 from ..client.gateway import Gateway
 from ..errors import UserError
 
-#: The reason of each gateway status passed on as it is.
-REASONS = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 422: "unsatisfiable"}
+#: The reason of each 4xx, the gateway's passed on as they are and the extension's own.
+REASONS = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+           413: "too_large", 422: "unsatisfiable"}
 
 HINT = ("No fedspawner gateway is configured for this server. On a JupyterHub with fedspawner this is "
         "automatic; elsewhere set FEDSPAWNER_GATEWAY_URL (e.g. https://hub.example.org/services/"

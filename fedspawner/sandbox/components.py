@@ -11,6 +11,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..digits import whole_number
 from .binaries import Binaries
 from .pki import ClusterPKI
 from .topology import ClusterSpec, Topology, TopologyError
@@ -65,9 +66,10 @@ class ClusterLayout:
 def address_block() -> int:
     """The address block from ``FEDSPAWNER_SANDBOX_ADDRESS_BLOCK`` (0 when unset)."""
     raw = os.environ.get(ADDRESS_BLOCK_ENV, "0") or "0"
-    if not raw.isdigit() or int(raw) >= ADDRESS_BLOCKS:
+    block = whole_number(raw)
+    if block is None or block >= ADDRESS_BLOCKS:
         raise TopologyError(f"{ADDRESS_BLOCK_ENV}={raw!r}: use a number from 0 to {ADDRESS_BLOCKS - 1}")
-    return int(raw)
+    return block
 
 
 def layouts(topology: Topology, state_dir: Path) -> list[ClusterLayout]:

@@ -15,6 +15,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from ..digits import whole_number
+
 MARKER = "FEDSANDBOX_STATE"
 
 
@@ -63,11 +65,12 @@ def marked_processes(state_dir: Path) -> list[int]:
     needle = f"{MARKER}={state_dir}".encode()
     found = []
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+        pid = whole_number(entry.name)
+        if pid is None or pid == os.getpid():
             continue
         try:
-            if needle in (entry / "environ").read_bytes().split(b"\0") and is_running(int(entry.name)):
-                found.append(int(entry.name))
+            if needle in (entry / "environ").read_bytes().split(b"\0") and is_running(pid):
+                found.append(pid)
         except (FileNotFoundError, ProcessLookupError, PermissionError):
             continue
     return found

@@ -24,7 +24,7 @@ from fedspawner.client import Gateway, GatewayRequestError
 
 from .sandbox_fixtures import TEST_STATE_DIR
 from .spawn_helpers import user_token
-from .test_gateway_support import DDP_SCRIPT, leftovers
+from .test_gateway_support import DDP_SCRIPT, gone, leftovers
 
 pytestmark = pytest.mark.sandbox
 USER = "ada"
@@ -180,7 +180,7 @@ async def test_cancel_button_in_a_real_kernel(sandbox, kernel_env, admin_api):
             nb.client.kc.shell_channel.send(click)
         final = await nb.result("report(await wait_for(w, timeout=60))")
         assert final["phase"] == "Cancelled" and not final["following"], final
-        assert await leftovers(admin_api, "regional", NS, state["id"]) == []
+        assert await gone(admin_api, "regional", NS, state["id"]) == []
 
 
 async def test_reattach_after_kernel_restart_interrupt_and_cancel(sandbox, kernel_env, admin_api):
@@ -215,7 +215,7 @@ async def test_reattach_after_kernel_restart_interrupt_and_cancel(sandbox, kerne
         assert f"Cancelled {job_id}" in cancelled, cancelled
         state = await nb.result("report(await wait_for(w, timeout=30))")
         assert state["phase"] == "Cancelled" and not state["following"], state
-        assert await leftovers(admin_api, cluster, NS, job_id) == []
+        assert await gone(admin_api, cluster, NS, job_id) == []
         with pytest.raises(GatewayRequestError) as info:
             gateway.job(job_id)
         assert info.value.status == 404

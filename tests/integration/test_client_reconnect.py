@@ -17,7 +17,6 @@ from fedspawner.gateway.config import SERVICE_NAME
 
 from .hub_fixtures import TEST_HUB_PORT
 from .test_gateway_support import PID_FILE, wait_healthy
-from .test_gateway_support import *  # noqa: F401,F403 - the fixtures
 
 pytestmark = pytest.mark.sandbox
 

@@ -29,7 +29,7 @@ from fedspawner.jobs.render import render
 from fedspawner.sandbox.binaries import cache_root
 
 from .sandbox_fixtures import api_client
-from .test_gateway_support import leftovers
+from .test_gateway_support import gone, leftovers
 
 pytestmark = pytest.mark.sandbox
 
@@ -137,4 +137,4 @@ async def test_the_gateway_uses_the_operators_the_cluster_offers(operator_crds, 
         listed = await gw.job(alice, job["id"])
         assert (listed["backend"], listed["phase"], listed["cluster"]) == (backend, "Pending", CLUSTER)
         await gw.cancel(alice, job["id"])
-        assert await leftovers(admin_api, CLUSTER, sandbox.namespace, job["id"]) == []
+        assert await gone(admin_api, CLUSTER, sandbox.namespace, job["id"]) == []

@@ -12,7 +12,7 @@ import asyncio
 
 import pytest
 
-from .test_gateway_support import first_line_with, leftovers
+from .test_gateway_support import first_line_with, gone, leftovers
 
 pytestmark = pytest.mark.sandbox
 
@@ -38,7 +38,7 @@ async def test_unschedulable_gang_fails_over_to_the_next_cluster(gw, token_for, 
         log = await gw.text(f"/jobs/{job['id']}/logs?rank={rank}", carol)
         assert first_line_with(log, f"rank {rank} ran"), log
     await gw.cancel(carol, job["id"])
-    assert await leftovers(admin_api, "onprem", sandbox.namespace, job["id"]) == []
+    assert await gone(admin_api, "onprem", sandbox.namespace, job["id"]) == []
 
 
 async def test_a_job_with_nowhere_else_to_go_stays_and_says_why(gw, token_for):

@@ -2,14 +2,19 @@
 
 Schemathesis generates requests (valid and invalid) for every operation the document
 describes and sends them to the real gateway, through the hub's proxy, with a real user
-token. Whatever a caller sends, the gateway must answer without a 5xx; answers must also
-match the documented status codes and schemas. Jobs the fuzzer manages to create are
-cancelled at the end.
+token. Whatever a caller sends, the gateway must answer without a 5xx, a 405 names the
+methods it takes in ``Allow``, and answers must match the documented status codes and
+schemas. How long each answer took (beyond a long-poll's own wait) is recorded per
+operation and printed at the end; only a generous bound is asserted. Jobs the fuzzer
+manages to create are cancelled at the end.
 """
 
 from __future__ import annotations
 
 import os
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -30,6 +35,12 @@ OPENAPI = Path(app.__file__).with_name("openapi.yaml")
 #: parameters with follow off.
 STREAMS = {"watchJob"}
 EXAMPLES = int(os.environ.get("FEDSPAWNER_FUZZ_EXAMPLES", "40"))  # per operation and mode
+#: The slowest answer of each operation, in seconds beyond the wait a long-poll asked for.
+SLOWEST: dict[str, float] = {}
+#: Bound asserted on every answer but a submission's (which creates the job's objects): generous
+#: for a loaded test machine; an idle one answers well under a second (see the printed table).
+ANSWER_BOUND = 10.0
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 
 
 @pytest.fixture(scope="session")
@@ -70,6 +81,15 @@ def _cancel_everything(token: str) -> None:
         call("DELETE", f"/jobs/{job['id']}")
 
 
+def _asked_wait(case) -> float:
+    """Seconds a long-polled request asked to be held (with ``since``), as the gateway reads it."""
+    query = case.query or {}
+    try:
+        return min(float(query.get("wait", 25)), 30.0) if query.get("since") else 0.0
+    except (TypeError, ValueError):
+        return 0.0
+
+
 @pytest.mark.parametrize(("operation_id", "mode"), _cases(), ids=lambda v: getattr(v, "value", v))
 def test_no_request_makes_the_gateway_fail(gateway_schema, operation_id, mode):
     operation = gateway_schema.find_operation_by_id(operation_id)
@@ -77,11 +97,48 @@ def test_no_request_makes_the_gateway_fail(gateway_schema, operation_id, mode):
     @given(operation.as_strategy(generation_mode=mode))
     @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
     def fuzz(case):
+        began = time.monotonic()
         response = case.call(timeout=60)
-        assert response.status_code < 500, (f"{case.method} {case.formatted_path} -> {response.status_code}: "
-                                            f"{response.text[:500]}\n{case.as_curl_command()}")
+        took = time.monotonic() - began - _asked_wait(case)
+        SLOWEST[operation_id] = max(SLOWEST.get(operation_id, 0.0), took)
+        what = f"{case.method} {case.formatted_path} -> {response.status_code}"
+        assert response.status_code < 500, f"{what}: {response.text[:500]}\n{case.as_curl_command()}"
+        assert response.status_code != 405 or response.headers.get("Allow"), f"{what} without Allow"
+        assert operation_id == "submitJob" or took < ANSWER_BOUND, f"{what} took {took:.1f}s"
         # Cross-field rules (executors only for spark, retries only for job, ...) are not
         # expressible in OpenAPI 3.0, so a schema-valid spec may still get a 4xx.
         case.validate_response(response, excluded_checks=[positive_data_acceptance])
 
     fuzz()
+
+
+def _call(method: str, url: str, token: str) -> tuple[int, str | None]:
+    """The status and ``Allow`` header of an answer."""
+    req = urllib.request.Request(url, method=method, headers={"Authorization": f"token {token}"},
+                                 data=b"{}" if method in ("POST", "PUT", "PATCH") else None)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return resp.status, resp.headers.get("Allow")
+    except urllib.error.HTTPError as err:
+        with err:
+            return err.code, err.headers.get("Allow")
+
+
+def test_every_undeclared_method_is_a_405_listing_the_declared_ones(fuzz_token):
+    document = yaml.safe_load(OPENAPI.read_text())
+    for path, item in document["paths"].items():
+        declared = sorted(m.upper() for m in item if m != "parameters")
+        for method in sorted(set(METHODS) - set(declared)):
+            status, allow = _call(method, GATEWAY + path.replace("{id}", "j-aaaaaaaa"), fuzz_token)
+            assert status == 405, (method, path, status)
+            assert sorted((allow or "").split(", ")) == declared, (method, path, allow)
+
+
+def test_answer_times(capsys):
+    """The slowest answer per operation during the fuzzing above (beyond any long-poll wait)."""
+    if not SLOWEST:
+        pytest.skip("no fuzzing ran in this session")
+    with capsys.disabled():
+        print("\nslowest gateway answer per operation (s):",
+              ", ".join(f"{op} {secs:.2f}" for op, secs in sorted(SLOWEST.items(), key=lambda kv: -kv[1])))
+    assert all(secs < ANSWER_BOUND for op, secs in SLOWEST.items() if op != "submitJob"), SLOWEST

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from .test_gateway_support import DDP_SCRIPT, PID_FILE, first_line_with, leftovers, wait_healthy
+from .test_gateway_support import DDP_SCRIPT, PID_FILE, first_line_with, gone, leftovers, wait_healthy
 
 pytestmark = pytest.mark.sandbox
 
@@ -104,9 +104,11 @@ async def test_cancel_removes_every_object_from_the_cluster(gw, token_for, admin
     assert {"ConfigMap", "Service", "Job", "Pod"} <= kinds, before
     began = time.monotonic()
     cancelled = await gw.cancel(bob, job["id"])
-    assert cancelled["phase"] == "Cancelled" and cancelled["pods"] == []
-    assert await leftovers(admin_api, "onprem", sandbox.namespace, job["id"]) == []
-    assert time.monotonic() - began < 60
+    answered = time.monotonic() - began
+    assert cancelled["phase"] == "Cancelled" and cancelled["message"].startswith("cancelling: "), cancelled
+    assert await gone(admin_api, "onprem", sandbox.namespace, job["id"]) == []
+    print(f"cancel answered in {answered:.2f}s; every object gone after {time.monotonic() - began:.1f}s")
+    assert answered < 5 and time.monotonic() - began < 60
     status, answer = await gw.call("GET", f"/jobs/{job['id']}", bob)
     assert status == 404 and "no job" in answer["message"]
 

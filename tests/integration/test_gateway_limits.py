@@ -13,7 +13,6 @@ import pytest
 from fedspawner.jobs.limits import Limits
 
 from .test_gateway_support import Gateway, GatewayReplica
-from .test_gateway_support import *  # noqa: F401,F403 - the fixtures
 
 pytestmark = pytest.mark.sandbox
 

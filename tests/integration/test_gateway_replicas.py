@@ -109,8 +109,8 @@ async def test_two_replicas_move_a_stuck_job_once_and_take_over_from_each_other(
                 frozen = False
                 await direct.cleanup()
         await asyncio.sleep(LEASE_SECONDS / 3 + 1)  # the woken replica renews: it finds the Leases taken
-        assert await holders(admin_api, sandbox.namespace) == {"regional": str(second.process.pid),
-                                                                "onprem": str(second.process.pid)}
+        second_pid = str(second.process.pid)
+        assert await holders(admin_api, sandbox.namespace) == {"regional": second_pid, "onprem": second_pid}
         second.stop()  # it releases them: the hub's replica takes over at its next renewal
         await until_holders(admin_api, sandbox.namespace, first_pid, LEASE_SECONDS / 3 + 5)
     finally:

@@ -106,8 +106,10 @@ class Gateway:
         return answer if isinstance(answer, str) else json.dumps(answer)
 
     async def cancel(self, token: str, job_id: str) -> dict:
+        """Cancel a job: answered at once (202) with the job as Cancelled; its objects go in the
+        background (``gone`` waits for that)."""
         status, answer = await self.call("DELETE", f"/jobs/{job_id}", token)
-        assert status == 200, answer
+        assert status == 202, answer
         return answer["job"]
 
     async def cleanup(self) -> None:
@@ -190,6 +192,15 @@ async def leftovers(admin_api, cluster: str, namespace: str, job_id: str) -> lis
 
 def first_line_with(text: str, needle: str) -> str | None:
     return next((line for line in text.splitlines() if needle in line), None)
+
+
+async def gone(admin_api, cluster: str, namespace: str, job_id: str, timeout: float = 60) -> list[str]:
+    """Wait (up to ``timeout``) until no object of the job is left on ``cluster`` (a cancel deletes
+    them in the background); what is left (empty once gone)."""
+    deadline = time.monotonic() + timeout
+    while (left := await leftovers(admin_api, cluster, namespace, job_id)) and time.monotonic() < deadline:
+        await asyncio.sleep(0.5)
+    return left
 
 
 async def first_pod_finish(admin_api, cluster: str, namespace: str, job_id: str, seen: dict) -> None:

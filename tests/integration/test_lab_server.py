@@ -205,11 +205,37 @@ async def test_clusters_and_options_come_from_the_gateway(labs, sandbox):
     ("GET", "jobs?state=sleeping", None, None, "bad_request", "Unknown state"),
     ("GET", "jobs?all=1", None, None, "forbidden", "administrators"),
     ("GET", "jobs/j-aaaaaaaa/logs?rank=-1", None, None, "bad_request", "'rank' must be a whole number"),
+    ("GET", "jobs/j-aaaaaaaa/logs?rank=%C2%B2", None, None, "bad_request", "digits 0-9 only), not '²'"),
+    ("GET", "jobs/j-aaaaaaaa/logs?tail=%D9%A3", None, None, "bad_request", "'tail' must be a whole number"),
+    ("GET", "jobs?state=%00", None, None, "bad_request", "'state' holds control characters"),
+    ("GET", "jobs?state=running&state=failed", None, None, "bad_request", "Give 'state' once"),
+    ("GET", "jobs?colour=blue", None, None, "bad_request", "Unknown query parameter 'colour'"),
+    ("GET", "clusters?since=x&wait=1e3", None, None, "bad_request", "'wait' must be a number of seconds"),
+    ("POST", "jobs", None, b"[" * 100_000 + b"]" * 100_000, "bad_request", "more than 32 levels deep"),
+    ("POST", "jobs", None, b'{"kind": "job", "script": "x", "nodes": NaN}', "bad_request", "not valid JSON"),
+    ("GET", "nowhere", None, None, "not_found", "No such fedspawner route"),
 ])
 async def test_bad_input_is_a_4xx_with_the_reason(labs, method, path, body, raw, reason, words):
     status, answer, _ = await labs["alice"].call(method, path, body, raw=raw)
     assert 400 <= status < 500 and answer["reason"] == reason and words in answer["message"], (status, answer)
     assert set(answer) == {"message", "reason"}
+
+
+async def test_a_body_over_the_limit_is_a_413_stating_it(labs):
+    began = time.monotonic()
+    status, answer, _ = await labs["alice"].call("POST", "jobs", raw=b"x" * (20 * 2**20))
+    took = time.monotonic() - began
+    assert status == 413 and answer["reason"] == "too_large", (status, answer)
+    assert "at most 4,194,304 bytes" in answer["message"] and "<" not in answer["message"]
+    print(f"20 MiB body refused in {took:.2f}s")
+
+
+async def test_a_method_a_route_does_not_take_is_a_405_with_allow(labs):
+    for method, path, allowed in (("PATCH", "jobs", "GET, POST"), ("PUT", "jobs/j-aaaaaaaa", "GET, DELETE"),
+                                  ("POST", "clusters", "GET"), ("DELETE", "jobs/j-aaaaaaaa/logs", "GET")):
+        status, answer, headers = await labs["alice"].call(method, path, {})
+        assert status == 405 and answer["reason"] == "method_not_allowed", (method, path, answer)
+        assert [m for m in headers["Allow"].split(", ") if m != "OPTIONS"] == allowed.split(", "), headers
 
 
 async def test_submit_feed_logs_and_cancel_through_the_extension(labs):
@@ -240,11 +266,14 @@ async def test_submit_feed_logs_and_cancel_through_the_extension(labs):
         status, text, headers = await alice.call("GET", f"jobs/{job_id}/logs?download=1&rank=0")
         assert status == 200 and "tick 3" in text
         assert headers["Content-Disposition"] == f'attachment; filename="from-lab-{job_id}-rank0.log"'
-        cancelled = (await alice.ok("DELETE", f"jobs/{job_id}"))["job"]
-        assert cancelled["phase"] == "Cancelled"
-        status, answer, _ = await alice.call("GET", f"jobs/{job_id}")
-        assert status == 404 and answer["reason"] == "not_found"
-        await feed_until(alice, lambda f: row_of(f, job_id) is None, timeout=30)
+        cancelled = (await alice.ok("DELETE", f"jobs/{job_id}", status=202))["job"]
+        assert cancelled["phase"] == "Cancelled" and cancelled["message"].startswith("cancelling: ")
+        assert row_of(await alice.ok("GET", "jobs"), job_id) is None  # left out of lists at once
+        deadline = time.monotonic() + 60
+        while (status := (await alice.call("GET", f"jobs/{job_id}"))[0]) == 200:  # Cancelled, going
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.5)
+        assert status == 404
     finally:
         await alice.call("DELETE", f"jobs/{job_id}")
 

@@ -8,6 +8,7 @@ import pytest
 
 from fedspawner.gateway import kube
 from fedspawner.gateway.cancel import CancelIncomplete, delete_job
+from fedspawner.gateway.cancelling import cancelling_view
 from fedspawner.gateway.model import JobObjects
 
 from .test_gateway_status import anchor, job, pod, record
@@ -79,3 +80,10 @@ async def test_objects_left_after_the_timeout_are_named(store):
     cluster = store(*[stuck] * 5)
     with pytest.raises(CancelIncomplete, match="still on onprem after 0s: ConfigMap/ddp-abcd2345-script, Pod/a"):
         await delete_job(cluster, stuck, timeout=0, poll=0)
+
+
+def test_a_job_being_cancelled_reads_as_cancelled_with_what_is_left():
+    view = cancelling_view({"id": "j-abcd2345", "phase": "Running", "ui_url": "http://x:4040"},
+                           objects(job(), pod("a", index=0), pod("b", index=1)))
+    assert (view["phase"], view["ui_url"], view["id"]) == ("Cancelled", None, "j-abcd2345")
+    assert view["message"] == "cancelling: deleting what is left on onprem (1 ConfigMap, 1 Job, 2 Pods)"

@@ -66,3 +66,19 @@ def test_the_extension_point_and_routes():
     paths = [pattern for pattern, _ in handlers()]
     assert all(p.startswith("/fedspawner/") for p in paths)
     assert {"/fedspawner/config", "/fedspawner/clusters", "/fedspawner/options", "/fedspawner/jobs"} <= set(paths)
+
+
+HUB_PAGE = (b"<!DOCTYPE HTML><html><head><title>JupyterHub</title></head><body><div class='error'><h1>503 : "
+            b"Service Unavailable</h1><p>Your server appears to be down.</p></div><script>var x;</script></body>"
+            b"</html>")
+
+
+@pytest.mark.parametrize("status, relayed, reason", [
+    (413, 413, "too_large"), (500, 502, "gateway"), (502, 503, "unreachable"), (503, 503, "unreachable"),
+    (404, 404, "not_found"),
+])
+def test_a_proxys_html_page_never_reaches_the_browser(status, relayed, reason):
+    err = relay_error(error_for(status, HUB_PAGE, "http://hub/services/fedspawner-gateway/api/v1/jobs"))
+    assert (err.status, err.reason) == (relayed, reason)
+    assert "<" not in err.message and "Service Unavailable" not in err.message and "JupyterHub" not in err.message
+    assert f"HTTP {status}" in err.message
