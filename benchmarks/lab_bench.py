@@ -118,7 +118,8 @@ def start_lab(root: Path, gateway_url: str, token: str) -> tuple[subprocess.Pope
 
 
 async def open_lab(page, url: str, path: str = "") -> None:
-    await page.goto(f"{url}/lab/tree/{path}?token={LAB_TOKEN}" if path else f"{url}/lab?token={LAB_TOKEN}")
+    await page.goto(f"{url}/lab/tree/{path}?token={LAB_TOKEN}" if path else f"{url}/lab?token={LAB_TOKEN}",
+                    timeout=120_000)
     await page.wait_for_selector('li[data-id="fedspawner-panel"]', timeout=60_000)
     for _ in range(5):  # the sidebar tab toggles the panel, and a restored layout may show it already
         await page.wait_for_timeout(500)

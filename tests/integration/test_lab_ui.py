@@ -64,8 +64,8 @@ async def test_a_lab_from_this_environment_does_not_ask_about_jupyter_news(lab_b
     async with plain_lab(tmp_path) as (url, token):
         with urllib.request.urlopen(f"{url}/{NOTIFICATION_SETTINGS}?token={token}", timeout=30) as resp:
             settings = json.loads(resp.read())
-        assert settings["composite"]["fetchNews"] == "false", settings["composite"]
-        assert settings["composite"]["checkForUpdates"] is False, settings["composite"]
+        defaults = {k: v.get("default") for k, v in settings["schema"]["properties"].items()}
+        assert defaults["fetchNews"] == "false" and defaults["checkForUpdates"] is False, defaults
         assert "fetchNews" not in settings["raw"], settings["raw"]  # a default, not a user's answer
         context = await lab_browser.new_context(viewport={"width": 1200, "height": 800})
         page = await context.new_page()
@@ -83,7 +83,7 @@ async def test_panel_lists_clusters_with_live_gpu_numbers(ada_lab, admin_api):
     await lab.open()
     page = lab.page
     settings = await lab.lab_settings()  # the Lab the hub spawned ships the same defaults
-    assert settings["composite"]["fetchNews"] == "false", settings["composite"]
+    assert settings["schema"]["properties"]["fetchNews"]["default"] == "false", settings["schema"]
     assert await page.locator(".Toastify__toast", has_text=NEWS_QUESTION).count() == 0
     for cluster in ("onprem", "regional", "burst"):
         await page.wait_for_selector(f'.fs-Cluster[data-cluster="{cluster}"]', timeout=30_000)

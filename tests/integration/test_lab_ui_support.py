@@ -67,7 +67,7 @@ class Lab:
         await self.page.wait_for_selector(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell")
 
     async def lab_settings(self) -> dict:
-        """The notification settings of this Lab, as its settings API composes them."""
+        """The notification settings of this Lab: its schema (defaults included) and the user's raw settings."""
         def call():
             req = urllib.request.Request(f"{self.base}/{NOTIFICATION_SETTINGS}",
                                          headers={"Authorization": f"token {self.token}"})
