@@ -3,8 +3,9 @@
  * job changed (patched in place, so every row keeps its DOM node), adds and removes rows,
  * and moves rows only when the order changed. Thousands of rows stay cheap: rows are
  * cloned from one template, a first fill goes into the table in one insertion, clicks and
- * keys are handled once for the whole table, and the ages tick without touching rows
- * whose age text stays the same.
+ * keys are handled once for the whole table, the ages tick without touching rows whose age
+ * text stays the same, and the stylesheet lays rows out as fixed grids that are skipped
+ * while out of view.
  */
 import { h } from './dom';
 import { jobGpu, ranks, shortDuration } from './format';
@@ -16,20 +17,37 @@ export interface IJobTableActions {
   revealOrigin: (origin: IOrigin) => void;
 }
 
-/** One row: the job it shows and the cells it patches. */
+/** One row: the job it shows, and the text nodes and elements it patches. */
 interface IRow {
   job: IJobRow;
   showOwner: boolean;
   el: HTMLTableRowElement;
-  name: HTMLTableCellElement;
-  kind: HTMLTableCellElement;
-  cluster: HTMLTableCellElement;
-  gpu: HTMLTableCellElement;
-  badge: HTMLElement;
-  ranks: HTMLTableCellElement;
-  age: HTMLTableCellElement;
+  nameCell: HTMLTableCellElement;
+  name: Text;
+  origin: HTMLElement | null;
+  owner: HTMLElement | null;
+  kind: Text;
+  cluster: Text;
+  gpu: Text;
+  phase: Text;
+  ranks: Text;
+  age: Text;
   /** Creation time (ms epoch; NaN when unknown), for the ticking age. */
   created: number;
+}
+
+/** Write `value` into a text node, unless it holds it already (no mutation, no relayout). */
+function setText(node: Text, value: string): void {
+  if (node.data !== value) {
+    node.data = value;
+  }
+}
+
+/** Set an attribute unless it has that value already. */
+function setAttr(el: Element, name: string, value: string): void {
+  if (el.getAttribute(name) !== value) {
+    el.setAttribute(name, value);
+  }
 }
 
 /** The column headers, in cell order. */
@@ -51,8 +69,8 @@ export class JobTable {
     });
   }
 
-  /** The `<tbody>` the rows live in. */
-  readonly body = h('tbody');
+  /** The `<tbody>` the rows live in (roles kept: the table is laid out as a grid). */
+  readonly body = h('tbody', { role: 'rowgroup' });
 
   /** How many rows are shown. */
   get size(): number {
@@ -105,10 +123,7 @@ export class JobTable {
   /** Bring the ages up to `now`, writing only those whose text changed. */
   tick(now: number = Date.now()): void {
     for (const row of this._rows.values()) {
-      const text = ageText(row.created, now);
-      if (row.age.textContent !== text) {
-        row.age.textContent = text;
-      }
+      setText(row.age, ageText(row.created, now));
     }
   }
 
@@ -124,39 +139,53 @@ export class JobTable {
   private _create(job: IJobRow, showOwner: boolean, now: number): IRow {
     const el = this._template.cloneNode(true) as HTMLTableRowElement;
     const cells = el.cells;
+    const text = (i: number): Text => (i === 4 ? cells[i].firstChild as Element : cells[i]).firstChild as Text;
     const row: IRow = {
-      job, showOwner, el, name: cells[0], kind: cells[1], cluster: cells[2], gpu: cells[3],
-      badge: cells[4].firstElementChild as HTMLElement, ranks: cells[5], age: cells[6], created: NaN
+      job, showOwner, el, nameCell: cells[0], name: text(0), origin: null, owner: null, kind: text(1),
+      cluster: text(2), gpu: text(3), phase: text(4), ranks: text(5), age: text(6), created: NaN
     };
     this._patch(row, job, showOwner, now);
     this._rows.set(job.id, row);
     return row;
   }
 
-  /** Write a job into its row, keeping the row's elements. */
+  /** Write a job into its row, keeping the row's elements (and leaving alone what did not change). */
   private _patch(row: IRow, job: IJobRow, showOwner: boolean, now: number): void {
     row.job = job;
     row.showOwner = showOwner;
     const el = row.el;
-    el.className = `fs-Job fs-phase-${job.phase.toLowerCase()}`;
-    el.dataset.job = job.id;
-    el.setAttribute('aria-label', `${job.name}: ${job.phase} on ${job.cluster}, open details`);
-    row.name.title = job.message || job.id;
+    const className = `fs-Job fs-phase-${job.phase.toLowerCase()}`;
+    if (el.className !== className) {
+      el.className = className;
+    }
+    setAttr(el, 'data-job', job.id);
+    setAttr(el, 'aria-label', `${job.name}: ${job.phase} on ${job.cluster}, open details`);
+    setAttr(row.nameCell, 'title', job.message || job.id);
+    setText(row.name, job.name);
     const origin = job.origin;
-    row.name.replaceChildren(job.name,
-      ...(origin?.path ? [h('button', {
-        class: 'fs-Origin', title: `Show ${origin.path}${origin.cell ? ' (the cell)' : ''}`,
-        'aria-label': `Show the cell of ${job.name} in ${origin.path}`
-      }, '⤴')] : []),
-      ...(showOwner ? [h('span', { class: 'fs-Owner' }, ` ${job.owner}`)] : []));
-    row.kind.textContent = job.kind;
-    row.cluster.textContent = job.cluster;
-    row.gpu.textContent = jobGpu(job);
-    row.badge.textContent = job.phase;
-    row.ranks.textContent = ranks(job);
+    if (origin?.path) {
+      row.origin = row.origin || row.nameCell.insertBefore(this._origin.cloneNode(true) as HTMLElement,
+        row.name.nextSibling);
+      setAttr(row.origin, 'title', `Show ${origin.path}${origin.cell ? ' (the cell)' : ''}`);
+      setAttr(row.origin, 'aria-label', `Show the cell of ${job.name} in ${origin.path}`);
+    } else if (row.origin) {
+      row.origin.remove();
+      row.origin = null;
+    }
+    if (showOwner) {
+      row.owner = row.owner || row.nameCell.appendChild(h('span', { class: 'fs-Owner' }, ''));
+      setText(row.owner.firstChild as Text, ` ${job.owner}`);
+    } else if (row.owner) {
+      row.owner.remove();
+      row.owner = null;
+    }
+    setText(row.kind, job.kind);
+    setText(row.cluster, job.cluster);
+    setText(row.gpu, jobGpu(job));
+    setText(row.phase, job.phase);
+    setText(row.ranks, ranks(job));
     row.created = job.created ? Date.parse(job.created) : NaN;
-    row.age.dataset.created = job.created || '';
-    row.age.textContent = ageText(row.created, now);
+    setText(row.age, ageText(row.created, now));
   }
 
   private _rowOf(target: EventTarget | null): IRow | undefined {
@@ -177,11 +206,13 @@ export class JobTable {
     }
   }
 
-  /** What every row is cloned from: the cells, empty. */
-  private readonly _template = h('tr', { class: 'fs-Job', tabindex: 0 },
-    h('td', { class: 'fs-JobName' }), h('td', { class: 'fs-col-kind' }), h('td', { class: 'fs-col-cluster' }),
-    h('td', { class: 'fs-col-gpu' }), h('td', { class: 'fs-Phase' }, h('span', { class: 'fs-Badge' })),
-    h('td', { class: 'fs-Ranks' }), h('td', { class: 'fs-JobAge fs-col-age' }));
+  /** What every row is cloned from: the cells, each with an empty text node to write into. */
+  private readonly _template = h('tr', { class: 'fs-Job', tabindex: 0, role: 'row' },
+    ...['fs-JobName', 'fs-col-kind', 'fs-col-cluster', 'fs-col-gpu', 'fs-Phase', 'fs-Ranks', 'fs-JobAge fs-col-age']
+      .map(name => h('td', { class: name, role: 'cell' }, name === 'fs-Phase' ? h('span', { class: 'fs-Badge' }, '') : '')));
+
+  /** The link back to a job's cell, cloned into the rows of jobs that have one. */
+  private readonly _origin = h('button', { class: 'fs-Origin' }, '⤴');
 
   private _rows = new Map<string, IRow>();
 }

@@ -67,9 +67,9 @@ export class FederationPanel extends Widget {
       h('section', { class: 'fs-Section', 'aria-label': 'Clusters' }, h('h3', {}, 'Clusters'), this._clusters),
       h('section', { class: 'fs-Section fs-JobsSection', 'aria-label': 'Jobs' },
         h('div', { class: 'fs-JobsHeader' }, h('h3', {}, 'Jobs'), this._filter, this._allLabel),
-        h('div', { class: 'fs-JobsTable' }, h('table', { class: 'fs-Jobs', 'aria-label': 'Jobs' },
-          h('thead', {}, h('tr', {}, ...COLUMNS
-            .map(t => h('th', { scope: 'col', class: `fs-col-${t.toLowerCase()}` }, t)))),
+        h('div', { class: 'fs-JobsTable' }, h('table', { class: 'fs-Jobs', 'aria-label': 'Jobs', role: 'table' },
+          h('thead', { role: 'rowgroup' }, h('tr', { role: 'row' }, ...COLUMNS
+            .map(t => h('th', { scope: 'col', role: 'columnheader', class: `fs-col-${t.toLowerCase()}` }, t)))),
           this._table.body)),
         this._empty));
   }
