@@ -15,12 +15,16 @@ export interface IJobsDiff {
 
 /** The fields whose change redraws a row. */
 const ROW_FIELDS: (keyof IJobRow)[] = [
-  'name', 'phase', 'cluster', 'gpu_type', 'gpus_per_node', 'nodes', 'message', 'owner', 'kind'
+  'name', 'phase', 'cluster', 'gpu_type', 'gpu_display', 'gpus_per_node', 'nodes', 'message', 'owner', 'kind',
+  'created'
 ];
 
 /** Whether a row would render differently. */
 export function rowChanged(before: IJobRow, after: IJobRow): boolean {
   if (ROW_FIELDS.some(f => before[f] !== after[f])) {
+    return true;
+  }
+  if (before.origin?.path !== after.origin?.path || before.origin?.cell !== after.origin?.cell) {
     return true;
   }
   return before.ranks.ready !== after.ranks.ready || before.ranks.total !== after.ranks.total;

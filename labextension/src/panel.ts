@@ -5,19 +5,18 @@
 import { Widget } from '@lumino/widgets';
 
 import { fill, h } from './dom';
-import { dataAge, gpuExact, gpuFree, health, jobAge, jobGpu, ranks, shortDuration, siteOwner } from './format';
-import { filterJobs, rowChanged, STATES } from './jobs';
+import { dataAge, gpuExact, gpuFree, health, siteOwner } from './format';
+import { filterJobs, STATES } from './jobs';
+import { COLUMNS, IJobTableActions, JobTable } from './jobtable';
 import { FederationModel } from './model';
-import { ICluster, IJobRow, IOrigin } from './types';
+import { ICluster } from './types';
 
-export interface IPanelActions {
-  openJob: (id: string) => void;
-  revealOrigin: (origin: IOrigin) => void;
-}
+export type IPanelActions = IJobTableActions;
 
 export class FederationPanel extends Widget {
-  constructor(private readonly model: FederationModel, private readonly actions: IPanelActions) {
+  constructor(private readonly model: FederationModel, actions: IPanelActions) {
     super();
+    this._table = new JobTable(actions);
     this.id = 'fedspawner-panel';
     this.addClass('fs-Panel');
     this.title.caption = 'Federated clusters and jobs';
@@ -36,9 +35,9 @@ export class FederationPanel extends Widget {
     super.dispose();
   }
 
-  /** Rows currently shown, by job id (for tests and the benchmark). */
+  /** How many job rows are shown. */
   get rowCount(): number {
-    return this._rows.size;
+    return this._table.size;
   }
 
   protected onAfterShow(): void {
@@ -59,7 +58,6 @@ export class FederationPanel extends Widget {
     this._allUsers = h('input', { type: 'checkbox', class: 'fs-AllUsers', 'aria-label': 'Show every user\'s jobs',
       onchange: () => this.model.setShowAll(this._allUsers.checked) });
     this._allLabel = h('label', { class: 'fs-AllUsersLabel', hidden: true }, this._allUsers, ' All users');
-    this._body = h('tbody');
     this._empty = h('div', { class: 'fs-Empty' }, 'No jobs yet. Use “Run on cluster…” in a notebook.');
     const refresh = h('button', { class: 'fs-Button fs-Refresh', title: 'Refresh now', 'aria-label': 'Refresh',
       onclick: () => this.model.refresh() }, '↻');
@@ -69,10 +67,10 @@ export class FederationPanel extends Widget {
       h('section', { class: 'fs-Section', 'aria-label': 'Clusters' }, h('h3', {}, 'Clusters'), this._clusters),
       h('section', { class: 'fs-Section fs-JobsSection', 'aria-label': 'Jobs' },
         h('div', { class: 'fs-JobsHeader' }, h('h3', {}, 'Jobs'), this._filter, this._allLabel),
-        h('div', { class: 'fs-JobsTable' }, h('table', { class: 'fs-Jobs', 'aria-label': 'Jobs' },
-          h('thead', {}, h('tr', {}, ...['Name', 'Kind', 'Cluster', 'GPU', 'Phase', 'Ranks', 'Age']
-            .map(t => h('th', { scope: 'col', class: `fs-col-${t.toLowerCase()}` }, t)))),
-          this._body)),
+        h('div', { class: 'fs-JobsTable' }, h('table', { class: 'fs-Jobs', 'aria-label': 'Jobs', role: 'table' },
+          h('thead', { role: 'rowgroup' }, h('tr', { role: 'row' }, ...COLUMNS
+            .map(t => h('th', { scope: 'col', role: 'columnheader', class: `fs-col-${t.toLowerCase()}` }, t)))),
+          this._table.body)),
         this._empty));
   }
 
@@ -133,67 +131,11 @@ export class FederationPanel extends Widget {
       gpus);
   }
 
-  /** Update the jobs table in place: only changed rows are rebuilt, then reordered. */
+  /** The jobs table, keyed: only rows whose job changed are touched. */
   private _renderJobs(): void {
     const shown = filterJobs(this.model.jobs, this._filter.value);
-    const now = Date.now();
-    const keep = new Set(shown.map(j => j.id));
-    for (const [id, row] of this._rows) {
-      if (!keep.has(id)) {
-        row.el.remove();
-        this._rows.delete(id);
-      }
-    }
-    let previous: HTMLElement | null = null;
-    for (const job of shown) {
-      let row = this._rows.get(job.id);
-      if (!row || rowChanged(row.job, job) || row.shownAll !== this.model.showAll) {
-        const el = this._row(job, now);
-        if (row) {
-          row.el.replaceWith(el);
-        }
-        row = { job, el, shownAll: this.model.showAll };
-        this._rows.set(job.id, row);
-      } else {
-        row.job = job;
-      }
-      const expected: Element | null = previous ? previous.nextElementSibling : this._body.firstElementChild;
-      if (expected !== row.el) {
-        if (previous) {
-          previous.after(row.el);
-        } else {
-          this._body.prepend(row.el);
-        }
-      }
-      previous = row.el;
-    }
+    this._table.update(shown, this.model.showAll);
     this._empty.hidden = shown.length > 0;
-  }
-
-  private _row(job: IJobRow, now: number): HTMLElement {
-    const open = (): void => this.actions.openJob(job.id);
-    const origin = job.origin;
-    const name = h('td', { class: 'fs-JobName', title: job.message || job.id }, job.name);
-    if (origin?.path) {
-      name.append(h('button', {
-        class: 'fs-Origin', title: `Show ${origin.path}${origin.cell ? ' (the cell)' : ''}`,
-        'aria-label': `Show the cell of ${job.name} in ${origin.path}`,
-        onclick: (e: Event) => { e.stopPropagation(); this.actions.revealOrigin(origin); }
-      }, '⤴'));
-    }
-    if (this.model.showAll) {
-      name.append(h('span', { class: 'fs-Owner' }, ` ${job.owner}`));
-    }
-    return h('tr', {
-      class: `fs-Job fs-phase-${job.phase.toLowerCase()}`, tabindex: 0, 'data-job': job.id,
-      'aria-label': `${job.name}: ${job.phase} on ${job.cluster}, open details`,
-      onclick: open, onkeydown: (e: Event) => { if ((e as KeyboardEvent).key === 'Enter') { open(); } }
-    },
-    name, h('td', { class: 'fs-col-kind' }, job.kind), h('td', { class: 'fs-col-cluster' }, job.cluster),
-    h('td', { class: 'fs-col-gpu' }, jobGpu(job)),
-    h('td', { class: 'fs-Phase' }, h('span', { class: 'fs-Badge' }, job.phase)),
-    h('td', { class: 'fs-Ranks' }, ranks(job)),
-    h('td', { class: 'fs-JobAge fs-col-age', 'data-created': job.created || '' }, jobAge(job, now)));
   }
 
   /** Once a second: ages, data ages and the retry countdown. */
@@ -202,19 +144,15 @@ export class FederationPanel extends Widget {
       return;
     }
     const now = Date.now();
-    this.node.querySelectorAll<HTMLElement>('.fs-JobAge').forEach(el => {
-      const created = el.dataset.created;
-      const s = created ? (now - Date.parse(created)) / 1000 : NaN;
-      el.textContent = isNaN(s) ? '' : shortDuration(s);
-    });
-    this.node.querySelectorAll<HTMLElement>('.fs-Age').forEach(el => {
+    this._table.tick(now);
+    this._clusters.querySelectorAll<HTMLElement>('.fs-Age').forEach(el => {
       el.textContent = dataAge(Number(el.dataset.taken) || null, this.model.clustersReceived, now,
         !this.model.clustersState.failing);
     });
     this._renderStatus();
   }
 
-  private _rows = new Map<string, { job: IJobRow; el: HTMLElement; shownAll: boolean }>();
+  private _table: JobTable;
   private _ticker: number;
   private _status!: HTMLElement;
   private _hint!: HTMLElement;
@@ -222,6 +160,5 @@ export class FederationPanel extends Widget {
   private _filter!: HTMLSelectElement;
   private _allUsers!: HTMLInputElement;
   private _allLabel!: HTMLElement;
-  private _body!: HTMLElement;
   private _empty!: HTMLElement;
 }

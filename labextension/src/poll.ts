@@ -71,7 +71,8 @@ export class LongPoll<T extends IVersioned> {
   private async _loop(): Promise<void> {
     while (this._running) {
       const slowed = this.options.slowed();
-      const delay = this.backoff.delay(slowed);
+      // the first answer comes at once, seen or not (the status bar shows it); then the pace applies
+      const delay = this.backoff.delay(slowed && this._answered);
       this.options.onState({
         failing: this.backoff.failures > 0, error: this._error, slowed,
         retryAt: this.backoff.failures > 0 ? Date.now() + delay : null
@@ -89,6 +90,7 @@ export class LongPoll<T extends IVersioned> {
         const since = nowSlowed ? null : this._since;
         const data = await this.options.fetch(since, this.options.wait ?? 25, this._abort.signal);
         this._since = data.version;
+        this._answered = true;
         this._error = null;
         this.backoff.success();
         this.options.onData(data);
@@ -115,6 +117,7 @@ export class LongPoll<T extends IVersioned> {
   }
 
   private _running = false;
+  private _answered = false;
   private _since: string | null = null;
   private _error: Error | null = null;
   private _abort: AbortController | null = null;

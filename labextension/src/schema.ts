@@ -38,21 +38,89 @@ export function defaultText(option: IOption, kind: string): string {
   return String(value);
 }
 
-const QUANTITY = /^([0-9]+(?:\.[0-9]+)?)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$/;
-const FACTORS: { [suffix: string]: number } = {
-  '': 1, m: 1e-3, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18,
-  Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60
-};
+/**
+ * A Kubernetes quantity as the gateway reads it (fedspawner/federation/quantity.py): a decimal
+ * number (sign, fraction and exponent allowed) and an optional suffix, its value rounded to 28
+ * significant digits as Python's decimal context does. `digits × 10^exponent`, exactly.
+ */
+export interface IQuantity {
+  digits: bigint;
+  exponent: number;
+}
 
-/** A Kubernetes quantity ("500m", "2Gi") as a number, or null when it is not one. */
-export function parseQuantity(text: string): number | null {
-  const m = QUANTITY.exec(text.trim());
-  return m ? parseFloat(m[1]) * FACTORS[m[2] || ''] : null;
+const QUANTITY = /^([+-]?[0-9.]+(?:[eE][+-]?[0-9]+)?)(n|u|m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$/;
+const DECIMAL = /^([+-]?)([0-9]*)(?:\.([0-9]*))?(?:[eE]([+-]?[0-9]+))?$/;
+/** Each suffix as a power of ten or of two. */
+const SUFFIXES: { [suffix: string]: [number, number] } = {
+  '': [0, 0], n: [-9, 0], u: [-6, 0], m: [-3, 0], k: [3, 0], M: [6, 0], G: [9, 0], T: [12, 0], P: [15, 0],
+  E: [18, 0], Ki: [0, 10], Mi: [0, 20], Gi: [0, 30], Ti: [0, 40], Pi: [0, 50], Ei: [0, 60]
+};
+/** Python's default decimal context: significant digits, and the largest adjusted exponent. */
+const PRECISION = 28;
+const EMAX = 999999;
+
+/** `n` rounded to PRECISION significant digits, half to even: [digits, powers of ten dropped]. */
+function rounded(n: bigint): [bigint, number] {
+  const drop = n.toString().length - PRECISION;
+  if (drop <= 0) {
+    return [n, 0];
+  }
+  const unit = 10n ** BigInt(drop);
+  let q = n / unit;
+  const twice = 2n * (n % unit);
+  if (twice > unit || (twice === unit && q % 2n === 1n)) {
+    q += 1n;
+  }
+  return q.toString().length > PRECISION ? [q / 10n, drop + 1] : [q, drop];
+}
+
+/** A quantity ("500m", "2Gi", "1e3"), or null when the gateway would not read it as one. */
+export function parseQuantity(text: string): IQuantity | null {
+  const m = QUANTITY.exec(text);
+  const d = m && DECIMAL.exec(m[1]);
+  if (!m || !d || (d[2] + (d[3] || '')) === '') {
+    return null;
+  }
+  const [ten, two] = SUFFIXES[m[2] || ''];
+  const fraction = d[3] || '';
+  const exponent = Number(d[4] || '0') + ten - fraction.length;
+  if (/^0*$/.test(d[2] + fraction) || exponent < -4 * EMAX) {
+    return { digits: 0n, exponent: 0 };  // zero, or far below what the arithmetic keeps: zero
+  }
+  if (exponent > 4 * EMAX) {
+    return null;
+  }
+  const sign = d[1] === '-' ? -1n : 1n;
+  const [digits, dropped] = rounded(BigInt(d[2] + fraction) * 2n ** BigInt(two));
+  const result = { digits: sign * digits, exponent: exponent + dropped };
+  if (digits !== 0n && result.exponent + digits.toString().length - 1 > EMAX) {
+    return null;  // beyond what the gateway's arithmetic holds: it refuses it as not a quantity
+  }
+  return result;
+}
+
+/** The sign of a - b. */
+export function compareQuantities(a: IQuantity, b: IQuantity): number {
+  const sign = (q: IQuantity): number => (q.digits > 0n ? 1 : q.digits < 0n ? -1 : 0);
+  if (sign(a) !== sign(b) || sign(a) === 0) {
+    return sign(a) - sign(b);
+  }
+  const magnitude = (q: IQuantity): number => q.exponent + (q.digits < 0n ? -q.digits : q.digits).toString().length;
+  if (magnitude(a) !== magnitude(b)) {
+    return (magnitude(a) > magnitude(b) ? 1 : -1) * sign(a);
+  }
+  const low = Math.min(a.exponent, b.exponent);
+  const x = a.digits * 10n ** BigInt(a.exponent - low);
+  const y = b.digits * 10n ** BigInt(b.exponent - low);
+  return x > y ? 1 : x < y ? -1 : 0;
 }
 
 function lines(text: string): string[] {
   return text.split('\n').map(l => l.trim()).filter(Boolean);
 }
+
+/** The checks of one field: [the value the spec would carry, the message when it breaks a rule]. */
+type Checked<T> = [T, string | null];
 
 function checkString(option: IOption, text: string): string | null {
   if (option.max_length !== undefined && text.length > option.max_length) {
@@ -64,20 +132,20 @@ function checkString(option: IOption, text: string): string | null {
   return null;
 }
 
-function checkInteger(option: IOption, text: string): [number | null, string | null] {
+/** A whole number as the spec carries it; text that is not one is sent (and refused) as it is. */
+function checkInteger(option: IOption, text: string, min = option.minimum, max = option.maximum
+): Checked<number | string> {
   if (!/^-?[0-9]+$/.test(text)) {
-    return [null, `${option.label} must be a whole number, not "${text}".`];
+    return [text, `${option.label} must be a whole number, not "${text}".`];
   }
   const n = parseInt(text, 10);
-  const min = option.minimum as number | undefined;
-  const max = option.maximum as number | undefined;
-  if ((min !== undefined && n < min) || (max !== undefined && n > max)) {
-    return [null, `${option.label} must be between ${min ?? '-∞'} and ${max ?? '∞'}, not ${n}.`];
+  if ((min !== undefined && n < Number(min)) || (max !== undefined && n > Number(max))) {
+    return [n, `${option.label} must be between ${min ?? '-∞'} and ${max ?? '∞'}, not ${n}.`];
   }
   return [n, null];
 }
 
-function checkList(option: IOption, text: string): [string[], string | null] {
+function checkList(option: IOption, text: string): Checked<string[]> {
   const items = lines(text);
   if (option.max_items !== undefined && items.length > option.max_items) {
     return [items, `${option.label}: at most ${option.max_items} entries.`];
@@ -93,51 +161,61 @@ function checkList(option: IOption, text: string): [string[], string | null] {
   return [items, null];
 }
 
-function checkMapping(option: IOption, text: string): [{ [k: string]: string }, string | null] {
-  const out: { [k: string]: string } = {};
-  const entries = lines(text);
-  if (option.max_items !== undefined && entries.length > option.max_items) {
-    return [out, `${option.label}: at most ${option.max_items} entries.`];
+function checkEntry(option: IOption, key: string, value: string): string | null {
+  if ((option.key_max_length !== undefined && key.length > option.key_max_length) ||
+      (option.key_pattern && !new RegExp(option.key_pattern).test(key))) {
+    return `${option.label}: "${key}" is not a valid name.`;
   }
-  for (const line of entries) {
+  if ((option.reserved_keys || []).includes(key) ||
+      (option.reserved_prefixes || []).some(p => key.startsWith(p))) {
+    return `${option.label}: ${key} is set by fedspawner itself; choose another name.`;
+  }
+  if (option.value_max_length !== undefined && value.length > option.value_max_length) {
+    return `${option.label}: the value of ${key} is longer than ${option.value_max_length} characters.`;
+  }
+  return null;
+}
+
+/** KEY=VALUE lines as a mapping (a key given twice: the last value). */
+function checkMapping(option: IOption, text: string): Checked<{ [k: string]: string }> {
+  const out: { [k: string]: string } = {};
+  let error: string | null = null;
+  for (const line of lines(text)) {
     const eq = line.indexOf('=');
     if (eq <= 0) {
-      return [out, `${option.label}: "${line}" is not KEY=VALUE (one per line).`];
+      error = error || `${option.label}: "${line}" is not KEY=VALUE (one per line).`;
+      continue;
     }
     const key = line.slice(0, eq).trim();
     const value = line.slice(eq + 1);
-    if ((option.key_max_length !== undefined && key.length > option.key_max_length) ||
-        (option.key_pattern && !new RegExp(option.key_pattern).test(key))) {
-      return [out, `${option.label}: "${key}" is not a valid name.`];
-    }
-    if ((option.reserved_keys || []).includes(key) ||
-        (option.reserved_prefixes || []).some(p => key.startsWith(p))) {
-      return [out, `${option.label}: ${key} is set by fedspawner itself; choose another name.`];
-    }
-    if (option.value_max_length !== undefined && value.length > option.value_max_length) {
-      return [out, `${option.label}: the value of ${key} is longer than ${option.value_max_length} characters.`];
-    }
+    error = error || checkEntry(option, key, value);
     out[key] = value;
   }
-  return [out, null];
+  const count = Object.keys(out).length;
+  if (!error && option.max_items !== undefined && count > option.max_items) {
+    error = `${option.label}: at most ${option.max_items} entries.`;
+  }
+  return [out, error];
 }
 
 function checkQuantity(option: IOption, text: string, kind: string): string | null {
-  const n = parseQuantity(text);
-  if (n === null) {
+  const q = parseQuantity(text);
+  if (q === null || q.digits < 0n) {
     return `${option.label} "${text}" is not a quantity (like 500m, 2 or 4Gi).`;
   }
   const min = option.minimum_by_kind?.[kind] ?? option.minimum;
-  if (min !== undefined && n < (parseQuantity(String(min)) as number)) {
+  const lowest = min === undefined ? null : parseQuantity(String(min));
+  if (min !== undefined && lowest && compareQuantities(q, lowest) < 0) {
     return `${option.label} must be at least ${min} for ${kind} jobs.`;
   }
-  if (option.maximum !== undefined && n > (parseQuantity(String(option.maximum)) as number)) {
+  const highest = option.maximum === undefined ? null : parseQuantity(String(option.maximum));
+  if (highest && compareQuantities(q, highest) > 0) {
     return `${option.label} must be at most ${option.maximum}.`;
   }
   return null;
 }
 
-function checkClusters(option: IOption, text: string): [unknown, string | null] {
+function checkClusters(option: IOption, text: string): Checked<unknown> {
   const auto = option.auto || 'auto';
   if (text === '' || text === auto) {
     return [auto, null];
@@ -158,23 +236,24 @@ function checkClusters(option: IOption, text: string): [unknown, string | null] 
   return [names.length === 1 ? names[0] : names, null];
 }
 
-function checkGpus(option: IOption, raw: { type: string; count: string }): [unknown, string | null] {
-  const [count, error] = checkInteger(
-    { ...option, minimum: option.count_minimum, maximum: option.count_maximum }, raw.count.trim() || '0');
+function checkGpus(option: IOption, raw: { type: string; count: string }): Checked<unknown> {
+  const type = raw.type || null;
+  const [count, error] = checkInteger(option, raw.count.trim() || '0', option.count_minimum, option.count_maximum);
   if (error) {
-    return [null, error];
+    return [{ type, count }, error];
   }
   if (raw.type && option.choices && !option.choices.includes(raw.type)) {
-    return [null, `No member cluster has GPUs of type ${raw.type}; choose from ${option.choices.join(', ')}.`];
+    return [{ type, count }, `No member cluster has GPUs of type ${raw.type}; choose from ${option.choices.join(', ')}.`];
   }
   if (raw.type && count === 0) {
-    return [null, `Give how many ${raw.type} GPUs per node (or choose no GPU type).`];
+    return [{ type, count }, `Give how many ${raw.type} GPUs per node (or choose no GPU type).`];
   }
-  return [{ type: raw.type || null, count }, null];
+  return [{ type, count }, null];
 }
 
 /**
- * One field's text as the spec's value, with a message when it breaks the schema's rules;
+ * One field's text as the spec's value, with a message when it breaks the schema's rules (the
+ * value is then what the spec would carry without the check: the gateway refuses it too);
  * `undefined` value: leave the option out (empty, so the gateway's default applies).
  */
 export function parseField(option: IOption, raw: RawValue, kind: string): [unknown, string | null] {
@@ -208,6 +287,10 @@ export function parseField(option: IOption, raw: RawValue, kind: string): [unkno
   }
 }
 
+/** Only what the gateway strips as blank (Python's whitespace, which differs from JavaScript's). */
+const PY_BLANK = /^[\t\n\v\f\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$/;
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
 /** The spec of a job of `kind` running `script`, from the form's fields (by option name). */
 export function buildSpec(schema: ISchema, kind: string, raws: { [name: string]: RawValue }, script: string
 ): IBuilt {
@@ -215,8 +298,10 @@ export function buildSpec(schema: ISchema, kind: string, raws: { [name: string]:
   if (!schema.kinds.includes(kind)) {
     built.errors.kind = `Kind must be one of ${schema.kinds.join(', ')}.`;
   }
-  if (!script.trim()) {
+  if (PY_BLANK.test(script)) {
     built.errors.script = 'The cell (or file) is empty: there is nothing to run.';
+  } else if (LONE_SURROGATE.test(script)) {
+    built.errors.script = 'The script holds characters that cannot be sent as UTF-8 (lone surrogates); remove them.';
   } else if (schema.max_script_bytes && new TextEncoder().encode(script).length > schema.max_script_bytes) {
     built.errors.script = `The script is larger than ${schema.max_script_bytes} bytes.`;
   }

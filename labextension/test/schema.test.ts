@@ -1,4 +1,4 @@
-import { buildSpec, defaultText, optionsFor, parseQuantity } from '../src/schema';
+import { buildSpec, compareQuantities, defaultText, optionsFor, parseQuantity } from '../src/schema';
 import { SCHEMA } from './fixtures';
 
 const option = (name: string) => SCHEMA.options.find(o => o.name === name)!;
@@ -84,10 +84,24 @@ describe('buildSpec', () => {
     expect(buildSpec(SCHEMA, 'ray', {}, 'x').errors.kind).toMatch(/one of pytorch, spark, job/);
   });
 
-  it('parses Kubernetes quantities', () => {
-    expect(parseQuantity('500m')).toBeCloseTo(0.5);
-    expect(parseQuantity('2Gi')).toBe(2 * 2 ** 30);
-    expect(parseQuantity('1.5')).toBe(1.5);
-    expect(parseQuantity('2 Gi')).toBeNull();
+  it('parses Kubernetes quantities exactly, as the gateway does', () => {
+    expect(parseQuantity('500m')).toEqual({ digits: 500n, exponent: -3 });
+    expect(parseQuantity('2Gi')).toEqual({ digits: 2n * 2n ** 30n, exponent: 0 });
+    expect(parseQuantity('1.5')).toEqual({ digits: 15n, exponent: -1 });
+    expect(parseQuantity('1e3m')).toEqual({ digits: 1n, exponent: 0 });
+    expect(parseQuantity('+.5u')).toEqual({ digits: 5n, exponent: -7 });
+    for (const text of ['2 Gi', '1.2.3', '.', '', 'e3', '5e', '1i', '1_000', 'Infinity', '1e9999999']) {
+      expect(parseQuantity(text)).toBeNull();
+    }
+  });
+
+  it('rounds to 28 significant digits and compares exactly', () => {
+    const q = (text: string) => parseQuantity(text)!;
+    expect(compareQuantities(q('512.00000000000000000000000001'), q('512'))).toBe(0);  // 29 digits: rounded
+    expect(compareQuantities(q('512.000000000000000000000001'), q('512'))).toBe(1);
+    expect(compareQuantities(q('0.001'), q('1m'))).toBe(0);
+    expect(compareQuantities(q('67108863'), q('64Mi'))).toBe(-1);
+    expect(compareQuantities(q('-1'), q('0'))).toBe(-1);
+    expect(compareQuantities(q('1E'), q('999P'))).toBe(1);
   });
 });

@@ -10,9 +10,11 @@ shows in the panel within seconds. A plain ``jupyter lab`` without a hub shows t
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import signal
+import urllib.request
 
 import pytest
 from kubernetes_asyncio import client
@@ -22,7 +24,7 @@ from fedspawner.jobs.limits import Limits
 from .kube_helpers import pod_manifest, unique, wait_until_gone
 from .test_gateway_jobs import SPARK_SCRIPT
 from .test_gateway_support import DDP_SCRIPT, leftovers
-from .test_lab_ui_support import LONG, plain_lab
+from .test_lab_ui_support import LONG, NEWS_QUESTION, NOTIFICATION_SETTINGS, plain_lab
 from .test_lab_ui_support import *  # noqa: F401,F403 - the fixtures
 from .test_launch_form import H100, apiserver_pid
 
@@ -58,10 +60,32 @@ async def test_plain_lab_without_a_hub_shows_how_to_configure(lab_browser, tmp_p
             await context.close()
 
 
+async def test_a_lab_from_this_environment_does_not_ask_about_jupyter_news(lab_browser, tmp_path):
+    """The package ships Lab defaults: no news question, no update check (users may turn them on)."""
+    async with plain_lab(tmp_path) as (url, token):
+        with urllib.request.urlopen(f"{url}/{NOTIFICATION_SETTINGS}?token={token}", timeout=30) as resp:
+            settings = json.loads(resp.read())
+        defaults = {k: v.get("default") for k, v in settings["schema"]["properties"].items()}
+        assert defaults["fetchNews"] == "false" and defaults["checkForUpdates"] is False, defaults
+        assert "fetchNews" not in settings["raw"], settings["raw"]  # a default, not a user's answer
+        context = await lab_browser.new_context(viewport={"width": 1200, "height": 800})
+        page = await context.new_page()
+        try:
+            await page.goto(f"{url}/lab?token={token}")
+            await page.wait_for_selector('li[data-id="fedspawner-panel"]', timeout=60_000)
+            await page.wait_for_timeout(3000)  # Lab asks right after restoring the layout
+            assert await page.locator(".Toastify__toast", has_text=NEWS_QUESTION).count() == 0
+        finally:
+            await context.close()
+
+
 async def test_panel_lists_clusters_with_live_gpu_numbers(ada_lab, admin_api):
     lab = ada_lab
     await lab.open()
     page = lab.page
+    settings = await lab.lab_settings()  # the Lab the hub spawned ships the same defaults
+    assert settings["schema"]["properties"]["fetchNews"]["default"] == "false", settings["schema"]
+    assert await page.locator(".Toastify__toast", has_text=NEWS_QUESTION).count() == 0
     for cluster in ("onprem", "regional", "burst"):
         await page.wait_for_selector(f'.fs-Cluster[data-cluster="{cluster}"]', timeout=30_000)
     burst = '.fs-Cluster[data-cluster="burst"]'

@@ -33,6 +33,11 @@ __all__ = ["lab_browser", "ada_lab", "bob_lab"]
 LONG = 420_000  # ms: a job's whole life on the sandbox (a loaded machine included)
 
 
+#: Lab's own question, which the Labs fedspawner ships switch off (jupyter-config/lab/settings).
+NEWS_QUESTION = "official Jupyter news"
+NOTIFICATION_SETTINGS = "lab/api/settings/@jupyterlab/apputils-extension:notification"
+
+
 class Lab:
     """One user's JupyterLab in a browser page, with their server's token for REST calls."""
 
@@ -46,9 +51,6 @@ class Lab:
         await self.page.wait_for_selector("#jp-main-dock-panel", timeout=60_000)
         if path:
             await self.activate(path)
-        news = self.page.locator(".Toastify__toast", has_text="official Jupyter news")
-        if await news.count():  # Lab's own question, in front of the notifications under test
-            await news.locator("button", has_text="No").click()
         await self.show_panel()
 
     async def show_panel(self) -> None:
@@ -64,6 +66,15 @@ class Lab:
         """Bring the open document ``path`` to the front (the restored layout may show another tab)."""
         await self.page.click(f'#jp-main-dock-panel .lm-TabBar-tab:has-text("{path}")')
         await self.page.wait_for_selector(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell")
+
+    async def lab_settings(self) -> dict:
+        """The notification settings of this Lab: its schema (defaults included) and the user's raw settings."""
+        def call():
+            req = urllib.request.Request(f"{self.base}/{NOTIFICATION_SETTINGS}",
+                                         headers={"Authorization": f"token {self.token}"})
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                return json.loads(resp.read())
+        return await asyncio.to_thread(call)
 
     def row(self, job_id: str) -> str:
         return f'#fedspawner-panel tr[data-job="{job_id}"]'
@@ -188,6 +199,8 @@ async def plain_lab(root: Path):
     """A plain ``jupyter lab`` (no hub, no gateway) on a free port; yields its URL with token."""
     port, token = free_port(), "plain-lab-token"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTERHUB_", "FEDSPAWNER_GATEWAY"))}
+    # the user's own Lab settings and workspaces stay out: what shows is what the environment ships
+    env.update(JUPYTERLAB_SETTINGS_DIR=str(root / ".lab-settings"), JUPYTERLAB_WORKSPACES_DIR=str(root / ".lab-ws"))
     proc = subprocess.Popen([sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root",
                              f"--port={port}", "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={token}",
                              f"--ServerApp.root_dir={root}"], env=env, stdout=subprocess.DEVNULL,
