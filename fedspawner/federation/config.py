@@ -24,11 +24,10 @@ from .datasets import DatasetError, parse_datasets
 from .kubeconfig import KubeconfigError, read_contexts
 from .gpus import CONVENTIONS, GpuTypeError, LabelMapping, parse_gpu_type, scheduling_for
 from .model import ACCESS_DIRECT, ACCESS_INGRESS, ACCESS_MODES
+from .names import NAME_RE, RESERVED_NAMES
 from .warm_slots import WarmSlotError, parse_warm_slots
 
-RESERVED_NAMES = ("auto",)
 PLACEMENT_POLICIES = ("pack", "spread")
-NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$")
 DNS_LABEL_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 DNS_SUBDOMAIN_RE = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 HOST_RE = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?"

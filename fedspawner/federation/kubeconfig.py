@@ -11,8 +11,10 @@ from dataclasses import dataclass
 
 import yaml
 
+from ..errors import UserError
 
-class KubeconfigError(ValueError):
+
+class KubeconfigError(UserError, ValueError):
     """A kubeconfig that cannot be read or has no usable contexts; the message says why."""
 
 

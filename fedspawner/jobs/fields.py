@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..federation.config import NAME_RE, RESERVED_NAMES
+from ..federation.names import NAME_RE, RESERVED_NAMES
 from .errors import JobSpecError
 from .vocabulary import JOB_STATES
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, fields
 from types import MappingProxyType
 from typing import Any
 
+from ..errors import UserError
 from . import checks
 from .validation import parse_quantity
 
@@ -23,7 +24,7 @@ SETTINGS = MappingProxyType({"nodes": "max_nodes", "executors": "max_executors",
                              "gpus_per_node": "max_gpus_per_node", "cpu": "max_cpu", "memory": "max_memory"})
 
 
-class LimitsError(ValueError):
+class LimitsError(UserError, ValueError):
     """Limits an administrator configured that can't be used (the message names the setting)."""
 
 

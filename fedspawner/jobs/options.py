@@ -18,7 +18,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..federation.config import NAME_RE
+from ..federation.names import NAME_RE
 from ..federation.datasets import DATASET_RE
 from . import checks, fields, validation
 from .limits import Limits

@@ -9,7 +9,7 @@ from pathlib import Path
 from .binaries import ensure_binaries
 from .manager import Sandbox
 from .operators.build import ensure_operators
-from .operators.catalog import OPERATORS
+from .operator_catalog import OPERATORS
 from .topology import PORTS_PER_CLUSTER
 from .workload import ensure_workload_env
 

@@ -16,7 +16,7 @@ import yaml
 
 from ..errors import UserError
 from ..federation.quantity import QuantityError, parse_quantity
-from .operators.catalog import OPERATORS, operator_ports
+from .operator_catalog import OPERATORS, operator_ports
 
 NAME_RE = re.compile(r"^[a-z]([-a-z0-9]{0,30}[a-z0-9])?$")
 RUNTIMES = ("agent", "kwok")

@@ -13,7 +13,7 @@ from kubernetes_asyncio import client
 from kubernetes_asyncio.client.rest import ApiException
 from traitlets.config import Config
 
-from fedspawner.deploy.join_rbac import hub_role_rules
+from fedspawner.federation.rbac import hub_role_rules
 from fedspawner.federation.config import Federation
 from fedspawner.federation.registry import ClusterRegistry
 from fedspawner.sandbox.bootstrap import HUB_ACCOUNT

@@ -11,7 +11,7 @@ import pytest
 
 from fedspawner.sandbox.binaries import sources_dir
 from fedspawner.sandbox.operators.build import parse_gomod, wrapper_gomod
-from fedspawner.sandbox.operators.catalog import OPERATOR_PORTS_END, OPERATORS, start_order
+from fedspawner.sandbox.operator_catalog import OPERATOR_PORTS_END, OPERATORS, start_order
 from fedspawner.sandbox.operators.config import kueue_frameworks, render_config, spark_operator_args, webhook_groups
 from fedspawner.sandbox.operators.manifests import storage_version_only, url_webhooks
 from fedspawner.sandbox.topology import PORTS_PER_CLUSTER, TopologyError, load_topology, parse_topology

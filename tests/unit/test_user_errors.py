@@ -45,6 +45,7 @@ def test_the_gateway_answers_any_user_error_with_its_message():
 # Every exception class fedspawner defines, by module: caused by a user (or an admin's configuration),
 # whose message is shown as is, or a fault of the machinery that callers handle themselves.
 USER_CAUSED = {
+    "fedspawner.api_input": ["InputError"],
     "fedspawner.client.errors": ["GatewayRequestError", "ArgumentsError"],
     "fedspawner.deploy.helm": ["HelmError"],
     "fedspawner.deploy.join_kube": ["JoinError"],
@@ -53,11 +54,13 @@ USER_CAUSED = {
     "fedspawner.federation.config": ["FederationConfigError"],
     "fedspawner.federation.datasets": ["DatasetError"],
     "fedspawner.federation.gpu_types": ["GpuTypeError"],
+    "fedspawner.federation.kubeconfig": ["KubeconfigError"],
     "fedspawner.federation.quantity": ["QuantityError"],
     "fedspawner.federation.warm_slots": ["WarmSlotError"],
     "fedspawner.gateway.errors": ["GatewayError", "BadRequest", "NotAuthenticated", "Forbidden", "NotFound",
                                   "TooLarge", "Unsatisfiable", "ClusterUnavailable"],
     "fedspawner.jobs.errors": ["JobSpecError"],
+    "fedspawner.jobs.limits": ["LimitsError"],
     "fedspawner.lab.upstream": ["RelayError"],
     "fedspawner.sandbox.topology": ["TopologyError"],
     "fedspawner.spawner.options": ["OptionsError"],
@@ -72,7 +75,8 @@ NOT_USER_CAUSED = {
     "fedspawner.gateway.lease": ["LeasesNotUsable"],
     "fedspawner.gateway.submit": ["CreateFailed"],
     "fedspawner.sandbox.manager": ["SandboxError"],  # a control-plane process failed
-    "fedspawner.spawner.tunnel": ["TunnelError"],  # a port-forward failed
+    "fedspawner.sandbox.operators.install": ["OperatorError"],  # an operator failed to install or start
+    "fedspawner.spawner.access.portforward": ["TunnelError"],  # a port-forward failed
 }
 PACKAGE = Path(__file__).resolve().parents[2] / "fedspawner"
 

@@ -1,9 +1,9 @@
 """Kubernetes operators (JobSet, Kubeflow Trainer, Kueue, the Spark operator) run by the sandbox.
 
 A topology lists per cluster which operators run (``operators: [jobset, trainer]``).
-``catalog`` pins them, ``build`` builds them from the Go module proxy, ``manifests`` and
+``sandbox.operator_catalog`` pins them (beside the topology, which reads it), ``build`` builds
+them from the Go module proxy, ``manifests`` and
 ``config`` adapt their upstream manifests and configuration to local processes,
 ``install`` puts their CRDs and webhooks into the cluster, ``process`` runs them and
-``lifecycle`` does all of it for a starting sandbox. This package's root imports nothing,
-so the topology can read the catalog without pulling in the rest.
+``lifecycle`` does all of it for a starting sandbox.
 """

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..binaries import BuildError, cache_root
-from .catalog import OPERATORS, TRAINER_DEFAULT_RUNTIME, Operator
+from ..operator_catalog import OPERATORS, TRAINER_DEFAULT_RUNTIME, Operator
 
 WRAPPER_MODULE = "fedspawner.local/sandbox-operators"
 #: Nice level of the Go builds: they take minutes and must not starve the rest of the machine.

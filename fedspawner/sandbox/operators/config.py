@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..components import LOOPBACK
-from .catalog import KUEUE_FRAMEWORK_OF, OPERATORS, Operator
+from ..operator_catalog import KUEUE_FRAMEWORK_OF, OPERATORS, Operator
 
 
 def _common(ports: dict[str, int], op: Operator) -> dict:

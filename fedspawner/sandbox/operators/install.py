@@ -13,7 +13,7 @@ from kubernetes_asyncio.client.rest import ApiException
 from ..bootstrap import _create, admin_api_client  # _create: 409 (exists) is fine
 from ..components import ClusterLayout
 from .build import OperatorBuild
-from .catalog import TRAINER_DEFAULT_RUNTIME
+from ..operator_catalog import TRAINER_DEFAULT_RUNTIME
 from .config import webhook_groups
 from .manifests import load_documents, storage_version_only, url_webhooks
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from ..components import ClusterLayout
 from . import process
 from .build import OperatorBuild
-from .catalog import start_order
+from ..operator_catalog import start_order
 from .install import OperatorError, install_crds, install_default_runtime, register_webhooks, webhook_configurations
 
 #: Operators sync their caches and start their webhook servers; on a busy machine this takes a while.
