@@ -382,8 +382,8 @@ async def measure(args, sandbox_state: dict, hub_url: str) -> dict:
             lists["ratio_p99_admin_jobs_vs_baseline"] = ratio(lists["admin_jobs_1000"],
                                                               lists["baseline_fresh_lists_1000"])
             lists["goal_p99_ms"] = 100
-            lists["goal_met"] = all(lists[k]["p99"] <= 100 for k in ("user_jobs_100", "admin_jobs_1000",
-                                                                      "user_feed_100", "admin_feed_1000"))
+            timed = ("user_jobs_100", "admin_jobs_1000", "user_feed_100", "admin_feed_1000")
+            lists["goal_met"] = all(lists[k]["p99"] <= 100 for k in timed)
 
             # the per-consumer design, in the same run: its watch sets opened beside the gateway, first
             # with the client's default pool of 100 connections per cluster (as the gateway's clients),
