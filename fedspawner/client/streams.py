@@ -307,41 +307,48 @@ class WatchFollow:
         self.on_retry(why, delay)
         return delay
 
+    @staticmethod
+    def _is_new(job: dict[str, Any], seen: list) -> bool:
+        """Whether ``job`` differs from the last one shown (``seen[0]``), which it becomes."""
+        new, seen[0] = job != seen[0], job
+        return new
+
     def __iter__(self) -> Iterator[dict[str, Any]]:
-        last, backoff = None, Backoff()
+        seen, backoff = [None], Backoff()
         while True:
             try:
                 for job in Stream(self.request, watch_line):
                     backoff.reset()
-                    if job != last:
-                        last = job
+                    if self._is_new(job, seen):
                         yield job
                     if job.get("phase") in _DONE:
                         return
                 why = "the gateway closed the stream"
             except GatewayRequestError as err:
-                if permanent(err):
-                    raise
-                why = err.message
+                why = self._why(err)
             time.sleep(self._retry(backoff, why))
+
+    @staticmethod
+    def _why(err: GatewayRequestError) -> str:
+        """Why the stream is reconnected; a refusal reconnecting cannot change is raised."""
+        if permanent(err):
+            raise err
+        return err.message
 
     def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
         return self._aiter()
 
     async def _aiter(self) -> AsyncIterator[dict[str, Any]]:
-        last, backoff = None, Backoff()
+        seen, backoff = [None], Backoff()
         while True:
             try:
                 async for job in Stream(self.request, watch_line):
                     backoff.reset()
-                    if job != last:
-                        last = job
+                    if self._is_new(job, seen):
                         yield job
                     if job.get("phase") in _DONE:
                         return
                 why = "the gateway closed the stream"
             except GatewayRequestError as err:
-                if permanent(err):
-                    raise
-                why = err.message
+                why = self._why(err)
             await asyncio.sleep(self._retry(backoff, why))

@@ -11,11 +11,8 @@ from dataclasses import dataclass, field
 import pytest
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client.rest import ApiException
-from traitlets.config import Config
 
 from fedspawner.federation.rbac import hub_role_rules
-from fedspawner.federation.config import Federation
-from fedspawner.federation.registry import ClusterRegistry
 from fedspawner.sandbox.bootstrap import HUB_ACCOUNT
 from fedspawner.sandbox.federation import member_clusters
 
@@ -68,19 +65,6 @@ async def grants(sandbox):
             for cluster in sandbox.clusters:
                 with contextlib.suppress(ApiException):
                     await client.CoreV1Api(found.admins[cluster]).delete_namespace(found.namespace)
-
-
-@contextlib.asynccontextmanager
-async def registry_for(members: list[dict]):
-    """A started ``ClusterRegistry`` over ``members``, stopped on exit."""
-    c = Config()
-    c.Federation.clusters = members
-    reg = ClusterRegistry(Federation(config=c))
-    await reg.start()
-    try:
-        yield reg
-    finally:
-        await reg.stop()
 
 
 async def until(predicate, timeout: float, what: str = "") -> float:

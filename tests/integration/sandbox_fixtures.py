@@ -19,7 +19,11 @@ from pathlib import Path
 import pytest
 import yaml
 from kubernetes_asyncio import config
+from traitlets.config import Config
 
+from fedspawner.federation.config import Federation
+from fedspawner.federation.registry import ClusterRegistry
+from fedspawner.sandbox.federation import member_clusters
 from fedspawner.sandbox.manager import Sandbox
 
 TEST_STATE_DIR = Path(os.environ.get("FEDSPAWNER_TEST_SANDBOX_DIR", "/tmp/fedspawner-test/sandbox"))
@@ -85,6 +89,27 @@ def hub_api(sandbox):
 def admin_api(sandbox):
     """``async with admin_api("onprem") as api`` — the cluster-admin credential."""
     return lambda cluster: api_client(sandbox.kubeconfig, f"{cluster}-admin")
+
+
+@asynccontextmanager
+async def registry_for(members: list[dict]):
+    """A started ``ClusterRegistry`` over ``members`` (member-cluster entries), stopped on exit."""
+    c = Config()
+    c.Federation.clusters = members
+    reg = ClusterRegistry(Federation(config=c))
+    await reg.start()
+    try:
+        yield reg
+    finally:
+        await reg.stop()
+
+
+@pytest.fixture
+async def registry(sandbox):
+    """The federation core over the sandbox's clusters (the hub's credentials), ready."""
+    async with registry_for(member_clusters(sandbox.state_dir)) as reg:
+        await reg.wait_ready()
+        yield reg
 
 
 def load_kubeconfig(path: Path) -> dict:

@@ -15,7 +15,8 @@ from fedspawner.jobs.labels import LABEL_JOB_ID, LABEL_MANAGED_BY, LABEL_OWNER, 
 from fedspawner.spawner.reflectors import ClusterPodReflector
 
 from .sandbox_fixtures import api_client
-from .credentials_fixtures import registry_for, until
+from .credentials_fixtures import until
+from .sandbox_fixtures import registry_for
 from .kube_helpers import pod_manifest, unique
 
 pytestmark = pytest.mark.sandbox

@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import pytest
 from kubernetes_asyncio import client
-from traitlets.config import Config
 
 from fedspawner.demo.hub_config import demo_clusters
-from fedspawner.federation.config import Federation
-from fedspawner.federation.registry import ClusterRegistry
 from fedspawner.federation.requests import placement_request
 
 from .kube_helpers import pod_manifest, unique, wait_until_gone
+from .sandbox_fixtures import registry_for
 from .test_inventory import until
 
 pytestmark = pytest.mark.sandbox
@@ -24,13 +22,9 @@ GPU_LABEL_PREFIXES = ("nvidia.com/", "amd.com/")
 
 @pytest.fixture
 async def demo_registry(sandbox):
-    c = Config()
-    c.Federation.clusters = demo_clusters(sandbox.state_dir)
-    registry = ClusterRegistry(Federation(config=c))
-    await registry.start()
-    await registry.wait_ready()
-    yield registry
-    await registry.stop()
+    async with registry_for(demo_clusters(sandbox.state_dir)) as registry:
+        await registry.wait_ready()
+        yield registry
 
 
 async def test_cpu_jobs_stay_on_prem_until_its_cpu_nodes_are_full(demo_registry, admin_api):

@@ -9,27 +9,12 @@ import time
 
 import pytest
 from kubernetes_asyncio import client
-from traitlets.config import Config
 
-from fedspawner.federation.config import Federation
 from fedspawner.federation.model import PlacementRequest
-from fedspawner.federation.registry import ClusterRegistry
-from fedspawner.sandbox.federation import member_clusters
 
 from .kube_helpers import pod_manifest, unique
 
 pytestmark = pytest.mark.sandbox
-
-
-@pytest.fixture
-async def registry(sandbox):
-    c = Config()
-    c.Federation.clusters = member_clusters(sandbox.state_dir)
-    reg = ClusterRegistry(Federation(config=c))
-    await reg.start()
-    await reg.wait_ready()
-    yield reg
-    await reg.stop()
 
 
 async def until(predicate, timeout: float) -> float:

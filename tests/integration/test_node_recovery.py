@@ -9,29 +9,14 @@ import signal
 
 import pytest
 from kubernetes_asyncio import client
-from traitlets.config import Config
 
-from fedspawner.federation.config import Federation
 from fedspawner.federation.model import NODE_LIFECYCLE_TAINTS, PlacementRequest
-from fedspawner.federation.registry import ClusterRegistry
-from fedspawner.sandbox.federation import member_clusters
 
 from .kube_helpers import wait_for
 from .test_inventory import until
 
 pytestmark = pytest.mark.sandbox
 CLUSTER = "burst"  # every node run by its node agent, visible to the inventory
-
-
-@pytest.fixture
-async def registry(sandbox):
-    c = Config()
-    c.Federation.clusters = member_clusters(sandbox.state_dir)
-    reg = ClusterRegistry(Federation(config=c))
-    await reg.start()
-    await reg.wait_ready()
-    yield reg
-    await reg.stop()
 
 
 def _agent_pids(sandbox) -> list[int]:
