@@ -57,18 +57,21 @@ process.stdout.write(JSON.stringify({fields, scripts}));
 # ---- texts that exercise every rule ------------------------------------------------------
 
 STRINGS = ["a", "train-1", "resnet-ddp-2", "A", "1a", "-a", "a-", "a_b", "a.b", "a b", "é", "a" * 40, "a" * 41,
-           "a" * 64, "a" * 65, "a" * 255, "a" * 256, "a" * 255 + ":" + "t" * 128,
-           "a" * 256 + ":t", "h:5000/" + "a" * 248, "h:5000/" + "a" * 249, "a" * 255 + "@sha256:" + "0" * 64, "a" * 500, "a" * 501, "pytorch/pytorch:2.5.1-cuda12.4-cudnn9-runtime",
+           "a" * 64, "a" * 65, "a" * 255, "a" * 256, "a" * 255 + ":" + "t" * 128, "a" * 256 + ":t",
+           "h:5000/" + "a" * 248, "h:5000/" + "a" * 249, "a" * 255 + "@sha256:" + "0" * 64, "a" * 500, "a" * 501,
+           "pytorch/pytorch:2.5.1-cuda12.4-cudnn9-runtime",
            "python:3.11-slim", "registry.example.org:5000/team/img@sha256:" + "0" * 64,
            "pytorch/pytorch:x/../../evil", "img;rm -rf /", "img$(id)", "imagenet", "imagenet-1k", "data_v2.1",
            "ImageNet", "a..b", "a\tb"]
-INTEGERS = ["0", "1", "2", "10", "11", "16", "17", "64", "65", "999", "1000", "1001", "2592000", "2592001", "-1", "-0", "007",
-            "1.0", "2.5", "+1", "1e3", "abc", "٣", "99999999999999999999"]
+INTEGERS = ["0", "1", "2", "10", "11", "16", "17", "64", "65", "999", "1000", "1001", "2592000", "2592001", "-1",
+            "-0", "007", "1.0", "2.5", "+1", "1e3", "abc", "٣", "99999999999999999999"]
 QUANTITIES = ["500m", "1", "2", "0", "-0", "-1", "+1", "1m", "0.9m", "0.5m", "1000u", "999u", "1u", "1000000n",
               "999999n", "0.001", "1e-3", "1e3", "1E2", "1e3m", ".5", "1.", ".", "1.2.3", "5e", "e3", "1i", "1K",
-              "1k", "1Ki", "64", "65", "64000m", "64001m", "64.0000001", "512", "513", "512000m", "512001m", "512.00000000000000000000000001",
+              "1k", "1Ki", "64", "65", "64000m", "64001m", "64.0000001", "512", "513", "512000m", "512001m",
+              "512.00000000000000000000000001",
               "512.0000000000000000000000001", "2Gi", "64Mi", "63Mi", "67108863", "67108864", "1536Mi", "1535Mi",
-              "1.5Gi", "1.4999Gi", "512Gi", "513Gi", "524288Mi", "524289Mi", "0.5Ti", "8Ei", "1E", "1e999999", "1e1000000", "1e-999999", "1e-1000000000", "1_000",
+              "1.5Gi", "1.4999Gi", "512Gi", "513Gi", "524288Mi", "524289Mi", "0.5Ti", "8Ei", "1E", "1e999999",
+              "1e1000000", "1e-999999", "1e-1000000000", "1_000",
               "Infinity", "NaN", "2 Gi", "0x10", "２"]
 PACKAGES = ["numpy", "numpy\npandas>=2", "pandas[parquet]>=2.1", "mylib @ https://host/mylib.whl", "torch==2.5.1+cu124",
             "-e .", "--index-url http://x", "a;b", "a|b", "'a'", "a`id`", "x" * 200, "x" * 201, "é",
@@ -80,7 +83,8 @@ ENTRIES = ["A=1", "A=1\nB=2", "A=x=y", "A=", "_A=1", "A_B9=1", "1A=1", "A-B=1", 
            "spark.kubernetes.authenticate.driver.serviceAccountName=x", "spark.kubernetes.driver.volumes.a=1",
            "spark.a..b=1", "spark.=1", "spark.default.parallelism=8", "spark.sql.adaptive.enabled=true",
            "spark.sqlx=1", "spark.sql=1", "spark.kryo.registrator=x", "spark.hadoop.fs.s3a.endpoint=x",
-           "spark.hadoop.yarn.x=1", "spark.sql.ansi.enabled=true\nspark.master=local", "notspark.x=1", "spark.ui.enabled=false\nspark.eventLog.enabled=true",
+           "spark.hadoop.yarn.x=1", "spark.sql.ansi.enabled=true\nspark.master=local", "notspark.x=1",
+           "spark.ui.enabled=false\nspark.eventLog.enabled=true",
            "\n".join(f"K{i}=v" for i in range(100)), "\n".join(f"K{i}=v" for i in range(101)),
            "\n".join(f"spark.sql.k{i}=v" for i in range(200)), "\n".join(f"spark.sql.k{i}=v" for i in range(201)),
            "\n".join(f"K{i % 50}=v" for i in range(150))]  # a key given again counts once
