@@ -82,7 +82,8 @@ OPTIONS: tuple[Option, ...] = (
            flag="--nodes", metavar="N", constraints={"minimum": 1, "maximum": checks.MAX_NODES}),
     Option("image", "Image", "string", "Container image (default: the kind's image).",
            default={kind: image for kind, image in DEFAULT_IMAGES.items()}, flag="--image", metavar="IMG",
-           constraints={"pattern": _pattern(checks.IMAGE_RE), "max_length": checks.MAX_IMAGE_LENGTH}),
+           constraints={"pattern": _pattern(checks.IMAGE_RE), "max_length": checks.MAX_IMAGE_LENGTH,
+                        "name_max_length": checks.MAX_IMAGE_NAME_LENGTH}),
     Option("packages", "pip packages", "list", "pip packages to install before the script runs: a name with "
            "optional extras and version specifiers (e.g. pandas[parquet]>=2.1); no URLs, paths or pip options.",
            default=[], flag="--pip", metavar="PKG",

@@ -39,16 +39,16 @@ export function defaultText(option: IOption, kind: string): string {
 }
 
 /**
- * A Kubernetes quantity as the gateway reads it (fedspawner/federation/quantity.py): a decimal
- * number (sign, fraction and exponent allowed) and an optional suffix, its value rounded to 28
- * significant digits as Python's decimal context does. `digits × 10^exponent`, exactly.
+ * The value of a Kubernetes quantity as the gateway reads it (fedspawner/federation/quantity.py):
+ * a decimal number (sign, fraction and exponent allowed) and an optional suffix, rounded to 28
+ * significant digits as Python's decimal context does. `digits × 10^exponent`, exactly. What a
+ * user may write is the option's published `pattern`; this only reads the value.
  */
 export interface IQuantity {
   digits: bigint;
   exponent: number;
 }
 
-const QUANTITY = /^([+-]?[0-9.]+(?:[eE][+-]?[0-9]+)?)(n|u|m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$/;
 const DECIMAL = /^([+-]?)([0-9]*)(?:\.([0-9]*))?(?:[eE]([+-]?[0-9]+))?$/;
 /** Each suffix as a power of ten or of two. */
 const SUFFIXES: { [suffix: string]: [number, number] } = {
@@ -74,14 +74,17 @@ function rounded(n: bigint): [bigint, number] {
   return q.toString().length > PRECISION ? [q / 10n, drop + 1] : [q, drop];
 }
 
+/** The suffixes, two-letter ones first (so "Mi" is not read as "M" after "i"). */
+const SUFFIX_ORDER = Object.keys(SUFFIXES).filter(Boolean).sort((a, b) => b.length - a.length);
+
 /** A quantity ("500m", "2Gi", "1e3"), or null when the gateway would not read it as one. */
 export function parseQuantity(text: string): IQuantity | null {
-  const m = QUANTITY.exec(text);
-  const d = m && DECIMAL.exec(m[1]);
-  if (!m || !d || (d[2] + (d[3] || '')) === '') {
+  const suffix = SUFFIX_ORDER.find(s => text.endsWith(s)) || '';
+  const d = DECIMAL.exec(text.slice(0, text.length - suffix.length));
+  if (!d || (d[2] + (d[3] || '')) === '') {
     return null;
   }
-  const [ten, two] = SUFFIXES[m[2] || ''];
+  const [ten, two] = SUFFIXES[suffix];
   const fraction = d[3] || '';
   const exponent = Number(d[4] || '0') + ten - fraction.length;
   if (/^0*$/.test(d[2] + fraction) || exponent < -4 * EMAX) {
@@ -122,12 +125,23 @@ function lines(text: string): string[] {
 /** The checks of one field: [the value the spec would carry, the message when it breaks a rule]. */
 type Checked<T> = [T, string | null];
 
+/** An image reference's name: without its digest (`@...`) and its tag (`:...` in the last part). */
+function imageName(reference: string): string {
+  const name = reference.split('@')[0];
+  const slash = name.lastIndexOf('/');
+  const colon = name.indexOf(':', slash + 1);
+  return colon < 0 ? name : name.slice(0, colon);
+}
+
 function checkString(option: IOption, text: string): string | null {
   if (option.max_length !== undefined && text.length > option.max_length) {
     return `${option.label} is longer than ${option.max_length} characters.`;
   }
   if (option.pattern && !new RegExp(option.pattern).test(text)) {
     return `${option.label} "${text}" is not valid (it must match ${option.pattern}).`;
+  }
+  if (option.name_max_length !== undefined && imageName(text).length > option.name_max_length) {
+    return `${option.label}: the name (without tag and digest) is longer than ${option.name_max_length} characters.`;
   }
   return null;
 }
@@ -170,6 +184,14 @@ function checkEntry(option: IOption, key: string, value: string): string | null 
       (option.reserved_prefixes || []).some(p => key.startsWith(p))) {
     return `${option.label}: ${key} is set by fedspawner itself; choose another name.`;
   }
+  if (option.allowed_keys || option.allowed_prefixes) {
+    const keys = option.allowed_keys || [];
+    const prefixes = option.allowed_prefixes || [];
+    if (!keys.includes(key) && !prefixes.some(p => key.startsWith(p))) {
+      return `${option.label}: ${key} can't be set on a job. Allowed: ${prefixes.map(p => `${p}*`).join(', ')}` +
+        `${prefixes.length && keys.length ? ', ' : ''}${keys.join(', ')}.`;
+    }
+  }
   if (option.value_max_length !== undefined && value.length > option.value_max_length) {
     return `${option.label}: the value of ${key} is longer than ${option.value_max_length} characters.`;
   }
@@ -199,7 +221,8 @@ function checkMapping(option: IOption, text: string): Checked<{ [k: string]: str
 }
 
 function checkQuantity(option: IOption, text: string, kind: string): string | null {
-  const q = parseQuantity(text);
+  const written = !option.pattern || new RegExp(option.pattern).test(text);
+  const q = written ? parseQuantity(text) : null;
   if (q === null || q.digits < 0n) {
     return `${option.label} "${text}" is not a quantity (like 500m, 2 or 4Gi).`;
   }
@@ -238,7 +261,11 @@ function checkClusters(option: IOption, text: string): Checked<unknown> {
 
 function checkGpus(option: IOption, raw: { type: string; count: string }): Checked<unknown> {
   const type = raw.type || null;
-  const [count, error] = checkInteger(option, raw.count.trim() || '0', option.count_minimum, option.count_maximum);
+  const text = raw.count.trim() || '0';
+  if (option.string_pattern && !new RegExp(option.string_pattern).test(type ? `${type}:${text}` : text)) {
+    return [{ type, count: text }, `${option.label} must be a whole number, not "${text}".`];
+  }
+  const [count, error] = checkInteger(option, text, option.count_minimum, option.count_maximum);
   if (error) {
     return [{ type, count }, error];
   }

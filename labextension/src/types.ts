@@ -126,6 +126,10 @@ export interface IOption {
   value_max_length?: number;
   reserved_keys?: string[];
   reserved_prefixes?: string[];
+  allowed_keys?: string[];
+  allowed_prefixes?: string[];
+  name_max_length?: number;
+  string_pattern?: string;
   count_minimum?: number;
   count_maximum?: number;
   type_pattern?: string;
@@ -147,6 +151,16 @@ export interface ISchema {
   clusters: string[];
   gpu_types: IGpuType[];
   max_script_bytes?: number;
+  limits?: ILimits;
+}
+
+/** The administrators' limits on one job, as the schema publishes them (also each option's maximum). */
+export interface ILimits {
+  nodes: number;
+  executors: number;
+  gpus_per_node: number;
+  cpu: string;
+  memory: string;
 }
 
 /** The phases a job ends in. */

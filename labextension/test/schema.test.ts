@@ -54,6 +54,11 @@ describe('buildSpec', () => {
     ['env', 'A=01234567890', /longer than 10/],
     ['memory', 'lots', /not a quantity/],
     ['memory', '32Mi', /at least 64Mi/],
+    ['memory', '+1Gi', /not a quantity/],
+    ['memory', '1e3Mi', /not a quantity/],
+    ['memory', '513Gi', /at most 512Gi/],
+    ['image', 'team/' + 'a'.repeat(16) + ':v1', /name \(without tag and digest\) is longer than 20/],
+    ['gpus', { type: '', count: '1.5' }, /whole number/],
     ['language', 'bash', /one of python for pytorch/]
   ])('refuses %s = %j', (name, value, message) => {
     const built = buildSpec(SCHEMA, 'pytorch', { [name]: value }, 'print(1)');
@@ -63,10 +68,20 @@ describe('buildSpec', () => {
 
   it('applies per-kind limits and kind-only options', () => {
     expect(buildSpec(SCHEMA, 'spark', { memory: '1Gi' }, 'x').errors.memory).toMatch(/1536Mi for spark/);
-    expect(buildSpec(SCHEMA, 'spark', { conf: 'spark.master=local' }, 'x').errors.conf).toMatch(/set by fedspawner/);
+    expect(buildSpec(SCHEMA, 'spark', { conf: 'spark.master=local' }, 'x').errors.conf)
+      .toMatch(/spark.master can't be set on a job. Allowed: spark.sql.\*, spark.default.parallelism/);
+    expect(buildSpec(SCHEMA, 'spark', { conf: 'spark.sqlx=1' }, 'x').errors.conf).toMatch(/can't be set/);
+    expect(buildSpec(SCHEMA, 'spark', { conf: 'spark.default.parallelism=8' }, 'x').errors).toEqual({});
     expect(buildSpec(SCHEMA, 'spark', { conf: 'spark.sql.shuffle.partitions=4', executors: '3' }, 'x').spec)
       .toMatchObject({ conf: { 'spark.sql.shuffle.partitions': '4' }, executors: 3 });
     expect(buildSpec(SCHEMA, 'job', { executors: '3' }, 'x').spec.executors).toBeUndefined();
+  });
+
+  it('measures an image by its name, not its tag or digest', () => {
+    const name = 'team/' + 'a'.repeat(15);
+    expect(buildSpec(SCHEMA, 'job', { image: `${name}:${'v'.repeat(100)}@sha256:${'0'.repeat(64)}` }, 'x').errors)
+      .toEqual({});
+    expect(buildSpec(SCHEMA, 'job', { image: `host:5000/${name}` }, 'x').errors.image).toMatch(/longer than 20/);
   });
 
   it('checks GPU type and count together', () => {

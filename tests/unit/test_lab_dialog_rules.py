@@ -2,7 +2,8 @@
 
 The dialog (``labextension/src/schema.ts``) checks each field against the option schema the
 gateway publishes (``jobs.options.render_schema``) before it submits; the gateway checks the
-spec again (``JobSpec.from_dict``, the cluster field, the federation's names). Here the
+request again on submission (``Submitter.validate``: the spec, the sandbox rules, the image
+and the administrators' limits; then the cluster field and the federation's names). Here the
 extension's own TypeScript runs under node over texts that exercise every rule of every option,
 for every kind the option applies to, and for each one the dialog must refuse the field exactly
 when the gateway refuses the value the dialog would send, and send what the gateway keeps.
@@ -16,15 +17,21 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from fedspawner.gateway.config import Gateway
+from fedspawner.gateway.errors import GatewayError
+from fedspawner.gateway.submit import Submitter
 from fedspawner.jobs.errors import JobSpecError
 from fedspawner.jobs.fields import parse_cluster_field
 from fedspawner.jobs.options import render_schema
-from fedspawner.jobs.spec import JobSpec
 
 LAB = Path(__file__).resolve().parents[2] / "labextension"
 GPU_TYPES = [{"name": "nvidia-h100-80gb", "display": "NVIDIA H100 80GB", "clusters": ["burst"]},
              {"name": "nvidia-a100-40gb", "display": "NVIDIA A100 40GB", "clusters": ["onprem", "regional"]}]
-SCHEMA = render_schema(["onprem", "regional", "burst"], GPU_TYPES)
+#: A gateway with the default settings (its limits are the ones published in the schema).
+SETTINGS = Gateway()
+SCHEMA = render_schema(["onprem", "regional", "burst"], GPU_TYPES, SETTINGS.limits())
+#: The gateway's own check of a submission; it reads only the settings (no cluster is asked).
+SUBMITTER = Submitter(registry=None, discovery=None, settings=SETTINGS)
 
 #: The extension's schema.ts, transpiled by its own TypeScript, run on each case.
 RUN_DIALOG = r"""
@@ -50,17 +57,21 @@ process.stdout.write(JSON.stringify({fields, scripts}));
 # ---- texts that exercise every rule ------------------------------------------------------
 
 STRINGS = ["a", "train-1", "resnet-ddp-2", "A", "1a", "-a", "a-", "a_b", "a.b", "a b", "é", "a" * 40, "a" * 41,
-           "a" * 64, "a" * 65, "a" * 500, "a" * 501, "pytorch/pytorch:2.5.1-cuda12.4-cudnn9-runtime",
+           "a" * 64, "a" * 65, "a" * 255, "a" * 256, "a" * 255 + ":" + "t" * 128, "a" * 256 + ":t",
+           "h:5000/" + "a" * 248, "h:5000/" + "a" * 249, "a" * 255 + "@sha256:" + "0" * 64, "a" * 500, "a" * 501,
+           "pytorch/pytorch:2.5.1-cuda12.4-cudnn9-runtime",
            "python:3.11-slim", "registry.example.org:5000/team/img@sha256:" + "0" * 64,
            "pytorch/pytorch:x/../../evil", "img;rm -rf /", "img$(id)", "imagenet", "imagenet-1k", "data_v2.1",
            "ImageNet", "a..b", "a\tb"]
-INTEGERS = ["0", "1", "2", "10", "11", "64", "65", "999", "1000", "1001", "2592000", "2592001", "-1", "-0", "007",
-            "1.0", "2.5", "+1", "1e3", "abc", "٣", "99999999999999999999"]
+INTEGERS = ["0", "1", "2", "10", "11", "16", "17", "64", "65", "999", "1000", "1001", "2592000", "2592001", "-1",
+            "-0", "007", "1.0", "2.5", "+1", "1e3", "abc", "٣", "99999999999999999999"]
 QUANTITIES = ["500m", "1", "2", "0", "-0", "-1", "+1", "1m", "0.9m", "0.5m", "1000u", "999u", "1u", "1000000n",
               "999999n", "0.001", "1e-3", "1e3", "1E2", "1e3m", ".5", "1.", ".", "1.2.3", "5e", "e3", "1i", "1K",
-              "1k", "1Ki", "512", "513", "512000m", "512001m", "512.00000000000000000000000001",
+              "1k", "1Ki", "64", "65", "64000m", "64001m", "64.0000001", "512", "513", "512000m", "512001m",
+              "512.00000000000000000000000001",
               "512.0000000000000000000000001", "2Gi", "64Mi", "63Mi", "67108863", "67108864", "1536Mi", "1535Mi",
-              "1.5Gi", "1.4999Gi", "8Ei", "1E", "1e999999", "1e1000000", "1e-999999", "1e-1000000000", "1_000",
+              "1.5Gi", "1.4999Gi", "512Gi", "513Gi", "524288Mi", "524289Mi", "0.5Ti", "8Ei", "1E", "1e999999",
+              "1e1000000", "1e-999999", "1e-1000000000", "1_000",
               "Infinity", "NaN", "2 Gi", "0x10", "２"]
 PACKAGES = ["numpy", "numpy\npandas>=2", "pandas[parquet]>=2.1", "mylib @ https://host/mylib.whl", "torch==2.5.1+cu124",
             "-e .", "--index-url http://x", "a;b", "a|b", "'a'", "a`id`", "x" * 200, "x" * 201, "é",
@@ -70,14 +81,17 @@ ENTRIES = ["A=1", "A=1\nB=2", "A=x=y", "A=", "_A=1", "A_B9=1", "1A=1", "A-B=1", 
            "A=" + "x" * 4096, "A=" + "x" * 4097, "A=" + "x" * 32768, "A=" + "x" * 32769,
            "spark.sql.shuffle.partitions=8", "spark.executor.memory=4g", "spark.master=local",
            "spark.kubernetes.authenticate.driver.serviceAccountName=x", "spark.kubernetes.driver.volumes.a=1",
-           "spark.a..b=1", "spark.=1", "notspark.x=1", "spark.ui.enabled=false\nspark.eventLog.enabled=true",
+           "spark.a..b=1", "spark.=1", "spark.default.parallelism=8", "spark.sql.adaptive.enabled=true",
+           "spark.sqlx=1", "spark.sql=1", "spark.kryo.registrator=x", "spark.hadoop.fs.s3a.endpoint=x",
+           "spark.hadoop.yarn.x=1", "spark.sql.ansi.enabled=true\nspark.master=local", "notspark.x=1",
+           "spark.ui.enabled=false\nspark.eventLog.enabled=true",
            "\n".join(f"K{i}=v" for i in range(100)), "\n".join(f"K{i}=v" for i in range(101)),
-           "\n".join(f"spark.k{i}=v" for i in range(200)), "\n".join(f"spark.k{i}=v" for i in range(201)),
+           "\n".join(f"spark.sql.k{i}=v" for i in range(200)), "\n".join(f"spark.sql.k{i}=v" for i in range(201)),
            "\n".join(f"K{i % 50}=v" for i in range(150))]  # a key given again counts once
 ENUMS = ["python", "bash", "Python", "r", "sh"]
 CLUSTERS = ["auto", "onprem", "burst", "onprem,regional", "onprem regional", "onprem, regional,burst", "mars",
             "onprem,onprem", "auto,onprem", "ONPREM", "onprem,,regional", "-onprem"]
-GPU_COUNTS = ["", "0", "1", "2", "64", "65", "-1", "1.5", "abc"]
+GPU_COUNTS = ["", "0", "1", "2", "16", "17", "64", "65", "-1", "1.5", "abc"]
 SCRIPTS = ["print(1)", "", "  \n\t", "\ufeff", "\x1c\x1d", "\u3000", "\x85", "\ud800", "x\udc00y", "😀",
            "x" * SCHEMA["max_script_bytes"], "x" * (SCHEMA["max_script_bytes"] + 1),
            "é" * (SCHEMA["max_script_bytes"] // 2), "é" * (SCHEMA["max_script_bytes"] // 2) + "x"]
@@ -103,18 +117,29 @@ def field_cases() -> list[dict[str, Any]]:
 
 # ---- the gateway's verdict ----------------------------------------------------------------
 
+def submitted(body: dict[str, Any]) -> Any:
+    """The spec the gateway makes of a submission's body, or None when it refuses it (4xx)."""
+    try:
+        spec, _, _ = SUBMITTER.validate(body)
+    except (JobSpecError, GatewayError):
+        return None
+    return spec
+
+
 def gateway(case: dict[str, Any], sent: dict[str, Any]) -> tuple[bool, Any]:
     """Whether the gateway takes a spec with the field as the dialog sends it; what it keeps."""
     name, kind = case["option"], case["kind"]
-    spec: dict[str, Any] = {"kind": kind, "script": "print(1)", "name": "rules"}
+    body: dict[str, Any] = {"kind": kind, "script": "print(1)", "name": "rules"}
     if not sent["omitted"]:
-        spec[name] = sent["value"]
-    try:
-        if name == "cluster":  # a request field next to the spec: its syntax, then the federation's names
-            names = parse_cluster_field(spec.get("cluster"))
-            return all(n in SCHEMA["clusters"] for n in names or []), None
-        job = JobSpec.from_dict(spec)
-    except JobSpecError:
+        body[name] = sent["value"]
+    if name == "cluster":  # placement reads it: its syntax, then the federation's names
+        try:
+            names = parse_cluster_field(body.get("cluster"))
+        except JobSpecError:
+            return False, None
+        return submitted(body) is not None and all(n in SCHEMA["clusters"] for n in names or []), None
+    job = submitted(body)
+    if job is None:
         return False, None
     if name == "gpus" and job.gpus.type is not None and job.gpus.type not in [g["name"] for g in GPU_TYPES]:
         return False, None  # a type no member cluster has: nowhere to place it
@@ -144,11 +169,7 @@ def test_the_dialog_refuses_exactly_what_the_gateway_refuses():
             differ.append(f"{case['option']}={case['raw']!r:.60} ({case['kind']}): dialog sends "
                           f"{sent['value']!r:.60}, gateway keeps {kept!r:.60}")
     for script, error in zip(SCRIPTS, dialog["scripts"]):
-        try:
-            JobSpec.from_dict({"kind": "job", "script": script})
-            accepted = True
-        except JobSpecError:
-            accepted = False
+        accepted = submitted({"kind": "job", "script": script}) is not None
         if accepted != (error is None):
             differ.append(f"script {script!r:.40}: dialog {error or 'accepts'}, gateway "
                           f"{'accepts' if accepted else 'refuses'}")
