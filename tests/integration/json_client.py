@@ -35,8 +35,13 @@ def _decode(raw: bytes) -> Any:
         return raw.decode(errors="replace")
 
 
+def token_headers(token: str | None) -> dict[str, str]:
+    """The hub-token header of a caller (none without a token)."""
+    return {"Authorization": f"token {token}"} if token else {}
+
+
 def _prepare(body: Any, raw: bytes | None, token: str | None) -> tuple[bytes | None, dict[str, str]]:
-    headers = {"Authorization": f"token {token}"} if token else {}
+    headers = token_headers(token)
     if raw is not None:
         return raw, headers
     if body is None:

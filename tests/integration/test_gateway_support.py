@@ -26,7 +26,7 @@ from fedspawner.jobs.labels import job_selector
 from fedspawner.sandbox.federation import member_clusters
 
 from .hub_fixtures import TEST_HUB_PORT
-from .json_client import arequest_json
+from .json_client import arequest_json, token_headers
 from .sandbox_fixtures import TEST_STATE_DIR
 
 GATEWAY = f"http://127.0.0.1:{TEST_HUB_PORT}/services/{SERVICE_NAME}/api/v1"
@@ -94,7 +94,7 @@ class Gateway:
 
     async def lines(self, path: str, token: str, timeout: float = 300) -> AsyncIterator[bytes]:
         """A streamed response, line by line."""
-        async with self.session.get(self.base + path, headers=self._headers(token),
+        async with self.session.get(self.base + path, headers=token_headers(token),
                                     timeout=aiohttp.ClientTimeout(total=timeout, sock_read=timeout)) as resp:
             assert resp.status == 200, await resp.text()
             async for line in resp.content:
