@@ -36,6 +36,8 @@ MAX_JSON_DEPTH = 32
 #: Query parameters that authenticate a request (JupyterHub and Jupyter server read them), allowed
 #: everywhere and not checked here.
 AUTH_PARAMS = frozenset({"token", "_xsrf"})
+#: JupyterLab's cache-buster: its requests carry ``?<milliseconds since 1970>`` with no value.
+_CACHE_BUSTER = re.compile(r"[0-9]{1,16}")
 
 _DECIMAL = re.compile(r"[0-9]{1,9}(\.[0-9]{1,9})?")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -140,13 +142,13 @@ def read_query(arguments: Mapping[str, Iterable[bytes]], table: Mapping[str, Any
     a parameter the table lacks, one given twice, empty, not UTF-8 or holding control characters,
     or a value its reader refuses."""
     found: dict[str, Any] = {}
-    for name, values in arguments.items():
-        if name in AUTH_PARAMS:
+    for name, given in arguments.items():
+        values = list(given)
+        if name in AUTH_PARAMS or (_CACHE_BUSTER.fullmatch(name) and not any(values)):
             continue
         if name not in table:
             takes = ", ".join(sorted(table)) if table else "no query parameters"
             raise InputError(f"Unknown query parameter {_shown(name)}; this endpoint takes {takes}.")
-        values = list(values)
         if len(values) > 1:
             raise InputError(f"Give '{name}' once, not {len(values)} times.")
         try:

@@ -164,8 +164,8 @@ export class JobTable {
     setText(row.name, job.name);
     const origin = job.origin;
     if (origin?.path) {
-      row.origin = row.origin || row.nameCell.insertBefore(this._origin.cloneNode(true) as HTMLElement,
-        row.name.nextSibling);
+      // before the name: a long name is cut off at the cell's end, the button never is
+      row.origin = row.origin || row.nameCell.insertBefore(this._origin.cloneNode(true) as HTMLElement, row.name);
       setAttr(row.origin, 'title', `Show ${origin.path}${origin.cell ? ' (the cell)' : ''}`);
       setAttr(row.origin, 'aria-label', `Show the cell of ${job.name} in ${origin.path}`);
     } else if (row.origin) {

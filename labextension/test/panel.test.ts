@@ -58,7 +58,7 @@ describe('FederationPanel jobs table', () => {
     expect(shown.map(r => r.dataset.job)).toEqual(jobs(200).map(j => j.id));
     expect(panel.rowCount).toBe(200);
     expect([...shown[1].cells].map(c => c.textContent)).toEqual(
-      ['job-j1⤴', 'pytorch', 'onprem', '—', 'Running', '0/2', expect.stringMatching(/^\d+[smhd]$/)]);
+      ['⤴job-j1', 'pytorch', 'onprem', '—', 'Running', '0/2', expect.stringMatching(/^\d+[smhd]$/)]);
     expect(shown[0].classList.contains('fs-phase-pending')).toBe(true);
     expect(shown[0].querySelector('.fs-Origin')).toBeNull();
   });

@@ -23,7 +23,7 @@ from fedspawner.jobs.limits import Limits
 
 from .kube_helpers import pod_manifest, unique, wait_until_gone
 from .test_gateway_jobs import SPARK_SCRIPT
-from .test_gateway_support import DDP_SCRIPT, leftovers
+from .test_gateway_support import DDP_SCRIPT, gone, leftovers
 from .test_lab_ui_support import LONG, NEWS_QUESTION, NOTIFICATION_SETTINGS, plain_lab
 from .test_lab_ui_support import *  # noqa: F401,F403 - the fixtures
 from .test_launch_form import H100, apiserver_pid
@@ -226,7 +226,7 @@ async def test_follow_a_rank_cancel_and_a_second_user_sees_nothing(ada_lab, bob_
     await lab.shot("09-cancel-confirm")
     await page.click(".jp-Dialog .jp-mod-accept")
     await page.wait_for_selector(lab.row(job_id), state="detached", timeout=30_000)
-    assert await leftovers(admin_api, cluster, NS, job_id) == []
+    assert await gone(admin_api, cluster, NS, job_id) == []  # deleted in the background
 
 
 async def test_a_cluster_going_down_shows_in_the_panel(ada_lab, sandbox):
