@@ -15,11 +15,9 @@ from fedspawner.spawner.standalone import make_spawner
 
 from .direct_spawner import direct_spawner_config
 from .kube_helpers import pod_manifest, unique, wait_for_phase
-from . import test_inventory
 from .test_inventory import until
 
 pytestmark = pytest.mark.sandbox
-registry = test_inventory.registry  # the live-inventory fixture
 NS = "fedspawner"
 IMAGE = "registry.example.org/research/notebook:2026.1"
 GPU_NODE_PREFIXES = ("a100-", "mi210-")
