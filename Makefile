@@ -77,9 +77,10 @@ labextension: $(LAB_BUILT)
 lab-test: $(LAB)/node_modules/.installed-$(LAB_LOCK_HASH)
 	cd $(LAB) && npx jest --silent
 
-# The builds are independent: run side by side, so the Go builds overlap the downloads.
+# The builds are independent: run side by side, so the Go builds overlap the downloads. The
+# demo's default topology runs operators on two of its clusters, so they are built here too.
 setup: $(INSTALLED)
-	$(MAKE) --no-print-directory -j4 labextension sandbox-binaries helm
+	$(MAKE) --no-print-directory -j4 labextension sandbox-binaries helm sandbox-operators
 
 demo: setup
 	$(BIN)/fedspawner demo
