@@ -5,6 +5,8 @@ A cluster offers a Kubeflow backend when its apiserver serves the CRD's resource
 authenticated credential may read, so the namespace-scoped one suffices; listing
 CRDs would need a cluster-wide permission the gateway rarely has). Answers are
 cached per cluster for ``ttl`` seconds, so an operator installed later is picked up.
+Views that must not wait on a slow apiserver (the clusters feed) read ``served_now``: once
+a cluster was discovered, a stale answer comes at once and is refreshed in the background.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ class BackendDiscovery:
         self.ttl = ttl
         self._cache: dict[str, tuple[float, frozenset[str]]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        self._refreshes: set[asyncio.Task] = set()
 
     def forget(self, cluster: str) -> None:
         """Drop the cached answer (e.g. after the cluster refused a custom resource)."""
@@ -48,6 +51,25 @@ class BackendDiscovery:
             found = await self._discover(self.api_for(cluster))
             self._cache[cluster] = (time.monotonic(), found)
             return found
+
+    async def served_now(self, cluster: str) -> frozenset[str]:
+        """What ``cluster`` serves, without waiting once it was discovered: a stale answer is
+        returned at once and refreshed in the background (a stalled apiserver then delays no one)."""
+        cached = self._cache.get(cluster)
+        if cached is None:
+            return await self.served(cluster)
+        lock = self._locks.setdefault(cluster, asyncio.Lock())
+        if time.monotonic() - cached[0] >= self.ttl and not lock.locked():
+            task = asyncio.create_task(self._refresh(cluster))
+            self._refreshes.add(task)
+            task.add_done_callback(self._refreshes.discard)
+        return cached[1]
+
+    async def _refresh(self, cluster: str) -> None:
+        try:
+            await self.served(cluster)
+        except Exception as err:  # noqa: BLE001 - the stale answer stays; the next read tries again
+            log.debug("discovery of %s failed: %s", cluster, err)
 
     async def backends(self, cluster: str, kind: str) -> list[str]:
         """The backends that can run ``kind`` on ``cluster``, best first."""

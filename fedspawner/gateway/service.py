@@ -73,7 +73,7 @@ class GatewayService:
             if not healthy:
                 return []
             try:
-                served = await self.discovery.served(name)
+                served = await self.discovery.served_now(name)
             except Exception:  # noqa: BLE001 - shown as no operator backends
                 served = frozenset()
             return list(dict.fromkeys(b for kind in KINDS for b in backends_for(kind, served)))
@@ -91,12 +91,13 @@ class GatewayService:
         caller sees differs from it, or after ``wait`` seconds."""
         deadline = time.monotonic() + wait
         while True:
+            seen = self.registry.version  # a change while the answer is made wakes the wait below
             clusters = await self.clusters(caller)
             answer = {"version": version_of(clusters), "clusters": clusters}
             left = deadline - time.monotonic()
             if not since or answer["version"] != since or left <= 0:
                 return answer
-            await self.registry.wait_for_change(self.registry.version, left)
+            await self.registry.wait_for_change(seen, left)
 
     def options(self) -> dict:
         """The option schema (``jobs.options``) with this federation's clusters, GPU types and limits."""
