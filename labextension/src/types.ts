@@ -94,6 +94,10 @@ export interface IPod {
 export interface IJob extends Omit<IJobRow, 'ranks'> {
   ranks?: { ready: number; total: number };
   pods: IPod[];
+  /** The pods the job runs when everything is up, as its kind counts them. */
+  expected_pods?: number;
+  /** How its kind names rank 0, whose log shows progress ('rank 0', 'driver'). */
+  leader?: string;
   progress?: { step: number; total: number; [k: string]: unknown } | null;
   ui_url?: string | null;
   history?: string[];

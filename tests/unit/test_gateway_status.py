@@ -58,21 +58,18 @@ def objects(pods: list, workloads: list | None = None, rec: JobRecord | None = N
                       workloads=workloads if workloads is not None else [job()], pods=pods)
 
 
-@pytest.mark.parametrize("labels, annotations, backend, expected", [
-    ({"fedspawner.dev/component": "rank"}, {INDEX: "3"}, "indexed-job", ("rank", 3)),
-    ({"training.kubeflow.org/replica-type": "master", "training.kubeflow.org/replica-index": "0"}, {},
-     "pytorchjob", ("master", 0)),
-    ({"training.kubeflow.org/replica-type": "worker", "training.kubeflow.org/replica-index": "1"}, {},
-     "pytorchjob", ("worker", 2)),
-    ({"training.kubeflow.org/replica-type": "worker", "training.kubeflow.org/replica-index": "1"}, {},
-     "tfjob", ("worker", 1)),
-    ({"fedspawner.dev/component": "driver"}, {}, "sparkapplication", ("driver", 0)),
-    ({"fedspawner.dev/component": "executor", "spark-exec-id": "2"}, {}, "sparkapplication", ("executor", 2)),
-    ({"fedspawner.dev/component": "worker"}, {INDEX: "0"}, "spark-standalone", ("worker", 1)),
-    ({"fedspawner.dev/component": "rank"}, {INDEX: "1"}, "trainjob", ("rank", 1)),
+@pytest.mark.parametrize("labels, annotations, kind, expected", [
+    ({"fedspawner.dev/component": "rank"}, {INDEX: "3"}, "pytorch", ("rank", 3)),
+    ({"fedspawner.dev/component": "rank"}, {INDEX: "2"}, "job", ("rank", 2)),
+    ({"fedspawner.dev/component": "driver"}, {}, "spark", ("driver", 0)),
+    ({"spark-role": "driver"}, {}, "spark", ("driver", 0)),
+    ({"fedspawner.dev/component": "executor", "spark-exec-id": "2"}, {}, "spark", ("executor", 2)),
+    ({"fedspawner.dev/component": "worker"}, {INDEX: "0"}, "spark", ("worker", 1)),
+    ({"fedspawner.dev/component": "rank"}, {INDEX: "1"}, "pytorch", ("rank", 1)),
+    ({}, {INDEX: "1"}, None, ("rank", 1)),  # an unknown kind: the Indexed Job's index
 ])
-def test_role_and_rank(labels, annotations, backend, expected):
-    assert role_and_rank({"metadata": {"labels": labels, "annotations": annotations}}, backend) == expected
+def test_role_and_rank(labels, annotations, kind, expected):
+    assert role_and_rank({"metadata": {"labels": labels, "annotations": annotations}}, kind) == expected
 
 
 def test_replaced_pods_drop_out_and_rows_follow_rank_order():
