@@ -23,7 +23,7 @@ from ...federation.rbac import Permission
 from ..errors import JobSpecError
 from ..render.common import Ctx, CustomResource
 from ..render.target import RenderTarget
-from . import job, pytorch, spark
+from . import jax, job, pytorch, spark
 from .base import KIND_OPTIONS, Backend, Kind
 
 if TYPE_CHECKING:
@@ -53,7 +53,7 @@ __all__ = [
 ]
 
 #: Every kind, by name, in the order users see them.
-REGISTRY: Mapping[str, Kind] = MappingProxyType({k.name: k for k in (pytorch.KIND, spark.KIND, job.KIND)})
+REGISTRY: Mapping[str, Kind] = MappingProxyType({k.name: k for k in (pytorch.KIND, spark.KIND, job.KIND, jax.KIND)})
 #: The names of every kind.
 KINDS: tuple[str, ...] = tuple(REGISTRY)
 #: Kinds users ask for that fedspawner does not (or no longer) run, and what to do instead.
