@@ -156,7 +156,8 @@ def render_schema(clusters: list[str], gpu_types: list[dict[str, Any]],
         if opt.name in maxima:
             entry["count_maximum" if opt.type == "gpus" else "maximum"] = maxima[opt.name]
         rendered.append(entry)
-    body = {"options": rendered, "kinds": list(KINDS), "clusters": list(clusters), "gpu_types": gpu_types,
+    body = {"options": rendered, "kinds": list(KINDS), "removed_kinds": dict(kinds.REMOVED_KINDS),
+            "clusters": list(clusters), "gpu_types": gpu_types,
             "max_script_bytes": checks.MAX_SCRIPT_BYTES, "limits": limits.to_dict()}
     return {"version": version_of(body), **body}
 

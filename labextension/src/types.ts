@@ -152,6 +152,8 @@ export interface ISchema {
   version: string;
   options: IOption[];
   kinds: string[];
+  /** Kinds the gateway refuses, each with what to use instead (e.g. a removed kind). */
+  removed_kinds?: { [kind: string]: string };
   clusters: string[];
   gpu_types: IGpuType[];
   max_script_bytes?: number;

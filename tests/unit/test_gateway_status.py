@@ -129,7 +129,7 @@ def test_succeeded_and_failed_come_from_the_workload():
 
 
 def test_terminal_states_of_custom_resources():
-    assert terminal_state(job([{"type": "Succeeded", "status": "True"}], kind="PyTorchJob"))[0] == "Succeeded"
+    assert terminal_state(job([{"type": "Succeeded", "status": "True"}], kind="TrainJob"))[0] == "Succeeded"
     assert terminal_state(job([{"type": "Running", "status": "True"}], kind="TrainJob")) is None
     spark = {"kind": "SparkApplication", "status": {"applicationState": {"state": "FAILED",
                                                                          "errorMessage": "driver OOM"}}}
@@ -171,7 +171,7 @@ def test_a_batch_job_has_succeeded_once_every_rank_has_before_its_conditions_say
     assert (view["phase"], view["message"]) == ("Succeeded", "completed on onprem")
     one_left = [pod("a", "Succeeded", index=0, exit_code=0), pod("b", "Running", index=1)]
     assert job_view(objects(one_left, [job()]))["phase"] == "Running"
-    custom = job_view(objects(ranks, [job(kind="PyTorchJob")]))
+    custom = job_view(objects(ranks, [job(kind="TrainJob")]))
     assert custom["phase"] == "Running"  # the operator decides its own custom resource's end
 
 

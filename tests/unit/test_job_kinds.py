@@ -42,6 +42,7 @@ def test_the_spec_takes_its_kinds_and_images_from_the_registry():
 def test_the_option_schema_takes_each_options_kinds_from_the_registry():
     schema = render_schema(["a"], [])
     assert schema["kinds"] == list(KINDS) == option("kind").constraints["choices"]
+    assert schema["removed_kinds"] == dict(kinds.REMOVED_KINDS)
     by_name = {o["name"]: o for o in schema["options"]}
     for name in base.KIND_OPTIONS:
         assert by_name[name]["kinds"] == [k for k in KINDS if name in kinds.get(k).options], name
