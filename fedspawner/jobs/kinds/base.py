@@ -68,14 +68,15 @@ def whole(value: Any, default: int = 0) -> int:
 
 @dataclass(frozen=True)
 class Kind:
-    """A kind of job. Subclass it (or pass hooks) in the kind's module for what differs.
+    """A kind of job. A kind module subclasses it where behaviour differs (its own checks, pod
+    counts, how pods map to roles and ranks).
 
     - ``options``: which of ``KIND_OPTIONS`` the kind takes (``nodes``: it scales with pods);
     - ``languages``: script languages it runs; ``min_memory_mib`` (and ``memory_why``) its
       memory floor per pod;
     - ``backends``: most preferred first; the last one should need no CRD;
     - ``leader``: how the UIs name the pod whose log shows progress (``rank 0``, ``driver``);
-    - ``roles``: the roles its pods can have (the OpenAPI ``PodRow.role`` enum).
+    - ``roles``: the roles its pods can have (the OpenAPI ``Pod.role`` enum).
     """
 
     name: str
@@ -88,6 +89,11 @@ class Kind:
     memory_why: str = ""
     leader: str = "rank 0"
     roles: tuple[str, ...] = ("rank",)
+
+    def __post_init__(self) -> None:
+        unknown = set(self.options) - set(KIND_OPTIONS)
+        assert not unknown, f"kind {self.name!r}: unknown options {sorted(unknown)} (see KIND_OPTIONS)"
+        assert self.languages, f"kind {self.name!r} runs no script language"
 
     def backend(self, name: str) -> Backend | None:
         """The backend called ``name``, if the kind has it."""
