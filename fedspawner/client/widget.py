@@ -136,8 +136,8 @@ class JobWidget(widgets.VBox):
         if self._log_dirty:
             self._log_dirty = False
             self.log_tail = "\n".join(self._log)
-            who = "driver" if self.kind == "spark" else "rank 0"
-            self._logs.value = view.log_html(self._log, f"{who} log (last {self.tail_lines} lines)")
+            leader = str((self.job or {}).get("leader") or "rank 0")
+            self._logs.value = view.log_html(self._log, f"{leader} log (last {self.tail_lines} lines)")
         self.renders += 1
 
     def _show_job(self, job: dict[str, Any]) -> None:

@@ -8,7 +8,8 @@ Derived from the calls the code makes with the hub's namespace-scoped credential
   for ``access: ingress``;
 - the gateway: a job's ConfigMap (its record, merge-patched when cancelled), Services,
   pods and their logs, Jobs, events, and the operators' custom resources where a cluster
-  serves them (TrainJob, PyTorchJob, TFJob, SparkApplication; JobSets Trainer makes);
+  serves them (TrainJob, SparkApplication; JobSets Trainer makes): the rows each kind's
+  backends declare (``fedspawner.jobs.kinds``; a test pins that every one is here);
   the Lease that tells its replicas which one guards the cluster's jobs;
 - the inventory: ResourceQuotas, events and pods of the namespace.
 
@@ -36,6 +37,8 @@ class Permission:
     required: bool = True
 
 
+#: The rows for the operators' custom resources are those the job kinds' backends declare
+#: (``fedspawner.jobs.kinds.rbac_rows()``; this core module cannot import them, a test pins them).
 HUB_PERMISSIONS: tuple[Permission, ...] = (
     Permission("", "pods", (*MANAGE, "patch"), "spawner, gateway",
                "servers and jobs cannot run here: the spawner is unusable"),
@@ -63,10 +66,6 @@ HUB_PERMISSIONS: tuple[Permission, ...] = (
                "Kubeflow TrainJobs cannot be used (torchrun Indexed Jobs still can)", required=False),
     Permission("jobset.x-k8s.io", "jobsets", MANAGE, "gateway",
                "the JobSets of TrainJobs cannot be followed", required=False),
-    Permission("kubeflow.org", "pytorchjobs", (*MANAGE, "patch"), "gateway",
-               "PyTorchJobs cannot be used", required=False),
-    Permission("kubeflow.org", "tfjobs", (*MANAGE, "patch"), "gateway",
-               "TFJobs cannot be used", required=False),
     Permission("sparkoperator.k8s.io", "sparkapplications", (*MANAGE, "patch"), "gateway",
                "SparkApplications cannot be used (per-job Spark standalone clusters still can)",
                required=False),

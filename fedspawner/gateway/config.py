@@ -29,7 +29,7 @@ class Gateway(Configurable):
         of a kind must match too when a list is set. Only well-formed image references
         (the OCI grammar: [registry[:port]/]repository[:tag][@digest]) are matched.""")
     max_nodes = Integer(_LIMITS.nodes, config=True, help=f"""
-        Most nodes (pods) one pytorch, tensorflow or plain job may ask for (1 to {checks.MAX_NODES}).
+        Most nodes (pods) one job that scales with nodes (pytorch, job, ...) may ask for (1 to {checks.MAX_NODES}).
         A job asking for more is refused with 403 saying this limit; the option schema
         publishes it, so the Lab's dialog and %%fedsubmit --help show it.""")
     max_executors = Integer(_LIMITS.executors, config=True, help=f"""
@@ -68,7 +68,7 @@ class Gateway(Configurable):
     pod_grace_seconds = Integer(10, config=True, help="""
         Seconds a cancelled job's processes get after SIGTERM before they are killed.""")
     discovery_ttl = Float(60.0, config=True, help="""
-        Seconds the backends found on a cluster by API discovery (TrainJob, PyTorchJob,
+        Seconds the backends found on a cluster by API discovery (TrainJob, JobSet,
         SparkApplication CRDs) are cached.""")
     watch_interval = Float(0.25, config=True, help="Least seconds between two lines of a job's watch stream.")
     heartbeat_interval = Float(15.0, config=True,

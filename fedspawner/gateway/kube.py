@@ -16,7 +16,8 @@ from kubernetes_asyncio import client
 from kubernetes_asyncio.client.rest import ApiException
 
 from ..federation.watch import raise_for_status
-from ..jobs.render import CUSTOM_RESOURCES
+from ..jobs import kinds
+from ..jobs.render import CustomResource
 
 DEFAULT_TIMEOUT = 20.0
 
@@ -31,10 +32,14 @@ class Resource:
     kind: str
 
     @classmethod
+    def of(cls, custom: CustomResource) -> "Resource":
+        """The collection of a custom resource a kind declares."""
+        return cls(custom.group, custom.version, custom.plural, custom.kind)
+
+    @classmethod
     def rendered(cls, backend: str) -> "Resource":
         """The custom resource the renderers create for an operator ``backend``."""
-        custom = CUSTOM_RESOURCES[backend]
-        return cls(custom.group, custom.version, custom.plural, custom.kind)
+        return cls.of(kinds.CUSTOM_RESOURCES[backend])
 
     @property
     def api_version(self) -> str:
@@ -61,20 +66,19 @@ PODS = Resource("", "v1", "pods", "Pod")
 EVENTS = Resource("", "v1", "events", "Event")
 JOBS = Resource("batch", "v1", "jobs", "Job")
 TRAINJOBS = Resource.rendered("trainjob")
-PYTORCHJOBS = Resource.rendered("pytorchjob")
-TFJOBS = Resource.rendered("tfjob")
 SPARKAPPS = Resource.rendered("sparkapplication")
-#: What Kubeflow Trainer makes of a TrainJob (owned by it, not a workload of its own).
-JOBSETS = Resource("jobset.x-k8s.io", "v1alpha2", "jobsets", "JobSet")
 
-#: Custom resources that are a job's workload, one per operator backend.
-WORKLOAD_CUSTOM = (TRAINJOBS, PYTORCHJOBS, TFJOBS, SPARKAPPS)
+#: Custom resources that are a job's workload, one per operator backend (as the kinds declare them).
+WORKLOAD_CUSTOM = tuple(Resource.of(r) for r in kinds.workload_resources())
+#: Custom resources operators make from a workload (a TrainJob's JobSet), followed as the job's objects.
+OWNED_CUSTOM = tuple(Resource.of(r) for r in kinds.owned_resources())
+JOBSETS = next(r for r in OWNED_CUSTOM if r.kind == "JobSet")
 #: Every kind of resource that is a job's workload (its state is the job's).
 WORKLOAD_KINDS = frozenset(r.kind for r in (JOBS, *WORKLOAD_CUSTOM))
 #: Every resource kind a job's objects can be, by kind.
-BY_KIND = {r.kind: r for r in (CONFIGMAPS, SERVICES, PODS, JOBS, JOBSETS, *WORKLOAD_CUSTOM)}
+BY_KIND = {r.kind: r for r in (CONFIGMAPS, SERVICES, PODS, JOBS, *OWNED_CUSTOM, *WORKLOAD_CUSTOM)}
 #: Custom resources a job may own, to look for where the cluster serves them.
-CUSTOM = (*WORKLOAD_CUSTOM, JOBSETS)
+CUSTOM = (*WORKLOAD_CUSTOM, *OWNED_CUSTOM)
 
 
 def resource_for(manifest: dict) -> Resource:

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 from kubernetes_asyncio.client.rest import ApiException
 
+from ..jobs import kinds
 from . import kube
 from .errors import BadRequest
 from .model import JobObjects
@@ -31,14 +32,20 @@ def rank_range(objects: JobObjects) -> range:
     return range(expected_pods(objects))
 
 
+def _leader_note(kind: str | None) -> str:
+    """`` (0 is the driver).`` where a kind's rank 0 has a name of its own, else ``.``."""
+    leader = kinds.lookup(kind).leader
+    return "." if leader == "rank 0" else f" (0 is the {leader})."
+
+
 def pod_for_rank(objects: JobObjects, rank: int) -> dict | None:
     """The newest pod of ``rank``; BadRequest for a rank the job does not have."""
     if rank not in rank_range(objects):
         last = len(rank_range(objects)) - 1
         raise BadRequest(f"Job {objects.job_id} has no rank {rank}: its ranks are 0 to {last}"
-                         + (" (0 is the Spark driver)." if (objects.kind == "spark") else "."))
+                         + _leader_note(objects.kind))
     for pod in current_pods(objects):
-        if role_and_rank(pod, objects.backend)[1] == rank:
+        if role_and_rank(pod, objects.kind)[1] == rank:
             return pod
     return None
 

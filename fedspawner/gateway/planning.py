@@ -18,6 +18,7 @@ from ..federation.model import Decision, InventorySnapshot, PlacementRequest
 from ..federation.placement import ANY_GPU, gpu_display, largest_gang, place, usable_gpus
 from ..federation.quantity import cpu_millis, units
 from ..federation.requests import placement_request
+from ..jobs import kinds
 from ..jobs.fields import AUTO, parse_cluster_field
 from ..jobs.spec import JobSpec
 from .errors import BadRequest, Unsatisfiable
@@ -70,9 +71,7 @@ def job_placement(spec: JobSpec, gpu_type: str | None, user: str, groups: frozen
                   clusters: tuple[str, ...] | None) -> PlacementRequest:
     """The job's gang as one request: every GPU pod (Spark: executors, and the driver on CPU jobs);
     ``clusters`` is the user's choice (one, or several in failover order), None for the hub's."""
-    pods = spec.nodes
-    if spec.kind == "spark":
-        pods = spec.executors if spec.gpus.count else spec.executors + 1
+    pods = kinds.get(spec.kind).gang_pods(spec.nodes, spec.executors, spec.gpus.count)
     return placement_request(
         gpu_type=gpu_type, gpu_count=spec.gpus.count, pods=pods, cpu_milli=cpu_millis(spec.cpu),
         memory_bytes=units(spec.memory), user=user, groups=groups, chosen=clusters, image=spec.image,

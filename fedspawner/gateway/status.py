@@ -12,53 +12,27 @@ rank's pod has succeeded has succeeded, whatever its conditions say yet); otherw
 
 from __future__ import annotations
 
-from typing import Any
-
 from ..federation.model import InventorySnapshot
 from ..federation.placement import gpu_display
+from ..jobs import kinds
 from ..jobs.vocabulary import FINISHED
 from ..jobs.labels import (
     ANNOTATION_SPARK_UI_HOST,
     ANNOTATION_SPARK_UI_PORT,
     ANNOTATION_SPARK_UI_SERVICE,
-    LABEL_COMPONENT,
 )
-from .model import JobObjects, annotations, labels
+from .model import JobObjects, annotations
 
 _NO_CLUSTERS = InventorySnapshot(clusters=())
 
-COMPLETION_INDEX = "batch.kubernetes.io/job-completion-index"
-REPLICA_TYPE = "training.kubeflow.org/replica-type"
-REPLICA_INDEX = "training.kubeflow.org/replica-index"
-SPARK_EXEC_ID = "spark-exec-id"
-SPARK_ROLE = "spark-role"
 _SPARK_DONE = {"COMPLETED": "Succeeded", "FAILED": "Failed", "SUBMISSION_FAILED": "Failed",
                "FAILED_SUBMISSION": "Failed"}
 
 
-def _int(value: Any, default: int = 0) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return default
-
-
-def role_and_rank(pod: dict, backend: str | None) -> tuple[str, int]:
-    """Which part of the job a pod is, and its rank (rank 0 is the one whose log shows progress)."""
-    lab, ann = labels(pod), annotations(pod)
-    component = lab.get(LABEL_COMPONENT) or lab.get(SPARK_ROLE) or "rank"
-    index = _int(ann.get(COMPLETION_INDEX, lab.get(COMPLETION_INDEX)))
-    if backend in ("pytorchjob", "tfjob"):
-        replica = (lab.get(REPLICA_TYPE) or component).lower()
-        index = _int(lab.get(REPLICA_INDEX))
-        return replica, (index + 1 if backend == "pytorchjob" and replica == "worker" else index)
-    if component == "driver":
-        return "driver", 0
-    if component == "executor":
-        return "executor", _int(lab.get(SPARK_EXEC_ID), 1)
-    if component == "worker":  # Spark standalone workers, after the driver
-        return "worker", index + 1
-    return component, index
+def role_and_rank(pod: dict, kind: str | None) -> tuple[str, int]:
+    """Which part of a job of ``kind`` a pod is, and its rank (rank 0 is the one whose log shows
+    progress), as the kind maps its pods."""
+    return kinds.lookup(kind).role_and_rank(pod)
 
 
 def _main_status(pod: dict) -> dict:
@@ -94,9 +68,9 @@ def pod_reason(pod: dict) -> str | None:
     return status.get("reason")
 
 
-def pod_row(pod: dict, backend: str | None) -> dict:
+def pod_row(pod: dict, kind: str | None) -> dict:
     """One row of the ``pods`` list."""
-    role, rank = role_and_rank(pod, backend)
+    role, rank = role_and_rank(pod, kind)
     status = pod.get("status") or {}
     statuses = status.get("containerStatuses") or []
     return {
@@ -113,7 +87,7 @@ def current_pods(objects: JobObjects) -> list[dict]:
     """The newest pod of each (role, rank), ordered by rank: replaced pods drop out."""
     newest: dict[tuple[str, int], dict] = {}
     for pod in sorted(objects.pods, key=lambda p: p["metadata"].get("creationTimestamp") or ""):
-        newest[role_and_rank(pod, objects.backend)] = pod
+        newest[role_and_rank(pod, objects.kind)] = pod
     return [newest[key] for key in sorted(newest, key=lambda k: (k[1], k[0]))]
 
 
@@ -141,12 +115,11 @@ def terminal_state(workload: dict | None) -> tuple[str, str, str | None] | None:
 
 
 def expected_pods(objects: JobObjects) -> int:
+    """The pods a job runs when everything is up, as its kind counts them."""
     record = objects.record
     if record is None:
-        return max(len({role_and_rank(p, objects.backend) for p in objects.pods}), 1)
-    if record.kind == "spark":
-        return 1 + (record.executors or 0)
-    return record.nodes
+        return max(len({role_and_rank(p, objects.kind) for p in objects.pods}), 1)
+    return kinds.lookup(record.kind).expected_pods(record.nodes, record.executors)
 
 
 def _who(row: dict) -> str:
@@ -240,7 +213,7 @@ def job_view(objects: JobObjects, progress: dict | None = None, snapshot: Invent
     """The REST API's ``Job`` for one job; GPU types are named as in ``snapshot`` (else the catalog)."""
     record = objects.record
     pods = current_pods(objects)
-    rows = [pod_row(p, objects.backend) for p in pods]
+    rows = [pod_row(p, objects.kind) for p in pods]
     phase, message, finished = phase_and_message(objects, rows, snapshot)
     starts = [_start_time(p) for p in pods]
     started = max(s for s in starts if s) if phase != "Pending" and any(starts) else None
@@ -263,6 +236,8 @@ def job_view(objects: JobObjects, progress: dict | None = None, snapshot: Invent
         "started": started,
         "finished": finished if phase in FINISHED else None,
         "pods": rows,
+        **kinds.lookup(record.kind if record else objects.kind).view(
+            record.nodes if record else len(rows), record.executors if record else None),
         "progress": progress,
         "ui_url": ui_url(objects, phase),
         "history": list(record.history) if record else [],
@@ -274,7 +249,7 @@ def ranks(view: dict) -> dict[str, int]:
     """``{"ready", "total"}`` of a ``Job``: pods running and ready (or done), of those expected."""
     ready = sum(1 for pod in view["pods"] if pod["phase"] == "Succeeded" or (pod["phase"] == "Running"
                                                                              and pod["ready"]))
-    total = 1 + (view["executors"] or 0) if view["kind"] == "spark" else view["nodes"]
+    total = view.get("expected_pods") or view["nodes"]
     return {"ready": ready, "total": max(total, len(view["pods"]))}
 
 

@@ -60,7 +60,7 @@ class JobStore:
             served = frozenset()
         found = [kube.CONFIGMAPS, kube.PODS, kube.JOBS, *(r for r in kube.WORKLOAD_CUSTOM if r.crd in served)]
         if owned:
-            found += [kube.SERVICES, *([kube.JOBSETS] if kube.JOBSETS.crd in served else [])]
+            found += [kube.SERVICES, *(r for r in kube.OWNED_CUSTOM if r.crd in served)]
         return found
 
     async def fetch(self, cluster: str, selector: str, owned: bool = False) -> dict[str, JobObjects]:

@@ -11,8 +11,8 @@ from importlib import import_module
 # the function here would shadow the subpackage of the same name).
 _HOMES = {
     "JobSpecError": ".errors",
-    "BACKENDS": ".render", "GpuScheduling": ".render", "RenderTarget": ".render", "backends_for": ".render",
-    "choose_backend": ".render",
+    "BACKENDS": ".render", "GpuScheduling": ".render", "RenderTarget": ".render", "backends_for": ".kinds",
+    "choose_backend": ".kinds",
     "KINDS": ".spec", "GpuRequest": ".spec", "JobSpec": ".spec", "generate_name": ".spec",
 }
 

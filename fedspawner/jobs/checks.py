@@ -178,8 +178,12 @@ def env_refusal(name: str) -> str | None:
     return None
 
 
-def _fail(field: str, message: str) -> JobSpecError:
+def fail(field: str, message: str) -> JobSpecError:
+    """The error for a bad ``field`` (kind modules raise it from their own checks)."""
     return JobSpecError(message, field=field)
+
+
+_fail = fail
 
 
 def _whole_number(value: Any, field: str, what: str, low: int, high: int) -> int:
@@ -236,14 +240,16 @@ def script_too_large(size: int) -> str:
             "data in storage the job reads, and keep the cell to the entry point.")
 
 
-def check_language(language: Any, kind: str, languages: Iterable[str]) -> str:
-    """``python`` for every kind; ``bash`` as well for kind ``job``."""
-    languages = tuple(languages)
+def check_language(language: Any, kind: str, allowed: Iterable[str], languages: Iterable[str],
+                   runs_it: Iterable[str] = ()) -> str:
+    """One of ``languages`` that the kind runs (``allowed``); ``runs_it`` are kinds that run the others."""
+    languages, allowed = tuple(languages), tuple(allowed)
     if language not in languages:
         raise _fail("language", f"Unknown script language {language!r}: use one of {', '.join(languages)}.")
-    if language != "python" and kind != "job":
-        raise _fail("language", f"Kind {kind!r} runs Python scripts only; use kind 'job' to run a "
-                                f"{language} script.")
+    if language not in allowed:
+        instead = " or ".join(repr(k) for k in runs_it) or "another kind"
+        raise _fail("language", f"Kind {kind!r} runs {' and '.join(allowed)} scripts only; use kind {instead} "
+                                f"to run a {language} script.")
     return language
 
 
@@ -270,13 +276,9 @@ def check_image(image: Any) -> str:
     return image
 
 
-def check_nodes(nodes: Any, kind: str) -> int:
-    """Nodes (pods) of the job: 1 for Spark, which scales with executors."""
-    nodes = _whole_number(nodes, "nodes", "how many pods run the job", 1, MAX_NODES)
-    if kind == "spark" and nodes != 1:
-        raise _fail("nodes", "Spark jobs scale with executors, not nodes: leave nodes at 1 and set "
-                             f"executors={nodes} instead.")
-    return nodes
+def check_nodes(nodes: Any) -> int:
+    """Nodes (pods) of the job (a kind that doesn't scale with nodes refuses more than 1 itself)."""
+    return _whole_number(nodes, "nodes", "how many pods run the job", 1, MAX_NODES)
 
 
 def parse_gpu_string(text: str) -> tuple[str | None, int]:
@@ -323,17 +325,16 @@ def check_cpu(cpu: Any) -> str:
     return cpu
 
 
-def check_memory(memory: Any, kind: str) -> str:
-    """Memory per node as a Kubernetes quantity; at least 1.5Gi for Spark."""
+def check_memory(memory: Any, minimum: int = MIN_MEMORY_MIB, why: str = "") -> str:
+    """Memory per node as a Kubernetes quantity of at least ``minimum`` MiB (``why``: the kind's reason)."""
     parsed = parse_quantity(memory) if isinstance(memory, str) and QUANTITY_RE.fullmatch(memory) else None
     if parsed is None:
         raise _fail("memory", f"memory {memory!r} is not a memory quantity; write it with a unit, e.g. "
                               "'512Mi' or '8Gi'.")
     mib = parsed / 2**20
-    minimum = MIN_SPARK_MEMORY_MIB if kind == "spark" else MIN_MEMORY_MIB
     if mib < minimum:
         hint = f" (did you mean '{memory}Gi'?)" if whole_number(memory) is not None else ""
-        need = "1536Mi for Spark, which runs a JVM per pod" if kind == "spark" else f"{MIN_MEMORY_MIB}Mi"
+        need = f"{minimum}Mi{why}"
         raise _fail("memory", f"memory {memory!r} per node is too little{hint}; ask for at least {need}.")
     return memory
 
@@ -404,9 +405,9 @@ def package_problem(package: Any) -> str | None:
     return "it is not of the form NAME[EXTRAS] followed by version specifiers"
 
 
-def check_executors(executors: Any, kind: str, default: int) -> int | None:
-    """Spark executors (default ``default``); None for every other kind."""
-    if kind != "spark":
+def check_executors(executors: Any, kind: str, applies: bool, default: int) -> int | None:
+    """Spark executors (default ``default``) where they apply; None for every other kind."""
+    if not applies:
         if executors is not None:
             raise _fail("executors", f"executors only apply to Spark jobs; a {kind} job scales with "
                                      "nodes.")
@@ -416,11 +417,11 @@ def check_executors(executors: Any, kind: str, default: int) -> int | None:
     return _whole_number(executors, "executors", "Spark executor pods", 1, MAX_EXECUTORS)
 
 
-def check_conf(conf: Any, kind: str) -> dict[str, str]:
+def check_conf(conf: Any, kind: str, applies: bool) -> dict[str, str]:
     """Spark configuration: keys on the allow-list (``spark_conf_allowed``) with one-line string values."""
     if not isinstance(conf, Mapping):
         raise _fail("conf", f"conf must map Spark settings to string values, not {type(conf).__name__}.")
-    if conf and kind != "spark":
+    if conf and not applies:
         raise _fail("conf", f"conf holds Spark settings and only applies to Spark jobs, not to a {kind} "
                             "job; use env to configure it.")
     if len(conf) > MAX_CONF:
@@ -441,12 +442,12 @@ def check_conf(conf: Any, kind: str) -> dict[str, str]:
     return dict(conf)
 
 
-def check_retries(retries: Any, kind: str) -> int:
-    """Retries for failed pods, kind ``job`` only (distributed kinds fail fast)."""
+def check_retries(retries: Any, kind: str, applies: bool) -> int:
+    """Retries for failed pods where they apply (distributed kinds fail fast)."""
     retries = _whole_number(retries, "retries", "failed pods to retry", 0, MAX_RETRIES)
-    if retries and kind != "job":
+    if retries and not applies:
         raise _fail("retries", (
-            f"retries only apply to kind 'job'. A {kind} job fails as a whole when one of its pods "
+            f"retries only apply to independent pods (kind 'job'). A {kind} job fails as a whole when one of its pods "
             "fails, because a restarted rank can't rejoin a running job; resubmit it instead, or "
             "checkpoint and resume in the script."))
     return retries

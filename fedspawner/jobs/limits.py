@@ -33,7 +33,7 @@ class Limits:
     """The most one job may ask for; every field is within the hard bounds of ``jobs.checks``.
 
     ``cpu`` and ``memory`` are per pod (Kubernetes quantities), ``gpus_per_node`` per pod,
-    ``nodes`` the pods of a pytorch, tensorflow or plain job, ``executors`` Spark's executor
+    ``nodes`` the pods of a job that scales with nodes, ``executors`` Spark's executor
     pods.
     """
 

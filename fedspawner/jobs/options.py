@@ -20,7 +20,7 @@ from typing import Any
 
 from ..federation.names import NAME_RE
 from ..federation.datasets import DATASET_RE
-from . import checks, fields, validation
+from . import checks, fields, kinds, validation
 from .limits import Limits
 from .spec import DEFAULT_CPU, DEFAULT_EXECUTORS, DEFAULT_IMAGES, DEFAULT_MEMORY, KINDS, LANGUAGES
 
@@ -28,7 +28,6 @@ __all__ = ["OPTIONS", "Option", "option", "render_schema", "version_of"]
 
 #: Option types: how a value is written (the schema's ``type``).
 TYPES = ("enum", "string", "integer", "list", "mapping", "gpus", "clusters", "quantity")
-_DISTRIBUTED = ("pytorch", "job", "tensorflow")
 
 
 @dataclass(frozen=True)
@@ -63,9 +62,8 @@ def _pattern(regex) -> str:
 
 
 OPTIONS: tuple[Option, ...] = (
-    Option("kind", "Kind", "enum", "What runs the script: pytorch (torchrun DDP over the nodes), spark (a "
-           "driver and executors), job (a plain Python or bash script) or tensorflow (where the "
-           "cluster has the Kubeflow operator).", required=True, metavar="KIND",
+    Option("kind", "Kind", "enum", "What runs the script: " + ", ".join(
+               f"{name} ({kinds.get(name).summary})" for name in KINDS) + ".", required=True, metavar="KIND",
            constraints={"choices": list(KINDS)}),
     Option("name", "Name", "string", "Job name (default: generated from the kind).", flag="--name",
            metavar="NAME", constraints={"pattern": _pattern(validation.DNS1035_LABEL),
@@ -78,7 +76,7 @@ OPTIONS: tuple[Option, ...] = (
            constraints={"count_minimum": 0, "count_maximum": checks.MAX_GPUS_PER_NODE,
                         "type_pattern": _pattern(checks.GPU_TYPE_RE),
                         "string_pattern": _pattern(checks.GPU_STRING_RE)}),
-    Option("nodes", "Nodes", "integer", "Pods (ranks) of the job.", default=1, kinds=_DISTRIBUTED,
+    Option("nodes", "Nodes", "integer", "Pods (ranks) of the job.", default=1, kinds=kinds.kinds_with("nodes"),
            flag="--nodes", metavar="N", constraints={"minimum": 1, "maximum": checks.MAX_NODES}),
     Option("image", "Image", "string", "Container image (default: the kind's image).",
            default={kind: image for kind, image in DEFAULT_IMAGES.items()}, flag="--image", metavar="IMG",
@@ -96,12 +94,12 @@ OPTIONS: tuple[Option, ...] = (
                "reserved_keys": sorted(checks.RESERVED_ENV),
                "reserved_prefixes": list(checks.RESERVED_ENV_PREFIXES)}),
     Option("executors", "Executors", "integer", "Spark executor pods.", default=DEFAULT_EXECUTORS,
-           kinds=("spark",), flag="--executors", metavar="N",
+           kinds=kinds.kinds_with("executors"), flag="--executors", metavar="N",
            constraints={"minimum": 1, "maximum": checks.MAX_EXECUTORS}),
     Option("conf", "Spark configuration", "mapping", "Spark application tuning: spark.sql.*, "
            "spark.default.parallelism, serialisation, compression, shuffle, timeouts, speculation, "
            "spark.hadoop.fs.* (the allowed keys and prefixes; nothing that shapes the pods).", default={},
-           kinds=("spark",), flag="--conf", metavar="K=V", constraints={
+           kinds=kinds.kinds_with("conf"), flag="--conf", metavar="K=V", constraints={
                "key_pattern": _pattern(checks.CONF_KEY_RE), "max_items": checks.MAX_CONF,
                "value_max_length": checks.MAX_CONF_VALUE, "allowed_keys": sorted(checks.SPARK_CONF_ALLOWED_KEYS),
                "allowed_prefixes": list(checks.SPARK_CONF_ALLOWED_PREFIXES)}),
@@ -111,13 +109,15 @@ OPTIONS: tuple[Option, ...] = (
     Option("memory", "Memory per pod", "quantity", "Memory per pod, e.g. 8Gi.", default=DEFAULT_MEMORY,
            flag="--memory", metavar="MEM", constraints={
                "unit": "bytes", "minimum": f"{checks.MIN_MEMORY_MIB}Mi",
-               "minimum_by_kind": {"spark": f"{checks.MIN_SPARK_MEMORY_MIB}Mi"},
+               "minimum_by_kind": {name: f"{kinds.get(name).min_memory_mib}Mi" for name in KINDS
+                                   if kinds.get(name).min_memory_mib != checks.MIN_MEMORY_MIB},
                "pattern": _pattern(checks.QUANTITY_RE)}),
-    Option("language", "Language", "enum", "Script language (bash: kind job only).", default="python",
+    Option("language", "Language", "enum", "Script language (bash: kind " + " or ".join(
+               name for name in KINDS if "bash" in kinds.get(name).languages) + " only).", default="python",
            flag="--language", metavar="LANG",
            constraints={"choices": list(LANGUAGES), "choices_by_kind": {
-               kind: (list(LANGUAGES) if kind == "job" else ["python"]) for kind in KINDS}}),
-    Option("retries", "Retries", "integer", "Retries of failed pods.", default=0, kinds=("job",),
+               name: list(kinds.get(name).languages) for name in KINDS}}),
+    Option("retries", "Retries", "integer", "Retries of failed pods.", default=0, kinds=kinds.kinds_with("retries"),
            flag="--retries", metavar="N", constraints={"minimum": 0, "maximum": checks.MAX_RETRIES}),
     Option("timeout", "Time limit", "integer", "Seconds the job may run (default: no limit).",
            flag="--timeout", metavar="SECONDS", constraints={"minimum": 1, "maximum": checks.MAX_TIMEOUT}),
@@ -156,7 +156,8 @@ def render_schema(clusters: list[str], gpu_types: list[dict[str, Any]],
         if opt.name in maxima:
             entry["count_maximum" if opt.type == "gpus" else "maximum"] = maxima[opt.name]
         rendered.append(entry)
-    body = {"options": rendered, "kinds": list(KINDS), "clusters": list(clusters), "gpu_types": gpu_types,
+    body = {"options": rendered, "kinds": list(KINDS), "removed_kinds": dict(kinds.REMOVED_KINDS),
+            "clusters": list(clusters), "gpu_types": gpu_types,
             "max_script_bytes": checks.MAX_SCRIPT_BYTES, "limits": limits.to_dict()}
     return {"version": version_of(body), **body}
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import Any
 
-from . import checks
+from . import checks, kinds
 from .errors import JobSpecError
 
 __all__ = [
@@ -38,26 +38,13 @@ __all__ = [
     "script_filename",
 ]
 
-#: Every kind of job. ``tensorflow`` only runs where the member cluster has the TFJob CRD.
-KINDS = ("pytorch", "spark", "job", "tensorflow")
+#: Every kind of job (one module each in ``fedspawner.jobs.kinds``).
+KINDS = kinds.KINDS
 #: Kinds people ask for that fedspawner does not run, and what to do instead.
-UNSUPPORTED_KINDS: Mapping[str, str] = MappingProxyType({
-    "mpi": ("MPI jobs are not supported: an MPIJob needs the MPI operator and an image built for it, which "
-            "fedspawner can't provide. Run distributed training as kind 'pytorch' (torchrun over several "
-            "nodes), or a plain script as kind 'job'."),
-})
+UNSUPPORTED_KINDS: Mapping[str, str] = kinds.REMOVED_KINDS
 LANGUAGES = ("python", "bash")
 #: The image a kind runs when the spec names none.
-DEFAULT_IMAGES: Mapping[str, str] = MappingProxyType({
-    "pytorch": "pytorch/pytorch:2.5.1-cuda12.4-cudnn9-runtime",
-    "spark": "spark:3.5.3-python3",
-    "job": "python:3.11-slim",
-    "tensorflow": "tensorflow/tensorflow:2.17.0",
-})
-#: TensorFlow publishes its CUDA build under a separate tag.
-DEFAULT_GPU_IMAGES: Mapping[str, str] = MappingProxyType({
-    "tensorflow": "tensorflow/tensorflow:2.17.0-gpu",
-})
+DEFAULT_IMAGES: Mapping[str, str] = MappingProxyType({name: kinds.get(name).default_image for name in KINDS})
 DEFAULT_CPU = "1"
 DEFAULT_MEMORY = "2Gi"
 DEFAULT_EXECUTORS = 2
@@ -111,10 +98,9 @@ class GpuRequest:
 class JobSpec:
     """A job: what to run (kind, script, image), on how much, with what around it.
 
-    ``cpu``, ``memory`` and ``gpus`` are per node (per pod): for ``pytorch``,
-    ``tensorflow`` and ``job`` each of the ``nodes`` pods gets them;
-    for ``spark`` the driver and each of the ``executors`` does (GPUs go to the
-    executors only). Fields left as None get the kind's default when the spec
+    ``cpu``, ``memory`` and ``gpus`` are per node (per pod): each of the ``nodes``
+    pods gets them, for ``spark`` the driver and each of the ``executors`` (GPUs go
+    to the executors only). Fields left as None get the kind's default when the spec
     is built, so a constructed spec is always complete.
     """
 
@@ -137,24 +123,29 @@ class JobSpec:
 
     def __post_init__(self) -> None:
         kind = checks.check_kind(self.kind, KINDS, UNSUPPORTED_KINDS)
+        its = kinds.get(kind)
         gpus = GpuRequest.parse(self.gpus)
         values = {
             "name": checks.check_name(self.name),
             "script": checks.check_script(self.script),
-            "language": checks.check_language(self.language, kind, LANGUAGES),
+            "language": checks.check_language(self.language, kind, its.languages, LANGUAGES,
+                                              [k for k in KINDS if self.language in kinds.get(k).languages]),
             "gpus": gpus,
-            "image": checks.check_image(self.image) if self.image is not None else default_image(kind, gpus),
-            "nodes": checks.check_nodes(self.nodes, kind),
+            "image": checks.check_image(self.image) if self.image is not None else default_image(kind),
+            "nodes": checks.check_nodes(self.nodes),
             "cpu": checks.check_cpu(DEFAULT_CPU if self.cpu is None else self.cpu),
-            "memory": checks.check_memory(DEFAULT_MEMORY if self.memory is None else self.memory, kind),
+            "memory": checks.check_memory(DEFAULT_MEMORY if self.memory is None else self.memory,
+                                          its.min_memory_mib, its.memory_why),
             "env": MappingProxyType(checks.check_env(self.env)),
             "packages": checks.check_packages(self.packages),
-            "executors": checks.check_executors(self.executors, kind, DEFAULT_EXECUTORS),
-            "conf": MappingProxyType(checks.check_conf(self.conf, kind)),
-            "retries": checks.check_retries(self.retries, kind),
+            "executors": checks.check_executors(self.executors, kind, "executors" in its.options,
+                                                DEFAULT_EXECUTORS),
+            "conf": MappingProxyType(checks.check_conf(self.conf, kind, "conf" in its.options)),
+            "retries": checks.check_retries(self.retries, kind, "retries" in its.options),
             "timeout": checks.check_timeout(self.timeout),
             "dataset": checks.check_dataset(self.dataset),
         }
+        its.check(values)
         for key, value in values.items():
             object.__setattr__(self, key, value)
 
@@ -238,10 +229,8 @@ def script_filename(language: str) -> str:
     return "main.sh" if language == "bash" else "main.py"
 
 
-def default_image(kind: str, gpus: GpuRequest | None = None) -> str | None:
+def default_image(kind: str) -> str | None:
     """The image a kind runs when the spec names none."""
-    if gpus is not None and gpus.count and kind in DEFAULT_GPU_IMAGES:
-        return DEFAULT_GPU_IMAGES[kind]
     return DEFAULT_IMAGES.get(kind)
 
 

@@ -11,7 +11,7 @@ from .manager import Sandbox
 from .operators.build import ensure_operators
 from .operator_catalog import OPERATORS
 from .topology import PORTS_PER_CLUSTER
-from .workload import ensure_workload_env
+from .workload import ensure_jax_env, ensure_workload_env
 
 
 def register(subparsers) -> None:
@@ -56,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
                 print(f"operator {name} ready: {op.binary}")
         if args.workload:
             print(f"workload environment ready: {ensure_workload_env()}")
+            print(f"JAX environment ready: {ensure_jax_env()}")
         return 0
     if args.verb == "env":
         print(sandbox.env())

@@ -76,7 +76,8 @@ class ClusterSpec:
 class Environment:
     """Container images matching ``image`` (a glob) run from the Python prefix ``python``:
     a path, ``default`` (fedspawner's own environment), ``workload`` (the cached
-    PyTorch + PySpark environment, see ``fedspawner.sandbox.workload``) or ``chp`` (the
+    PyTorch + PySpark environment, see ``fedspawner.sandbox.workload``), ``jax`` (the
+    cached JAX CPU environment, same module) or ``chp`` (the
     cached configurable-http-proxy from npm, see ``fedspawner.sandbox.chp``)."""
 
     image: str
@@ -93,6 +94,10 @@ class Environment:
             from .workload import workload_env_dir
 
             prefix = str(workload_env_dir())
+        elif self.python == "jax":
+            from .workload import jax_env_dir
+
+            prefix = str(jax_env_dir())
         else:
             prefix = self.python
         return str(Path(prefix).expanduser() / "bin")

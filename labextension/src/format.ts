@@ -67,7 +67,7 @@ export function ranks(job: IJobRow | IJob): string {
 export function readyOf(job: IJob): { ready: number; total: number } {
   const pods = job.pods || [];
   const ready = pods.filter(p => p.phase === 'Succeeded' || (p.phase === 'Running' && p.ready)).length;
-  const expected = job.kind === 'spark' ? 1 + (job.executors || 0) : job.nodes || 1;
+  const expected = job.expected_pods ?? (job.nodes || 1);
   return { ready, total: Math.max(expected, pods.length) };
 }
 

@@ -106,14 +106,14 @@ export class JobView extends Widget {
   }
 
   private _renderTabs(job: IJob): void {
-    const count = Math.max(job.pods.length, job.kind === 'spark' ? 1 : job.nodes || 1);
+    const count = Math.max(job.pods.length, job.expected_pods ?? (job.nodes || 1));
     const pods = new Map(job.pods.map(p => [p.rank, p]));
     if (this._rank === null) {
       this._rank = 0;
     }
     fill(this._tabs, ...Array.from({ length: count }, (_, rank) => {
       const pod = pods.get(rank);
-      const label = pod?.role === 'driver' ? 'driver' : `rank ${rank}`;
+      const label = rank === 0 ? job.leader || 'rank 0' : `rank ${rank}`;
       return h('button', {
         class: rank === this._rank ? 'fs-RankTab fs-mod-active' : 'fs-RankTab', role: 'tab',
         'aria-selected': rank === this._rank ? 'true' : 'false', 'data-rank': rank,

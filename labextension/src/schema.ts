@@ -323,7 +323,7 @@ export function buildSpec(schema: ISchema, kind: string, raws: { [name: string]:
 ): IBuilt {
   const built: IBuilt = { spec: { kind, script }, errors: {} };
   if (!schema.kinds.includes(kind)) {
-    built.errors.kind = `Kind must be one of ${schema.kinds.join(', ')}.`;
+    built.errors.kind = schema.removed_kinds?.[kind] ?? `Kind must be one of ${schema.kinds.join(', ')}.`;
   }
   if (PY_BLANK.test(script)) {
     built.errors.script = 'The cell (or file) is empty: there is nothing to run.';

@@ -94,6 +94,10 @@ export interface IPod {
 export interface IJob extends Omit<IJobRow, 'ranks'> {
   ranks?: { ready: number; total: number };
   pods: IPod[];
+  /** The pods the job runs when everything is up, as its kind counts them. */
+  expected_pods?: number;
+  /** How its kind names rank 0, whose log shows progress ('rank 0', 'driver'). */
+  leader?: string;
   progress?: { step: number; total: number; [k: string]: unknown } | null;
   ui_url?: string | null;
   history?: string[];
@@ -148,6 +152,8 @@ export interface ISchema {
   version: string;
   options: IOption[];
   kinds: string[];
+  /** Kinds the gateway refuses, each with what to use instead (e.g. a removed kind). */
+  removed_kinds?: { [kind: string]: string };
   clusters: string[];
   gpu_types: IGpuType[];
   max_script_bytes?: number;

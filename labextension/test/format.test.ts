@@ -27,7 +27,7 @@ describe('format', () => {
       node: null, restarts: 0, reason: null });
     const { ranks: _, ...rest } = row('a');
     expect(readyOf({ ...rest, pods: [pod(0, 'Running', true), pod(1, 'Running', false)] })).toEqual({ ready: 1, total: 2 });
-    expect(readyOf({ ...rest, kind: 'spark', executors: 2, pods: [pod(0, 'Succeeded', false)] }))
+    expect(readyOf({ ...rest, kind: 'spark', expected_pods: 3, pods: [pod(0, 'Succeeded', false)] }))
       .toEqual({ ready: 1, total: 3 });
   });
 

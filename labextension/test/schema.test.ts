@@ -20,6 +20,13 @@ describe('optionsFor', () => {
 });
 
 describe('buildSpec', () => {
+  it('refuses a removed kind with the gateway\'s own message, and an unknown one with the kinds', () => {
+    const removed = { tensorflow: "Kind 'tensorflow' was removed: use kind 'job' or 'pytorch'." };
+    expect(buildSpec({ ...SCHEMA, removed_kinds: removed }, 'tensorflow', {}, 'x').errors.kind)
+      .toBe(removed.tensorflow);
+    expect(buildSpec(SCHEMA, 'ray', {}, 'x').errors.kind).toBe('Kind must be one of pytorch, spark, job.');
+  });
+
   it('turns valid fields into the spec the gateway takes, leaving empty ones out', () => {
     const built = buildSpec(SCHEMA, 'pytorch', {
       name: 'ddp-run', cluster: 'regional, onprem', gpus: { type: 'nvidia-h100-80gb', count: '2' }, nodes: '2',

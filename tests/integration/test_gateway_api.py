@@ -74,7 +74,7 @@ BAD_SPECS = [
     ({"kind": "pytorch", "script": "x", "nodeName": "a100-0"}, 403, "decided by placement"),
     ({"kind": "pytorch", "script": "x", "cpu": "lots"}, 400, "not a CPU quantity"),
     ({"kind": "pytorch", "script": "x", "env": {"FEDSPAWNER_JOB_ID": "x"}}, 400, "set by fedspawner"),
-    ({"kind": "tensorflow", "script": "x", "cluster": "onprem"}, 422, "training operator"),
+    ({"kind": "tensorflow", "script": "x", "cluster": "onprem"}, 400, "was removed"),
     ({"kind": "mpi", "script": "x", "image": "mpi:1"}, 400, "MPI operator"),
     ({"kind": "pytorch", "script": "x", "colour": "blue"}, 400, "Unknown field 'colour'"),
     ([1, 2, 3], 400, "JSON object"),

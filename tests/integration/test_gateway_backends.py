@@ -1,7 +1,7 @@
 """Every kind × backend renders manifests a real apiserver accepts, with the real CRDs installed.
 
-The CRDs of Kubeflow Trainer v2.3.0 (TrainJob), the training operator v1.9.0 (PyTorchJob,
-TFJob) and the Spark operator v2.5.2 (SparkApplication) come from the Go module proxy
+The CRDs of Kubeflow Trainer v2.3.0 (TrainJob) and the Spark operator v2.5.2
+(SparkApplication) come from the Go module proxy
 at test time (cached under ~/.cache/fedspawner/gomod, never committed) and are
 installed in the ``burst`` cluster for this module only. No operator runs: objects are
 created (server-side dry run with the namespace credential, then for real through the
@@ -24,7 +24,7 @@ from kubernetes_asyncio import client
 
 from fedspawner.federation import gpus
 from fedspawner.gateway import kube
-from fedspawner.jobs import GpuScheduling, JobSpec, RenderTarget
+from fedspawner.jobs import GpuScheduling, JobSpec, RenderTarget, kinds
 from fedspawner.jobs.render import render
 from fedspawner.sandbox.binaries import cache_root
 
@@ -37,14 +37,11 @@ CLUSTER = "burst"
 CRD_SOURCES = {
     "github.com/kubeflow/trainer/v2@v2.3.0": [
         "manifests/base/crds/trainer.kubeflow.org_trainjobs.yaml"],
-    "github.com/kubeflow/training-operator@v1.9.0": [
-        "manifests/base/crds/kubeflow.org_pytorchjobs.yaml", "manifests/base/crds/kubeflow.org_tfjobs.yaml"],
     "github.com/kubeflow/spark-operator/v2@v2.5.2": [
         "config/crd/bases/sparkoperator.k8s.io_sparkapplications.yaml"],
 }
-COMBOS = [("pytorch", "indexed-job"), ("pytorch", "trainjob"), ("pytorch", "pytorchjob"),
-          ("job", "indexed-job"), ("tensorflow", "tfjob"), ("spark", "sparkapplication"),
-          ("spark", "spark-standalone")]
+#: Every kind × backend the registry declares.
+COMBOS = [(name, backend.name) for name in kinds.KINDS for backend in kinds.get(name).backends]
 
 
 def crd_manifests() -> list[dict]:
@@ -105,7 +102,7 @@ async def test_rendered_manifests_are_accepted_by_the_apiserver(operator_crds, h
     spec = JobSpec.from_dict({"kind": kind, "name": name, "script": "print('hi')\n",
                               "packages": ["numpy"], "env": {"LR": "0.1"}, "timeout": 600,
                               "gpus": "nvidia-h100-80gb:2" if with_gpus else None,
-                              **({"nodes": 2} if kind != "spark" else {"executors": 2})})
+                              **({"nodes": 2} if "nodes" in kinds.get(kind).options else {"executors": 2})})
     target = RenderTarget(namespace=sandbox.namespace, job_id="j-dryrun22", owner="alice@example.org",
                           backend=backend, gpu=burst_h100() if with_gpus else None,
                           gpu_type="nvidia-h100-80gb" if with_gpus else None)
@@ -122,12 +119,11 @@ async def test_the_gateway_uses_the_operators_the_cluster_offers(operator_crds, 
     for _ in range(60):  # the demo gateway caches discovery for 10 s
         status, answer = await gw.call("GET", "/clusters", alice)
         burst = next(c for c in answer["clusters"] if c["name"] == CLUSTER)
-        if {"trainjob", "pytorchjob", "tfjob", "sparkapplication"} <= set(burst["backends"]):
+        if {"trainjob", "sparkapplication"} <= set(burst["backends"]):
             break
         await asyncio.sleep(0.5)
-    assert {"trainjob", "pytorchjob", "tfjob", "sparkapplication"} <= set(burst["backends"]), burst
-    expected = {"pytorch": ("trainjob", "TrainJob"), "tensorflow": ("tfjob", "TFJob"),
-                "spark": ("sparkapplication", "SparkApplication")}
+    assert {"trainjob", "sparkapplication"} <= set(burst["backends"]), burst
+    expected = {"pytorch": ("trainjob", "TrainJob"), "spark": ("sparkapplication", "SparkApplication")}
     for kind, (backend, resource_kind) in expected.items():
         job = await gw.submit(alice, {"kind": kind, "script": "print('hi')\n", "cluster": CLUSTER})
         assert job["backend"] == backend, job

@@ -113,6 +113,13 @@ def test_widget_log_tail_is_bounded():
     assert w.log_tail == "fresh"
 
 
+def test_widget_names_the_log_by_the_jobs_leader_not_its_kind():
+    w = JobWidget(make_job(kind="jax", leader="driver"), NoGateway(), tail_lines=3)
+    w.add_log_lines(["x"])
+    w.flush()
+    assert "driver log (last 3 lines)" in w._logs.value
+
+
 @pytest.mark.parametrize("owner", [False, True])
 def test_jobs_table(owner):
     jobs = [make_job(phase="Running"), make_job("j-bbbbbbbb", name="etl", kind="spark", cluster=None)]

@@ -7,12 +7,11 @@ import pytest
 from fedspawner.gateway import kube
 from fedspawner.gateway.identity import JobRecord, anchor_patch
 from fedspawner.gateway.model import JobObjects
-from fedspawner.jobs import JobSpec, RenderTarget
+from fedspawner.jobs import JobSpec, RenderTarget, kinds
 from fedspawner.jobs.labels import job_selector
 from fedspawner.jobs.render import CRD_FOR_BACKEND, CUSTOM_RESOURCES, render
 
-COMBOS = [("pytorch", "indexed-job"), ("pytorch", "trainjob"), ("pytorch", "pytorchjob"), ("job", "indexed-job"),
-          ("tensorflow", "tfjob"), ("spark", "sparkapplication"), ("spark", "spark-standalone")]
+COMBOS = [(name, backend.name) for name in kinds.KINDS for backend in kinds.get(name).backends]
 
 
 @pytest.mark.parametrize("kind, backend", COMBOS)

@@ -11,12 +11,10 @@ from fedspawner.gateway.config import Gateway
 from fedspawner.gateway.errors import BadRequest, Forbidden
 from fedspawner.gateway.policy import ESCAPES, check_image, check_request, manifest_violations
 from fedspawner.gateway.submit import Submitter
-from fedspawner.jobs import GpuScheduling, JobSpec, JobSpecError, RenderTarget
+from fedspawner.jobs import GpuScheduling, JobSpec, JobSpecError, RenderTarget, kinds
 from fedspawner.jobs.render import render
 
-COMBOS = [("pytorch", "indexed-job"), ("pytorch", "trainjob"), ("pytorch", "pytorchjob"),
-          ("job", "indexed-job"), ("tensorflow", "tfjob"), ("spark", "sparkapplication"),
-          ("spark", "spark-standalone")]
+COMBOS = [(name, backend.name) for name in kinds.KINDS for backend in kinds.get(name).backends]
 
 
 @pytest.mark.parametrize("key", sorted(ESCAPES))

@@ -58,21 +58,18 @@ def objects(pods: list, workloads: list | None = None, rec: JobRecord | None = N
                       workloads=workloads if workloads is not None else [job()], pods=pods)
 
 
-@pytest.mark.parametrize("labels, annotations, backend, expected", [
-    ({"fedspawner.dev/component": "rank"}, {INDEX: "3"}, "indexed-job", ("rank", 3)),
-    ({"training.kubeflow.org/replica-type": "master", "training.kubeflow.org/replica-index": "0"}, {},
-     "pytorchjob", ("master", 0)),
-    ({"training.kubeflow.org/replica-type": "worker", "training.kubeflow.org/replica-index": "1"}, {},
-     "pytorchjob", ("worker", 2)),
-    ({"training.kubeflow.org/replica-type": "worker", "training.kubeflow.org/replica-index": "1"}, {},
-     "tfjob", ("worker", 1)),
-    ({"fedspawner.dev/component": "driver"}, {}, "sparkapplication", ("driver", 0)),
-    ({"fedspawner.dev/component": "executor", "spark-exec-id": "2"}, {}, "sparkapplication", ("executor", 2)),
-    ({"fedspawner.dev/component": "worker"}, {INDEX: "0"}, "spark-standalone", ("worker", 1)),
-    ({"fedspawner.dev/component": "rank"}, {INDEX: "1"}, "trainjob", ("rank", 1)),
+@pytest.mark.parametrize("labels, annotations, kind, expected", [
+    ({"fedspawner.dev/component": "rank"}, {INDEX: "3"}, "pytorch", ("rank", 3)),
+    ({"fedspawner.dev/component": "rank"}, {INDEX: "2"}, "job", ("rank", 2)),
+    ({"fedspawner.dev/component": "driver"}, {}, "spark", ("driver", 0)),
+    ({"spark-role": "driver"}, {}, "spark", ("driver", 0)),
+    ({"fedspawner.dev/component": "executor", "spark-exec-id": "2"}, {}, "spark", ("executor", 2)),
+    ({"fedspawner.dev/component": "worker"}, {INDEX: "0"}, "spark", ("worker", 1)),
+    ({"fedspawner.dev/component": "rank"}, {INDEX: "1"}, "pytorch", ("rank", 1)),
+    ({}, {INDEX: "1"}, None, ("rank", 1)),  # an unknown kind: the Indexed Job's index
 ])
-def test_role_and_rank(labels, annotations, backend, expected):
-    assert role_and_rank({"metadata": {"labels": labels, "annotations": annotations}}, backend) == expected
+def test_role_and_rank(labels, annotations, kind, expected):
+    assert role_and_rank({"metadata": {"labels": labels, "annotations": annotations}}, kind) == expected
 
 
 def test_replaced_pods_drop_out_and_rows_follow_rank_order():
@@ -132,7 +129,7 @@ def test_succeeded_and_failed_come_from_the_workload():
 
 
 def test_terminal_states_of_custom_resources():
-    assert terminal_state(job([{"type": "Succeeded", "status": "True"}], kind="PyTorchJob"))[0] == "Succeeded"
+    assert terminal_state(job([{"type": "Succeeded", "status": "True"}], kind="TrainJob"))[0] == "Succeeded"
     assert terminal_state(job([{"type": "Running", "status": "True"}], kind="TrainJob")) is None
     spark = {"kind": "SparkApplication", "status": {"applicationState": {"state": "FAILED",
                                                                          "errorMessage": "driver OOM"}}}
@@ -174,7 +171,7 @@ def test_a_batch_job_has_succeeded_once_every_rank_has_before_its_conditions_say
     assert (view["phase"], view["message"]) == ("Succeeded", "completed on onprem")
     one_left = [pod("a", "Succeeded", index=0, exit_code=0), pod("b", "Running", index=1)]
     assert job_view(objects(one_left, [job()]))["phase"] == "Running"
-    custom = job_view(objects(ranks, [job(kind="PyTorchJob")]))
+    custom = job_view(objects(ranks, [job(kind="TrainJob")]))
     assert custom["phase"] == "Running"  # the operator decides its own custom resource's end
 
 

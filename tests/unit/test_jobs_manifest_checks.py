@@ -93,10 +93,6 @@ def pod_templates(obj: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     kind, spec = obj["kind"], obj.get("spec", {})
     if kind == "Job":
         return [("spec.template", spec["template"])]
-    if kind == "PyTorchJob":
-        return [(f"pytorchReplicaSpecs.{r}", s["template"]) for r, s in spec["pytorchReplicaSpecs"].items()]
-    if kind == "TFJob":
-        return [(f"tfReplicaSpecs.{r}", s["template"]) for r, s in spec["tfReplicaSpecs"].items()]
     if kind == "SparkApplication":
         return [("driver.template", spec["driver"]["template"]),
                 ("executor.template", spec["executor"]["template"])]
@@ -126,7 +122,7 @@ def manifest_problems(objects: list[dict[str, Any]], *, job_id: str, owner: str,
     for obj in objects:
         where = f"{obj['kind']}/{obj['metadata']['name']}"
         meta = obj["metadata"]
-        if obj["kind"] in ("Service", "TrainJob", "SparkApplication", "PyTorchJob", "TFJob"):
+        if obj["kind"] in ("Service", "TrainJob", "SparkApplication"):
             if not is_dns1035_label(meta["name"]):
                 problems.append(f"{where}: name is not an RFC 1035 label")
         elif not is_dns1123_subdomain(meta["name"]) or len(meta["name"]) > 63:

@@ -19,16 +19,22 @@ from fedspawner.jobs import (
     backends_for,
     choose_backend,
 )
+from fedspawner.jobs import kinds
+from fedspawner.jobs.kinds import KINDS
 from fedspawner.jobs.labels import ANNOTATION_OWNER_NAME, LABEL_OWNER, job_selector
 from fedspawner.jobs.render import CRD_FOR_BACKEND, render, supported_backends
 from fedspawner.jobs.render.common import PIP_INSTALL
 from fedspawner.jobs.spec import MAX_SCRIPT_BYTES
 
-COMBOS = [
-    ("pytorch", "indexed-job"), ("pytorch", "pytorchjob"), ("pytorch", "trainjob"),
-    ("spark", "sparkapplication"), ("spark", "spark-standalone"),
-    ("job", "indexed-job"), ("tensorflow", "tfjob"),
-]
+#: Every (kind, backend) the registry declares: a new kind's backends are checked here too.
+COMBOS = [(name, backend.name) for name in KINDS for backend in kinds.get(name).backends]
+
+
+def test_the_combinations_include_every_known_backend():
+    assert {("pytorch", "indexed-job"), ("pytorch", "trainjob"), ("spark", "sparkapplication"),
+            ("spark", "spark-standalone"), ("job", "indexed-job")} <= set(COMBOS)
+
+
 GPU = GpuScheduling(
     resource="nvidia.com/gpu",
     node_affinity={"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
@@ -208,7 +214,7 @@ def test_longest_names_stay_within_limits(kind, backend):
 
 @pytest.mark.parametrize("kind, backend", [
     ("spark", "indexed-job"), ("job", "trainjob"), ("pytorch", "sparkapplication"),
-    ("tensorflow", "indexed-job"), ("job", "spark-standalone"), ("pytorch", "tfjob"),
+    ("job", "spark-standalone"), ("pytorch", "spark-standalone"),
 ])
 def test_unsupported_combinations_say_what_is_supported(kind, backend):
     with pytest.raises(JobSpecError) as info:
@@ -223,8 +229,18 @@ def test_mpi_is_refused_with_what_to_do_instead():
     with pytest.raises(JobSpecError, match="MPI jobs are not supported") as info:
         make_spec("mpi", image="me/mpi:1")
     assert info.value.field == "kind" and "kind 'pytorch'" in info.value.message
-    with pytest.raises(JobSpecError, match="Unknown kind"):
+    with pytest.raises(JobSpecError, match="MPI jobs are not supported"):
         supported_backends("mpi")
+
+
+@pytest.mark.parametrize("ask", [lambda: make_spec("tensorflow"), lambda: supported_backends("tensorflow"),
+                                 lambda: JobSpec.from_dict({"kind": "tensorflow", "script": "print(1)"})])
+def test_tensorflow_was_removed_and_the_message_says_what_to_use(ask):
+    with pytest.raises(JobSpecError) as info:
+        ask()
+    assert info.value.field == "kind"
+    assert "was removed" in info.value.message and "Training Operator v1" in info.value.message
+    assert "kind 'job'" in info.value.message and "kind 'pytorch'" in info.value.message
 
 
 def test_configmap_limit_counts_files_next_to_the_script():
@@ -246,14 +262,12 @@ ALL_CRDS = set(CRD_FOR_BACKEND.values()) | {"mpijobs.kubeflow.org"}
 
 @pytest.mark.parametrize("kind, crds, expected", [
     ("pytorch", set(), ["indexed-job"]),
-    ("pytorch", {"pytorchjobs.kubeflow.org"}, ["pytorchjob", "indexed-job"]),
+    ("pytorch", {"pytorchjobs.kubeflow.org"}, ["indexed-job"]),  # Training Operator v1: not used
     ("pytorch", {"trainjobs.trainer.kubeflow.org"}, ["trainjob", "indexed-job"]),
-    ("pytorch", ALL_CRDS, ["trainjob", "pytorchjob", "indexed-job"]),
+    ("pytorch", ALL_CRDS | {"pytorchjobs.kubeflow.org"}, ["trainjob", "indexed-job"]),
     ("spark", set(), ["spark-standalone"]),
     ("spark", {"sparkapplications.sparkoperator.k8s.io"}, ["sparkapplication", "spark-standalone"]),
     ("job", ALL_CRDS, ["indexed-job"]),
-    ("tensorflow", set(), []),
-    ("tensorflow", {"tfjobs.kubeflow.org"}, ["tfjob"]),
 ])
 def test_backends_for(kind, crds, expected):
     assert backends_for(kind, crds) == expected
@@ -263,9 +277,6 @@ def test_backends_for(kind, crds, expected):
 def test_choose_backend():
     assert choose_backend("pytorch", ALL_CRDS) == "trainjob"
     assert choose_backend("spark", []) == "spark-standalone"
-    with pytest.raises(JobSpecError, match="training operator") as info:
-        choose_backend("tensorflow", {"pytorchjobs.kubeflow.org"})
-    assert "tfjobs.kubeflow.org" in str(info.value)
     with pytest.raises(JobSpecError, match="Unknown kind"):
         backends_for("ray", ALL_CRDS)
 

@@ -91,36 +91,6 @@ def test_plain_job(language, command):
     assert env_map(pod["containers"][0])["FEDSPAWNER_RANK"] == {"fieldRef": {"fieldPath": RANK_FIELD}}
 
 
-# -- pytorch on pytorchjob ----------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("nodes", [1, 4])
-def test_pytorchjob(nodes):
-    spec = make_spec("pytorch", name="ddp", nodes=nodes, gpus="A100:2", timeout=60)
-    configmap, job = render(spec, make_target("pytorchjob", gpu=GPU))
-    assert (job["apiVersion"], job["kind"]) == ("kubeflow.org/v1", "PyTorchJob")
-    assert job["spec"]["nprocPerNode"] == "2"
-    assert job["spec"]["runPolicy"] == {"cleanPodPolicy": "None", "backoffLimit": 0,
-                                        "activeDeadlineSeconds": 60}
-    replicas = job["spec"]["pytorchReplicaSpecs"]
-    assert replicas["Master"]["replicas"] == 1
-    if nodes == 1:
-        assert "Worker" not in replicas
-    else:
-        assert replicas["Worker"]["replicas"] == nodes - 1
-    for role, replica in replicas.items():
-        assert replica["restartPolicy"] == "Never"
-        template = replica["template"]
-        assert template["metadata"]["labels"][LABEL_COMPONENT] == role.lower()
-        (container,) = template["spec"]["containers"]
-        assert container["name"] == "pytorch"
-        assert container["command"] == ["torchrun", "--rdzv-conf=timeout=1800", "/fedspawner/script/main.py"]
-        assert container["ports"] == [{"name": "pytorchjob-port", "containerPort": 29500, "protocol": "TCP"}]
-        assert container["resources"]["limits"]["nvidia.com/gpu"] == "2"
-        operator_set = [name for name in env_map(container) if name.startswith("PET_") or name == "RANK"]
-        assert operator_set == []
-
-
 # -- pytorch on trainjob ------------------------------------------------------------------------
 
 
@@ -288,20 +258,3 @@ def test_standalone_workers():
     assert env["SPARK_WORKER_DIR"] == "/fedspawner/work" and env["PYTHONUSERBASE"] == "/fedspawner/pylib"
     assert [c["name"] for c in pod["initContainers"]] == ["pip-install"]
     assert [c["name"] for c in driver["spec"]["template"]["spec"]["initContainers"]] == ["pip-install"]
-
-
-# -- tensorflow on tfjob ------------------------------------------------------------------------
-
-
-def test_tfjob():
-    spec = make_spec("tensorflow", name="tf", nodes=3, gpus="2")
-    (_, job) = render(spec, make_target("tfjob", gpu=GPU))
-    assert (job["apiVersion"], job["kind"]) == ("kubeflow.org/v1", "TFJob")
-    (role,) = job["spec"]["tfReplicaSpecs"]
-    worker = job["spec"]["tfReplicaSpecs"]["Worker"]
-    assert role == "Worker" and worker["replicas"] == 3 and worker["restartPolicy"] == "Never"
-    (container,) = worker["template"]["spec"]["containers"]
-    assert container["name"] == "tensorflow" and container["image"] == "tensorflow/tensorflow:2.17.0-gpu"
-    assert container["command"] == ["python", "/fedspawner/script/main.py"]
-    assert container["ports"] == [{"name": "tfjob-port", "containerPort": 2222, "protocol": "TCP"}]
-    assert container["resources"]["requests"]["nvidia.com/gpu"] == "2"

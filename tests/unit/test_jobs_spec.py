@@ -32,7 +32,7 @@ def error(**fields) -> JobSpecError:
 # -- defaults and round trips -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind", ["pytorch", "spark", "job", "tensorflow"])
+@pytest.mark.parametrize("kind", KINDS)
 def test_defaults_per_kind(kind):
     job = spec(kind=kind)
     assert job.image == DEFAULT_IMAGES[kind]
@@ -46,7 +46,7 @@ def test_default_images_are_the_documented_ones():
     assert spec(kind="pytorch").image == "pytorch/pytorch:2.5.1-cuda12.4-cudnn9-runtime"
     assert spec(kind="spark").image == "spark:3.5.3-python3"
     assert spec(kind="job").image == "python:3.11-slim"
-    assert spec(kind="tensorflow", gpus="1").image == "tensorflow/tensorflow:2.17.0-gpu"
+    assert spec(kind="pytorch", gpus="1").image == "pytorch/pytorch:2.5.1-cuda12.4-cudnn9-runtime"
 
 
 def test_mpi_is_not_advertised_and_refused_clearly():
@@ -91,7 +91,7 @@ def test_missing_name_is_generated_from_the_kind():
 
 def test_generate_name():
     assert generate_name("pytorch", token="abc123") == "pytorch-abc123"
-    assert re.fullmatch(r"tensorflow-[a-z0-9]{6}", generate_name("tensorflow"))
+    assert re.fullmatch(r"spark-[a-z0-9]{6}", generate_name("spark"))
     with pytest.raises(JobSpecError):
         generate_name("pytorch", token="UPPER")
 

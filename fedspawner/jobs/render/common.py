@@ -30,7 +30,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..checks import MAX_SCRIPT_BYTES, script_too_large
 from ..errors import JobSpecError
@@ -47,9 +47,11 @@ from ..labels import (
     MANAGED_BY,
     owner_label_value,
 )
-from ..spec import JobSpec
 from ..validation import human_bytes, mebibytes
 from .target import RenderTarget
+
+if TYPE_CHECKING:  # the kinds the spec checks against import these renderers
+    from ..spec import JobSpec
 
 SCRIPT_DIR = "/fedspawner/script"
 PYLIB_DIR = "/fedspawner/pylib"

@@ -29,11 +29,9 @@ __all__ = ["BACKENDS", "GpuScheduling", "RenderTarget"]
 #:
 #: - ``indexed-job``: an Indexed ``batch/v1`` Job (+ headless Service); any cluster.
 #: - ``trainjob``: Kubeflow Trainer v2 ``TrainJob``.
-#: - ``pytorchjob``: Kubeflow training operator ``PyTorchJob``.
-#: - ``tfjob``: Kubeflow training operator ``TFJob``.
 #: - ``sparkapplication``: Kubeflow Spark operator ``SparkApplication``.
 #: - ``spark-standalone``: a per-job Spark standalone cluster from Jobs; any cluster.
-BACKENDS = ("indexed-job", "trainjob", "pytorchjob", "tfjob", "sparkapplication", "spark-standalone")
+BACKENDS = ("indexed-job", "trainjob", "sparkapplication", "spark-standalone")
 
 
 @dataclass(frozen=True)
