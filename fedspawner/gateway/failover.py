@@ -191,7 +191,7 @@ class FailoverQueue:
         if record is None:  # its anchor has not reached the index yet
             return
         first_look = key not in self._guarded
-        reason = stuck_reason(objects, index.failed_creates(cluster, job_id))
+        reason = stuck_reason(objects, index.failed_creates(cluster, job_id)) or self.service.queues.stuck(objects)
         if (not record.failover or self.expired(record) or cancelling(objects.anchor)
                 or (reason is None and settled(objects))
                 or (first_look and job_view(objects)["phase"] != "Pending")):  # after a restart: running

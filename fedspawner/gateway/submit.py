@@ -27,8 +27,9 @@ from .discovery import BackendDiscovery
 from .errors import BadRequest, ClusterUnavailable, Forbidden, GatewayError, Unsatisfiable
 from .identity import JobRecord, anchor_patch, new_job_id, object_name
 from .model import JobObjects
-from .planning import AUTO, plan
+from .planning import AUTO, job_placement, plan
 from .policy import check_image, check_limits, check_request, manifest_violations
+from .queueing import QueueBoard, QueueUnusable, enqueue, job_needs, webhook_failure
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +51,12 @@ def _why(err: BaseException) -> str:
 class Submitter:
     """Turns requests into jobs on member clusters."""
 
-    def __init__(self, registry: ClusterRegistry, discovery: BackendDiscovery, settings: Gateway):
+    def __init__(self, registry: ClusterRegistry, discovery: BackendDiscovery, settings: Gateway,
+                 queues: QueueBoard | None = None):
         self.registry = registry
         self.discovery = discovery
         self.settings = settings
+        self.queues = queues  # Kueue's queues on the member clusters (None: submit around them)
 
     # ---- the request -------------------------------------------------------------------------
     def validate(self, body: object) -> tuple[JobSpec, object, dict | None]:
@@ -84,6 +87,8 @@ class Submitter:
         if over:
             raise Forbidden(over)
         order = await self.runnable(chosen.order, spec.kind)
+        if self.queues is not None and not chosen.user_order:
+            order = self.queues.rank(order, job_needs(chosen.request))
         if not order:
             raise Unsatisfiable(f"{unsupported_reason(spec.kind)} (Clusters that would have room: "
                                 f"{', '.join(chosen.order)}; none of them has the operator.)")
@@ -155,6 +160,16 @@ class Submitter:
         target = self.target(cluster, job_id, owner, backends[0], spec, record.gpu_type)
         objects = render(replace(spec, name=object_name(spec.name, job_id)), target)  # JobSpecError: 400
         anchor_patch(objects, record, spec)
+        if self.queues is not None:
+            try:
+                queue = await self.queues.choose(cluster, frozenset(record.groups), job_needs(
+                    job_placement(spec, None, owner, frozenset(record.groups), None)))
+            except QueueUnusable as err:
+                raise CreateFailed(str(err)) from None
+            except (ApiException, aiohttp.ClientError, asyncio.TimeoutError, OSError) as err:
+                raise CreateFailed(_why(err)) from None
+            if queue:
+                enqueue(objects, queue)
         problems = manifest_violations(objects, target.namespace)
         if problems:
             log.error("rendered manifests break the sandbox rules: %s", problems)
@@ -176,7 +191,8 @@ class Submitter:
             if isinstance(err, ApiException) and err.status == 404:
                 self.discovery.forget(cluster)
             invalid = isinstance(err, ApiException) and err.status == 422
-            raise CreateFailed(_why(err), invalid=invalid) from None
+            kueue_down = webhook_failure(err, cluster) if isinstance(err, ApiException) else None
+            raise CreateFailed(kueue_down or _why(err), invalid=invalid) from None
         job = JobObjects(job_id, cluster, namespace)
         for obj in created:
             job.add(obj)
