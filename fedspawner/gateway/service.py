@@ -58,6 +58,7 @@ class GatewayService:
         self.index.listen(self.failover.changed)
         self.index.listen(self.cancels.changed)
         self.queues.listeners.append(lambda cluster: self.failover.changed(cluster, None))
+        self.failover.stuck_checks.append(self.queues.stuck)
 
     def start(self) -> None:
         """Start the jobs index, the failover Leases and the failover queue (cancels left half-way are
