@@ -289,10 +289,11 @@ def admitted_time(workload: dict) -> str | None:
 def queue_view(workload: dict, workloads: list[dict], cluster: str, free: dict[str, float] | None = None) -> dict:
     """The ``queue`` object of a job's view: name, cluster, position N of M, reason, admitted time."""
     place = position(workloads, workload["metadata"]["name"])
-    return {"name": (workload.get("spec") or {}).get("queueName"), "cluster": cluster,
+    view = {"name": (workload.get("spec") or {}).get("queueName"), "cluster": cluster,
             "position": place[0] if place else None, "pending": place[1] if place else None,
             "reason": wait_reason(workload, free), "admitted": admitted_time(workload),
             "state": ("finished" if finished(workload) else "admitted" if admitted(workload) else "queued")}
+    return {**view, "text": queue_line(view)}
 
 
 def queue_line(queue: dict) -> str:

@@ -208,6 +208,10 @@ class GatewayService:
         await self.index.until(job.cluster, job.job_id, present=True)
         return self.queues.annotate(job_view(job, None, self.registry.snapshot()), job)
 
+    async def plan_job(self, caller: Caller, body: object) -> dict:
+        """Where the job in ``body`` would go and why (``Submitter.dry_run``); nothing is created."""
+        return await self.submitter.dry_run(caller.name, caller.groups, body)
+
     async def cancel(self, caller: Caller, job_id: str) -> dict:
         """Cancel a job: mark every copy the index shows (a failover may leave two) so no replica
         moves it, have ``Cancels`` delete them in the background, and answer at once with the job

@@ -80,6 +80,15 @@ class Submitter:
 
     async def submit(self, owner: str, groups: frozenset[str], body: object) -> JobObjects:
         """Create a job for ``owner``; returns its objects as created."""
+        spec, cluster_field, origin, chosen, order = await self._ordered(owner, groups, body)
+        record = JobRecord.for_spec(spec, chosen.request.gpu_type, groups, chosen.user_order,
+                                    parse_cluster_field(cluster_field) or (), origin)
+        job, _ = await self.place(new_job_id(), spec, owner, order, chosen.gpu_types, record)
+        return job
+
+    async def _ordered(self, owner: str, groups: frozenset[str], body: object) -> tuple:
+        """``(spec, cluster field, origin, plan, clusters to try in order)`` for a request body: the
+        clusters that fit, have the kind's operator and (Kueue) would admit it soonest first."""
         spec, cluster_field, origin = self.validate(body)
         chosen = plan(spec, self.registry.snapshot(), owner, groups, cluster_field)
         gpus = chosen.request.gpu_count * chosen.request.pods
@@ -87,15 +96,34 @@ class Submitter:
         if over:
             raise Forbidden(over)
         order = await self.runnable(chosen.order, spec.kind)
-        if self.queues is not None and not chosen.user_order:
-            order = self.queues.rank(order, job_needs(chosen.request))
         if not order:
             raise Unsatisfiable(f"{unsupported_reason(spec.kind)} (Clusters that would have room: "
                                 f"{', '.join(chosen.order)}; none of them has the operator.)")
-        record = JobRecord.for_spec(spec, chosen.request.gpu_type, groups, chosen.user_order,
-                                    parse_cluster_field(cluster_field) or (), origin)
-        job, _ = await self.place(new_job_id(), spec, owner, order, chosen.gpu_types, record)
-        return job
+        if self.queues is not None and not chosen.user_order:
+            order = self.queues.rank(order, job_needs(chosen.request))
+        return spec, cluster_field, origin, chosen, order
+
+    async def dry_run(self, owner: str, groups: frozenset[str], body: object) -> dict:
+        """Where ``body`` would run and why, best first, creating nothing: each candidate cluster with
+        placement's reason, its Kueue queue (``queue Q on C: N ahead``) or why that queue refuses it."""
+        _, _, _, chosen, order = await self._ordered(owner, groups, body)
+        needs = job_needs(chosen.request)
+        said = self.queues.reasons(order) if self.queues is not None else {}
+        candidates = []
+        for cluster in order:
+            refused = queue = None
+            if self.queues is not None:
+                try:
+                    queue = await self.queues.choose(cluster, groups, needs)
+                except QueueUnusable as err:
+                    refused = str(err)
+                except (ApiException, aiohttp.ClientError, asyncio.TimeoutError, OSError) as err:
+                    refused = _why(err)
+            candidates.append({"cluster": cluster, "gpu_type": chosen.gpu_types.get(cluster),
+                               "reason": chosen.reasons.get(cluster, ""), "queue": queue,
+                               "queue_reason": said.get(cluster) if queue else None, "refused": refused})
+        return {"cluster": next((c["cluster"] for c in candidates if not c["refused"]), None),
+                "candidates": candidates}
 
     async def runnable(self, clusters: tuple[str, ...] | list[str], kind: str) -> list[str]:
         """The clusters among ``clusters`` that have a backend for ``kind`` (order kept)."""

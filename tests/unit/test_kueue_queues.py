@@ -140,3 +140,40 @@ def test_only_workload_objects_get_the_queue_label():
                {"kind": "TrainJob", "metadata": {"name": "t"}}]
     enqueue(objects, "team")
     assert [o["metadata"].get("labels", {}).get(queues.QUEUE_LABEL) for o in objects] == [None, None, "team", "team"]
+
+
+def test_the_widget_and_fedjobs_show_the_queue_line():
+    from fedspawner.client import output, view
+
+    line = [waiting("a", created="2026-12-07T09:00:00Z"), waiting("b")]
+    queue = queues.queue_view(line[1], line, "training")
+    queued = {"id": "j-1", "name": "x", "kind": "job", "cluster": "training", "phase": "Pending",
+              "message": queue["text"], "queue": queue, "history": []}
+    assert view.queue_text(queued) == ("queued in team on training, position 2 of 2: waiting for quota "
+                                       "(needs 3 cpu, 1 cpu more than is free)")
+    assert view.message_html(queued).count("position 2 of 2") == 1  # the message already says it
+    running = {**queued, "phase": "Running", "message": "2 pod(s) running on training",
+               "queue": queues.queue_view(workload("b", conditions=ADMITTED), line, "training")}
+    assert "admitted by queue team on training" in view.message_html(running)
+    html, text = output.jobs_table([queued, {**queued, "id": "j-2", "queue": None}])
+    assert text.splitlines()[0].endswith("queue") and "position 2 of 2" in text.splitlines()[1]
+    assert "queue" not in output.jobs_table([{**queued, "queue": None}])[1].splitlines()[0]
+
+
+def test_a_dry_run_reads_as_where_and_why():
+    from fedspawner.client.args import parse_submit
+    from fedspawner.client.output import plan_text
+
+    assert parse_submit("job --nodes 2 --dry-run").dry_run is True
+    assert parse_submit("job --nodes 2").dry_run is False
+    plan = {"cluster": "analytics", "candidates": [
+        {"cluster": "training", "reason": "training: 16 cpu free (pack)", "queue": None, "queue_reason": None,
+         "refused": "queue team on training: the queue is stopped by the cluster's admins (Hold)"},
+        {"cluster": "analytics", "reason": "analytics: 16 cpu free (pack)", "queue": "research",
+         "queue_reason": "queue research on analytics: 0 ahead (its quota is not visible to the hub: up to "
+                         "the cluster's capacity)", "refused": None}]}
+    assert plan_text(plan).splitlines() == [
+        "Would go to analytics (dry run: nothing was created).",
+        "1. training: would refuse it: queue team on training: the queue is stopped by the cluster's admins (Hold)",
+        "2. analytics: analytics: 16 cpu free (pack); queue research on analytics: 0 ahead (its quota is not "
+        "visible to the hub: up to the cluster's capacity)"]
