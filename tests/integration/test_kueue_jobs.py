@@ -97,6 +97,24 @@ async def test_a_job_goes_through_each_clusters_queue_and_is_admitted(kueue_fede
         assert made["spec"]["suspend"] is False  # Kueue let it start
 
 
+async def test_a_dry_run_says_where_a_job_would_go_and_why_creating_nothing(kueue_federation, gw):  # noqa: F811
+    fed = kueue_federation
+    frank = fed.token("kq-frank")
+    status, plan = await gw.call("POST", "/jobs/plan", frank, tiny("maybe", "auto"))
+    assert status == 200, plan
+    by_cluster = {c["cluster"]: c for c in plan["candidates"]}
+    assert set(by_cluster) == {"training", "analytics"}
+    assert by_cluster["training"]["queue"] == "team" and by_cluster["analytics"]["queue"] == "research"
+    assert by_cluster["training"]["queue_reason"].startswith("queue team on training: 0 ahead")
+    assert plan["cluster"] == plan["candidates"][0]["cluster"]
+    ghost = fed.token("kq-ghost", group="kq-ghosts")
+    status, plan = await gw.call("POST", "/jobs/plan", ghost, tiny("maybe", "analytics"))
+    assert status == 200, plan
+    assert plan["cluster"] is None and "does not exist" in plan["candidates"][0]["refused"]
+    for cluster in ("training", "analytics"):
+        assert await owned_by(fed, cluster, "kq-frank") == [] and await owned_by(fed, cluster, "kq-ghost") == []
+
+
 async def test_a_waiting_job_says_where_it_stands_and_why(kueue_federation, gw):  # noqa: F811
     fed = kueue_federation
     bob = fed.token("kq-bob")
