@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import time
 
 import aiohttp
 import pytest
@@ -24,6 +23,7 @@ from fedspawner.jobs.labels import LABEL_OWNER
 
 from .kueue_fixtures import GATEWAY_URL, NS, kueue_federation  # noqa: F401 - the fixture
 from .test_gateway_support import Gateway, gone, wait_healthy
+from .test_sandbox_operators import until
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.timeout(1800)]
 
@@ -44,17 +44,6 @@ async def gw(kueue_federation):  # noqa: F811 - the fixture's name
             yield gateway
         finally:
             await gateway.cleanup()
-
-
-async def until(check, what: str, timeout: float = 90):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = await check()
-        if last:
-            return last
-        await asyncio.sleep(0.5)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; last: {last}")
 
 
 async def workload_object(fed, cluster: str, job_id: str) -> dict:
