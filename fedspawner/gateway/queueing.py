@@ -82,6 +82,9 @@ def webhook_failure(err: ApiException, cluster: str) -> str | None:
 class QueueBoard:
     """Kueue's state on every member cluster, as the hub's credential sees it."""
 
+    #: Seconds between two looks for Kueue on a cluster that did not serve it.
+    RECHECK = 30.0
+
     def __init__(self, registry: ClusterRegistry, names: dict | None = None, interval: float = 2.0):
         self.registry = registry
         self.names = names or {}  # c.Gateway.queues: cluster -> queue name, or {group: name, "*": name}
@@ -159,6 +162,9 @@ class QueueBoard:
     async def _poll(self) -> None:
         while True:
             for cluster in list(self.registry.members):
+                if cluster in self._state and self._state[cluster] is None \
+                        and time.monotonic() - self._read_at[cluster] < self.RECHECK:
+                    continue  # no Kueue there a moment ago
                 try:
                     state = await self.refresh(cluster)
                 except Exception as err:  # noqa: BLE001 - an unreachable cluster keeps its last state

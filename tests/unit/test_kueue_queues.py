@@ -177,3 +177,17 @@ def test_a_dry_run_reads_as_where_and_why():
         "1. training: would refuse it: queue team on training: the queue is stopped by the cluster's admins (Hold)",
         "2. analytics: analytics: 16 cpu free (pack); queue research on analytics: 0 ahead (its quota is not "
         "visible to the hub: up to the cluster's capacity)"]
+
+
+def test_kueue_down_is_told_from_other_refusals():
+    from kubernetes_asyncio.client.rest import ApiException
+
+    from fedspawner.gateway.queueing import webhook_failure
+
+    down = ApiException(status=500, reason="Internal Server Error")
+    down.body = ('{"message":"Internal error occurred: failed calling webhook \\"mjob.kb.io\\": failed to call '
+                 'webhook: Post \\"https://127.0.0.1:23234/mutate-batch-v1-job\\": connect: connection refused"}')
+    assert webhook_failure(down, "training").startswith("Kueue on training is not answering")
+    quota = ApiException(status=403, reason="Forbidden")
+    quota.body = '{"message":"exceeded quota: compute"}'
+    assert webhook_failure(quota, "training") is None
