@@ -138,12 +138,6 @@ class QueueBoard:
                     raise
         return found
 
-    async def fresh(self, cluster: str, max_age: float = 1.0) -> ClusterQueues | None:
-        """The cluster's Kueue state, read again when older than ``max_age`` seconds."""
-        if time.monotonic() - self._read_at.get(cluster, -1e9) > max_age:
-            return await self.refresh(cluster)
-        return self._state.get(cluster)
-
     def state(self, cluster: str) -> ClusterQueues | None:
         """The last state read of ``cluster`` (None: no Kueue there, or not read yet)."""
         return self._state.get(cluster)
@@ -180,9 +174,10 @@ class QueueBoard:
         """The LocalQueue a job uses on ``cluster`` (None: the cluster does not queue through Kueue).
 
         Raises QueueUnusable when the admins' queue does not exist, the queue is stopped, or
-        its whole quota is smaller than the job.
+        its whole quota is smaller than the job. Reads the queues afresh: an admin may have just
+        stopped or resumed one.
         """
-        state = await self.fresh(cluster)
+        state = await self.refresh(cluster)
         wanted = queues.queue_for(self.names.get(cluster), groups)
         if state is None:
             if wanted:
