@@ -102,6 +102,7 @@ class SubmitArgs:
     kind: str
     options: dict[str, Any] = field(default_factory=dict)
     detach: bool = False
+    dry_run: bool = False
 
 
 #: Short spellings of ``%%fedsubmit`` flags (the flags themselves come from the option schema).
@@ -116,7 +117,7 @@ def _usage(options) -> str:
         if opt.flag:
             flag = SHORT_FLAGS.get(opt.flag, opt.flag)
             parts.append(f"[{flag} {opt.metavar}{' …' if opt.type in _LIST_TYPES else ''}]")
-    return " ".join(parts) + " [--detach]"
+    return " ".join(parts) + " [--detach] [--dry-run]"
 
 
 def _add_option(parser: argparse.ArgumentParser, opt) -> None:
@@ -150,6 +151,8 @@ def _submit_parser() -> _Parser:
             _add_option(parser, opt)
     parser.add_argument("--detach", action="store_true",
                         help="print the job id instead of showing the widget")
+    parser.add_argument("--dry-run", action="store_true", dest="dry_run",
+                        help="say where the job would go and why (queues included), creating nothing")
     return parser
 
 
@@ -180,11 +183,11 @@ def parse_submit(line: str, schema: Callable[[], dict[str, Any] | None] | None =
     if schema is not None and {"-h", "--help"} & set(args):
         parser.epilog = live_choices(schema())
     ns = vars(parser.parse_args(args))
-    kind, detach = ns.pop("kind"), ns.pop("detach")
+    kind, detach, dry_run = ns.pop("kind"), ns.pop("detach"), ns.pop("dry_run")
     for key in ("env", "conf"):
         if ns[key] is not None:
             ns[key] = dict(ns[key])
-    return SubmitArgs(kind, {key: value for key, value in ns.items() if value is not None}, detach)
+    return SubmitArgs(kind, {key: value for key, value in ns.items() if value is not None}, detach, dry_run)
 
 
 # --- %fedjobs, %fedlogs, %fedcancel, %fedattach --------------------------------------------------

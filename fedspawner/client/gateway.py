@@ -120,6 +120,10 @@ class Gateway:
         """The validated submission (raises ``GatewayRequestError`` before any request when it can't run)."""
         return Call(self.request("POST", "jobs", body=submission_body(kind, script, **options)), self._job)
 
+    def plan_call(self, kind: str, script: str, **options: Any) -> Call:
+        """Where the submission would go and why (the gateway's dry run; nothing is created)."""
+        return Call(self.request("POST", "jobs/plan", body=submission_body(kind, script, **options)), lambda d: d)
+
     def jobs_call(self, all: bool = False, state: str | None = None) -> Call:
 
         if state is not None and state not in JOB_STATES:
@@ -151,6 +155,10 @@ class Gateway:
         ``cpu``, ``memory``, ``language``, ``retries``, ``timeout``.
         """
         return self.run(self.submit_call(kind, script, **options))
+
+    def plan(self, kind: str, script: str, **options: Any) -> dict:
+        """``{"cluster", "candidates"}``: where ``submit`` would send the job now and why, creating nothing."""
+        return self.run(self.plan_call(kind, script, **options))
 
     def jobs(self, all: bool = False, state: str | None = None) -> list[Job]:
         """Your jobs on every cluster, newest first (everyone's with ``all=True``, for admins)."""

@@ -20,7 +20,7 @@ from .args import HelpShown, parse_job_ref, parse_jobs, parse_logs, parse_submit
 from .errors import GatewayRequestError
 from .gateway import Gateway, is_job_id
 from .job import Job
-from .output import show_error, show_jobs, show_notice
+from .output import plan_text, show_error, show_jobs, show_notice
 
 __all__ = ["FedMagics", "resolve_job"]
 
@@ -76,6 +76,9 @@ class FedMagics(Magics):
         """
         args = parse_submit(line, schema=published_options)
         gateway = Gateway()
+        if args.dry_run:
+            show_notice(plan_text(gateway.plan(args.kind, cell, **args.options)))
+            return None
         call = gateway.submit_call(args.kind, cell, **args.options)  # validates before sending
         try:
             job = gateway.run(call)

@@ -12,7 +12,7 @@ from typing import Any
 
 from . import view
 
-__all__ = ["in_kernel", "jobs_table", "show_error", "show_jobs", "show_notice"]
+__all__ = ["in_kernel", "jobs_table", "plan_text", "show_error", "show_jobs", "show_notice"]
 
 _E = html.escape
 
@@ -41,21 +41,25 @@ def show_error(message: str) -> None:
 
 def show_notice(message: str) -> None:
     """One paragraph of information."""
-    _show(f'<div style="color:#37474f;padding:2px 0">{_E(message)}</div>', message)
+    _show(f'<div style="color:#37474f;padding:2px 0;white-space:pre-wrap">{_E(message)}</div>', message)
 
 
-def _row(job: dict[str, Any], owner: bool) -> list[str]:
+def _row(job: dict[str, Any], owner: bool, queues: bool) -> list[str]:
     row = [job.get("id") or "", job.get("name") or "", job.get("kind") or "", job.get("cluster") or "—",
            job.get("phase") or "", view.gpu_summary(job), view.format_duration(view.elapsed_seconds(job)),
            (job.get("created") or "")[:19].replace("T", " ")]
-    return ([job.get("owner") or ""] if owner else []) + [str(value) for value in row]
+    queue = [view.queue_text(job) or ""] if queues else []
+    return ([job.get("owner") or ""] if owner else []) + [str(value) for value in row] + queue
 
 
 def jobs_table(jobs: Iterable[dict[str, Any]], owner: bool = False) -> tuple[str, str]:
-    """``(html, text)`` tables of Job dicts (with an owner column for ``--all``)."""
+    """``(html, text)`` tables of Job dicts (with an owner column for ``--all``, and a queue column when
+    a job went through a cluster's Kueue queue)."""
+    jobs = list(jobs)
+    queues = any(view.queue_text(job) for job in jobs)
     titles = (["owner"] if owner else []) + ["id", "name", "kind", "cluster", "phase", "GPUs", "elapsed",
-                                             "created (UTC)"]
-    rows = [_row(job, owner) for job in jobs]
+                                             "created (UTC)"] + (["queue"] if queues else [])
+    rows = [_row(job, owner, queues) for job in jobs]
     if not rows:
         return "<i>No jobs.</i>", "No jobs."
     phase_col = titles.index("phase")
@@ -73,3 +77,16 @@ def jobs_table(jobs: Iterable[dict[str, Any]], owner: bool = False) -> tuple[str
 def show_jobs(jobs: Iterable[dict[str, Any]], owner: bool = False) -> None:
     """Display the jobs table."""
     _show(*jobs_table(jobs, owner))
+
+
+def plan_text(plan: dict[str, Any]) -> str:
+    """The gateway's dry run for people: where the job would go, then every candidate and why."""
+    first = plan.get("cluster")
+    lines = [f"Would go to {first} (dry run: nothing was created)." if first
+             else "No member cluster would take it now (dry run: nothing was created)."]
+    for i, c in enumerate(plan.get("candidates") or [], 1):
+        why = c.get("refused") and f"would refuse it: {c['refused']}"
+        why = why or "; ".join(p for p in (c.get("reason"), c.get("queue_reason")
+                                           or (c.get("queue") and f"queue {c['queue']}")) if p)
+        lines.append(f"{i}. {c.get('cluster')}: {why or 'fits'}")
+    return "\n".join(lines)

@@ -14,7 +14,7 @@ from typing import Any
 
 __all__ = [
     "elapsed_seconds", "format_duration", "gpu_summary", "header_html", "log_html", "message_html",
-    "phase_badge", "phases", "progress_view", "rank_rows", "ranks_html",
+    "phase_badge", "phases", "progress_view", "queue_text", "rank_rows", "ranks_html",
 ]
 
 PHASE_COLOURS = {"Pending": "#b26a00", "Running": "#1565c0", "Succeeded": "#2e7d32", "Failed": "#c62828",
@@ -78,11 +78,21 @@ def header_html(job: dict[str, Any]) -> str:
             f"{_E(gpu_summary(job))} &nbsp;{phase_badge(job.get('phase'))}")
 
 
+def queue_text(job: dict[str, Any]) -> str | None:
+    """Where the job stands in its cluster's Kueue queue ("queued in team on training, position 2 of 3:
+    waiting for quota …", then "admitted by queue …"), or None when it does not go through a queue."""
+    queue = job.get("queue") or {}
+    return str(queue["text"]) if queue.get("text") else None
+
+
 def message_html(job: dict[str, Any], status: str = "") -> str:
-    """The job's message, its placement history (failovers) and the widget's own status line."""
+    """The job's message, its queue, its placement history (failovers) and the widget's own status line."""
     parts = []
     if job.get("message"):
         parts.append(_E(str(job["message"])))
+    queued = queue_text(job)
+    if queued and queued != job.get("message"):
+        parts.append(f'<span style="color:#616161">⧗ {_E(queued)}</span>')
     for line in job.get("history") or []:
         parts.append(f'<span style="color:#616161">↪ {_E(str(line))}</span>')
     if status:

@@ -10,7 +10,8 @@ Derived from the calls the code makes with the hub's namespace-scoped credential
   pods and their logs, Jobs, events, and the operators' custom resources where a cluster
   serves them (TrainJob, SparkApplication; JobSets Trainer makes): the rows each kind's
   backends declare (``fedspawner.jobs.kinds``; a test pins that every one is here);
-  the Lease that tells its replicas which one guards the cluster's jobs;
+  the Lease that tells its replicas which one guards the cluster's jobs; Kueue's LocalQueues
+  and Workloads (read only) where a cluster queues batch work;
 - the inventory: ResourceQuotas, events and pods of the namespace.
 
 ``fedspawner join`` grants these in a Role, the sandbox's bootstrap grants the same, and
@@ -69,6 +70,11 @@ HUB_PERMISSIONS: tuple[Permission, ...] = (
     Permission("sparkoperator.k8s.io", "sparkapplications", (*MANAGE, "patch"), "gateway",
                "SparkApplications cannot be used (per-job Spark standalone clusters still can)",
                required=False),
+    Permission("kueue.x-k8s.io", "localqueues", READ, "gateway",
+               "Kueue's queues are not found: jobs go around them (its admins may refuse that)",
+               required=False),
+    Permission("kueue.x-k8s.io", "workloads", READ, "gateway",
+               "queued jobs show no queue position or reason for waiting", required=False),
 )
 
 #: What the optional cluster-wide inventory reader may do: watch nodes and pods, nothing else.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from urllib.parse import urlparse
 
-from traitlets import Float, Integer, List, TraitError, Unicode, default, validate
+from traitlets import Dict, Float, Integer, List, TraitError, Unicode, default, validate
 from traitlets.config import Configurable
 
 from ..api_input import MAX_BODY_BYTES
@@ -85,6 +85,14 @@ class Gateway(Configurable):
         give it a namespace of its own without Secrets other jobs need, or restrict the pods it
         may create with an admission policy. fedspawner's own checks (the Spark conf allow-list)
         only cover what is submitted, not what the code does at run time.""")
+
+    queues = Dict(config=True, help="""
+        The Kueue LocalQueue jobs use on each member cluster that runs Kueue, by cluster name:
+        a queue name ({"training": "research"}) or one per JupyterHub group with "*" for
+        everyone else ({"training": {"physics": "physics-q", "*": "research"}}). A cluster not
+        named here uses its LocalQueue called "default", else its only one, else the first by
+        name (found in the hub's namespace by listing). A named queue that does not exist, or
+        is stopped, makes that cluster refuse the job with a message saying so.""")
 
     @validate("max_nodes", "max_executors", "max_gpus_per_node", "max_cpu", "max_memory")
     def _valid_limit(self, proposal):

@@ -108,6 +108,11 @@ class FailoverQueue:
         self._placing: set[str] = set()        # moves past the point of creating the new copy
         self._moves = asyncio.Semaphore(moves)
         self._worker: asyncio.Task | None = None
+        self.stuck_checks: list[Callable[[JobObjects], str | None]] = []  # more reasons a job cannot start
+
+    def other_stuck(self, objects: JobObjects) -> str | None:
+        """The first reason of ``stuck_checks`` why the job cannot start where it is (e.g. Kueue's)."""
+        return next((r for r in (check(objects) for check in self.stuck_checks) if r), None)
 
     @property
     def settings(self):
@@ -191,7 +196,7 @@ class FailoverQueue:
         if record is None:  # its anchor has not reached the index yet
             return
         first_look = key not in self._guarded
-        reason = stuck_reason(objects, index.failed_creates(cluster, job_id))
+        reason = stuck_reason(objects, index.failed_creates(cluster, job_id)) or self.other_stuck(objects)
         if (not record.failover or self.expired(record) or cancelling(objects.anchor)
                 or (reason is None and settled(objects))
                 or (first_look and job_view(objects)["phase"] != "Pending")):  # after a restart: running

@@ -141,7 +141,7 @@ class JobFeed:
                     if follow.empty():
                         return
                     follower.update(objects)
-                    view = job_view(objects, follower.progress, snapshot())
+                    view = self.service.queues.annotate(job_view(objects, follower.progress, snapshot()), objects)
                     if view["phase"] in FINISHED and not follower.complete:  # the final line: final progress
                         view["progress"] = await logs.progress_of(api, objects) or view["progress"]
                     text = json.dumps(view, sort_keys=True)

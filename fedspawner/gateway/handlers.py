@@ -232,6 +232,11 @@ class JobsHandler(ApiHandler):
         self.write_json({"job": job}, status=201)
 
 
+class PlanHandler(ApiHandler):
+    async def post(self) -> None:
+        self.write_json(await self.service.plan_job(self.caller, self.json_body()))
+
+
 class JobHandler(ApiHandler):
     async def get(self, job_id: str) -> None:
         self.write_json({"job": await self.service.job_detail(self.caller, job_id)})
@@ -376,7 +381,8 @@ def routes(base_url: str, service: GatewayService) -> list:
     table = [
         (at("clusters"), ClustersHandler), (at("budget"), BudgetHandler), (at("options"), OptionsHandler),
         (at("user"), UserHandler),
-        (at("jobs"), JobsHandler), (at("jobs/feed"), JobsFeedHandler), (at(f"jobs/{job}"), JobHandler),
+        (at("jobs"), JobsHandler), (at("jobs/feed"), JobsFeedHandler), (at("jobs/plan"), PlanHandler),
+        (at(f"jobs/{job}"), JobHandler),
         (at(f"jobs/{job}/watch"), WatchHandler), (at(f"jobs/{job}/logs"), LogsHandler),
         (at("openapi.json"), OpenAPIHandler), (at("health"), HealthHandler),
         (url_path_join(base_url, ""), HealthHandler),  # the hub's proxy checks the service's root

@@ -9,7 +9,7 @@ user can resize instead of guessing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..federation.datasets import unknown_dataset
@@ -34,6 +34,7 @@ class Plan:
     order: tuple[str, ...]  # cluster names, best first
     gpu_types: dict[str, str | None]  # cluster -> canonical GPU type (None: CPU only)
     user_order: bool  # whether ``order`` is the user's own failover list
+    reasons: dict[str, str] = field(default_factory=dict)  # cluster -> why placement ranks it there
 
 
 def clusters_named(value: Any, snapshot: InventorySnapshot) -> tuple[str, ...] | None:
@@ -95,7 +96,8 @@ def plan(spec: JobSpec, snapshot: InventorySnapshot, user: str, groups: frozense
     if not candidates:
         raise Unsatisfiable(refusal(request, decision, snapshot))
     return Plan(request=request, order=tuple(c.cluster for c in candidates),
-                gpu_types={c.cluster: c.gpu_type for c in candidates}, user_order=user_order)
+                gpu_types={c.cluster: c.gpu_type for c in candidates}, user_order=user_order,
+                reasons={c.cluster: c.reason for c in candidates})
 
 
 def replan(request: PlacementRequest, snapshot: InventorySnapshot, remaining: tuple[str, ...],

@@ -29,6 +29,7 @@ from .identity import resubmission
 from .index import JobIndex
 from .lease import ClusterLeases
 from .model import JobObjects
+from .queueing import QueueBoard
 from .status import job_view
 from .store import JobStore
 from .submit import Submitter
@@ -46,7 +47,8 @@ class GatewayService:
         self.auth = auth
         self.discovery = BackendDiscovery(registry.api, ttl=settings.discovery_ttl)
         self.store = JobStore(registry, self.discovery)
-        self.submitter = Submitter(registry, self.discovery, settings)
+        self.queues = QueueBoard(registry, settings.queues)
+        self.submitter = Submitter(registry, self.discovery, settings, self.queues)
         self.index = JobIndex(registry, self.store)
         self.progress = SharedProgress()
         self.leases = ClusterLeases(registry, settings.failover_lease_seconds,
@@ -55,6 +57,8 @@ class GatewayService:
         self.cancels = Cancels(self, self.leases.holds)
         self.index.listen(self.failover.changed)
         self.index.listen(self.cancels.changed)
+        self.queues.listeners.append(lambda cluster: self.failover.changed(cluster, None))
+        self.failover.stuck_checks.append(self.queues.stuck)
 
     def start(self) -> None:
         """Start the jobs index, the failover Leases and the failover queue (cancels left half-way are
@@ -62,6 +66,7 @@ class GatewayService:
         self.index.start()
         self.leases.start()
         self.failover.start()
+        self.queues.start()
 
     # ---- clusters ------------------------------------------------------------------------------
     async def clusters(self, caller: Caller) -> list[dict]:
@@ -118,7 +123,7 @@ class GatewayService:
         if cancelling(job.anchor):
             return cancelling_view(job_view(job, None, self.registry.snapshot()), job)
         progress = await logs.progress_of(self.registry.api(job.cluster), job) if job.pods else None
-        return job_view(job, progress, self.registry.snapshot())
+        return self.queues.annotate(job_view(job, progress, self.registry.snapshot()), job)
 
     async def list_jobs(self, caller: Caller, everyone: bool, state: str | None) -> dict:
         """The caller's jobs (everyone's with ``everyone``, for admins) on every cluster, newest first,
@@ -128,7 +133,7 @@ class GatewayService:
         jobs, skipped = self._listed(None if everyone else caller.name)
         snapshot = self.registry.snapshot()
         naming = gpu_naming(snapshot)
-        views = [(job, self.index.views.view(job, snapshot, naming)) for job in jobs]
+        views = [(job, self.queues.annotate(self.index.views.view(job, snapshot, naming), job)) for job in jobs]
         if state:
             views = [(job, view) for job, view in views if view["phase"].lower() == state]
         running = [(job, view) for job, view in views if view["phase"] == "Running"]
@@ -166,7 +171,7 @@ class GatewayService:
         jobs, skipped = self._listed(owner)
         snapshot = self.registry.snapshot()
         naming = gpu_naming(snapshot)
-        rows = [self.index.views.row(job, snapshot, naming) for job in jobs]
+        rows = [self.queues.annotate(dict(self.index.views.row(job, snapshot, naming)), job) for job in jobs]
         if state:
             rows = [row for row in rows if row["phase"].lower() == state]
         rows.sort(key=lambda r: (r["created"] or "", r["id"]), reverse=True)
@@ -202,7 +207,11 @@ class GatewayService:
         guards it once the index sees it."""
         job = await self.submitter.submit(caller.name, caller.groups, body)
         await self.index.until(job.cluster, job.job_id, present=True)
-        return job_view(job, None, self.registry.snapshot())
+        return self.queues.annotate(job_view(job, None, self.registry.snapshot()), job)
+
+    async def plan_job(self, caller: Caller, body: object) -> dict:
+        """Where the job in ``body`` would go and why (``Submitter.dry_run``); nothing is created."""
+        return await self.submitter.dry_run(caller.name, caller.groups, body)
 
     async def cancel(self, caller: Caller, job_id: str) -> dict:
         """Cancel a job: mark every copy the index shows (a failover may leave two) so no replica
@@ -235,6 +244,7 @@ class GatewayService:
         """Stop the cancels and the failover queue, release the Leases and stop the index (another
         replica, or the next gateway, resumes from the clusters)."""
         await self.cancels.stop()
+        await self.queues.stop()
         await self.failover.stop()
         await self.leases.stop()
         await self.index.stop()

@@ -27,8 +27,9 @@ from .discovery import BackendDiscovery
 from .errors import BadRequest, ClusterUnavailable, Forbidden, GatewayError, Unsatisfiable
 from .identity import JobRecord, anchor_patch, new_job_id, object_name
 from .model import JobObjects
-from .planning import AUTO, plan
+from .planning import AUTO, job_placement, plan
 from .policy import check_image, check_limits, check_request, manifest_violations
+from .queueing import QueueBoard, QueueUnusable, enqueue, job_needs, webhook_failure
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +51,12 @@ def _why(err: BaseException) -> str:
 class Submitter:
     """Turns requests into jobs on member clusters."""
 
-    def __init__(self, registry: ClusterRegistry, discovery: BackendDiscovery, settings: Gateway):
+    def __init__(self, registry: ClusterRegistry, discovery: BackendDiscovery, settings: Gateway,
+                 queues: QueueBoard | None = None):
         self.registry = registry
         self.discovery = discovery
         self.settings = settings
+        self.queues = queues  # Kueue's queues on the member clusters (None: submit around them)
 
     # ---- the request -------------------------------------------------------------------------
     def validate(self, body: object) -> tuple[JobSpec, object, dict | None]:
@@ -77,6 +80,15 @@ class Submitter:
 
     async def submit(self, owner: str, groups: frozenset[str], body: object) -> JobObjects:
         """Create a job for ``owner``; returns its objects as created."""
+        spec, cluster_field, origin, chosen, order = await self._ordered(owner, groups, body)
+        record = JobRecord.for_spec(spec, chosen.request.gpu_type, groups, chosen.user_order,
+                                    parse_cluster_field(cluster_field) or (), origin)
+        job, _ = await self.place(new_job_id(), spec, owner, order, chosen.gpu_types, record)
+        return job
+
+    async def _ordered(self, owner: str, groups: frozenset[str], body: object) -> tuple:
+        """``(spec, cluster field, origin, plan, clusters to try in order)`` for a request body: the
+        clusters that fit, have the kind's operator and (Kueue) would admit it soonest first."""
         spec, cluster_field, origin = self.validate(body)
         chosen = plan(spec, self.registry.snapshot(), owner, groups, cluster_field)
         gpus = chosen.request.gpu_count * chosen.request.pods
@@ -87,10 +99,31 @@ class Submitter:
         if not order:
             raise Unsatisfiable(f"{unsupported_reason(spec.kind)} (Clusters that would have room: "
                                 f"{', '.join(chosen.order)}; none of them has the operator.)")
-        record = JobRecord.for_spec(spec, chosen.request.gpu_type, groups, chosen.user_order,
-                                    parse_cluster_field(cluster_field) or (), origin)
-        job, _ = await self.place(new_job_id(), spec, owner, order, chosen.gpu_types, record)
-        return job
+        if self.queues is not None and not chosen.user_order:
+            order = self.queues.rank(order, job_needs(chosen.request))
+        return spec, cluster_field, origin, chosen, order
+
+    async def dry_run(self, owner: str, groups: frozenset[str], body: object) -> dict:
+        """Where ``body`` would run and why, best first, creating nothing: each candidate cluster with
+        placement's reason, its Kueue queue (``queue Q on C: N ahead``) or why that queue refuses it."""
+        _, _, _, chosen, order = await self._ordered(owner, groups, body)
+        needs = job_needs(chosen.request)
+        said = self.queues.reasons(order) if self.queues is not None else {}
+        candidates = []
+        for cluster in order:
+            refused = queue = None
+            if self.queues is not None:
+                try:
+                    queue = await self.queues.choose(cluster, groups, needs)
+                except QueueUnusable as err:
+                    refused = str(err)
+                except (ApiException, aiohttp.ClientError, asyncio.TimeoutError, OSError) as err:
+                    refused = _why(err)
+            candidates.append({"cluster": cluster, "gpu_type": chosen.gpu_types.get(cluster),
+                               "reason": chosen.reasons.get(cluster, ""), "queue": queue,
+                               "queue_reason": said.get(cluster) if queue else None, "refused": refused})
+        return {"cluster": next((c["cluster"] for c in candidates if not c["refused"]), None),
+                "candidates": candidates}
 
     async def runnable(self, clusters: tuple[str, ...] | list[str], kind: str) -> list[str]:
         """The clusters among ``clusters`` that have a backend for ``kind`` (order kept)."""
@@ -155,6 +188,16 @@ class Submitter:
         target = self.target(cluster, job_id, owner, backends[0], spec, record.gpu_type)
         objects = render(replace(spec, name=object_name(spec.name, job_id)), target)  # JobSpecError: 400
         anchor_patch(objects, record, spec)
+        if self.queues is not None:
+            try:
+                queue = await self.queues.choose(cluster, frozenset(record.groups), job_needs(
+                    job_placement(spec, None, owner, frozenset(record.groups), None)))
+            except QueueUnusable as err:
+                raise CreateFailed(str(err)) from None
+            except (ApiException, aiohttp.ClientError, asyncio.TimeoutError, OSError) as err:
+                raise CreateFailed(_why(err)) from None
+            if queue:
+                enqueue(objects, queue)
         problems = manifest_violations(objects, target.namespace)
         if problems:
             log.error("rendered manifests break the sandbox rules: %s", problems)
@@ -176,7 +219,8 @@ class Submitter:
             if isinstance(err, ApiException) and err.status == 404:
                 self.discovery.forget(cluster)
             invalid = isinstance(err, ApiException) and err.status == 422
-            raise CreateFailed(_why(err), invalid=invalid) from None
+            kueue_down = webhook_failure(err, cluster) if isinstance(err, ApiException) else None
+            raise CreateFailed(kueue_down or _why(err), invalid=invalid) from None
         job = JobObjects(job_id, cluster, namespace)
         for obj in created:
             job.add(obj)

@@ -108,3 +108,10 @@ export function usageText(running: number, gpus: number, pending: number): strin
   }
   return parts.join(' · ');
 }
+
+/** The job's place in its cluster's Kueue queue, for a line of its own ("" without a queue, or when
+ * the job's message already says it). */
+export function queueText(job: IJobRow | IJob): string {
+  const text = job.queue?.text || '';
+  return text && text !== job.message ? text : '';
+}

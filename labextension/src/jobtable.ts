@@ -8,7 +8,7 @@
  * while out of view.
  */
 import { h } from './dom';
-import { jobGpu, ranks, shortDuration } from './format';
+import { jobGpu, queueText, ranks, shortDuration } from './format';
 import { rowChanged } from './jobs';
 import { IJobRow, IOrigin } from './types';
 
@@ -160,7 +160,7 @@ export class JobTable {
     }
     setAttr(el, 'data-job', job.id);
     setAttr(el, 'aria-label', `${job.name}: ${job.phase} on ${job.cluster}, open details`);
-    setAttr(row.nameCell, 'title', job.message || job.id);
+    setAttr(row.nameCell, 'title', [job.message, queueText(job)].filter(Boolean).join('\n') || job.id);
     setText(row.name, job.name);
     const origin = job.origin;
     if (origin?.path) {

@@ -7,7 +7,7 @@ import { Widget } from '@lumino/widgets';
 
 import { jsonBody, requestJson } from './api';
 import { fill, h } from './dom';
-import { jobGpu, ranks, readyOf } from './format';
+import { jobGpu, queueText, ranks, readyOf } from './format';
 import { isFinished } from './jobs';
 import { LogBuffer } from './logbuffer';
 import { FederationModel } from './model';
@@ -96,6 +96,7 @@ export class JobView extends Widget {
         `${job.kind} on ${job.cluster} · ${job.gpus_per_node ? jobGpu(job as unknown as IJobRow) : 'no GPU'} · ranks ${ranks(job)} · ${job.id}` +
         (job.owner ? ` · ${job.owner}` : '')),
       job.message ? h('div', { class: 'fs-JobMessage' }, job.message) : null,
+      queueText(job) ? h('div', { class: 'fs-JobMessage fs-JobQueue' }, queueText(job)) : null,
       h('div', { class: 'fs-JobActions' }, cancel, resubmit,
         job.origin?.path ? h('button', { class: 'fs-Button', onclick: () => this.actions.revealOrigin(job) },
           'Show cell') : null,

@@ -70,6 +70,19 @@ export interface IJobRow {
   started?: string | null;
   finished?: string | null;
   origin?: IOrigin | null;
+  queue?: IQueue | null;
+}
+
+/** Where a job stands in a member cluster's Kueue queue (the gateway's ``Queue``). */
+export interface IQueue {
+  name: string;
+  cluster: string;
+  state: 'queued' | 'admitted' | 'finished';
+  position?: number | null;
+  pending?: number | null;
+  reason?: string | null;
+  admitted?: string | null;
+  text: string;
 }
 
 export interface IJobsFeed {

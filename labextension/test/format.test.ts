@@ -1,5 +1,5 @@
 import {
-  dataAge, gpuFree, health, jobAge, jobGpu, ranks, readyOf, shortDuration, siteOwner, usageText
+  dataAge, gpuFree, health, jobAge, jobGpu, queueText, ranks, readyOf, shortDuration, siteOwner, usageText
 } from '../src/format';
 import { stripMagic } from '../src/source';
 import { row } from './fixtures';
@@ -50,5 +50,16 @@ describe('format', () => {
   it('takes the kind from a %%fedsubmit line and drops it', () => {
     expect(stripMagic('%%fedsubmit pytorch --nodes 2\nprint(1)\n')).toEqual({ script: 'print(1)\n', kind: 'pytorch' });
     expect(stripMagic('print(1)')).toEqual({ script: 'print(1)' });
+  });
+
+  it('shows the queue line once: not when the message already says it', () => {
+    const queued = 'queued in team on training, position 2 of 3: waiting for quota (needs 4 cpu, 2 cpu free)';
+    const queue = { name: 'team', cluster: 'training', state: 'queued' as const, position: 2, pending: 3,
+      reason: 'waiting for quota (needs 4 cpu, 2 cpu free)', text: queued };
+    expect(queueText(row('q1', { phase: 'Pending', message: queued, queue }))).toBe('');
+    const admitted = { ...queue, state: 'admitted' as const, text: 'admitted by queue team on training' };
+    expect(queueText(row('q2', { phase: 'Running', message: '2 pod(s) running', queue: admitted })))
+      .toBe('admitted by queue team on training');
+    expect(queueText(row('q3', { phase: 'Running', queue: null }))).toBe('');
   });
 });

@@ -82,7 +82,7 @@ async def until(check, what: str, timeout: float = 120):
 
 def test_operator_processes_run_and_are_ready(operators_sandbox):
     state = operators_sandbox
-    expected = {"training": {"jobset", "trainer", "kueue"}, "analytics": {"spark-operator"}}
+    expected = {"training": {"jobset", "trainer", "kueue"}, "analytics": {"spark-operator", "kueue"}}
     running = {(p["cluster"], p["component"]) for p in state["processes"]
                if processes.is_running(p["pid"], p["exe"])}
     for cluster, names in expected.items():
@@ -244,7 +244,7 @@ async def test_kueue_admits_a_queued_job_within_quota_and_holds_one_over_it(oper
 
 def test_down_stops_every_operator(operators_sandbox):
     pids = [p["pid"] for p in operators_sandbox["processes"] if p["component"].startswith("operator-")]
-    assert len(pids) == 4
+    assert len(pids) == 5
     down = sandbox_cli("down")
     assert down.returncode == 0, down.stderr
     assert not [p for p in pids if processes.is_running(p)]

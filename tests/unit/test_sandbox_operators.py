@@ -28,7 +28,7 @@ def cluster(**extra) -> dict:
 def test_operators_topology_runs_trainer_jobset_kueue_and_spark():
     topo = load_topology(OPERATORS_TOPOLOGY)
     assert {c.name: c.operators for c in topo.clusters} == {
-        "training": ("jobset", "trainer", "kueue"), "analytics": ("spark-operator",)}
+        "training": ("jobset", "trainer", "kueue"), "analytics": ("spark-operator", "kueue")}
 
 
 @pytest.mark.parametrize("operators,message", [

@@ -73,6 +73,7 @@ NOT_USER_CAUSED = {
     "fedspawner.federation.watch": ["WatchForbidden"],
     "fedspawner.gateway.cancel": ["CancelIncomplete"],
     "fedspawner.gateway.lease": ["LeasesNotUsable"],
+    "fedspawner.gateway.queueing": ["QueueUnusable"],  # a cluster's queue refuses: becomes CreateFailed
     "fedspawner.gateway.submit": ["CreateFailed"],
     "fedspawner.sandbox.manager": ["SandboxError"],  # a control-plane process failed
     "fedspawner.sandbox.operators.install": ["OperatorError"],  # an operator failed to install or start

@@ -1,0 +1,263 @@
+"""Jobs through Kueue: find each member cluster's queues, put jobs into them, say where they stand.
+
+Where a member cluster serves Kueue (API discovery of ``kueue.x-k8s.io/v1beta2``) and
+offers a LocalQueue in the hub's namespace, every job sent there carries the queue-name
+label on its workload objects; Kueue's webhook then creates them suspended and Kueue
+admits them when the ClusterQueue has quota. ``QueueBoard`` keeps what the hub's
+credential sees of each such cluster (LocalQueues, their ClusterQueues where it may read
+them, the namespace's Workloads), refreshed every few seconds, and answers:
+
+- ``choose``: the queue a job uses on a cluster (the admins' ``c.Gateway.queues`` name, else
+  ``default``, else the only one), or why the cluster cannot take queued work now;
+- ``annotate``: the ``queue`` object of a job's view (position N of M, the wait reason);
+- ``stuck``: a job Kueue can never admit there (the failover guard moves it on).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+
+from kubernetes_asyncio.client.rest import ApiException
+
+from ..federation import queues
+from ..federation.registry import ClusterRegistry
+from . import kube
+from .model import JobObjects
+
+log = logging.getLogger(__name__)
+
+job_needs = queues.job_needs
+
+GROUP_VERSION = "kueue.x-k8s.io/v1beta2"
+LOCALQUEUES = kube.Resource("kueue.x-k8s.io", "v1beta2", "localqueues", "LocalQueue")
+WORKLOADS = kube.Resource("kueue.x-k8s.io", "v1beta2", "workloads", "Workload")
+
+
+class QueueUnusable(Exception):
+    """The cluster's queue cannot take the job now; the message says why, for people."""
+
+
+@dataclass
+class ClusterQueues:
+    """What the hub sees of Kueue on one cluster at one moment."""
+
+    queues: dict[str, queues.LocalQueueState] = field(default_factory=dict)
+    workloads: list[dict] = field(default_factory=list)
+    readable: bool = True  # False: Kueue runs but the hub's credential may not list its queues
+
+    def workload_of(self, job: JobObjects) -> dict | None:
+        """The Kueue Workload of one of the job's workload objects (by owner uid)."""
+        uids = {(o.get("metadata") or {}).get("uid") for o in job.workloads} - {None}
+        for workload in self.workloads:
+            owners = (workload.get("metadata") or {}).get("ownerReferences") or []
+            if any(o.get("uid") in uids for o in owners):
+                return workload
+        return None
+
+
+def enqueue(objects: list[dict], queue: str) -> list[dict]:
+    """Put the job's workload objects (batch Jobs and the operators' custom resources) into ``queue``.
+
+    Kueue's webhook suspends each object of a kind it integrates as it is created; kinds it
+    does not integrate ignore the label.
+    """
+    for obj in objects:
+        if obj.get("kind") in kube.WORKLOAD_KINDS:
+            obj.setdefault("metadata", {}).setdefault("labels", {})[queues.QUEUE_LABEL] = queue
+    return objects
+
+
+def webhook_failure(err: ApiException, cluster: str) -> str | None:
+    """A clear message when Kueue's admission webhook failed the create (Kueue is down), else None."""
+    body = str(err.body or "")
+    if err.status in (500, 503) and "failed calling webhook" in body and "kb.io" in body:
+        return (f"Kueue on {cluster} is not answering (its admission webhook failed), so the cluster takes no "
+                "queued work now; nothing was left there. Its admins need to check Kueue")
+    return None
+
+
+class QueueBoard:
+    """Kueue's state on every member cluster, as the hub's credential sees it."""
+
+    #: Seconds between two looks for Kueue on a cluster that did not serve it.
+    RECHECK = 30.0
+
+    def __init__(self, registry: ClusterRegistry, names: dict | None = None, interval: float = 2.0):
+        self.registry = registry
+        self.names = names or {}  # c.Gateway.queues: cluster -> queue name, or {group: name, "*": name}
+        self.interval = interval
+        self._state: dict[str, ClusterQueues | None] = {}
+        self._read_at: dict[str, float] = {}
+        self._task: asyncio.Task | None = None
+        self.listeners: list = []  # called with (cluster) after a refresh finds a workload that never fits
+
+    # ---- reading ---------------------------------------------------------------------------------
+    async def refresh(self, cluster: str) -> ClusterQueues | None:
+        """Read Kueue's objects on ``cluster`` now (None: the cluster does not serve Kueue)."""
+        api, ns = self.registry.api(cluster), self.registry.members[cluster].namespace
+        try:
+            served = await kube.request(api, "GET", f"/apis/{GROUP_VERSION}", timeout=10)
+        except ApiException as err:
+            if err.status != 404:
+                raise
+            served = {}
+        plurals = {r.get("name") for r in served.get("resources") or []}
+        if "localqueues" not in plurals:
+            found = None
+        else:
+            try:
+                lqs = await kube.request(api, "GET", LOCALQUEUES.path(ns), timeout=10)
+                workloads = await kube.request(api, "GET", WORKLOADS.path(ns), timeout=10)
+            except ApiException as err:
+                if err.status != 403:
+                    raise
+                found = ClusterQueues(readable=False)
+            else:
+                cqs = await self._cluster_queues(api, {(q.get("spec") or {}).get("clusterQueue")
+                                                       for q in lqs.get("items") or []})
+                found = ClusterQueues(
+                    queues={q["metadata"]["name"]: queues.local_queue_state(
+                        q, cqs.get((q.get("spec") or {}).get("clusterQueue"))) for q in lqs.get("items") or []},
+                    workloads=workloads.get("items") or [])
+        self._state[cluster], self._read_at[cluster] = found, time.monotonic()
+        return found
+
+    @staticmethod
+    async def _cluster_queues(api, names: set) -> dict[str, dict]:
+        """The ClusterQueues the credential may read (a namespaced one usually may not: "up to")."""
+        found = {}
+        for name in sorted(n for n in names if n):
+            try:
+                found[name] = await kube.request(api, "GET", f"/apis/{GROUP_VERSION}/clusterqueues/{name}",
+                                                 timeout=10)
+            except ApiException as err:
+                if err.status not in (403, 404):
+                    raise
+        return found
+
+    def state(self, cluster: str) -> ClusterQueues | None:
+        """The last state read of ``cluster`` (None: no Kueue there, or not read yet)."""
+        return self._state.get(cluster)
+
+    # ---- keeping it fresh ------------------------------------------------------------------------
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._poll(), name="kueue-queues")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    async def _poll(self) -> None:
+        while True:
+            for cluster in list(self.registry.members):
+                if cluster in self._state and self._state[cluster] is None \
+                        and time.monotonic() - self._read_at[cluster] < self.RECHECK:
+                    continue  # no Kueue there a moment ago
+                try:
+                    state = await self.refresh(cluster)
+                except Exception as err:  # noqa: BLE001 - an unreachable cluster keeps its last state
+                    log.debug("%s: reading Kueue's queues failed: %s", cluster, err)
+                    continue
+                if state and any(queues.never_admitted(w) for w in state.workloads):
+                    for listener in self.listeners:
+                        listener(cluster)
+            await asyncio.sleep(self.interval)
+
+    # ---- submitting ------------------------------------------------------------------------------
+    async def choose(self, cluster: str, groups: frozenset[str], needs: dict[str, float]) -> str | None:
+        """The LocalQueue a job uses on ``cluster`` (None: the cluster does not queue through Kueue).
+
+        Raises QueueUnusable when the admins' queue does not exist, the queue is stopped, or
+        its whole quota is smaller than the job. Reads the queues afresh: an admin may have just
+        stopped or resumed one.
+        """
+        state = await self.refresh(cluster)
+        wanted = queues.queue_for(self.names.get(cluster), groups)
+        if state is None:
+            if wanted:
+                raise QueueUnusable(f"the admins named queue {wanted!r} for {cluster}, but Kueue does not run "
+                                    "there; nothing was created")
+            return None
+        if not state.readable:
+            return wanted  # the hub may not list the queues: use the admins' name, if any
+        name = queues.choose_queue(sorted(state.queues), wanted)
+        if name is None:
+            if wanted:
+                namespace = self.registry.members[cluster].namespace
+                have = ", ".join(sorted(state.queues)) or "none"
+                raise QueueUnusable(f"the queue {wanted!r} the admins named for {cluster} does not exist in "
+                                    f"namespace {namespace} (its LocalQueues: {have}); ask them to create "
+                                    "it or correct c.Gateway.queues")
+            return None
+        queue = state.queues[name]
+        if queue.stopped:
+            raise QueueUnusable(f"queue {name} on {cluster}: {queue.stopped}; nothing is admitted there now")
+        never = queues.never_fits(queue, needs)
+        if never:
+            raise QueueUnusable(f"queue {name} on {cluster}: {never}")
+        return name
+
+    def _queue_name(self, cluster: str, groups: frozenset[str] = frozenset()) -> str | None:
+        """The queue jobs of ``groups`` would use on ``cluster``, by its last state read."""
+        state = self._state.get(cluster)
+        if not state:
+            return None
+        return queues.choose_queue(sorted(state.queues), queues.queue_for(self.names.get(cluster), groups))
+
+    def reasons(self, clusters: list[str] | tuple[str, ...]) -> dict[str, str]:
+        """``queue Q on C: N ahead …`` for the clusters that queue (the ranking's reasons)."""
+        said = {}
+        for cluster in clusters:
+            state = self._state.get(cluster)
+            if state and state.queues:
+                name = self._queue_name(cluster)
+                if name:
+                    said[cluster] = queues.placement_reason(state.queues[name], cluster)
+        return said
+
+    def rank(self, order: list[str], needs: dict[str, float]) -> list[str]:
+        """``order`` with the clusters where the job would wait behind others, or for quota, last."""
+        def waits(cluster: str) -> int:
+            state = self._state.get(cluster)
+            if not state or not state.queues:
+                return 0
+            queue = state.queues.get(self._queue_name(cluster) or "")
+            if queue is None:
+                return 0
+            return int(queue.pending > 0 or queues.fits(queue, needs) is False)
+        return sorted(order, key=waits)
+
+    # ---- telling ---------------------------------------------------------------------------------
+    def queue_of(self, job: JobObjects) -> dict | None:
+        """The ``queue`` object of the job's view, or None when the job does not go through Kueue."""
+        state = self._state.get(job.cluster)
+        if not state:
+            return None
+        workload = state.workload_of(job)
+        if workload is None:
+            return None
+        name = (workload.get("spec") or {}).get("queueName")
+        queue = state.queues.get(name or "")
+        return queues.queue_view(workload, state.workloads, job.cluster, queue.free() if queue else None)
+
+    def annotate(self, view: dict, job: JobObjects) -> dict:
+        """``view`` with its ``queue`` object; a job waiting in its queue says so as its message."""
+        queue = self.queue_of(job)
+        view["queue"] = queue
+        if queue and queue["state"] == "queued" and view.get("phase") == "Pending":
+            view["message"] = queues.queue_line(queue)
+        return view
+
+    def stuck(self, job: JobObjects) -> str | None:
+        """Why Kueue can never admit the job on its cluster (the failover guard moves it), else None."""
+        state = self._state.get(job.cluster)
+        workload = state.workload_of(job) if state else None
+        if workload is None or not queues.never_admitted(workload):
+            return None
+        return queues.queue_line(queues.queue_view(workload, state.workloads, job.cluster))
