@@ -109,7 +109,7 @@ class LocalTunnel:
         self.connections += 1
         try:
             await asyncio.gather(self._up(reader, ws), self._down(ws, writer))
-        except (ConnectionError, aiohttp.ClientError):
+        except (ConnectionError, aiohttp.ClientError, asyncio.CancelledError):  # cancelled: ``stop``
             pass
         finally:
             self.connections -= 1

@@ -66,7 +66,8 @@ def session_spec(body: object, settings: Sessions) -> tuple[JobSpec, object]:
         raise BadRequest(f"A session does not take {unknown[0]!r}. Its fields are: {', '.join(SESSION_FIELDS)} "
                          "(a session runs the queries you send it, so it has no script, packages or env).")
     fields = {key: body[key] for key in SESSION_FIELDS if key in body and key != "cluster"}
-    fields.setdefault("name", generate_name("spark"))
+    if fields.get("name") is None:
+        fields["name"] = generate_name("spark")
     if fields.get("image") is None:
         fields["image"] = settings.default_image
     spec = JobSpec.from_dict({"kind": "spark", "script": SESSION_SCRIPT, **fields})  # JobSpecError: 400
@@ -79,7 +80,7 @@ class Activity:
 
     last: float = field(default_factory=time.monotonic)
     connections: int = 0
-    detached_since: float | None = None
+    detached_since: float | None = field(default_factory=time.monotonic)  # none open since (None: some are)
 
     def opened(self) -> None:
         self.connections += 1
@@ -276,11 +277,15 @@ class SessionService:
         self.activity.pop(session_id, None)
 
     # ---- the tunnel and the timeouts -----------------------------------------------------------
-    async def tunnel_target(self, caller: Caller, session_id: str) -> tuple[Found, Activity]:
-        """The session to tunnel to (the caller's, Ready); 409 while it is not."""
+    async def tunnel_target(self, caller: Caller, session_id: str, upgrade: bool) -> tuple[Found, Activity]:
+        """The session to tunnel to: the caller's own (403 for anyone else, admins too), asked for with
+        a WebSocket upgrade (else 400), and Ready (else 409)."""
         found = await self.session(caller, session_id)
         if caller.name != found.owner:
             raise Forbidden(f"Session {session_id} belongs to another user; only its owner may connect to it.")
+        if not upgrade:
+            raise BadRequest("This endpoint is the session's tunnel: a WebSocket carrying one connection of the "
+                             "Spark Connect client (client.spark_session and %fedspark open it for you).")
         view = await self.detail(found)
         if view["phase"] != READY:
             raise GatewayError(f"Session {session_id} is not ready to connect: {view['message']}", 409)

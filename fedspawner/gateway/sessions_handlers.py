@@ -69,7 +69,8 @@ class TunnelHandler(websocket.WebSocketHandler):
     async def get(self, session_id: str) -> None:
         try:
             caller = await self.sessions.auth.caller(self)
-            found, activity = await self.sessions.tunnel_target(caller, session_id)
+            upgrade = self.request.headers.get("Upgrade", "").lower() == "websocket"
+            found, activity = await self.sessions.tunnel_target(caller, session_id, upgrade)
             api = self.sessions.registry.api(found.cluster)
             self.upstream = await dial(api, found.namespace, found.pod["metadata"]["name"], CONNECT_PORT)
         except PortForwardError as err:
@@ -80,9 +81,17 @@ class TunnelHandler(websocket.WebSocketHandler):
         self.activity = activity
         await super().get(session_id)
 
+    def write_error(self, status_code: int, **kwargs) -> None:
+        """Errors before the upgrade (e.g. 405 for another method) as JSON, like every endpoint."""
+        self._refuse(*error_answer(kwargs.get("exc_info", (None, None, None))[1], status_code))
+
     def _refuse(self, status: int, message: str) -> None:
         self.set_status(status)
         self.set_header("Content-Type", "application/json; charset=utf-8")
+        if status == 401:
+            self.set_header("WWW-Authenticate", 'token realm="JupyterHub"')
+        if status == 405:
+            self.set_header("Allow", "GET")
         self.finish(json.dumps({"status": status, "message": message}))
 
     def open(self, session_id: str) -> None:

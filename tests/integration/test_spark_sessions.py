@@ -1,17 +1,20 @@
 """Interactive Spark sessions through the real gateway, the hub's proxy and a sandbox cluster.
 
-A session starts on a sandbox cluster (a Spark Connect server and a standalone executor, run
-by the node agent from the workload environment); DataFrame queries go kernel → local port →
-WebSocket through the hub's proxy → gateway → port-forward through the cluster's apiserver →
+A session started with ``client.spark_session`` runs on a sandbox cluster (a Spark Connect server
+and a standalone executor, run by the node agent from the workload environment); DataFrame queries
+go kernel → local port → WebSocket through the hub's proxy → gateway → port-forward through the cluster's apiserver →
 driver, and their results equal local PySpark's. Another user is refused; a stop leaves nothing
 on the cluster (checked with the admin credential); bad requests get one clear 4xx message.
-One JVM application at a time: the local PySpark run comes after the session is stopped.
+In a real kernel, ``%fedspark start --keep`` survives a kernel restart, ``%fedspark attach`` reconnects,
+and a session set to stop with the kernel is gone once the kernel exits. One JVM application at a
+time: the local PySpark run comes after the session is stopped.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import time
 
@@ -19,12 +22,13 @@ import aiohttp
 import pytest
 
 from fedspawner.client.gateway import Gateway as ClientGateway
-from fedspawner.client.spark_session import FedSparkSession, LocalTunnel, current, spark_session
+from fedspawner.client.spark_session import FedSparkSession, LocalTunnel, call, current, spark_session
 from fedspawner.gateway import kube
 from fedspawner.jobs.render.spark_connect import LABEL_SESSION_ID, SESSION_MANAGED_BY
 from fedspawner.jobs.labels import LABEL_MANAGED_BY
 from fedspawner.sandbox.workload import workload_env_dir
 
+from .test_client_notebook import Notebook, kernel_env  # noqa: F401 - kernel_env: a fixture
 from .test_gateway_support import GATEWAY
 
 pytestmark = pytest.mark.sandbox
@@ -68,7 +72,10 @@ def run_queries(spark) -> dict:
 def local_pyspark_results() -> dict:
     """The same queries on local PySpark (the workload environment's full Spark)."""
     python = workload_env_dir() / "bin" / "python"
-    out = subprocess.run([str(python), "-c", LOCAL_RUN], capture_output=True, text=True, timeout=300)
+    # Not in Spark Connect mode (the client marks this process so), bound to loopback.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SPARK_", "PYSPARK_"))}
+    out = subprocess.run([str(python), "-c", LOCAL_RUN], capture_output=True, text=True, timeout=300,
+                         env={**env, "SPARK_LOCAL_IP": "127.0.0.1"})
     line = next((x for x in out.stdout.splitlines() if x.startswith("RESULT ")), None)
     assert line, out.stderr[-3000:]
     return json.loads(line.removeprefix("RESULT "))
@@ -185,3 +192,32 @@ async def test_session_runs_queries_through_the_tunnel_for_its_owner_only(gw, to
     assert status == 404, answer
     print(f"session started in {started:.1f}s")
     assert remote == local_pyspark_results()
+
+
+async def test_fedspark_in_a_real_kernel_survives_a_restart_with_keep_and_stops_with_the_kernel(
+        sandbox, kernel_env, admin_api):  # noqa: F811 - kernel_env: the imported fixture
+    gateway = ClientGateway(kernel_env["FEDSPAWNER_GATEWAY_URL"], kernel_env["JUPYTERHUB_API_TOKEN"])
+    async with Notebook("spark-session", kernel_env) as nb:
+        await nb.run("%load_ext fedspawner")
+        told = await nb.run("%fedspark start --cluster regional --executors 1 --cpu 1 --memory 2Gi --keep")
+        assert "on regional with 1 executor(s)" in told and "Ready after" in told, told
+        session_id = next(word for word in told.split() if word.startswith("s-"))
+        first = await nb.result("report(spark.range(1, 101).selectExpr('sum(id) AS s').collect()[0]['s'])")
+        assert first == 5050
+        status = await nb.run("%fedspark status")
+        assert f"{session_id} " in status and "Ready" in status, status
+
+        await nb.restart()  # killed at once: with --keep the session stays for %fedspark attach
+        assert await session_objects(admin_api, "regional", sandbox.namespace, session_id)
+        await nb.run("%load_ext fedspawner")
+        attached = await nb.run("%fedspark attach")
+        assert f"Attached to Spark session {session_id} on regional" in attached, attached
+        again = await nb.result("report(spark.range(0, 10).groupBy((spark.range(0, 10).id % 2).alias('m'))"
+                                ".count().count())")
+        assert again == 2
+        await nb.run("from fedspawner.client import spark_session as fs\nfs.current().stop_with_kernel()")
+
+        await nb.client.km.restart_kernel(now=False)  # a clean shutdown: the kernel's exit stops the session
+        await nb.client.kc.wait_for_ready(timeout=60)
+    assert await objects_gone(admin_api, "regional", sandbox.namespace, session_id) == []
+    assert await asyncio.to_thread(lambda: call(gateway, "GET", "sessions")["sessions"]) == []
