@@ -197,8 +197,22 @@ async def test_session_runs_queries_through_the_tunnel_for_its_owner_only(gw, to
 async def test_fedspark_in_a_real_kernel_survives_a_restart_with_keep_and_stops_with_the_kernel(
         sandbox, kernel_env, admin_api):  # noqa: F811 - kernel_env: the imported fixture
     gateway = ClientGateway(kernel_env["FEDSPAWNER_GATEWAY_URL"], kernel_env["JUPYTERHUB_API_TOKEN"])
-    async with Notebook("spark-session", kernel_env) as nb:
-        await nb.run("%load_ext fedspawner")
+    try:
+        session_id = await kernel_session_life(nb_env=kernel_env, admin_api=admin_api, namespace=sandbox.namespace)
+        assert await objects_gone(admin_api, "regional", sandbox.namespace, session_id) == []
+        assert await asyncio.to_thread(lambda: call(gateway, "GET", "sessions")["sessions"]) == []
+    finally:  # leave nothing behind, also after a failure
+        for left in await asyncio.to_thread(lambda: call(gateway, "GET", "sessions")["sessions"]):
+            await asyncio.to_thread(call, gateway, "DELETE", f"sessions/{left['id']}")
+
+
+REPORT = "import json\ndef report(value):\n    print('RESULT ' + json.dumps(value))\n"
+
+
+async def kernel_session_life(nb_env: dict, admin_api, namespace: str) -> str:
+    """Start with --keep, query, restart, attach, query, stop with the kernel's exit; the session id."""
+    async with Notebook("spark-session", nb_env) as nb:
+        await nb.run("%load_ext fedspawner\n" + REPORT)
         told = await nb.run("%fedspark start --cluster regional --executors 1 --cpu 1 --memory 2Gi --keep")
         assert "on regional with 1 executor(s)" in told and "Ready after" in told, told
         session_id = next(word for word in told.split() if word.startswith("s-"))
@@ -208,16 +222,16 @@ async def test_fedspark_in_a_real_kernel_survives_a_restart_with_keep_and_stops_
         assert f"{session_id} " in status and "Ready" in status, status
 
         await nb.restart()  # killed at once: with --keep the session stays for %fedspark attach
-        assert await session_objects(admin_api, "regional", sandbox.namespace, session_id)
-        await nb.run("%load_ext fedspawner")
+        assert await session_objects(admin_api, "regional", namespace, session_id)
+        await nb.run("%load_ext fedspawner\n" + REPORT)
         attached = await nb.run("%fedspark attach")
         assert f"Attached to Spark session {session_id} on regional" in attached, attached
-        again = await nb.result("report(spark.range(0, 10).groupBy((spark.range(0, 10).id % 2).alias('m'))"
+        again = await nb.result("from pyspark.sql import functions as F\n"
+                                "report(spark.range(0, 10).groupBy((F.col('id') % 2).alias('m'))"
                                 ".count().count())")
         assert again == 2
         await nb.run("from fedspawner.client import spark_session as fs\nfs.current().stop_with_kernel()")
 
         await nb.client.km.restart_kernel(now=False)  # a clean shutdown: the kernel's exit stops the session
         await nb.client.kc.wait_for_ready(timeout=60)
-    assert await objects_gone(admin_api, "regional", sandbox.namespace, session_id) == []
-    assert await asyncio.to_thread(lambda: call(gateway, "GET", "sessions")["sessions"]) == []
+    return session_id
