@@ -31,7 +31,7 @@ import aiohttp
 from kubernetes_asyncio import config
 
 sys.path.insert(0, str(Path(__file__).parent))
-from gateway_bench import hub_bench_parser, run_on_hub, stats, user_tokens  # noqa: E402
+from gateway_bench import hub_bench_parser, run_on_hub, stats, user_tokens, wait_healthy  # noqa: E402
 
 from fedspawner.client.gateway import Gateway  # noqa: E402
 from fedspawner.client.spark_session import current, spark_session  # noqa: E402
@@ -105,6 +105,7 @@ def measure_session(gateway: Gateway, args, state: dict) -> dict:
 
 
 async def measure(args, state: dict, hub_url: str) -> dict:
+    await wait_healthy(f"{hub_url}/services/{GATEWAY}/api/v1/")
     async with aiohttp.ClientSession() as http:
         token = (await user_tokens(http, hub_url, ["spark-bench"]))["spark-bench"]
     gateway = Gateway(f"{hub_url}/services/{GATEWAY}/", token)
