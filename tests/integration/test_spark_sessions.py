@@ -7,7 +7,8 @@ driver, and their results equal local PySpark's. Another user is refused; a stop
 on the cluster (checked with the admin credential); bad requests get one clear 4xx message.
 In a real kernel, ``%fedspark start --keep`` survives a kernel restart, ``%fedspark attach`` reconnects,
 and a session set to stop with the kernel is gone once the kernel exits. One JVM application at a
-time: the local PySpark run comes after the session is stopped.
+time: the local PySpark run comes after the session is stopped. A gateway set to short timeouts
+stops a session nobody connects to, and refuses a user more sessions than allowed.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ from fedspawner.jobs.labels import LABEL_MANAGED_BY
 from fedspawner.sandbox.workload import workload_env_dir
 
 from .test_client_notebook import Notebook, kernel_env  # noqa: F401 - kernel_env: a fixture
-from .test_gateway_support import GATEWAY
+from .test_gateway_support import GATEWAY, GatewayReplica
+from .test_gateway_support import Gateway as GatewayClient
 
 pytestmark = pytest.mark.sandbox
 
@@ -235,3 +237,32 @@ async def kernel_session_life(nb_env: dict, admin_api, namespace: str) -> str:
         await nb.client.km.restart_kernel(now=False)  # a clean shutdown: the kernel's exit stops the session
         await nb.client.kc.wait_for_ready(timeout=60)
     return session_id
+
+
+async def test_the_gateway_stops_a_session_nobody_connects_to_and_caps_sessions_per_user(
+        tmp_path, sandbox, gateway_up, token_for, admin_api):
+    settings = "c.Sessions.detached_timeout = 4\nc.Sessions.check_interval = 1\nc.Sessions.max_per_user = 1\n"
+    replica = GatewayReplica(tmp_path, sandbox.state_dir, settings)
+    token = token_for("carol")
+    # Sized past what regional's nodes have: the pods stay Pending, so no JVM starts.
+    body = {"cluster": "regional", "executors": 1, "cpu": "60", "memory": "400Gi"}
+    await replica.start()
+    try:
+        async with aiohttp.ClientSession() as http:
+            gw = GatewayClient(http, replica.url)
+            status, made = await gw.call("POST", "/sessions", token, body)
+            assert status == 201 and made["session"]["phase"] == "Starting", made
+            session_id = made["session"]["id"]
+            began = time.monotonic()
+            status, again = await gw.call("POST", "/sessions", token, body)
+            assert status == 403 and f"You hold 1 Spark session(s) already ({session_id})" in again["message"], again
+            assert await session_objects(admin_api, "regional", sandbox.namespace, session_id)
+            assert await objects_gone(admin_api, "regional", sandbox.namespace, session_id, timeout=40) == []
+            assert time.monotonic() - began > 2, "stopped before its detached timeout"
+            assert f"session {session_id} of carol: no tunnel open for" in replica.log()
+    finally:
+        replica.stop()
+        async with aiohttp.ClientSession() as http:
+            gw = GatewayClient(http)
+            for left in (await gw.call("GET", "/sessions", token))[1]["sessions"]:
+                await gw.call("DELETE", f"/sessions/{left['id']}", token)
