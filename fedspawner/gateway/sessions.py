@@ -215,7 +215,7 @@ class SessionService:
             raise Forbidden(f"Session {session_id} belongs to another user; only its owner may use or stop it.")
         return found[0]
 
-    async def list(self, caller: Caller) -> list[dict]:
+    async def list_sessions(self, caller: Caller) -> list[dict]:
         """The caller's sessions, newest first."""
         mine = [s for s in await self._all() if caller.may_act_on(s.owner)]
         views = await asyncio.gather(*(self.detail(s) for s in mine))

@@ -36,7 +36,7 @@ class _SessionsApi(ApiHandler):
 
 class SessionsHandler(_SessionsApi):
     async def get(self) -> None:
-        self.write_json({"sessions": await self.sessions.list(self.caller)})
+        self.write_json({"sessions": await self.sessions.list_sessions(self.caller)})
 
     async def post(self) -> None:
         session = await self.sessions.create(self.caller, self.json_body())
