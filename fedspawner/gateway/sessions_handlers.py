@@ -80,6 +80,8 @@ class TunnelHandler(websocket.WebSocketHandler):
             return self._refuse(*error_answer(err, 500))
         self.activity = activity
         await super().get(session_id)
+        if self.ws_connection is None and self.upstream is not None:  # the upgrade was refused
+            await self.upstream.close()
 
     def write_error(self, status_code: int, **kwargs) -> None:
         """Errors before the upgrade (e.g. 405 for another method) as JSON, like every endpoint."""
@@ -131,14 +133,19 @@ class TunnelHandler(websocket.WebSocketHandler):
             self.pump.cancel()
 
 
-def add_session_routes(app: web.Application, service, sessions: SessionService, base_url: str) -> None:
-    """Serve the sessions endpoints under ``base_url`` (ahead of the catch-all 404)."""
+def session_routes(base_url: str, service, sessions: SessionService | None) -> list:
+    """The sessions endpoints' URL table under ``base_url``."""
     def at(path: str) -> str:
         return url_path_join(base_url, "api/v1", path) + "/?"
     session = r"(?P<session_id>[^/]+)"
     extra = {"service": service, "sessions": sessions}
-    app.add_handlers(r".*", [
+    return [
         (at("sessions"), SessionsHandler, extra),
         (at(f"sessions/{session}"), SessionHandler, extra),
         (at(f"sessions/{session}/tunnel"), TunnelHandler, {"sessions": sessions}),
-    ])
+    ]
+
+
+def add_session_routes(app: web.Application, service, sessions: SessionService, base_url: str) -> None:
+    """Serve the sessions endpoints under ``base_url`` (ahead of the catch-all 404)."""
+    app.add_handlers(r".*", session_routes(base_url, service, sessions))
