@@ -179,7 +179,10 @@ class SessionService:
             for manifest in objects:
                 created.append(await kube.create(api, manifest))
         except (ApiException, OSError, asyncio.TimeoutError) as err:
-            await self._delete_objects(cluster, session_id)
+            try:
+                await self._delete_objects(cluster, session_id)
+            except (ApiException, OSError, asyncio.TimeoutError) as left:  # labelled: a later stop finds it
+                log.warning("session %s: removing what was created on %s failed: %s", session_id, cluster, left)
             why = f"the apiserver refused it ({err.status}: {err.reason})" if isinstance(err, ApiException) \
                 else f"unreachable ({type(err).__name__})"
             raise CreateFailed(why) from None
