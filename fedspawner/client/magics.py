@@ -1,4 +1,4 @@
-"""The IPython magics: ``%%fedsubmit``, ``%fedjobs``, ``%fedlogs``, ``%fedcancel``, ``%fedattach``.
+"""The IPython magics: ``%%fedsubmit``, ``%fedjobs``, ``%fedlogs``, ``%fedcancel``, ``%fedattach``, ``%fedspark``.
 
 Each magic parses its arguments first (nothing is sent when they are wrong),
 then makes one blocking request to the gateway. Whatever a user can get wrong
@@ -21,6 +21,7 @@ from .errors import GatewayRequestError
 from .gateway import Gateway, is_job_id
 from .job import Job
 from .output import plan_text, show_error, show_jobs, show_notice
+from .spark_magic import run_fedspark
 
 __all__ = ["FedMagics", "resolve_job"]
 
@@ -135,3 +136,10 @@ class FedMagics(Magics):
         ref = parse_job_ref("%fedattach", line, "Show the live status of an existing job.")
         gateway = Gateway()
         return gateway.attach(resolve_job(gateway, ref))
+
+    @line_magic
+    @reporting
+    def fedspark(self, line: str) -> None:
+        """%fedspark start|stop|status|attach: an interactive Spark session on a member cluster
+        (``spark`` in the notebook); ``%fedspark --help`` lists the options."""
+        return run_fedspark(self.shell, line)

@@ -25,6 +25,9 @@ from .auth import Authenticator
 from .config import Gateway
 from .handlers import make_app
 from .service import GatewayService
+from .sessions import SessionService
+from .sessions_config import Sessions
+from .sessions_handlers import add_session_routes
 
 
 #: The HTTP server's own cut-off for bodies, which closes the connection without an answer (a proxy
@@ -40,7 +43,7 @@ class GatewayApp(Application):
     description = __doc__
     config_file = Unicode("", config=True, help="The config file to load (c.Federation.*, c.Gateway.*).")
     aliases = {"config": "GatewayApp.config_file", "log-level": "Application.log_level"}
-    classes = [Federation, Gateway, HubAuth]
+    classes = [Federation, Gateway, Sessions, HubAuth]
 
     def initialize(self, argv=None) -> None:
         super().initialize(argv)
@@ -63,6 +66,9 @@ class GatewayApp(Application):
         service.start()
         quieter_garbage_collection()
         app = make_app(service, settings.base_url)
+        sessions = SessionService(service, Sessions(config=self.config))
+        sessions.start()
+        add_session_routes(app, service, sessions, settings.base_url)
         server = app.listen(settings.listen_port(), address=settings.ip,
                             max_body_size=NO_BODY_CUT_OFF, xheaders=True)
         if settings.pid_file:
@@ -77,6 +83,7 @@ class GatewayApp(Application):
             await stop.wait()
         finally:
             server.stop()
+            await sessions.close()
             await service.stop()
             await registry.stop()
             if settings.pid_file:

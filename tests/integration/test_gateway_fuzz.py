@@ -80,7 +80,7 @@ def gateway_schema(fuzz_token):
 
 
 def _cancel_everything(token: str) -> None:
-    """Cancel each job the fuzzer created (valid specs do create real jobs)."""
+    """Cancel each job and stop each session the fuzzer created (valid specs do create real ones)."""
     def call(method: str, path: str):
         answer = request_json(method, GATEWAY + path, token=token, timeout=120)
         assert answer.status < 400, answer
@@ -88,6 +88,8 @@ def _cancel_everything(token: str) -> None:
 
     for job in call("GET", "/jobs")["jobs"]:
         call("DELETE", f"/jobs/{job['id']}")
+    for session in call("GET", "/sessions")["sessions"]:  # and each Spark session it started
+        call("DELETE", f"/sessions/{session['id']}")
 
 
 def _asked_wait(case) -> float:

@@ -15,6 +15,7 @@ from fedspawner.gateway.auth import Caller
 from fedspawner.gateway.config import Gateway
 from fedspawner.gateway.errors import NotAuthenticated
 from fedspawner.gateway.handlers import OPENAPI, error_answer, make_app, routes
+from fedspawner.gateway.sessions_handlers import session_routes
 from fedspawner.jobs.errors import JobSpecError
 from fedspawner.jobs.fields import JOB_STATES
 
@@ -101,9 +102,9 @@ def test_openapi_describes_every_route():
     assert doc["openapi"].startswith("3.0")
     documented = {re.sub(r"\{id\}", "ID", p) for p in doc["paths"]}
     served = set()
-    for pattern, *_ in routes("/", None):
+    for pattern, *_ in [*routes("/", None), *session_routes("/", None, None)]:
         if pattern.startswith("/api/v1/"):
-            path = re.sub(r"\(\?P<job_id>\[\^/\]\+\)", "ID", pattern[len("/api/v1"):])
+            path = re.sub(r"\(\?P<(job|session)_id>\[\^/\]\+\)", "ID", pattern[len("/api/v1"):])
             served.add(path.rstrip("/?") or "/")
     assert served == documented
     for schema in ("Job", "JobSpec", "Cluster", "Error"):
