@@ -24,11 +24,10 @@ fedspawner-session`` (so the jobs index never sees them) and
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..checks import spark_cores
 from ..labels import LABEL_MANAGED_BY, MANAGED_BY
-from ..spec import JobSpec
 from ..validation import mebibytes
 from .common import (SCRIPT_DIR, WORK_DIR, Ctx, env, headless_service, main_container, pod_spec, resources,
                      script_configmap, volume_mounts)
@@ -38,6 +37,9 @@ from .spark_standalone import (DAEMON_MEMORY, LAUNCHER, MASTER_CPU, MASTER_MEMOR
 from .spark_standalone import _plus_cpu as plus_cpu
 from .spark_standalone import _pod_ip_env as pod_ip_env
 from .target import RenderTarget
+
+if TYPE_CHECKING:  # renderers never import the spec module at run time (it imports the kinds)
+    from ..spec import JobSpec
 
 CONNECT_PORT = 15002
 CONNECT_SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
