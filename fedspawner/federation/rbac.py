@@ -8,7 +8,10 @@ Derived from the calls the code makes with the hub's namespace-scoped credential
   for ``access: ingress``;
 - the gateway: a job's ConfigMap (its record, merge-patched when cancelled), Services,
   pods and their logs, Jobs, events, and the operators' custom resources where a cluster
-  serves them (TrainJob, PyTorchJob, TFJob, SparkApplication; JobSets Trainer makes);
+  serves them (TrainJob, PyTorchJob, TFJob, SparkApplication; JobSets Trainer makes), and
+  the namespaced TrainingRuntime its TrainJobs run on where the hub cannot see the
+  cluster's ``torch-distributed`` ClusterTrainingRuntime (reading that cluster-scoped
+  runtime needs a ClusterRole; without one the gateway keeps its own TrainingRuntime);
   the Lease that tells its replicas which one guards the cluster's jobs;
 - the inventory: ResourceQuotas, events and pods of the namespace.
 
@@ -61,6 +64,9 @@ HUB_PERMISSIONS: tuple[Permission, ...] = (
                "'access: ingress' cannot expose servers here", required=False),
     Permission("trainer.kubeflow.org", "trainjobs", (*MANAGE, "patch"), "gateway",
                "Kubeflow TrainJobs cannot be used (torchrun Indexed Jobs still can)", required=False),
+    Permission("trainer.kubeflow.org", "trainingruntimes", ("create", "get", "update"), "gateway",
+               "fedspawner cannot keep its own TrainingRuntime here: its TrainJobs name the cluster's "
+               "torch-distributed ClusterTrainingRuntime and fail where that is missing", required=False),
     Permission("jobset.x-k8s.io", "jobsets", MANAGE, "gateway",
                "the JobSets of TrainJobs cannot be followed", required=False),
     Permission("kubeflow.org", "pytorchjobs", (*MANAGE, "patch"), "gateway",
