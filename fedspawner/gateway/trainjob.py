@@ -6,8 +6,8 @@ TrainJobs (``render.trainer.runtime_unsuitable``); else a suitable namespaced
 ``torch-distributed`` TrainingRuntime the cluster's admins put in the hub's namespace; else
 the namespaced TrainingRuntime fedspawner owns (``fedspawner-torch-distributed``), created
 or brought up to date here, idempotently (its spec's digest is on it); where the hub may not
-create that either, the ClusterTrainingRuntime by name (Trainer reads it with its own
-rights). The answer is cached
+create that either (no Role rule, or the TrainingRuntime CRD is not served), the
+ClusterTrainingRuntime by name (Trainer reads it with its own rights). The answer is cached
 per cluster for ``ttl`` seconds; ``forget`` drops it when the cluster refused a TrainJob.
 
 Status (``trainjob_waiting``): the TrainJob's ``Complete`` / ``Failed`` conditions end a job
@@ -91,12 +91,14 @@ async def choose_runtime(api, namespace: str) -> RuntimeRef:
     try:
         return await ensure_owned_runtime(api, namespace)
     except ApiException as err:
-        if err.status != 403:
+        if err.status not in (403, 404):
             raise
-    # Neither sees nor may create a runtime (a Role from before fedspawner managed its own):
-    # Trainer reads runtimes with its own rights, so the cluster's default may still be there.
-    log.warning("the hub may not create TrainingRuntimes in %s (`fedspawner join --check` lists what "
-                "is missing); its TrainJobs reference the ClusterTrainingRuntime %s", namespace, TORCH_RUNTIME)
+        why = ("may not create TrainingRuntimes (`fedspawner join --check` lists what is missing)"
+               if err.status == 403 else "finds no TrainingRuntime resource served")
+    # Neither sees nor may keep a runtime of its own: Trainer reads runtimes with its own rights,
+    # so the cluster's default may still be there.
+    log.warning("in %s the hub %s; its TrainJobs reference the ClusterTrainingRuntime %s",
+                namespace, why, TORCH_RUNTIME)
     return RuntimeRef("ClusterTrainingRuntime", TORCH_RUNTIME)
 
 
