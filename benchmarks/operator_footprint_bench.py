@@ -85,10 +85,10 @@ class Window:
         seconds = time.monotonic() - self.began
         out: dict[str, dict] = {}
         for (cluster, comp), pid in self.pids.items():
-            used = cpu_seconds(pid) - self.cpu0[(cluster, comp)]
+            used, rss = cpu_seconds(pid) - self.cpu0[(cluster, comp)], rss_mib(pid)
             out.setdefault(cluster, {})[comp] = {
                 "cpu_s": round(used, 2), "cpu_pct": round(100 * used / seconds, 1),
-                "rss_mib": round(rss_mib(pid), 1), "rss_peak_mib": round(self.peak[(cluster, comp)], 1)}
+                "rss_mib": round(rss, 1), "rss_peak_mib": round(max(rss, self.peak[(cluster, comp)]), 1)}
         for procs in out.values():
             api = procs[APISERVER]
             for comp, row in procs.items():
