@@ -56,7 +56,7 @@ class Submitter:
         self.registry = registry
         self.discovery = discovery
         self.settings = settings
-        self.runtimes = TrainingRuntimes(ttl=discovery.ttl)
+        self.runtimes = TrainingRuntimes(ttl=settings.discovery_ttl)
 
     # ---- the request -------------------------------------------------------------------------
     def validate(self, body: object) -> tuple[JobSpec, object, dict | None]:
