@@ -9,7 +9,10 @@ Derived from the calls the code makes with the hub's namespace-scoped credential
 - the gateway: a job's ConfigMap (its record, merge-patched when cancelled), Services,
   pods and their logs, Jobs, events, and the operators' custom resources where a cluster
   serves them (TrainJob, SparkApplication; JobSets Trainer makes): the rows each kind's
-  backends declare (``fedspawner.jobs.kinds``; a test pins that every one is here);
+  backends declare (``fedspawner.jobs.kinds``; a test pins that every one is here), and
+  the namespaced TrainingRuntime its TrainJobs run on where the hub cannot see the
+  cluster's ``torch-distributed`` ClusterTrainingRuntime (reading that cluster-scoped
+  runtime needs a ClusterRole; without one the gateway keeps its own TrainingRuntime);
   the Lease that tells its replicas which one guards the cluster's jobs; Kueue's LocalQueues
   and Workloads (read only) where a cluster queues batch work;
 - the inventory: ResourceQuotas, events and pods of the namespace.
@@ -65,6 +68,9 @@ HUB_PERMISSIONS: tuple[Permission, ...] = (
                "'access: ingress' cannot expose servers here", required=False),
     Permission("trainer.kubeflow.org", "trainjobs", (*MANAGE, "patch"), "gateway",
                "Kubeflow TrainJobs cannot be used (torchrun Indexed Jobs still can)", required=False),
+    Permission("trainer.kubeflow.org", "trainingruntimes", ("create", "get", "update"), "gateway",
+               "fedspawner cannot keep its own TrainingRuntime here: its TrainJobs name the cluster's "
+               "torch-distributed ClusterTrainingRuntime and fail where that is missing", required=False),
     Permission("jobset.x-k8s.io", "jobsets", MANAGE, "gateway",
                "the JobSets of TrainJobs cannot be followed", required=False),
     Permission("sparkoperator.k8s.io", "sparkapplications", (*MANAGE, "patch"), "gateway",

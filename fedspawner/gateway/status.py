@@ -22,6 +22,7 @@ from ..jobs.labels import (
     ANNOTATION_SPARK_UI_SERVICE,
 )
 from .model import JobObjects, annotations
+from .trainjob import trainjob_waiting
 
 _NO_CLUSTERS = InventorySnapshot(clusters=())
 
@@ -138,6 +139,9 @@ def failure_message(rows: list[dict], reason: str) -> str:
 
 def _waiting_message(objects: JobObjects, rows: list[dict], expected: int,
                      snapshot: InventorySnapshot | None) -> str:
+    held = trainjob_waiting(objects)
+    if held:
+        return held
     for row in rows:
         if row["reason"] and row["phase"] == "Pending":
             return f"{_who(row)} on {objects.cluster}: {row['reason']}"

@@ -21,6 +21,7 @@ from ..federation.registry import ClusterRegistry
 from ..jobs import JobSpec, RenderTarget
 from ..jobs.fields import parse_cluster_field, parse_origin
 from ..jobs.render import backends_for, render, supported_backends, unsupported_reason
+from ..jobs.render.target import RuntimeRef
 from . import kube
 from .config import Gateway
 from .discovery import BackendDiscovery
@@ -30,6 +31,7 @@ from .model import JobObjects
 from .planning import AUTO, job_placement, plan
 from .policy import check_image, check_limits, check_request, manifest_violations
 from .queueing import QueueBoard, QueueUnusable, enqueue, job_needs, webhook_failure
+from .trainjob import TrainingRuntimes
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +59,7 @@ class Submitter:
         self.discovery = discovery
         self.settings = settings
         self.queues = queues  # Kueue's queues on the member clusters (None: submit around them)
+        self.runtimes = TrainingRuntimes(ttl=settings.discovery_ttl)
 
     # ---- the request -------------------------------------------------------------------------
     def validate(self, body: object) -> tuple[JobSpec, object, dict | None]:
@@ -165,7 +168,7 @@ class Submitter:
         raise ClusterUnavailable(f"No member cluster could take the job now: {tried}. Try again shortly.")
 
     def target(self, cluster: str, job_id: str, owner: str, backend: str, spec: JobSpec,
-               gpu_type: str | None) -> RenderTarget:
+               gpu_type: str | None, runtime: RuntimeRef | None = None) -> RenderTarget:
         """Where and how to render the job on ``cluster``."""
         gpu = None
         if spec.gpus.count and gpu_type:
@@ -173,19 +176,21 @@ class Submitter:
         account = self.settings.spark_service_account if backend == "sparkapplication" else ""
         return RenderTarget(namespace=self.registry.members[cluster].namespace, job_id=job_id, owner=owner,
                             backend=backend, gpu=gpu, gpu_type=gpu_type if gpu else None,
-                            service_account=account or None,
+                            service_account=account or None, runtime=runtime,
                             avoid_gpu_nodes=self.registry.inventories[cluster].avoid_gpu_nodes())
 
     async def render_for(self, cluster: str, job_id: str, spec: JobSpec, owner: str,
                          record: JobRecord) -> list[dict]:
         """The manifests that run ``spec`` on ``cluster``, with the job record on the anchor."""
+        api, namespace = self.registry.api(cluster), self.registry.members[cluster].namespace
         try:
             backends = await self.discovery.backends(cluster, spec.kind)
+            runtime = await self.runtimes.for_backend(backends[:1], cluster, api, namespace)
         except (ApiException, aiohttp.ClientError, asyncio.TimeoutError, OSError) as err:
             raise CreateFailed(_why(err)) from None
         if not backends:
             raise CreateFailed(f"it has no operator for {spec.kind} jobs")
-        target = self.target(cluster, job_id, owner, backends[0], spec, record.gpu_type)
+        target = self.target(cluster, job_id, owner, backends[0], spec, record.gpu_type, runtime)
         objects = render(replace(spec, name=object_name(spec.name, job_id)), target)  # JobSpecError: 400
         anchor_patch(objects, record, spec)
         if self.queues is not None:
@@ -218,6 +223,7 @@ class Submitter:
             await self._remove(api, namespace, created)
             if isinstance(err, ApiException) and err.status == 404:
                 self.discovery.forget(cluster)
+            self.runtimes.forget(cluster)  # a TrainJob's runtime may be what it refused
             invalid = isinstance(err, ApiException) and err.status == 422
             kueue_down = webhook_failure(err, cluster) if isinstance(err, ApiException) else None
             raise CreateFailed(kueue_down or _why(err), invalid=invalid) from None

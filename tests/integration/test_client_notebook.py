@@ -123,7 +123,7 @@ def kernel_env(gateway_up, hub_api_client, tmp_path_factory):
             pass
 
 
-async def test_widget_traits_follow_job_and_ddp_phases(sandbox, kernel_env):
+async def test_widget_traits_follow_job_and_ddp_phases(sandbox, kernel_env, admin_api):
     async with Notebook("client-phases", kernel_env) as nb:
         await nb.run("%load_ext fedspawner")
         await nb.run(WAIT_HELPER)
@@ -147,6 +147,8 @@ async def test_widget_traits_follow_job_and_ddp_phases(sandbox, kernel_env):
         assert state["phase"] == "Succeeded", state
         assert state["history"] == ["Pending", "Running", "Succeeded"], state
         assert state["cluster"] == "onprem"
+        made = await leftovers(admin_api, "onprem", NS, state["id"])  # onprem runs Kubeflow Trainer
+        assert any(name.startswith("TrainJob/") for name in made), made
         assert len(state["ranks"]) == 2 and {row["phase"] for row in state["ranks"]} == {"Succeeded"}, state
         assert all(row["node"] for row in state["ranks"]), state
         assert "rank 0 of 2: all-reduced value = 3.0" in state["log"], state  # 1 + 2 summed over both ranks

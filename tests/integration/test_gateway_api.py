@@ -138,7 +138,8 @@ async def test_clusters_show_health_backends_and_gpus(gw, token_for):
     clusters = {c["name"]: c for c in answer["clusters"]}
     assert set(clusters) == {"onprem", "regional", "burst"}
     onprem = clusters["onprem"]
-    assert onprem["healthy"] and {"indexed-job", "spark-standalone"} <= set(onprem["backends"])
+    assert onprem["healthy"] and {"trainjob", "indexed-job", "spark-standalone"} <= set(onprem["backends"])
+    assert "trainjob" not in clusters["burst"]["backends"]  # burst runs no operator: Indexed Jobs there
     assert onprem["reason"] == ""
     a100 = next(g for g in onprem["gpus"] if g["type"] == "nvidia-a100-40gb")
     assert a100["total"] == 8 and a100["max_per_node"] == 4 and a100["free"] <= 6  # the quota allows 6

@@ -1,7 +1,9 @@
 """Real jobs through the real gateway (a hub-managed service) on the sandbox clusters.
 
 A 2-node torchrun DDP job (gloo, CPU) and a PySpark job run to completion via the node
-agent; cancel removes every object; a gateway restart mid-job loses nothing.
+agent; cancel removes every object; a gateway restart mid-job loses nothing. The DDP and
+cancel tests pin ``burst``, a cluster without operators, so they cover the Indexed Job path
+(on ``onprem`` the same job is a TrainJob: ``test_trainjob_e2e``).
 """
 
 from __future__ import annotations
@@ -56,8 +58,8 @@ print("done ticking", flush=True)
 async def test_ddp_job_runs_to_success_and_every_rank_sees_the_all_reduce(gw, token_for):
     alice = token_for("alice")
     job = await gw.submit(alice, {"kind": "pytorch", "name": "ddp-demo", "script": DDP_SCRIPT, "nodes": 2,
-                                  "cluster": "onprem", "cpu": "1", "memory": "2Gi"})
-    assert (job["cluster"], job["backend"], job["nodes"]) == ("onprem", "indexed-job", 2)
+                                  "cluster": "burst", "cpu": "1", "memory": "2Gi"})
+    assert (job["cluster"], job["backend"], job["nodes"]) == ("burst", "indexed-job", 2)
     assert job["phase"] == "Pending"
     assert job["id"].startswith("j-") and job["name"] == "ddp-demo" and job["owner"] == "alice"
     views = await watched(gw, alice, job["id"])
@@ -97,16 +99,17 @@ async def test_pyspark_job_runs_on_a_standalone_cluster(gw, token_for):
 async def test_cancel_removes_every_object_from_the_cluster(gw, token_for, admin_api, sandbox):
     bob = token_for("bob")
     job = await gw.submit(bob, {"kind": "pytorch", "script": "import time\ntime.sleep(600)\n", "nodes": 2,
-                                "cluster": "onprem"})
+                                "cluster": "burst"})
+    assert job["backend"] == "indexed-job"
     await gw.wait(bob, job["id"], phases=("Running",), timeout=120)
-    before = await leftovers(admin_api, "onprem", sandbox.namespace, job["id"])
+    before = await leftovers(admin_api, "burst", sandbox.namespace, job["id"])
     kinds = {name.split("/")[0] for name in before}
     assert {"ConfigMap", "Service", "Job", "Pod"} <= kinds, before
     began = time.monotonic()
     cancelled = await gw.cancel(bob, job["id"])
     answered = time.monotonic() - began
     assert cancelled["phase"] == "Cancelled" and cancelled["message"].startswith("cancelling: "), cancelled
-    assert await gone(admin_api, "onprem", sandbox.namespace, job["id"]) == []
+    assert await gone(admin_api, "burst", sandbox.namespace, job["id"]) == []
     print(f"cancel answered in {answered:.2f}s; every object gone after {time.monotonic() - began:.1f}s")
     assert answered < 5 and time.monotonic() - began < 60
     status, answer = await gw.call("GET", f"/jobs/{job['id']}", bob)

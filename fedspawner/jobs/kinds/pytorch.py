@@ -19,6 +19,9 @@ JOBSET = CustomResource("jobset.x-k8s.io", "v1alpha2", "jobsets", "JobSet")
 TRAINJOB_BACKEND = Backend("trainjob", render_trainjob, TRAINJOB, owned=(JOBSET,), rbac=(
     Permission(TRAINJOB.group, TRAINJOB.plural, (*MANAGE, "patch"), "gateway",
                "Kubeflow TrainJobs cannot be used (torchrun Indexed Jobs still can)", required=False),
+    Permission(TRAINJOB.group, "trainingruntimes", ("create", "get", "update"), "gateway",
+               "fedspawner cannot keep its own TrainingRuntime here: its TrainJobs name the cluster's "
+               "torch-distributed ClusterTrainingRuntime and fail where that is missing", required=False),
     Permission(JOBSET.group, JOBSET.plural, MANAGE, "gateway",
                "the JobSets of TrainJobs cannot be followed", required=False),
 ))

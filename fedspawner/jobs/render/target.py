@@ -23,7 +23,7 @@ from ..validation import (
     is_label_value,
 )
 
-__all__ = ["BACKENDS", "GpuScheduling", "RenderTarget"]
+__all__ = ["BACKENDS", "GpuScheduling", "RenderTarget", "RuntimeRef"]
 
 #: Every backend a job can be rendered for.
 #:
@@ -32,6 +32,24 @@ __all__ = ["BACKENDS", "GpuScheduling", "RenderTarget"]
 #: - ``sparkapplication``: Kubeflow Spark operator ``SparkApplication``.
 #: - ``spark-standalone``: a per-job Spark standalone cluster from Jobs; any cluster.
 BACKENDS = ("indexed-job", "trainjob", "sparkapplication", "spark-standalone")
+
+
+#: The kinds of Kubeflow Trainer runtime a TrainJob may reference.
+RUNTIME_KINDS = ("ClusterTrainingRuntime", "TrainingRuntime")
+
+
+@dataclass(frozen=True)
+class RuntimeRef:
+    """The Kubeflow Trainer runtime a TrainJob runs on: its kind and name."""
+
+    kind: str
+    name: str
+
+    def __post_init__(self) -> None:
+        if self.kind not in RUNTIME_KINDS:
+            raise ValueError(f"RuntimeRef.kind must be one of {', '.join(RUNTIME_KINDS)}, not {self.kind!r}")
+        if not is_dns1123_subdomain(self.name):
+            raise ValueError(f"RuntimeRef.name must be a DNS-1123 subdomain, not {self.name!r}")
 
 
 @dataclass(frozen=True)
@@ -53,6 +71,8 @@ class RenderTarget:
       ``nvidia-a100-40gb``), or None; GPU jobs' objects and pods then carry it
       as the ``fedspawner.dev/gpu-type`` label, by which the federation's
       inventory counts the GPUs the job holds.
+    - ``runtime``: the Trainer runtime a ``trainjob`` references (None: the cluster's
+      ``torch-distributed`` ClusterTrainingRuntime).
     - ``avoid_gpu_nodes``: a preferred node-affinity term (``PreferredSchedulingTerm``)
       that keeps the job's CPU-only pods off the cluster's GPU nodes, or None.
     """
@@ -66,6 +86,7 @@ class RenderTarget:
     service_account: str | None = None
     gpu_type: str | None = None
     avoid_gpu_nodes: Mapping[str, Any] | None = None
+    runtime: RuntimeRef | None = None
 
     def __post_init__(self) -> None:
         if not is_dns1123_label(self.namespace):
@@ -93,6 +114,8 @@ class RenderTarget:
         if self.avoid_gpu_nodes is not None and not (isinstance(self.avoid_gpu_nodes, Mapping)
                                                      and "preference" in self.avoid_gpu_nodes):
             raise ValueError("RenderTarget.avoid_gpu_nodes must be a PreferredSchedulingTerm mapping or None")
+        if self.runtime is not None and not isinstance(self.runtime, RuntimeRef):
+            raise ValueError("RenderTarget.runtime must be a RuntimeRef or None")
         if self.service_account is not None and not is_dns1123_subdomain(self.service_account):
             raise ValueError(f"RenderTarget.service_account must be a DNS-1123 subdomain, not "
                              f"{self.service_account!r}")
