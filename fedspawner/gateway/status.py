@@ -23,6 +23,7 @@ from ..jobs.labels import (
     ANNOTATION_SPARK_UI_SERVICE,
     LABEL_COMPONENT,
 )
+from . import sparkapp
 from .model import JobObjects, annotations, labels
 
 _NO_CLUSTERS = InventorySnapshot(clusters=())
@@ -32,8 +33,6 @@ REPLICA_TYPE = "training.kubeflow.org/replica-type"
 REPLICA_INDEX = "training.kubeflow.org/replica-index"
 SPARK_EXEC_ID = "spark-exec-id"
 SPARK_ROLE = "spark-role"
-_SPARK_DONE = {"COMPLETED": "Succeeded", "FAILED": "Failed", "SUBMISSION_FAILED": "Failed",
-               "FAILED_SUBMISSION": "Failed"}
 
 
 def _int(value: Any, default: int = 0) -> int:
@@ -121,13 +120,9 @@ def terminal_state(workload: dict | None) -> tuple[str, str, str | None] | None:
     """``(phase, reason, when)`` once a Job or custom resource has finished, else None."""
     if not workload:
         return None
+    if sparkapp.is_sparkapplication(workload):
+        return sparkapp.terminal_state(workload)
     status = workload.get("status") or {}
-    if workload.get("kind") == "SparkApplication":
-        app = status.get("applicationState") or {}
-        phase = _SPARK_DONE.get(app.get("state", ""))
-        if phase is None:
-            return None
-        return phase, app.get("errorMessage") or app.get("state"), status.get("terminationTime")
     for cond in status.get("conditions") or []:
         if cond.get("status") != "True":
             continue
@@ -225,6 +220,8 @@ def ui_url(objects: JobObjects, phase: str) -> str | None:
     if phase != "Running":
         return None
     for obj in objects.workloads:
+        if sparkapp.is_sparkapplication(obj):  # the operator names the UI's Service once it has made it
+            return sparkapp.ui_url(obj, objects.namespace)
         ann = annotations(obj)
         port = ann.get(ANNOTATION_SPARK_UI_PORT)
         service = ann.get(ANNOTATION_SPARK_UI_SERVICE)
