@@ -93,6 +93,8 @@ func (a *Agent) buildCommand(c *containerRuntime) (*exec.Cmd, error) {
 	env = prependPath(env, bin)
 	if sparkHome != "" { // the image's SPARK_HOME (/opt/spark) is this environment's PySpark
 		env = append(withoutVar(env, "SPARK_HOME"), "SPARK_HOME="+sparkHome)
+		// Spark's own address: the pod's, else it picks the machine's interface for its loopback host name.
+		env = withDefaults(env, map[string]string{"SPARK_LOCAL_IP": ip})
 	}
 	env = append(env,
 		"LD_PRELOAD="+a.cfg.Preload,
