@@ -44,3 +44,13 @@ def ui_url(app: dict, namespace: str) -> str | None:
     if not service or not port:
         return None
     return f"http://{service}.{namespace}.svc:{port}"
+
+
+def before_pods(app: dict | None) -> str | None:
+    """What happens before a SparkApplication has pods (None for anything else): the operator runs
+    spark-submit, which creates the driver pod (tens of seconds: it starts a JVM)."""
+    if not is_sparkapplication(app):
+        return None
+    if state(app) in ("", "NEW"):
+        return "the Spark operator is submitting it (spark-submit creates the driver)"
+    return f"the Spark operator reports {state(app)}; the driver pod is not created yet"

@@ -170,7 +170,8 @@ def _waiting_message(objects: JobObjects, rows: list[dict], expected: int,
         gpu = gpu_display(record.gpu_type, snapshot or _NO_CLUSTERS) if record.gpu_type else "GPU"
         what = f"{expected} × {record.gpus_per_node} {gpu}"
     if not rows:
-        return f"waiting for {what} on {objects.cluster}: pods not created yet"
+        return f"waiting for {what} on {objects.cluster}: " + (sparkapp.before_pods(objects.primary())
+                                                               or "pods not created yet")
     return f"waiting for {what} on {objects.cluster} ({running} of {expected} running)"
 
 

@@ -52,3 +52,12 @@ def test_the_job_view_takes_the_ui_link_from_the_application_while_it_runs():
             "spec": {"containers": [{"name": "c"}]}, "status": {"phase": "Running"}})
     view = job_view(objects)
     assert view["phase"] == "Running" and view["ui_url"] == "http://etl-abc-ui-svc.team.svc:4040"
+
+
+def test_before_its_pods_exist_the_message_says_the_operator_is_submitting_it():
+    objects = JobObjects("j-abc", "regional", "team")
+    objects.add(app())
+    view = job_view(objects)
+    assert view["phase"] == "Pending"
+    assert view["message"].endswith("the Spark operator is submitting it (spark-submit creates the driver)")
+    assert sparkapp.before_pods({"kind": "Job"}) is None
