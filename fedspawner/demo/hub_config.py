@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from ..gateway.config import SERVICE_NAME as GATEWAY  # the hub-managed gateway service's name
+from ..sandbox.operators.install import SPARK_DRIVER_ACCOUNT
 
 DEMO_PASSWORD = "fedspawner"
 DEMO_GROUPS = {"gpu-users": ["alice", "bob"], "cloud-users": ["alice"]}
@@ -54,7 +55,9 @@ def gateway_config(path: Path, clusters: list[dict], *, pid_file: Path,
         f"c.Gateway.pid_file = {str(pid_file)!r}\n"
         f"c.Gateway.allowed_images = {list(allowed_images)!r}\n"
         "# Operators installed while the demo runs show up within 10 s.\n"
-        "c.Gateway.discovery_ttl = 10.0\n")
+        "c.Gateway.discovery_ttl = 10.0\n"
+        "# Spark drivers run as the account the sandbox creates where the Spark operator runs.\n"
+        f"c.Gateway.spark_service_account = {SPARK_DRIVER_ACCOUNT!r}\n")
     return path
 
 

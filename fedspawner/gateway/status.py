@@ -21,13 +21,11 @@ from ..jobs.labels import (
     ANNOTATION_SPARK_UI_PORT,
     ANNOTATION_SPARK_UI_SERVICE,
 )
+from . import sparkapp
 from .model import JobObjects, annotations
 from .trainjob import trainjob_waiting
 
 _NO_CLUSTERS = InventorySnapshot(clusters=())
-
-_SPARK_DONE = {"COMPLETED": "Succeeded", "FAILED": "Failed", "SUBMISSION_FAILED": "Failed",
-               "FAILED_SUBMISSION": "Failed"}
 
 
 def role_and_rank(pod: dict, kind: str | None) -> tuple[str, int]:
@@ -96,13 +94,9 @@ def terminal_state(workload: dict | None) -> tuple[str, str, str | None] | None:
     """``(phase, reason, when)`` once a Job or custom resource has finished, else None."""
     if not workload:
         return None
+    if sparkapp.is_sparkapplication(workload):
+        return sparkapp.terminal_state(workload)
     status = workload.get("status") or {}
-    if workload.get("kind") == "SparkApplication":
-        app = status.get("applicationState") or {}
-        phase = _SPARK_DONE.get(app.get("state", ""))
-        if phase is None:
-            return None
-        return phase, app.get("errorMessage") or app.get("state"), status.get("terminationTime")
     for cond in status.get("conditions") or []:
         if cond.get("status") != "True":
             continue
@@ -152,7 +146,8 @@ def _waiting_message(objects: JobObjects, rows: list[dict], expected: int,
         gpu = gpu_display(record.gpu_type, snapshot or _NO_CLUSTERS) if record.gpu_type else "GPU"
         what = f"{expected} × {record.gpus_per_node} {gpu}"
     if not rows:
-        return f"waiting for {what} on {objects.cluster}: pods not created yet"
+        return f"waiting for {what} on {objects.cluster}: " + (sparkapp.before_pods(objects.primary())
+                                                               or "pods not created yet")
     return f"waiting for {what} on {objects.cluster} ({running} of {expected} running)"
 
 
@@ -202,6 +197,8 @@ def ui_url(objects: JobObjects, phase: str) -> str | None:
     if phase != "Running":
         return None
     for obj in objects.workloads:
+        if sparkapp.is_sparkapplication(obj):  # the operator names the UI's Service once it has made it
+            return sparkapp.ui_url(obj, objects.namespace)
         ann = annotations(obj)
         port = ann.get(ANNOTATION_SPARK_UI_PORT)
         service = ann.get(ANNOTATION_SPARK_UI_SERVICE)

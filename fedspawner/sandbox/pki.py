@@ -1,7 +1,9 @@
 """Certificates for one sandbox cluster: a CA, serving and client certificates.
 
 Each cluster has its own CA, as clusters of different organisations would. Keys are
-ECDSA P-256 (fast to generate; accepted everywhere Kubernetes checks them).
+ECDSA P-256 (fast to generate; accepted everywhere Kubernetes checks them), except for
+clients whose TLS stack reads only RSA keys (the fabric8 Kubernetes client of
+spark-submit rejects an ECDSA client key): ``issue_client_cert(..., rsa=True)``.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 VALIDITY = datetime.timedelta(days=365)
@@ -42,7 +44,11 @@ def _key() -> ec.EllipticCurvePrivateKey:
     return ec.generate_private_key(ec.SECP256R1())
 
 
-def _write_key(key: ec.EllipticCurvePrivateKey, path: Path) -> None:
+def _rsa_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def _write_key(key, path: Path) -> None:
     path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                        serialization.NoEncryption()))
     path.chmod(0o600)
@@ -117,4 +123,23 @@ def issue_serving_cert(pki: ClusterPKI, common_name: str, cert_path: Path, key_p
                   server_dns=("localhost",))
     cert_path.parent.mkdir(parents=True, exist_ok=True)
     _write_key(key, key_path)
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+
+
+def issue_client_cert(pki: ClusterPKI, common_name: str, groups: tuple[str, ...], cert_path: Path,
+                      key_path: Path, *, rsa_key: bool = False) -> None:
+    """A client certificate signed by the cluster's CA: user ``common_name`` in ``groups``.
+
+    ``rsa_key`` gives it an RSA key (PKCS#1 PEM) for clients that cannot read ECDSA keys.
+    """
+    ca_key = serialization.load_pem_private_key(pki.key("ca").read_bytes(), password=None)
+    ca_cert = x509.load_pem_x509_certificate(pki.cert("ca").read_bytes())
+    attrs = [x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+             *(x509.NameAttribute(NameOID.ORGANIZATION_NAME, g) for g in groups)]
+    key = _rsa_key() if rsa_key else _key()
+    cert = _issue(x509.Name(attrs), key, ca_cert.subject, ca_key, client=True)
+    cert_path.parent.mkdir(parents=True, exist_ok=True)
+    fmt = serialization.PrivateFormat.TraditionalOpenSSL if rsa_key else serialization.PrivateFormat.PKCS8
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, fmt, serialization.NoEncryption()))
+    key_path.chmod(0o600)
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -72,12 +73,29 @@ func (a *Agent) buildCommand(c *containerRuntime) (*exec.Cmd, error) {
 	for i := range argv {
 		argv[i] = expandVars(argv[i], lookup)
 	}
+	sparkHome := ""
+	if isSparkEntrypointCall(spec.Command, spec.Args) {
+		if sparkHome = sparkHomeFor(bin); sparkHome == "" {
+			return nil, fmt.Errorf("container %s relies on the Spark image's entrypoint (args %q), but the environment "+
+				"standing in for %s has no PySpark: map the image to one that has (the workload environment)",
+				spec.Name, argv[0], spec.Image)
+		}
+		apiServer := "https://" + net.JoinHostPort(a.cfg.APIServerHost, strconv.Itoa(a.cfg.APIServerPort))
+		if argv, err = sparkEntrypoint(argv, lookup, sparkHome, apiServer); err != nil {
+			return nil, fmt.Errorf("container %s: %w", spec.Name, err)
+		}
+	}
 	home := filepath.Join(rt.dir, "home")
 	if err := os.MkdirAll(home, 0o755); err != nil {
 		return nil, err
 	}
 	env = withDefaults(env, map[string]string{"HOME": home})
 	env = prependPath(env, bin)
+	if sparkHome != "" { // the image's SPARK_HOME (/opt/spark) is this environment's PySpark
+		env = append(withoutVar(env, "SPARK_HOME"), "SPARK_HOME="+sparkHome)
+		// Spark's own address: the pod's, else it picks the machine's interface for its loopback host name.
+		env = withDefaults(env, map[string]string{"SPARK_LOCAL_IP": ip})
+	}
 	env = append(env,
 		"LD_PRELOAD="+a.cfg.Preload,
 		"FEDSANDBOX_POD_IP="+ip,
@@ -274,6 +292,17 @@ func withDefaults(env []string, defaults map[string]string) []string {
 		env = append(env, k+"="+v)
 	}
 	return env
+}
+
+// withoutVar drops the variable name from env.
+func withoutVar(env []string, name string) []string {
+	out := env[:0]
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, name+"=") {
+			out = append(out, kv)
+		}
+	}
+	return out
 }
 
 // prependPath puts the environment standing in for the image first on PATH.

@@ -77,10 +77,11 @@ async def test_ddp_job_runs_to_success_and_every_rank_sees_the_all_reduce(gw, to
 
 
 async def test_pyspark_job_runs_on_a_standalone_cluster(gw, token_for):
+    # burst runs no Spark operator (regional does): a per-job standalone cluster runs the job there.
     alice = token_for("alice")
     job = await gw.submit(alice, {"kind": "spark", "name": "squares", "script": SPARK_SCRIPT, "executors": 2,
-                                  "cluster": "regional", "cpu": "1", "memory": "2Gi"})
-    assert (job["cluster"], job["backend"]) == ("regional", "spark-standalone")
+                                  "cluster": "burst", "cpu": "1", "memory": "2Gi"})
+    assert (job["cluster"], job["backend"]) == ("burst", "spark-standalone")
     views = await watched(gw, alice, job["id"])
     done = views[-1]
     assert done["phase"] == "Succeeded", done["message"]

@@ -79,7 +79,16 @@ def _template(ctx: Ctx, component: str, container: str, *, gpu: bool) -> dict[st
     if component == "executor":
         spec["automountServiceAccountToken"] = False
     spec.update(scheduling(ctx, gpu=gpu))
-    return {"metadata": ctx.pod_metadata(component), "spec": spec}
+    return {"metadata": {**ctx.pod_metadata(component), "labels": _labels(ctx, component)}, "spec": spec}
+
+
+def _labels(ctx: Ctx, component: str | None = None) -> dict[str, str]:
+    """The job's labels plus the recommended ``app.kubernetes.io`` ones, so a cluster's own tools
+    (and the Spark operator's, which add ``sparkoperator.k8s.io/*``) group the application's parts."""
+    labels = {**ctx.labels(component), "app.kubernetes.io/name": "spark", "app.kubernetes.io/instance": ctx.name}
+    if component:
+        labels["app.kubernetes.io/component"] = component
+    return labels
 
 
 def _sizing(ctx: Ctx) -> dict[str, Any]:
@@ -98,7 +107,7 @@ def render_sparkapplication(ctx: Ctx) -> list[dict[str, Any]]:
     ui = {ANNOTATION_SPARK_UI_SERVICE: ui_service, ANNOTATION_SPARK_UI_PORT: str(SPARK_UI_PORT)}
     driver: dict[str, Any] = {
         **_sizing(ctx),
-        "labels": ctx.labels("driver"),
+        "labels": _labels(ctx, "driver"),
         "annotations": ctx.annotations(ui),
         "template": _template(ctx, "driver", DRIVER_CONTAINER, gpu=False),
     }
@@ -108,14 +117,14 @@ def render_sparkapplication(ctx: Ctx) -> list[dict[str, Any]]:
         **_sizing(ctx),
         "instances": ctx.spec.executors,
         "deleteOnTermination": False,
-        "labels": ctx.labels("executor"),
+        "labels": _labels(ctx, "executor"),
         "annotations": ctx.annotations(),
         "template": _template(ctx, "executor", EXECUTOR_CONTAINER, gpu=True),
     }
     if ctx.spec.timeout:
         for part in (driver, executor):
             part["template"]["spec"]["activeDeadlineSeconds"] = ctx.spec.timeout
-    app = SPARKAPPLICATION.manifest(ctx.metadata(ctx.name, annotations=ui), {
+    app = SPARKAPPLICATION.manifest({**ctx.metadata(ctx.name, annotations=ui), "labels": _labels(ctx)}, {
         "type": "Python",
         "pythonVersion": "3",
         "mode": "cluster",
@@ -125,7 +134,7 @@ def render_sparkapplication(ctx: Ctx) -> list[dict[str, Any]]:
         "sparkVersion": spark_version(ctx.spec.image),
         "sparkConf": {"spark.ui.port": str(SPARK_UI_PORT), **ctx.spec.conf},
         "restartPolicy": {"type": "Never"},
-        "sparkUIOptions": {"serviceLabels": ctx.labels("ui"), "serviceAnnotations": ctx.annotations()},
+        "sparkUIOptions": {"serviceLabels": _labels(ctx, "ui"), "serviceAnnotations": ctx.annotations()},
         "driver": driver,
         "executor": executor,
     })

@@ -1,6 +1,7 @@
 """Install what the operators need in a cluster, through its API with the admin credential:
-their namespaces, CRDs (waiting until Established), webhook configurations by URL, and
-Trainer's default ``torch-distributed`` ClusterTrainingRuntime."""
+their namespaces, CRDs (waiting until Established), webhook configurations by URL,
+Trainer's default ``torch-distributed`` ClusterTrainingRuntime, and the Spark drivers'
+service account in the job namespaces (as the Spark operator's chart creates it)."""
 
 from __future__ import annotations
 
@@ -93,3 +94,48 @@ async def install_default_runtime(c: ClusterLayout, build: OperatorBuild, timeou
                                         f"{runtime['metadata']['name']} failed: {err.status} {err.reason}: "
                                         f"{err.body}") from None
             await asyncio.sleep(0.5)
+
+
+#: The Spark drivers' service account in job namespaces, named as the Spark operator's Helm
+#: chart names it (release ``spark-operator``); the gateway's ``spark_service_account``.
+SPARK_DRIVER_ACCOUNT = "spark-operator-spark"
+#: What a driver may do in its own namespace, and nothing else: manage its executor pods, their
+#: Services, ConfigMaps and volume claims (RBAC cannot narrow a create to one application).
+SPARK_DRIVER_RULES = [{"apiGroups": [""], "resources": ["pods", "services", "configmaps", "persistentvolumeclaims"],
+                       "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]}]
+#: Namespaces that never run Spark jobs.
+NOT_JOB_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+
+
+def spark_driver_objects(namespace: str) -> list[tuple[str, dict]]:
+    """The driver's ServiceAccount, Role and RoleBinding in ``namespace``, as (kind, manifest)."""
+    meta = {"name": SPARK_DRIVER_ACCOUNT, "namespace": namespace,
+            "labels": {"app.kubernetes.io/name": "spark-operator", "app.kubernetes.io/component": "spark",
+                       "app.kubernetes.io/managed-by": "fedspawner-sandbox"}}
+    return [
+        ("ServiceAccount", {"metadata": meta}),
+        ("Role", {"metadata": meta, "rules": SPARK_DRIVER_RULES}),
+        ("RoleBinding", {"metadata": meta,
+                         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
+                                     "name": SPARK_DRIVER_ACCOUNT},
+                         "subjects": [{"kind": "ServiceAccount", "name": SPARK_DRIVER_ACCOUNT,
+                                       "namespace": namespace}]}),
+    ]
+
+
+async def install_spark_driver_accounts(c: ClusterLayout, skip: tuple[str, ...]) -> None:
+    """Create the Spark drivers' service account in every job namespace of the cluster.
+
+    Job namespaces are those that exist once the sandbox is bootstrapped (the hub's and the
+    other tenants'), less the system namespaces and ``skip`` (the operators' own).
+    """
+    async with admin_api_client(c) as api:
+        core, rbac = client.CoreV1Api(api), client.RbacAuthorizationV1Api(api)
+        create = {"ServiceAccount": core.create_namespaced_service_account,
+                  "Role": rbac.create_namespaced_role, "RoleBinding": rbac.create_namespaced_role_binding}
+        for ns in (await core.list_namespace()).items:
+            name = ns.metadata.name
+            if name in NOT_JOB_NAMESPACES or name in skip:
+                continue
+            for kind, body in spark_driver_objects(name):
+                await _create(create[kind], name, body)

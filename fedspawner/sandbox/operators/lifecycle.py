@@ -9,7 +9,14 @@ from ..components import ClusterLayout
 from . import process
 from .build import OperatorBuild
 from ..operator_catalog import start_order
-from .install import OperatorError, install_crds, install_default_runtime, register_webhooks, webhook_configurations
+from .install import (
+    OperatorError,
+    install_crds,
+    install_default_runtime,
+    install_spark_driver_accounts,
+    register_webhooks,
+    webhook_configurations,
+)
 
 #: Operators sync their caches and start their webhook servers; on a busy machine this takes a while.
 READY_TIMEOUT = 180.0
@@ -22,7 +29,8 @@ def start_operators(clusters: list[ClusterLayout], builds: dict[str, OperatorBui
     """Install and start every cluster's operators; ``record(rec)`` keeps each started process.
 
     CRDs first (an operator exits at start when a CRD it watches is missing), then the
-    webhook configurations by URL, then the processes, which must all report ready; last
+    webhook configurations by URL (and the Spark drivers' service account in the job
+    namespaces where the Spark operator runs), then the processes, which must all report ready; last
     Trainer's default runtime (its creation goes through Trainer's webhook).
     """
     clusters = [c for c in clusters if c.spec.operators]
@@ -46,6 +54,8 @@ async def _install(clusters: list[ClusterLayout], builds: dict[str, OperatorBuil
         mine = [builds[op.name] for op in start_order(c.spec.operators)]
         await install_crds(c, mine, READY_TIMEOUT)
         await register_webhooks(c, [doc for b in mine for doc in webhook_configurations(b, c, c.spec.operators)])
+        if "spark-operator" in c.spec.operators:
+            await install_spark_driver_accounts(c, tuple(b.operator.namespace for b in mine))
 
     await asyncio.gather(*(one(c) for c in clusters))
 

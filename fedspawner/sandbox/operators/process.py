@@ -4,7 +4,8 @@ Each operator gets a directory ``<cluster>/operators/<name>/`` with its configur
 its own serving certificate (``certs/tls.{crt,key}``, IP SAN 127.0.0.1, signed by the
 cluster CA) and its own ``TMPDIR`` (Trainer reads its certificate from
 ``$TMPDIR/k8s-webhook-server/serving-certs``). It talks to the cluster with the admin
-kubeconfig. Kueue, with its certificate management off, still loads a metrics
+kubeconfig (the Spark operator with an admin certificate whose key is RSA, which the
+spark-submit it runs can read). Kueue, with its certificate management off, still loads a metrics
 certificate from the fixed path ``/etc/kueue/metrics/certs``: it runs in a private mount
 namespace whose ``/etc`` is an overlay of the machine's with that directory added, so
 nothing on the machine changes.
@@ -21,9 +22,9 @@ from pathlib import Path
 
 import yaml
 
-from .. import processes
+from .. import kubeconfig, processes
 from ..components import LOOPBACK, ClusterLayout
-from ..pki import issue_serving_cert
+from ..pki import issue_client_cert, issue_serving_cert
 from .build import OperatorBuild
 from .config import render_config, spark_operator_args
 from .install import OperatorError
@@ -75,6 +76,18 @@ def spark_submit_env(c: ClusterLayout) -> dict[str, str]:
     return env
 
 
+def spark_operator_kubeconfig(c: ClusterLayout, home: Path) -> Path:
+    """The Spark operator's kubeconfig: a cluster-admin client certificate with an RSA key.
+
+    The operator hands its kubeconfig to spark-submit, whose fabric8 Kubernetes client cannot
+    read the sandbox's ECDSA client keys ("Invalid DER: object is not integer").
+    """
+    cert, key, path = home / "client" / "tls.crt", home / "client" / "tls.key", home / "kubeconfig"
+    issue_client_cert(c.pki, "sandbox-spark-operator", ("system:masters",), cert, key, rsa_key=True)
+    kubeconfig.write(path, kubeconfig.admin_kubeconfig(c.server, c.pki.cert("ca"), cert, key))
+    return path
+
+
 def prepare(c: ClusterLayout, build: OperatorBuild, neighbours: tuple[str, ...]) -> tuple[list[str], dict[str, str]]:
     """Write the operator's certificate and configuration; return its argv and environment."""
     op = build.operator
@@ -85,6 +98,7 @@ def prepare(c: ClusterLayout, build: OperatorBuild, neighbours: tuple[str, ...])
     env = dict(os.environ, KUBECONFIG=str(c.admin_kubeconfig), TMPDIR=str(tmp), POD_NAMESPACE=op.namespace)
     config = render_config(op.name, c.ports, certs, neighbours)
     if config is None:
+        env["KUBECONFIG"] = str(spark_operator_kubeconfig(c, home))
         return [str(build.binary), *spark_operator_args(c.ports)], {**env, **spark_submit_env(c)}
     if op.name == "trainer":  # its certificate directory is fixed below TMPDIR
         serving = tmp / "k8s-webhook-server" / "serving-certs"
