@@ -33,9 +33,7 @@ from .common import (SCRIPT_DIR, WORK_DIR, Ctx, env, headless_service, main_cont
                      script_configmap, volume_mounts)
 from .spark_common import SPARK_UI_PORT, heap_mib
 from .spark_standalone import (DAEMON_MEMORY, LAUNCHER, MASTER_CPU, MASTER_MEMORY, MASTER_PORT, PYTHON_DEFAULTS,
-                               WORKER_RESERVED_MIB, WORKER_UI_PORT, launcher_source)
-from .spark_standalone import _plus_cpu as plus_cpu
-from .spark_standalone import _pod_ip_env as pod_ip_env
+                               WORKER_RESERVED_MIB, WORKER_UI_PORT, launcher_source, plus_cpu, pod_ip_env)
 from .target import RenderTarget
 
 if TYPE_CHECKING:  # renderers never import the spec module at run time (it imports the kinds)

@@ -91,13 +91,13 @@ def launcher_source() -> str:
     return Path(__file__).with_name("spark_node.py").read_text(encoding="utf-8")
 
 
-def _plus_cpu(cpu: str, extra: str) -> str:
+def plus_cpu(cpu: str, extra: str) -> str:
     """The sum of two CPU quantities, in millicores."""
     total = parse_quantity(cpu) + parse_quantity(extra)
     return f"{int(total * 1000)}m"
 
 
-def _pod_ip_env(*names: str) -> list[dict[str, Any]]:
+def pod_ip_env(*names: str) -> list[dict[str, Any]]:
     return [field_env(name, "status.podIP") for name in ("FEDSPAWNER_POD_IP", "SPARK_LOCAL_IP", *names)]
 
 
@@ -133,19 +133,19 @@ def render_spark_standalone(ctx: Ctx) -> list[dict[str, Any]]:
     driver = main_container(
         ctx, "driver", [*launcher, "driver", *submit, f"{SCRIPT_DIR}/{ctx.spec.script_filename}"],
         env=env(ctx, defaults=PYTHON_DEFAULTS, extra=[
-            *_pod_ip_env("SPARK_MASTER_HOST"),
+            *pod_ip_env("SPARK_MASTER_HOST"),
             {"name": "SPARK_DAEMON_MEMORY", "value": DAEMON_MEMORY},
             {"name": "FEDSPAWNER_MASTER_LOG", "value": f"{WORK_DIR}/spark-master.log"},
         ]),
         ports=[("spark", MASTER_PORT), ("master-ui", MASTER_UI_PORT), ("spark-ui", SPARK_UI_PORT)],
-        resources=resources(ctx, gpu=False, cpu=_plus_cpu(ctx.spec.cpu, MASTER_CPU),
+        resources=resources(ctx, gpu=False, cpu=plus_cpu(ctx.spec.cpu, MASTER_CPU),
                             memory=f"{mebibytes(ctx.spec.memory) + mebibytes(MASTER_MEMORY)}Mi"),
         mounts=volume_mounts(ctx, work=True))
     worker = main_container(
         ctx, "worker", [*launcher, "worker", master_url, "--cores", str(cores), "--memory", f"{executor_heap}m",
                         "--work-dir", WORK_DIR, "--webui-port", str(WORKER_UI_PORT)],
         env=env(ctx, rank_from_index=True, defaults=PYTHON_DEFAULTS, extra=[
-            *_pod_ip_env(),
+            *pod_ip_env(),
             {"name": "SPARK_DAEMON_MEMORY", "value": DAEMON_MEMORY},
             {"name": "SPARK_WORKER_DIR", "value": WORK_DIR},
             {"name": "SPARK_LOCAL_DIRS", "value": WORK_DIR},
