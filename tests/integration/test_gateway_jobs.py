@@ -9,26 +9,15 @@ cancel tests pin ``burst``, a cluster without operators, so they cover the Index
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 import time
 
 import pytest
 
-from .test_gateway_support import DDP_SCRIPT, PID_FILE, first_line_with, gone, leftovers, wait_healthy
+from .test_gateway_support import DDP_SCRIPT, PID_FILE, first_line_with, gone, leftovers, wait_healthy, watched
 
 pytestmark = pytest.mark.sandbox
-
-
-async def watched(gw, token: str, job_id: str) -> list[dict]:
-    """Every view of the job its watch stream sends, until the job has finished."""
-    views = []
-    async for raw in gw.lines(f"/jobs/{job_id}/watch", token, timeout=300):
-        line = json.loads(raw)
-        if "job" in line:
-            views.append(line["job"])
-    return views
 
 
 def phase_steps(views: list[dict]) -> list[str]:

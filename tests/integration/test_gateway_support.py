@@ -190,6 +190,16 @@ async def leftovers(admin_api, cluster: str, namespace: str, job_id: str) -> lis
     return found
 
 
+async def watched(gw, token: str, job_id: str) -> list[dict]:
+    """Every view of the job its watch stream sends, until the job has finished."""
+    views = []
+    async for raw in gw.lines(f"/jobs/{job_id}/watch", token, timeout=300):
+        line = json.loads(raw)
+        if "job" in line:
+            views.append(line["job"])
+    return views
+
+
 def first_line_with(text: str, needle: str) -> str | None:
     return next((line for line in text.splitlines() if needle in line), None)
 

@@ -10,8 +10,7 @@ import pytest
 
 from fedspawner.sandbox.workload import ensure_jax_env
 
-from .test_gateway_jobs import watched
-from .test_gateway_support import first_line_with
+from .test_gateway_support import first_line_with, watched
 
 pytestmark = pytest.mark.sandbox
 

@@ -12,7 +12,6 @@ the cluster's own admins would see it.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 
 import pytest
@@ -24,7 +23,7 @@ from fedspawner.jobs.labels import job_selector
 from fedspawner.jobs.render.target import RuntimeRef
 from fedspawner.jobs.render.trainer import ANNOTATION_RUNTIME_REVISION, OWNED_RUNTIME, TORCH_RUNTIME
 
-from .test_gateway_support import DDP_SCRIPT, first_line_with, gone, leftovers
+from .test_gateway_support import DDP_SCRIPT, first_line_with, gone, leftovers, watched
 
 pytestmark = pytest.mark.sandbox
 
@@ -34,16 +33,6 @@ TRAINJOBS = kube.TRAINJOBS
 #: What Trainer and JobSet make for a TrainJob, some without fedspawner's labels (found by name).
 MADE = (TRAINJOBS, kube.JOBSETS, kube.JOBS, kube.PODS, kube.CONFIGMAPS, kube.SERVICES)
 RANK_SCRIPT = "import os, time\nprint('rank', os.environ['FEDSPAWNER_RANK'], 'ran', flush=True)\ntime.sleep({})\n"
-
-
-async def watched(gw, token: str, job_id: str) -> list[dict]:
-    """Every view of the job its watch stream sends, until the job has finished."""
-    views = []
-    async for raw in gw.lines(f"/jobs/{job_id}/watch", token, timeout=300):
-        line = json.loads(raw)
-        if "job" in line:
-            views.append(line["job"])
-    return views
 
 
 async def trainjob_of(admin_api, namespace: str, job_id: str) -> dict:
