@@ -22,7 +22,7 @@ from .test_launch_form import apiserver_pid
 pytestmark = [pytest.mark.sandbox, pytest.mark.timeout(120)]
 
 
-async def test_a_stalled_cluster_shows_down_well_within_the_long_poll(registry, sandbox):
+async def test_a_stalled_cluster_shows_down_well_within_the_long_poll(registry, sandbox, gw, token_for):
     c = Config()
     c.Gateway.discovery_ttl = 0.0  # every answer finds its discovery stale, as after a minute in production
     service = GatewayService(registry, Gateway(config=c), auth=None)
@@ -38,7 +38,19 @@ async def test_a_stalled_cluster_shows_down_well_within_the_long_poll(registry, 
         took = time.monotonic() - started
     finally:
         os.kill(pid, signal.SIGCONT)
+        await healthy_again(gw, token_for("ada"))
     regional = next(x for x in answer["clusters"] if x["name"] == "regional")
     assert not regional["healthy"], regional
     # health needs two failed probes (about 4 s with the defaults); a stalled discovery (10 s) must not add to it
     assert took < 8, f"the feed answered after {took:.1f} s"
+
+
+async def healthy_again(gw, token: str, timeout: float = 60) -> None:
+    """Wait until the hub's gateway sees ``regional`` healthy again (later tests place jobs there)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status, answer = await gw.call("GET", "/clusters", token)
+        if status == 200 and next(c for c in answer["clusters"] if c["name"] == "regional")["healthy"]:
+            return
+        await asyncio.sleep(0.5)
+    raise AssertionError("regional did not come back within a minute of SIGCONT")
