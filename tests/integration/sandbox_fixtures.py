@@ -9,6 +9,7 @@ sessions while developing (a running one is then reused). Loaded as a plug-in by
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -102,6 +103,20 @@ async def registry_for(members: list[dict]):
         yield reg
     finally:
         await reg.stop()
+
+
+async def until_healthy(reg: ClusterRegistry, *clusters: str, timeout: float = 60) -> None:
+    """Wait until the registry's health probes passed on ``clusters`` (inventories may load
+    before the first probe answers on a loaded machine)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        health = {c.name: c.healthy for c in reg.snapshot().clusters}
+        left = deadline - asyncio.get_running_loop().time()
+        if all(health.get(name) for name in clusters):
+            return
+        if left <= 0:
+            raise AssertionError(f"clusters not healthy after {timeout:.0f} s: {health}")
+        await reg.wait_for_change(reg.version, min(left, 1.0))
 
 
 @pytest.fixture

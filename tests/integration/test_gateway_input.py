@@ -25,6 +25,7 @@ from fedspawner.gateway.store import JobStore
 from fedspawner.gateway.submit import Submitter
 
 from .direct_spawner import direct_spawner_config
+from .sandbox_fixtures import until_healthy
 
 from .test_gateway_support import GATEWAY, PID_FILE, gone, leftovers
 
@@ -127,6 +128,7 @@ async def test_the_store_reads_a_vanished_anchor_as_none(sandbox, admin_api):
         await registry.start()
         try:
             await registry.wait_ready(30)
+            await until_healthy(registry, "onprem")
             store = JobStore(registry, BackendDiscovery(registry.api))
             made = await Submitter(registry, store.discovery, Gateway()).submit(
                 "alice", frozenset(), {"kind": "job", "script": SLEEP, "cluster": "onprem"})
