@@ -20,6 +20,8 @@ async def gateway_up(hub):
 
 @pytest.fixture
 async def gw(gateway_up):
+    # tests that restart the hub leave a few seconds in which the gateway's route is missing
+    await wait_healthy()
     async with aiohttp.ClientSession() as session:
         client = Gateway(session)
         try:
