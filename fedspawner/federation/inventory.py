@@ -170,6 +170,8 @@ class ClusterInventory:
         self.holdings: dict[str, dict[str, Holding]] = {}  # owner -> pod key -> what it holds (hub's pods)
         self._holders: dict[str, str] = {}  # pod key -> owner
         self.ready = asyncio.Event()
+        #: Set once the first health probe has answered or failed (health is "not checked yet" before).
+        self.checked = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
         self._snapshot: ClusterSnapshot | None = None
         self._offers: dict[str, list[gpus.GpuOffer]] = {}  # gpu type -> offers of its main resource
@@ -212,6 +214,7 @@ class ClusterInventory:
                         or (not self.healthy and reason != self.health_reason):
                     self.healthy, self.health_reason = False, reason
                     self._changed()
+            self.checked.set()
             await asyncio.sleep(self.health_interval)
 
     # ---- watches -------------------------------------------------------------

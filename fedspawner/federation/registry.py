@@ -116,10 +116,11 @@ class ClusterRegistry:
 
     async def wait_ready(self, grace: float = 5.0) -> None:
         """Right after start, wait (up to ``grace`` seconds from the start) until every
-        member's inventory has loaded once; later calls return at once, so a cluster
+        member's inventory has loaded once and its health was probed once; later calls return at once, so a cluster
         that has been down since start-up does not slow every request down."""
         left = self._started_at + grace - time.monotonic()
-        pending = [inv.ready.wait() for inv in self.inventories.values() if not inv.ready.is_set()]
+        pending = [event.wait() for inv in self.inventories.values() for event in (inv.ready, inv.checked)
+                   if not event.is_set()]
         if left > 0 and pending:
             await asyncio.wait([asyncio.ensure_future(p) for p in pending], timeout=left)
 
