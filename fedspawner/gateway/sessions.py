@@ -37,7 +37,7 @@ from .planning import AUTO, plan
 from .policy import check_image, check_limits, check_request, manifest_violations
 from .sessions_config import Sessions
 from .submit import CreateFailed
-from .tunnel_portforward import connect_answers
+from ..federation.portforward import connect_answers
 
 log = logging.getLogger(__name__)
 

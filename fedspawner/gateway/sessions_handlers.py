@@ -23,7 +23,7 @@ from ..jobs.render.spark_connect import CONNECT_PORT
 from .errors import GatewayError
 from .handlers import ApiHandler, error_answer
 from .sessions import SessionService
-from .tunnel_portforward import CHUNK_LIMIT, DATA_CHANNEL, ERROR_CHANNEL, PortForwardError, dial, frame
+from ..federation.portforward import CHUNK_LIMIT, DATA_CHANNEL, ERROR_CHANNEL, PortForwardError, dial, frame
 
 log = logging.getLogger(__name__)
 

@@ -75,7 +75,7 @@ NOT_USER_CAUSED = {
     "fedspawner.gateway.lease": ["LeasesNotUsable"],
     "fedspawner.gateway.queueing": ["QueueUnusable"],  # a cluster's queue refuses: becomes CreateFailed
     "fedspawner.gateway.submit": ["CreateFailed"],
-    "fedspawner.gateway.tunnel_portforward": ["PortForwardError"],  # a session's port-forward failed
+    "fedspawner.federation.portforward": ["PortForwardError"],  # a port-forward (session or server tunnel) failed
     "fedspawner.sandbox.manager": ["SandboxError"],  # a control-plane process failed
     "fedspawner.sandbox.operators.install": ["OperatorError"],  # an operator failed to install or start
     "fedspawner.spawner.access.portforward": ["TunnelError"],  # a port-forward failed

@@ -17,6 +17,8 @@ import struct
 import aiohttp
 from kubernetes_asyncio import client
 
+from ...federation.portforward import PortForwardError, dial
+
 log = logging.getLogger(__name__)
 
 DATA, ERROR = 0, 1
@@ -87,25 +89,10 @@ class PortForwardTunnel:
             await ws.close()
 
     async def _connect(self) -> aiohttp.ClientWebSocketResponse:
-        cfg = self.api.configuration
-        url = f"{cfg.host}/api/v1/namespaces/{self.namespace}/pods/{self.pod}/portforward?ports={self.port}"
-        headers: dict[str, str] = {}
-        await self.api.update_params_for_auth(headers, [], ["BearerToken"])
-        session: aiohttp.ClientSession = self.api.rest_client.pool_manager
         try:
-            ws = await session.ws_connect(url.replace("https://", "wss://").replace("http://", "ws://"),
-                                          protocols=("v4.channel.k8s.io",), headers=headers, max_msg_size=0)
-        except aiohttp.WSServerHandshakeError as err:
-            raise TunnelError(f"port-forward to {self.namespace}/{self.pod} refused: {err.status} {err.message}")
-        except aiohttp.ClientError as err:
-            raise TunnelError(f"port-forward to {self.namespace}/{self.pod} failed: {err}") from None
-        # The server first announces the port on the data and error channels.
-        for _ in range(2):
-            msg = await ws.receive()
-            if msg.type != aiohttp.WSMsgType.BINARY or len(msg.data) < 3:
-                await ws.close()
-                raise TunnelError(f"port-forward to {self.namespace}/{self.pod}: unexpected opening {msg.type}")
-        return ws
+            return await dial(self.api, self.namespace, self.pod, self.port)
+        except PortForwardError as err:
+            raise TunnelError(f"port-forward to {self.namespace}/{self.pod}: {err}") from None
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()

@@ -1,9 +1,10 @@
 """A byte stream to a pod's port through its cluster's apiserver (``pods/portforward``).
 
-The gateway reaches a session's Connect server this way, with the member cluster's own
-namespace-scoped credential and no route to the cluster's pods. One WebSocket (protocol
-``v4.channel.k8s.io``) carries one TCP connection: messages on channel 0 are the stream's
-bytes, on channel 1 the apiserver's errors (e.g. nothing listens on the port).
+The gateway reaches a session's Connect server this way, and the spawner its notebook
+servers (``access: portforward``), with the member cluster's own namespace-scoped credential
+and no route to the cluster's pods. One WebSocket (protocol ``v4.channel.k8s.io``) carries
+one TCP connection: messages on channel 0 are the stream's bytes, on channel 1 the
+apiserver's errors (e.g. nothing listens on the port).
 """
 
 from __future__ import annotations
