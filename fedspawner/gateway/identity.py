@@ -32,9 +32,14 @@ SPEC_KEY = "fedspawner-spec.json"
 NAME_ROOM = MAX_NAME_LENGTH - 1 - ID_CHARS
 
 
+def new_id(prefix: str = "j") -> str:
+    """``<prefix>-`` and 8 random lowercase base32 characters (``j-`` jobs, ``s-`` sessions)."""
+    return f"{prefix}-" + base64.b32encode(secrets.token_bytes(ID_CHARS * 5 // 8)).decode().lower()
+
+
 def new_job_id() -> str:
-    """``j-`` and 8 random lowercase base32 characters."""
-    return "j-" + base64.b32encode(secrets.token_bytes(ID_CHARS * 5 // 8)).decode().lower()
+    """A new job's id: ``j-`` and 8 random lowercase base32 characters."""
+    return new_id("j")
 
 
 def object_name(spec_name: str, job_id: str) -> str:

@@ -12,16 +12,15 @@ last carried traffic, for the idle and detached timeouts (``c.Sessions``).
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import logging
-import secrets
 import time
 from dataclasses import dataclass, field, replace
 
 from kubernetes_asyncio.client.rest import ApiException
 
 from ..federation.placement import place
+from ..federation.portforward import connect_answers
 from ..jobs import JobSpec
 from ..jobs.render import RenderTarget
 from ..jobs.render.spark_connect import (CONNECT_PORT, LABEL_SESSION_ID, SESSION_MANAGED_BY, SESSION_SCRIPT,
@@ -32,12 +31,11 @@ from ..jobs.vocabulary import ID_CHARS
 from . import kube
 from .auth import Caller
 from .errors import BadRequest, ClusterUnavailable, Forbidden, GatewayError, NotFound
-from .identity import now_iso, object_name
+from .identity import new_id, now_iso, object_name
 from .planning import AUTO, plan
 from .policy import check_image, check_limits, check_request, manifest_violations
 from .sessions_config import Sessions
 from .submit import CreateFailed
-from ..federation.portforward import connect_answers
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +49,8 @@ STARTING, READY, FAILED = "Starting", "Ready", "Failed"
 
 
 def new_session_id() -> str:
-    """``s-`` and 8 random lowercase base32 characters."""
-    return "s-" + base64.b32encode(secrets.token_bytes(ID_CHARS * 5 // 8)).decode().lower()
+    """A new session's id: ``s-`` and 8 random lowercase base32 characters."""
+    return new_id("s")
 
 
 def session_spec(body: object, settings: Sessions) -> tuple[JobSpec, object]:
