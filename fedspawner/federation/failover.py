@@ -9,13 +9,12 @@ being started in the reasons ("the server", "the job").
 
 from __future__ import annotations
 
-import asyncio
 import re
 
-import aiohttp
 from kubernetes_asyncio.client.rest import ApiException
 
 from .model import NODE_LIFECYCLE_TAINTS
+from .unreachable import UNREACHABLE
 
 
 class Failover(Exception):
@@ -92,6 +91,6 @@ def reason_for_exception(exc: BaseException) -> str | None:
         if exc.status in (0, 500, 502, 503, 504):
             return f"the apiserver failed ({exc.status} {exc.reason})"
         return None
-    if isinstance(exc, (aiohttp.ClientError, asyncio.TimeoutError, ConnectionError, OSError)):
+    if isinstance(exc, UNREACHABLE):
         return f"cluster unreachable ({type(exc).__name__})"
     return None

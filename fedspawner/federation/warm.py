@@ -27,6 +27,7 @@ from kubernetes_asyncio.client.rest import ApiException
 
 from . import gpus
 from .model import GPU_TYPE_LABEL, GpuScheduling
+from .unreachable import UNREACHABLE
 from .warm_slots import WarmSlot
 
 log = logging.getLogger(__name__)
@@ -129,7 +130,7 @@ class WarmPool:
                     manifest = placeholder_manifest(slot, self.registry.scheduling(cluster, slot.gpu_type), name)
                     await self._core(cluster).create_namespaced_pod(self._ns(cluster), manifest)
             await self._list(cluster)
-        except (ApiException, gpus.GpuTypeError, OSError, asyncio.TimeoutError) as err:
+        except (ApiException, gpus.GpuTypeError, *UNREACHABLE) as err:
             log.warning("warm slots on %s: %s", cluster, err)
 
     async def _loop(self) -> None:
@@ -148,7 +149,7 @@ class WarmPool:
             try:
                 pods = [p for p in await self._list(cluster) if p["metadata"].get("labels", {}).get(WARM_LABEL)
                         == gpu_type and not p["metadata"].get("deletionTimestamp")]
-            except (ApiException, OSError, asyncio.TimeoutError):
+            except (ApiException, *UNREACHABLE):
                 return False
             running = [p for p in pods if (p.get("status") or {}).get("phase") == "Running"]
             if not running:

@@ -19,9 +19,9 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 
-import aiohttp
 from kubernetes_asyncio.client.rest import ApiException
 
+from ..federation.unreachable import UNREACHABLE
 from . import logs
 from .errors import NotFound
 from .model import JobObjects
@@ -68,7 +68,7 @@ class ProgressFollower:
                     for listener in self.listeners:
                         listener()
             self.complete = True
-        except (ApiException, aiohttp.ClientError, asyncio.TimeoutError) as err:
+        except (ApiException, *UNREACHABLE) as err:
             log.debug("progress follow of %s ended: %s", pod["metadata"]["name"], err)
 
     def stop_soon(self) -> None:

@@ -8,7 +8,6 @@ traceback (unexpected errors are logged with one, and answered without).
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import inspect
 import json
@@ -16,7 +15,6 @@ import logging
 import secrets
 from pathlib import Path
 
-import aiohttp
 import yaml
 from jupyterhub.utils import url_path_join
 from kubernetes_asyncio.client.rest import ApiException
@@ -27,6 +25,7 @@ from ..api_input import (CLUSTERS_QUERY, JOBS_FEED_QUERY, JOBS_QUERY, LOGS_QUERY
                          read_json, read_query, too_large)
 from ..digits import whole_number
 from ..errors import UserError
+from ..federation.unreachable import UNREACHABLE
 from . import logs
 from .errors import GatewayError, NotFound
 from .feed import JobFeed
@@ -50,7 +49,7 @@ def error_answer(exc: BaseException | None, status: int) -> tuple[int, str]:
     if isinstance(exc, ApiException):
         return 502, (f"A member cluster answered with an error ({exc.status}: {exc.reason}). The request did "
                      "not complete; try again, and tell the administrators if it persists.")
-    if isinstance(exc, (aiohttp.ClientError, asyncio.TimeoutError, OSError)):
+    if isinstance(exc, UNREACHABLE):
         return 503, "A member cluster did not answer in time. Try again shortly."
     return status, _STATUS_TEXT.get(status, "Request failed.")
 

@@ -8,12 +8,12 @@ when following, and gives an empty log otherwise.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 import aiohttp
 from kubernetes_asyncio.client.rest import ApiException
 
+from ..federation.unreachable import UNREACHABLE
 from ..jobs import kinds
 from . import kube
 from .errors import BadRequest
@@ -125,6 +125,6 @@ async def progress_of(api, objects: JobObjects) -> dict | None:
         return None
     try:
         text = await read(api, objects.namespace, pod, container_of(pod, None), PROGRESS_TAIL)
-    except (ApiException, aiohttp.ClientError, asyncio.TimeoutError):
+    except (ApiException, *UNREACHABLE):
         return None
     return last_progress(text)

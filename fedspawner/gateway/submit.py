@@ -13,12 +13,12 @@ import asyncio
 import logging
 from dataclasses import replace
 
-import aiohttp
 from kubernetes_asyncio.client.rest import ApiException
 
 from ..federation.failover import reason_for_exception
 from ..federation.registry import ClusterRegistry
-from ..jobs import JobSpec, RenderTarget
+from ..federation.unreachable import UNREACHABLE
+from ..jobs import JobSpec, RenderTarget, kinds
 from ..jobs.fields import parse_cluster_field, parse_origin
 from ..jobs.render import backends_for, render, supported_backends, unsupported_reason
 from ..jobs.render.target import RuntimeRef
@@ -120,7 +120,7 @@ class Submitter:
                     queue = await self.queues.choose(cluster, groups, needs)
                 except QueueUnusable as err:
                     refused = str(err)
-                except (ApiException, aiohttp.ClientError, asyncio.TimeoutError, OSError) as err:
+                except (ApiException, *UNREACHABLE) as err:
                     refused = _why(err)
             candidates.append({"cluster": cluster, "gpu_type": chosen.gpu_types.get(cluster),
                                "reason": chosen.reasons.get(cluster, ""), "queue": queue,
@@ -173,7 +173,8 @@ class Submitter:
         gpu = None
         if spec.gpus.count and gpu_type:
             gpu = self.registry.scheduling(cluster, gpu_type)
-        account = self.settings.spark_service_account if backend == "sparkapplication" else ""
+        chosen = kinds.get(spec.kind).backend(backend)
+        account = self.settings.spark_service_account if chosen and chosen.creates_pods else ""
         return RenderTarget(namespace=self.registry.members[cluster].namespace, job_id=job_id, owner=owner,
                             backend=backend, gpu=gpu, gpu_type=gpu_type if gpu else None,
                             service_account=account or None, runtime=runtime,
@@ -186,7 +187,7 @@ class Submitter:
         try:
             backends = await self.discovery.backends(cluster, spec.kind)
             runtime = await self.runtimes.for_backend(backends[:1], cluster, api, namespace)
-        except (ApiException, aiohttp.ClientError, asyncio.TimeoutError, OSError) as err:
+        except (ApiException, *UNREACHABLE) as err:
             raise CreateFailed(_why(err)) from None
         if not backends:
             raise CreateFailed(f"it has no operator for {spec.kind} jobs")
@@ -199,7 +200,7 @@ class Submitter:
                     job_placement(spec, None, owner, frozenset(record.groups), None)))
             except QueueUnusable as err:
                 raise CreateFailed(str(err)) from None
-            except (ApiException, aiohttp.ClientError, asyncio.TimeoutError, OSError) as err:
+            except (ApiException, *UNREACHABLE) as err:
                 raise CreateFailed(_why(err)) from None
             if queue:
                 enqueue(objects, queue)
@@ -219,7 +220,7 @@ class Submitter:
         try:
             for manifest in objects:
                 created.append(await kube.create(api, manifest))
-        except (ApiException, aiohttp.ClientError, asyncio.TimeoutError, OSError) as err:
+        except (ApiException, *UNREACHABLE) as err:
             await self._remove(api, namespace, created)
             if isinstance(err, ApiException) and err.status == 404:
                 self.discovery.forget(cluster)

@@ -3,6 +3,7 @@ composition, ingress manifests, trait baselines and the availability payload."""
 
 from __future__ import annotations
 
+import aiohttp
 import pytest
 from kubernetes_asyncio.client.rest import ApiException
 from traitlets import Dict, HasTraits, List, Unicode
@@ -118,6 +119,9 @@ def test_failover_reasons_from_errors():
                   'requests.nvidia.com/gpu=8, used: requests.nvidia.com/gpu=0, limited: requests.nvidia.com/gpu=6"}')
     assert failover.reason_for_exception(quota).startswith("over its quota gpu-quota (asked requests.nvidia")
     assert failover.reason_for_exception(ConnectionRefusedError()) == "cluster unreachable (ConnectionRefusedError)"
+    # a stream the apiserver dropped: an aiohttp.ClientError that is not an OSError
+    assert failover.reason_for_exception(aiohttp.ServerDisconnectedError()) == (
+        "cluster unreachable (ServerDisconnectedError)")
     bad = ApiException(status=422, reason="Unprocessable")
     assert failover.reason_for_exception(bad) is None  # a real error: not a reason to move on
     assert failover.reason_for_exception(ValueError("x")) is None

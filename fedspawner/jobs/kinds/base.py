@@ -38,6 +38,8 @@ class Backend:
     cluster). ``owned`` are custom resources its operator makes from that workload, which
     the gateway follows too (a TrainJob's JobSet); ``rbac`` the Role rows the hub's
     credential needs for both (``federation.rbac.HUB_PERMISSIONS`` grants them; a test pins it).
+    ``creates_pods``: its leader pod creates the other pods itself (spark-submit's driver), so
+    it runs under the service account the admin names for that (``c.Gateway.spark_service_account``).
     """
 
     name: str
@@ -45,6 +47,7 @@ class Backend:
     resource: CustomResource | None = None
     owned: tuple[CustomResource, ...] = ()
     rbac: tuple[Permission, ...] = ()
+    creates_pods: bool = False
 
     @property
     def crd(self) -> str | None:

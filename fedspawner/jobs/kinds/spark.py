@@ -60,7 +60,7 @@ KIND = SparkKind(
         Backend("sparkapplication", render_sparkapplication, SPARKAPPLICATION, rbac=(
             Permission(SPARKAPPLICATION.group, SPARKAPPLICATION.plural, (*MANAGE, "patch"), "gateway",
                        "SparkApplications cannot be used (per-job Spark standalone clusters still can)",
-                       required=False),)),
+                       required=False),), creates_pods=True),
         Backend("spark-standalone", render_spark_standalone),
     ),
     options=("executors", "conf"),
