@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from kubernetes_asyncio.client.rest import ApiException
 
-from ..federation import queues
+from ..federation import multikueue, queues
 from ..federation.registry import ClusterRegistry
 from . import kube
 from .model import JobObjects
@@ -244,14 +244,23 @@ class QueueBoard:
             return None
         name = (workload.get("spec") or {}).get("queueName")
         queue = state.queues.get(name or "")
-        return queues.queue_view(workload, state.workloads, job.cluster, queue.free() if queue else None)
+        view = queues.queue_view(workload, state.workloads, job.cluster, queue.free() if queue else None)
+        worker = multikueue.dispatched_to(workload)
+        view["dispatched_to"] = worker
+        if worker:
+            view["text"] += f", {multikueue.dispatch_text(worker, job.cluster)}"
+        return view
 
     def annotate(self, view: dict, job: JobObjects) -> dict:
-        """``view`` with its ``queue`` object; a job waiting in its queue says so as its message."""
+        """``view`` with its ``queue`` object; a job waiting in its queue says so as its message, and
+        one a MultiKueue manager dispatched says it runs on the worker (its pods are not on the manager)."""
         queue = self.queue_of(job)
         view["queue"] = queue
         if queue and queue["state"] == "queued" and view.get("phase") == "Pending":
             view["message"] = queues.queue_line(queue)
+        if queue and queue.get("dispatched_to") and view.get("phase") in ("Pending", "Running"):
+            view["phase"], view["message"] = multikueue.mirrored_message(queue["dispatched_to"], job.cluster,
+                                                                         job.primary())
         return view
 
     def stuck(self, job: JobObjects) -> str | None:
