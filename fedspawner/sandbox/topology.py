@@ -220,8 +220,8 @@ def _multikueue(raw: object, where: str) -> MultiKueueSpec | None:
         return None
     doc = _mapping(raw, where)
     _known(doc, where, {"workers", "queue", "worker_lost_timeout"})
-    workers = tuple(_name(w, f"{where}.workers[{i}]") for i, w in enumerate(_list(doc.get("workers"),
-                                                                                   f"{where}.workers")))
+    listed = _list(doc.get("workers"), f"{where}.workers")
+    workers = tuple(_name(w, f"{where}.workers[{i}]") for i, w in enumerate(listed))
     if not workers:
         raise TopologyError(f"{where}.workers: name at least one worker cluster")
     timeout = str(doc.get("worker_lost_timeout", "15m"))

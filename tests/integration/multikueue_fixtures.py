@@ -80,4 +80,3 @@ async def multikueue_federation():
         if not os.environ.get("FEDSPAWNER_TEST_KEEP_SANDBOX"):
             sandbox_cli("down")
             assert processes.marked_processes(STATE) == []
-

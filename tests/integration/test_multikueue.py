@@ -46,30 +46,45 @@ async def objects_of(fed, cluster: str, job_id: str) -> dict[str, list[dict]]:
     return found
 
 
-async def test_a_job_sent_to_a_multikueue_manager_runs_on_its_worker_and_says_so(multikueue_federation, gw):  # noqa: F811
+def dispatched_and(phase: str, gw, token: str, job_id: str):
+    async def check():
+        now = await gw.job(token, job_id)
+        return now if (now.get("queue") or {}).get("dispatched_to") == WORKER and now["phase"] == phase else None
+    return until(check, f"the job to be dispatched to {WORKER} and {phase} there", timeout=240)
+
+
+async def test_a_job_sent_to_a_manager_runs_on_its_worker_and_says_so(multikueue_federation, gw):  # noqa: F811
     fed = multikueue_federation
     ada = fed.token("mk-ada")
-    job = await gw.submit(ada, tiny("far-away", MANAGER, seconds=20))
+    job = await gw.submit(ada, tiny("far-away", MANAGER, seconds=1))
     assert job["cluster"] == MANAGER
     local = (await objects_of(fed, MANAGER, job["id"]))["Job"]
     assert len(local) == 1 and local[0]["metadata"]["labels"][QUEUE_LABEL] == QUEUE
     assert local[0]["spec"].get("managedBy") == "kueue.x-k8s.io/multikueue"
 
-    async def dispatched():
-        now = await gw.job(ada, job["id"])
-        return now if (now.get("queue") or {}).get("dispatched_to") == WORKER and "pod(s)" in now["message"] else None
-
-    sent = await until(dispatched, "the job to be dispatched to the worker and its pods made there", timeout=180)
-    assert sent["queue"]["state"] == "admitted" and sent["queue"]["name"] == QUEUE
-    assert sent["queue"]["text"].endswith(f"dispatched by MultiKueue on {MANAGER} to worker cluster {WORKER}")
-    assert sent["message"].endswith(f"on worker cluster {WORKER} (dispatched by MultiKueue on {MANAGER}; "
-                                    "its pods and logs are there)")
+    done = await dispatched_and("Succeeded", gw, ada, job["id"])
+    assert done["queue"]["name"] == QUEUE and done["queue"]["state"] in ("admitted", "finished")
+    assert done["queue"]["text"].endswith(f"dispatched by MultiKueue on {MANAGER} to worker cluster {WORKER}")
+    assert done["message"] == f"completed on worker cluster {WORKER} (dispatched by MultiKueue on {MANAGER})"
     there = await objects_of(fed, WORKER, job["id"])
-    assert len(there["Job"]) == 1 and there["Pod"], there
-    assert there["Job"][0]["spec"].get("managedBy") is None  # the worker's own Job controller runs it
+    assert [p["status"]["phase"] for p in there["Pod"]] == ["Succeeded"], there  # the script ran there
     assert (await objects_of(fed, MANAGER, job["id"]))["Pod"] == []  # nothing runs on the manager
 
-    await gw.cancel(ada, job["id"])
+
+async def test_a_dispatched_job_runs_on_the_worker_and_cancel_leaves_nothing(multikueue_federation, gw):  # noqa: F811
+    fed = multikueue_federation
+    bea = fed.token("mk-bea")
+    job = await gw.submit(bea, tiny("stays", MANAGER, seconds=300))
+    running = await dispatched_and("Running", gw, bea, job["id"])
+    assert running["message"] == (f"1 pod(s) running on worker cluster {WORKER} (dispatched by MultiKueue on "
+                                  f"{MANAGER}; its pods and logs are there)")
+    status, listed = await gw.call("GET", "/jobs", bea)
+    assert status == 200
+    assert next(j for j in listed["jobs"] if j["id"] == job["id"])["queue"]["dispatched_to"] == WORKER
+    there = await objects_of(fed, WORKER, job["id"])
+    assert len(there["Job"]) == 1 and there["Job"][0]["spec"].get("managedBy") is None
+
+    await gw.cancel(bea, job["id"])
 
     async def nothing_left():
         left = {c: {k: [o["metadata"]["name"] for o in v] for k, v in (await objects_of(fed, c, job["id"])).items()

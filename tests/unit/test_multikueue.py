@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from fedspawner.client import view
-from fedspawner.federation.multikueue import dispatched_to, mirrored_message
+from fedspawner.federation.multikueue import CARRY_LIMIT, CannotCarry, carry_files, dispatched_to, mirrored_message
 from fedspawner.sandbox.multikueue import add, capacity, manager_objects, queue_objects, remote_rules
 from fedspawner.sandbox.topology import TopologyError, parse_topology
 
@@ -26,14 +26,16 @@ def test_the_worker_comes_from_the_workloads_cluster_name_or_the_admission_check
 
 
 def test_a_dispatched_job_says_its_pods_run_on_the_worker():
-    phase, message = mirrored_message("batch-a", "dispatch", {"status": {"active": 2, "ready": 2}})
+    phase, message = mirrored_message("Pending", "batch-a", "dispatch", {"status": {"active": 2, "ready": 2}})
     assert phase == "Running"
     assert message == ("2 pod(s) running on worker cluster batch-a (dispatched by MultiKueue on dispatch; "
                        "its pods and logs are there)")
-    assert mirrored_message("batch-a", "dispatch", {"status": {"active": 1}}) == (
+    assert mirrored_message("Pending", "batch-a", "dispatch", {"status": {"active": 1}}) == (
         "Pending", "1 pod(s) starting on worker cluster batch-a (dispatched by MultiKueue on dispatch; "
                    "its pods and logs are there)")
-    assert mirrored_message("batch-a", "dispatch", {"status": {}})[0] == "Pending"
+    assert mirrored_message("Pending", "batch-a", "dispatch", {"status": {}})[0] == "Pending"
+    assert mirrored_message("Succeeded", "batch-a", "dispatch", None) == (
+        "Succeeded", "completed on worker cluster batch-a (dispatched by MultiKueue on dispatch)")
 
 
 def test_the_cluster_column_names_the_worker():
@@ -81,3 +83,45 @@ def test_queues_get_the_workers_capacity_and_the_manager_the_admission_check():
     assert kinds == ["MultiKueueCluster", "MultiKueueConfig", "AdmissionCheck"]
     groups = {g for rule in remote_rules(t.cluster("w1")) for g in rule["apiGroups"]}
     assert groups == {"batch", "kueue.x-k8s.io", ""}
+
+
+def _job_with_script(items=None) -> list[dict]:
+    cm = {"kind": "ConfigMap", "metadata": {"name": "j-script"},
+          "data": {"main.py": "print('hi')\n", "fedspawner_progress.py": "x = 1\n"}}
+    volume = {"name": "script", "configMap": {"name": "j-script", **({"items": items} if items else {})}}
+    job = {"kind": "Job", "metadata": {"name": "j"}, "spec": {"template": {"metadata": {"labels": {"a": "b"}}, "spec": {
+        "containers": [{"name": "main", "volumeMounts": [{"name": "script", "mountPath": "/fedspawner/script"}]}],
+        "volumes": [volume, {"name": "work", "emptyDir": {}}]}}}}
+    return [cm, job]
+
+
+def test_a_dispatched_jobs_files_travel_in_its_pod_template():
+    cm, job = carry_files(_job_with_script())
+    template = job["spec"]["template"]
+    assert template["metadata"]["annotations"] == {"files.fedspawner.dev/main.py": "print('hi')\n",
+                                                   "files.fedspawner.dev/fedspawner_progress.py": "x = 1\n"}
+    script, work = template["spec"]["volumes"]
+    assert script == {"name": "script", "downwardAPI": {"items": [
+        {"path": "fedspawner_progress.py",
+         "fieldRef": {"fieldPath": "metadata.annotations['files.fedspawner.dev/fedspawner_progress.py']"}},
+        {"path": "main.py", "fieldRef": {"fieldPath": "metadata.annotations['files.fedspawner.dev/main.py']"}}]}}
+    assert work == {"name": "work", "emptyDir": {}} and cm["kind"] == "ConfigMap"  # the ConfigMap stays
+
+
+def test_a_volume_with_items_keeps_its_paths_and_nested_templates_are_found():
+    _, job = carry_files(_job_with_script(items=[{"key": "main.py", "path": "run/main.py"}]))
+    (item,) = job["spec"]["template"]["spec"]["volumes"][0]["downwardAPI"]["items"]
+    assert item["path"] == "run/main.py"
+    cm, job = _job_with_script()
+    jobset = {"kind": "JobSet", "metadata": {"name": "js"},
+              "spec": {"replicatedJobs": [{"name": "w", "template": {"spec": job["spec"]}}]}}
+    carry_files([cm, jobset])
+    inner = jobset["spec"]["replicatedJobs"][0]["template"]["spec"]["template"]
+    assert "downwardAPI" in inner["spec"]["volumes"][0]
+
+
+def test_files_too_big_for_the_pods_annotations_are_refused_with_the_reason():
+    cm, job = _job_with_script()
+    cm["data"]["main.py"] = "#" * (CARRY_LIMIT + 1)
+    with pytest.raises(CannotCarry, match="too big to travel with it to a MultiKueue worker"):
+        carry_files([cm, job])
