@@ -199,8 +199,7 @@ class Sandbox:
         state["clusters"] = [{"name": c.spec.name, "display_name": c.spec.display_name, "site": c.spec.site,
                               "owner": c.spec.owner, "server": c.server, "ports": c.ports,
                               "pod_ip_prefix": c.pod_ip_prefix, "inventory_reader": c.spec.inventory_reader,
-                              "operators": list(c.spec.operators),
-                              "multikueue_workers": list(c.spec.multikueue.workers) if c.spec.multikueue else []}
+                              "operators": list(c.spec.operators)}
                              for c in cls]
         state["namespace"] = topology.namespace
         state["kubeconfig"] = str(self.kubeconfig)
