@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import re
 import signal
@@ -99,7 +100,7 @@ def summary(times: dict[str, float], total: int) -> dict:
     if not values:
         return {"admitted": 0, "of": total}
     return {"admitted": len(values), "of": total, "p50_s": round(statistics.median(values), 2),
-            "p95_s": round(values[int(0.95 * (len(values) - 1))], 2), "max_s": round(values[-1], 2),
+            "p95_s": round(values[math.ceil(0.95 * len(values)) - 1], 2), "max_s": round(values[-1], 2),
             "admissions_per_s": round(len(values) / values[-1], 2) if values[-1] else None}
 
 
