@@ -1,14 +1,16 @@
 """Queue-aware placement by fedspawner vs MultiKueue dispatching, on the same sandbox (issue 16).
 
-The sandbox (generated topology, every node simulated by kwok, so 100 pods cost nothing): three
-workers ``w1``, ``w2`` (2 × 8 cpu each) and ``w3`` (1 cpu, full: a holder Job takes its whole quota),
-each running Kueue with the queue ``bench``, and ``mk``, a MultiKueue manager dispatching its
-queue ``bench`` to all three (set up by ``sandbox up``).
+The sandbox (generated topology, every node simulated by kwok, so 100 pods cost nothing; kwok
+completes Job pods at once): three workers ``w1``, ``w2`` (2 × 8 cpu each) and ``w3`` (full: its
+node and quota, 50 m cpu, hold none of the workloads), each running Kueue with the queue ``bench``,
+and ``mk``, a MultiKueue manager dispatching its queue ``bench`` to all three (set up by
+``sandbox up``).
 
-- ``admission``: ``--workloads`` one-pod Jobs (100 m cpu) sent at once, once through fedspawner's
-  placement (the gateway's ``QueueBoard`` ranking on the hub's namespace credential, refreshed every
-  2 s as in the gateway; each Job created in the chosen worker's queue) and once into ``mk``'s
-  queue for MultiKueue to dispatch. Time from the first create to each Workload's Admitted
+- ``admission``: ``--workloads`` one-pod Jobs (100 m cpu) sent one after the other, once through
+  fedspawner's placement (the hub's inventory ranking of the workers, ``registry.place``, then the
+  gateway's ``QueueBoard`` ranking, refreshed every 2 s as in the gateway, on the hub's namespace
+  credential; each Job created in the chosen worker's queue) and once into ``mk``'s queue for
+  MultiKueue to dispatch. Time from the first create to each Workload's Admitted
   condition (MultiKueue: the manager's Workload, admitted once a worker admitted its copy):
   p50/p95/max, admissions per second, and where the workloads went.
 - ``lost_cluster``: ``w1``'s queue is held (``stopPolicy: Hold``) with 5 workloads waiting, then
@@ -37,6 +39,7 @@ from pathlib import Path
 import yaml
 from traitlets.config import Config
 
+from fedspawner.federation.model import PlacementRequest
 from fedspawner.federation.registry import ClusterRegistry
 from fedspawner.gateway import kube
 from fedspawner.gateway.queueing import LOCALQUEUES, WORKLOADS, QueueBoard
@@ -56,7 +59,7 @@ def topology(base_port: int) -> dict:
             {"name": "sim", "count": count, "runtime": "kwok", "cpu": cpu, "memory": "32Gi"}]}
     return {"namespace": NS, "base_port": base_port, "clusters": [
         cluster(MANAGER, 1, "1", multikueue={"workers": list(WORKERS), "queue": QUEUE}),
-        cluster("w1", 2, "8"), cluster("w2", 2, "8"), cluster(FULL, 1, "1")]}
+        cluster("w1", 2, "8"), cluster("w2", 2, "8"), cluster(FULL, 1, "50m")]}
 
 
 def job(name: str, cpu: str = "100m", **labels) -> dict:
@@ -106,15 +109,19 @@ def summary(times: dict[str, float], total: int) -> dict:
 
 async def fedspawner_run(cl: Clusters, board: QueueBoard, n: int) -> dict:
     hub = {w: cl.registry.api(w) for w in WORKERS}
+    request = PlacementRequest(cpu_milli=100, memory_bytes=64 * 2 ** 20)
     where: dict[str, str] = {}
     started = time.monotonic()
     for i in range(n):
-        target = board.rank(list(WORKERS), {"cpu": 0.1})[0]
+        order = [c.cluster for c in cl.registry.place(request).candidates]
+        target = board.rank(order, {"cpu": 0.1, "memory": 64.0 * 2 ** 20})[0]
         name = f"fs-{i}"
         await kube.request(hub[target], "POST", kube.JOBS.path(NS), body=job(name), timeout=30)
         where[name] = target
+    submitted = time.monotonic() - started
     times = await wait_admitted(cl, where, started)
-    return {**summary(times, n), "placed": {w: sum(1 for c in where.values() if c == w) for w in WORKERS}}
+    return {**summary(times, n), "submit_s": round(submitted, 2),
+            "placed": {w: sum(1 for c in where.values() if c == w) for w in WORKERS}}
 
 
 async def multikueue_run(cl: Clusters, n: int) -> dict:
@@ -122,10 +129,11 @@ async def multikueue_run(cl: Clusters, n: int) -> dict:
     started = time.monotonic()
     for name in where:
         await kube.request(cl.admin[MANAGER], "POST", kube.JOBS.path(NS), body=job(name), timeout=30)
+    submitted = time.monotonic() - started
     times = await wait_admitted(cl, where, started)
     workloads = (await kube.request(cl.admin[MANAGER], "GET", WORKLOADS.path(NS), timeout=30)).get("items") or []
     placed = [(w.get("status") or {}).get("clusterName") for w in workloads]
-    return {**summary(times, n), "placed": {w: placed.count(w) for w in WORKERS}}
+    return {**summary(times, n), "submit_s": round(submitted, 2), "placed": {w: placed.count(w) for w in WORKERS}}
 
 
 async def lost_cluster(cl: Clusters, sandbox: Sandbox, timeout: str) -> dict:
@@ -169,8 +177,6 @@ async def run(sandbox: Sandbox, n: int) -> dict:
     cl = Clusters(sandbox, registry)
     board = QueueBoard(registry)
     try:
-        await kube.request(cl.admin[FULL], "POST", kube.JOBS.path(NS), body=job("holder", cpu="1"), timeout=30)
-        await wait_admitted(cl, {"holder": FULL}, time.monotonic())
         board.start()
         await asyncio.sleep(2.5)
         fs = await fedspawner_run(cl, board, n)
