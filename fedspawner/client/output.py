@@ -45,7 +45,8 @@ def show_notice(message: str) -> None:
 
 
 def _row(job: dict[str, Any], owner: bool, queues: bool) -> list[str]:
-    row = [job.get("id") or "", job.get("name") or "", job.get("kind") or "", job.get("cluster") or "—",
+    cluster = view.cluster_text(job) if job.get("cluster") else "—"
+    row = [job.get("id") or "", job.get("name") or "", job.get("kind") or "", cluster,
            job.get("phase") or "", view.gpu_summary(job), view.format_duration(view.elapsed_seconds(job)),
            (job.get("created") or "")[:19].replace("T", " ")]
     queue = [view.queue_text(job) or ""] if queues else []

@@ -14,7 +14,7 @@ from typing import Any
 
 __all__ = [
     "elapsed_seconds", "format_duration", "gpu_summary", "header_html", "log_html", "message_html",
-    "phase_badge", "phases", "progress_view", "queue_text", "rank_rows", "ranks_html",
+    "phase_badge", "phases", "cluster_text", "progress_view", "queue_text", "rank_rows", "ranks_html",
 ]
 
 PHASE_COLOURS = {"Pending": "#b26a00", "Running": "#1565c0", "Succeeded": "#2e7d32", "Failed": "#c62828",
@@ -69,9 +69,16 @@ def phase_badge(phase: str | None) -> str:
             f'font-size:90%">{_E(phase)}</span>')
 
 
-def header_html(job: dict[str, Any]) -> str:
-    """Name, id, kind, cluster, GPUs and phase on one line."""
+def cluster_text(job: dict[str, Any]) -> str:
+    """The job's cluster; ``dispatch → batch-a`` when a MultiKueue manager sent it to a worker cluster."""
     cluster = job.get("cluster") or "(placing…)"
+    worker = (job.get("queue") or {}).get("dispatched_to")
+    return f"{cluster} → {worker}" if worker else cluster
+
+
+def header_html(job: dict[str, Any]) -> str:
+    """Name, id, kind, cluster (and the worker MultiKueue sent it to), GPUs and phase on one line."""
+    cluster = cluster_text(job)
     backend = f" ({_E(job['backend'])})" if job.get("backend") else ""
     return (f"<b>{_E(str(job.get('name', '')))}</b> <code>{_E(str(job.get('id', '')))}</code> · "
             f"{_E(str(job.get('kind', '')))}{backend} · cluster <b>{_E(cluster)}</b> · "

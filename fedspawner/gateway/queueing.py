@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from kubernetes_asyncio.client.rest import ApiException
 
-from ..federation import queues
+from ..federation import multikueue, queues
 from ..federation.registry import ClusterRegistry
 from . import kube
 from .model import JobObjects
@@ -84,6 +84,8 @@ class QueueBoard:
 
     #: Seconds between two looks for Kueue on a cluster that did not serve it.
     RECHECK = 30.0
+    #: Seconds a queue's answer to ``dispatches`` is kept.
+    DISPATCH_TTL = 60.0
 
     def __init__(self, registry: ClusterRegistry, names: dict | None = None, interval: float = 2.0):
         self.registry = registry
@@ -91,6 +93,7 @@ class QueueBoard:
         self.interval = interval
         self._state: dict[str, ClusterQueues | None] = {}
         self._read_at: dict[str, float] = {}
+        self._dispatch: dict[tuple[str, str], tuple[bool, float]] = {}  # (cluster, queue) -> (answer, when)
         self._task: asyncio.Task | None = None
         self.listeners: list = []  # called with (cluster) after a refresh finds a workload that never fits
 
@@ -203,6 +206,24 @@ class QueueBoard:
             raise QueueUnusable(f"queue {name} on {cluster}: {never}")
         return name
 
+    async def dispatches(self, cluster: str, queue: str) -> bool:
+        """Whether a MultiKueue manager dispatches ``queue`` on ``cluster`` to worker clusters.
+
+        Asks Kueue itself: a Job created in the queue with ``dryRun=All`` (nothing is stored) comes
+        back with MultiKueue's ``spec.managedBy`` when the queue's ClusterQueue has MultiKueue's
+        admission check. Remembered for ``DISPATCH_TTL`` seconds.
+        """
+        key = (cluster, queue)
+        known = self._dispatch.get(key)
+        if known and time.monotonic() - known[1] < self.DISPATCH_TTL:
+            return known[0]
+        api, ns = self.registry.api(cluster), self.registry.members[cluster].namespace
+        probe = await kube.request(api, "POST", kube.JOBS.path(ns), query={"dryRun": "All"},
+                                   body=multikueue.probe_job(queue, ns), timeout=10)
+        found = (probe.get("spec") or {}).get("managedBy") == multikueue.MANAGED_BY
+        self._dispatch[key] = (found, time.monotonic())
+        return found
+
     def _queue_name(self, cluster: str, groups: frozenset[str] = frozenset()) -> str | None:
         """The queue jobs of ``groups`` would use on ``cluster``, by its last state read."""
         state = self._state.get(cluster)
@@ -244,14 +265,23 @@ class QueueBoard:
             return None
         name = (workload.get("spec") or {}).get("queueName")
         queue = state.queues.get(name or "")
-        return queues.queue_view(workload, state.workloads, job.cluster, queue.free() if queue else None)
+        view = queues.queue_view(workload, state.workloads, job.cluster, queue.free() if queue else None)
+        worker = multikueue.dispatched_to(workload)
+        view["dispatched_to"] = worker
+        if worker:
+            view["text"] += f", {multikueue.dispatch_text(worker, job.cluster)}"
+        return view
 
     def annotate(self, view: dict, job: JobObjects) -> dict:
-        """``view`` with its ``queue`` object; a job waiting in its queue says so as its message."""
+        """``view`` with its ``queue`` object; a job waiting in its queue says so as its message, and
+        one a MultiKueue manager dispatched says it runs on the worker (its pods are not on the manager)."""
         queue = self.queue_of(job)
         view["queue"] = queue
         if queue and queue["state"] == "queued" and view.get("phase") == "Pending":
             view["message"] = queues.queue_line(queue)
+        if queue and queue.get("dispatched_to") and view.get("phase") in ("Pending", "Running", "Succeeded"):
+            view["phase"], view["message"] = multikueue.mirrored_message(view["phase"], queue["dispatched_to"],
+                                                                         job.cluster, job.primary())
         return view
 
     def stuck(self, job: JobObjects) -> str | None:

@@ -16,6 +16,7 @@ from dataclasses import replace
 from kubernetes_asyncio.client.rest import ApiException
 
 from ..federation.failover import reason_for_exception
+from ..federation.multikueue import CannotCarry, carry_files
 from ..federation.registry import ClusterRegistry
 from ..federation.unreachable import UNREACHABLE
 from ..jobs import JobSpec, RenderTarget, kinds
@@ -204,12 +205,24 @@ class Submitter:
                 raise CreateFailed(_why(err)) from None
             if queue:
                 enqueue(objects, queue)
+                await self._carry_if_dispatched(cluster, queue, objects)
         problems = manifest_violations(objects, target.namespace)
         if problems:
             log.error("rendered manifests break the sandbox rules: %s", problems)
             raise GatewayError("The gateway rendered manifests that break its own sandbox rules; nothing was "
                                "created. This is a fault of fedspawner, logged for the administrators.", 500)
         return objects
+
+    async def _carry_if_dispatched(self, cluster: str, queue: str, objects: list[dict]) -> None:
+        """On a MultiKueue manager, the job's files travel in its pods (the worker gets only the job)."""
+        try:
+            if await self.queues.dispatches(cluster, queue):
+                carry_files(objects)
+        except CannotCarry as err:
+            raise CreateFailed(str(err)) from None
+        except (ApiException, aiohttp.ClientError, asyncio.TimeoutError, OSError) as err:
+            raise CreateFailed((webhook_failure(err, cluster) if isinstance(err, ApiException) else None)
+                               or _why(err)) from None
 
     async def create_on(self, cluster: str, job_id: str, spec: JobSpec, owner: str,
                         record: JobRecord) -> JobObjects:

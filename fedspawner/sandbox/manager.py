@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
-from . import components, kubeconfig, processes
+from . import components, kubeconfig, multikueue, processes
 from .binaries import Binaries, ensure_binaries
 from .bootstrap import bootstrap_cluster
 from .components import ClusterLayout
@@ -189,7 +189,8 @@ class Sandbox:
             self._wait_healthy(state, c, "kube-controller-manager", c.ports["controller-manager"], "/healthz")
         try:
             start_operators(cls, op_builds, self.dir, lambda rec: self._record(state, rec), self.log)
-        except OperatorError as err:
+            multikueue.set_up(cls, topology.namespace, self.log)
+        except (OperatorError, multikueue.MultiKueueError) as err:
             raise SandboxError(str(err)) from None
         kubeconfig.write(self.kubeconfig, kubeconfig.federation_kubeconfig([
             {"name": c.spec.name, "server": c.server, "ca": c.pki.cert("ca"), "admin_cert": c.pki.cert("admin"),

@@ -58,6 +58,16 @@ class NodeGroup:
 
 
 @dataclass(frozen=True)
+class MultiKueueSpec:
+    """A MultiKueue manager's set-up: its worker clusters, the queue it dispatches, how long it
+    keeps a workload on a worker it lost contact with (Kueue's ``workerLostTimeout``)."""
+
+    workers: tuple[str, ...]
+    queue: str = "multikueue"
+    worker_lost_timeout: str = "15m"
+
+
+@dataclass(frozen=True)
 class ClusterSpec:
     name: str
     display_name: str
@@ -67,6 +77,7 @@ class ClusterSpec:
     quota: dict[str, str]
     inventory_reader: bool = False  # grant a read-only, cluster-wide node/pod watcher credential
     operators: tuple[str, ...] = ()  # operators run beside the control plane (see sandbox.operators)
+    multikueue: MultiKueueSpec | None = None  # this cluster dispatches its queue to workers (sandbox.multikueue)
 
     def nodes(self, runtime: str) -> list[tuple[str, NodeGroup]]:
         return [(n, g) for g in self.node_groups if g.runtime == runtime for n in g.node_names()]
@@ -166,6 +177,9 @@ def parse_topology(raw: object, source: str = "<memory>") -> Topology:
     envs = tuple(_environment(e, f"{source}: environments[{i}]")
                  for i, e in enumerate(_list(doc.get("environments", [{"image": "*", "python": "default"}]),
                                              f"{source}: environments")))
+    for i, c in enumerate(clusters):
+        if c.multikueue:
+            _check_workers(c, clusters, f"{source}: clusters[{i}].multikueue.workers")
     base_port = _port(doc.get("base_port", 16400), f"{source}: base_port", len(clusters))
     return Topology(clusters=clusters, namespace=namespace, extra_namespaces=extra,
                     base_port=base_port, environments=envs, source=source)
@@ -174,7 +188,7 @@ def parse_topology(raw: object, source: str = "<memory>") -> Topology:
 def _cluster(raw: object, where: str) -> ClusterSpec:
     doc = _mapping(raw, where)
     _known(doc, where, {"name", "display_name", "site", "owner", "node_groups", "quota", "inventory_reader",
-                        "operators"})
+                        "operators", "multikueue"})
     name = _name(doc.get("name"), f"{where}.name")
     groups = tuple(_group(g, f"{where}.node_groups[{i}]")
                    for i, g in enumerate(_list(doc.get("node_groups"), f"{where}.node_groups")))
@@ -197,7 +211,39 @@ def _cluster(raw: object, where: str) -> ClusterSpec:
         quota=_quantities(doc.get("quota", {}), f"{where}.quota"),
         inventory_reader=_bool(doc.get("inventory_reader", False), f"{where}.inventory_reader"),
         operators=_operators(doc.get("operators", []), f"{where}.operators"),
+        multikueue=_multikueue(doc.get("multikueue"), f"{where}.multikueue"),
     )
+
+
+def _multikueue(raw: object, where: str) -> MultiKueueSpec | None:
+    if raw is None:
+        return None
+    doc = _mapping(raw, where)
+    _known(doc, where, {"workers", "queue", "worker_lost_timeout"})
+    listed = _list(doc.get("workers"), f"{where}.workers")
+    workers = tuple(_name(w, f"{where}.workers[{i}]") for i, w in enumerate(listed))
+    if not workers:
+        raise TopologyError(f"{where}.workers: name at least one worker cluster")
+    timeout = str(doc.get("worker_lost_timeout", "15m"))
+    if not re.fullmatch(r"(\d+(\.\d+)?(h|m|s|ms))+", timeout):
+        raise TopologyError(f"{where}.worker_lost_timeout: {timeout!r} is not a duration (examples: 15m, 30s, 1h)")
+    return MultiKueueSpec(workers=workers, queue=_name(doc.get("queue", "multikueue"), f"{where}.queue"),
+                          worker_lost_timeout=timeout)
+
+
+def _check_workers(manager: ClusterSpec, clusters: tuple[ClusterSpec, ...], where: str) -> None:
+    """A MultiKueue manager and its workers run Kueue; workers serve the manager's integrated kinds."""
+    if "kueue" not in manager.operators:
+        raise TopologyError(f"{where}: a MultiKueue manager runs Kueue; add kueue to {manager.name}'s operators")
+    by_name = {c.name: c for c in clusters}
+    needed = ["kueue", *(n for n in manager.operators if n in ("jobset", "trainer"))]
+    for i, name in enumerate(manager.multikueue.workers):
+        if name == manager.name or name not in by_name:
+            raise TopologyError(f"{where}[{i}]: {name!r} is not another cluster of this topology")
+        missing = [n for n in needed if n not in by_name[name].operators]
+        if missing:
+            raise TopologyError(f"{where}[{i}]: the worker {name} needs {', '.join(missing)} in its operators "
+                                f"(Kueue, and the CRDs of every kind {manager.name} dispatches)")
 
 
 def _operators(raw: object, where: str) -> tuple[str, ...]:

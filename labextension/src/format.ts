@@ -109,6 +109,12 @@ export function usageText(running: number, gpus: number, pending: number): strin
   return parts.join(' · ');
 }
 
+/** The job's cluster; "dispatch → batch-a" when a MultiKueue manager sent it to a worker cluster. */
+export function clusterText(job: IJobRow | IJob): string {
+  const worker = job.queue?.dispatched_to;
+  return worker ? `${job.cluster} → ${worker}` : job.cluster;
+}
+
 /** The job's place in its cluster's Kueue queue, for a line of its own ("" without a queue, or when
  * the job's message already says it). */
 export function queueText(job: IJobRow | IJob): string {

@@ -8,7 +8,7 @@
  * while out of view.
  */
 import { h } from './dom';
-import { jobGpu, queueText, ranks, shortDuration } from './format';
+import { clusterText, jobGpu, queueText, ranks, shortDuration } from './format';
 import { rowChanged } from './jobs';
 import { IJobRow, IOrigin } from './types';
 
@@ -180,7 +180,7 @@ export class JobTable {
       row.owner = null;
     }
     setText(row.kind, job.kind);
-    setText(row.cluster, job.cluster);
+    setText(row.cluster, clusterText(job));
     setText(row.gpu, jobGpu(job));
     setText(row.phase, job.phase);
     setText(row.ranks, ranks(job));

@@ -7,7 +7,7 @@ import { Widget } from '@lumino/widgets';
 
 import { jsonBody, requestJson } from './api';
 import { fill, h } from './dom';
-import { jobGpu, queueText, ranks, readyOf } from './format';
+import { clusterText, jobGpu, queueText, ranks, readyOf } from './format';
 import { isFinished } from './jobs';
 import { LogBuffer } from './logbuffer';
 import { FederationModel } from './model';
@@ -93,7 +93,7 @@ export class JobView extends Widget {
       h('div', { class: 'fs-JobTitle' }, h('h2', {}, job.name),
         h('span', { class: `fs-Badge fs-phase-${job.phase.toLowerCase()}` }, job.phase), progress),
       h('div', { class: 'fs-JobFacts' },
-        `${job.kind} on ${job.cluster} · ${job.gpus_per_node ? jobGpu(job as unknown as IJobRow) : 'no GPU'} · ranks ${ranks(job)} · ${job.id}` +
+        `${job.kind} on ${clusterText(job)} · ${job.gpus_per_node ? jobGpu(job as unknown as IJobRow) : 'no GPU'} · ranks ${ranks(job)} · ${job.id}` +
         (job.owner ? ` · ${job.owner}` : '')),
       job.message ? h('div', { class: 'fs-JobMessage' }, job.message) : null,
       queueText(job) ? h('div', { class: 'fs-JobMessage fs-JobQueue' }, queueText(job)) : null,

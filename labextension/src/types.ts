@@ -82,6 +82,8 @@ export interface IQueue {
   pending?: number | null;
   reason?: string | null;
   admitted?: string | null;
+  /** On a MultiKueue manager: the worker cluster the job was dispatched to (its pods run there). */
+  dispatched_to?: string | null;
   text: string;
 }
 

@@ -1,5 +1,5 @@
 import {
-  dataAge, gpuFree, health, jobAge, jobGpu, queueText, ranks, readyOf, shortDuration, siteOwner, usageText
+  clusterText, dataAge, gpuFree, health, jobAge, jobGpu, queueText, ranks, readyOf, shortDuration, siteOwner, usageText
 } from '../src/format';
 import { stripMagic } from '../src/source';
 import { row } from './fixtures';
@@ -61,5 +61,12 @@ describe('format', () => {
     expect(queueText(row('q2', { phase: 'Running', message: '2 pod(s) running', queue: admitted })))
       .toBe('admitted by queue team on training');
     expect(queueText(row('q3', { phase: 'Running', queue: null }))).toBe('');
+  });
+
+  it('names the worker cluster a MultiKueue manager dispatched a job to', () => {
+    const queue = { name: 'shared', cluster: 'dispatch', state: 'admitted' as const, text: 'admitted',
+      dispatched_to: 'batch-a' };
+    expect(clusterText(row('m1', { cluster: 'dispatch', queue }))).toBe('dispatch → batch-a');
+    expect(clusterText(row('m2', { cluster: 'training', queue: null }))).toBe('training');
   });
 });

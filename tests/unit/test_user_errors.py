@@ -70,6 +70,7 @@ NOT_USER_CAUSED = {
     "fedspawner.builds": ["BuildError"],  # a tool failed to build or install
     "fedspawner.client.args": ["HelpShown"],  # not an error: a magic's --help was shown
     "fedspawner.federation.failover": ["Failover"],
+    "fedspawner.federation.multikueue": ["CannotCarry"],  # files too big for a dispatched job: becomes CreateFailed
     "fedspawner.federation.watch": ["WatchForbidden"],
     "fedspawner.gateway.cancel": ["CancelIncomplete"],
     "fedspawner.gateway.lease": ["LeasesNotUsable"],
@@ -77,6 +78,7 @@ NOT_USER_CAUSED = {
     "fedspawner.gateway.submit": ["CreateFailed"],
     "fedspawner.federation.portforward": ["PortForwardError"],  # a port-forward (session or server tunnel) failed
     "fedspawner.sandbox.manager": ["SandboxError"],  # a control-plane process failed
+    "fedspawner.sandbox.multikueue": ["MultiKueueError"],  # MultiKueue set-up failed: becomes SandboxError
     "fedspawner.sandbox.operators.install": ["OperatorError"],  # an operator failed to install or start
     "fedspawner.spawner.access.portforward": ["TunnelError"],  # a port-forward failed
 }

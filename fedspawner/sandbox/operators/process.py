@@ -24,6 +24,7 @@ import yaml
 
 from .. import kubeconfig, processes
 from ..components import LOOPBACK, ClusterLayout
+from ..multikueue import kueue_settings
 from ..pki import issue_client_cert, issue_serving_cert
 from .build import OperatorBuild
 from .config import render_config, spark_operator_args
@@ -100,6 +101,8 @@ def prepare(c: ClusterLayout, build: OperatorBuild, neighbours: tuple[str, ...])
     if config is None:
         env["KUBECONFIG"] = str(spark_operator_kubeconfig(c, home))
         return [str(build.binary), *spark_operator_args(c.ports)], {**env, **spark_submit_env(c)}
+    if op.name == "kueue" and c.spec.multikueue:
+        config["multiKueue"] = kueue_settings(c.spec.multikueue)
     if op.name == "trainer":  # its certificate directory is fixed below TMPDIR
         serving = tmp / "k8s-webhook-server" / "serving-certs"
         serving.mkdir(parents=True, exist_ok=True)
