@@ -21,7 +21,7 @@ from jupyterhub.spawner import Spawner
 from jupyterhub.utils import maybe_future, url_escape_path
 from kubernetes_asyncio import client
 from kubespawner import KubeSpawner
-from traitlets import Bool, Integer, Unicode, default
+from traitlets import Bool, Dict, Integer, Unicode, default
 
 from ..errors import UserError
 from ..federation.config import MemberCluster
@@ -30,7 +30,7 @@ from ..federation.model import GPU_TYPE_LABEL
 from ..federation.quantity import QuantityError, cpu_millis, units
 from ..federation.registry import ClusterRegistry
 from ..federation import failover
-from . import access, attempts, baseline, form, hedge, hedge_race, namespaces, options, ttn
+from . import access, attempts, baseline, form, hedge, hedge_race, namespaces, options, queued, ttn
 from .reflectors import ClusterEventReflector, ClusterPodReflector
 from .storage import PvcLocation, find_claim
 
@@ -61,6 +61,18 @@ class FederatedKubeSpawner(KubeSpawner):
         delete the other at once. A profile's ``hedge: true|false`` overrides this. Hedging
         costs a second pod for the seconds of the race; it is skipped when a cluster is chosen
         explicitly, with persistent storage, internal SSL or per-server Services.""")
+
+    kueue_queues = Dict(config=True, help="""
+        Member clusters whose notebook servers go through Kueue's pod integration (opt-in per
+        cluster): ``{cluster: True}`` uses the LocalQueue found in the server's namespace
+        (``default``, else the only one), ``{cluster: "queue"}`` names it, ``{cluster: {group:
+        "queue", "*": "queue"}}`` names it per group; the key ``"*"`` opts in every cluster
+        that serves Kueue. Profiles and group overrides may change it like any setting. The
+        server's pod carries ``kueue.x-k8s.io/queue-name`` and waits, gated by Kueue, until
+        the queue admits it; the spawn progress says where it stands and why it waits.""")
+    kueue_admission_window = Integer(60, config=True, help="""
+        Seconds a server may wait in a cluster's Kueue queue before its start moves on to the
+        next cluster (within failover_deadline / start_timeout).""")
 
     server_readiness_probe = Bool(False, config=True, help="""
         Give the notebook container a readiness probe on the server's own API
@@ -108,6 +120,7 @@ class FederatedKubeSpawner(KubeSpawner):
         self._attempt_began = 0.0  # when the attempt that produced the server began
         self._target_gpus: tuple[str | None, int] = (None, 0)  # GPU type and count on the current target
         self._attempt_id = ""  # the attempt label of the pod being started (see attempts)
+        self._queue_on: dict[str, str] = {}  # cluster -> the Kueue LocalQueue the server uses there
 
     # ---- federation ----------------------------------------------------------
     async def registry(self) -> ClusterRegistry:
@@ -341,7 +354,7 @@ class FederatedKubeSpawner(KubeSpawner):
             raise SpawnRefused(message)
         deadline = time.monotonic() + (self.failover_deadline or self.start_timeout)
         after_profile = baseline.snapshot(self)
-        failures, candidates = [], list(decision.candidates)
+        failures, candidates = await self._choose_queues(registry, list(decision.candidates))
         pair = self._hedge_pair(request, candidates)
         if pair:
             url, failures = await hedge_race.race(self, registry, *pair, request.gpu_count, deadline, after_profile)
@@ -368,6 +381,24 @@ class FederatedKubeSpawner(KubeSpawner):
             "".join(f"\n• {r.reason}" for r in decision.rejected)
         raise SpawnRefused(message)
 
+    async def _choose_queues(self, registry: ClusterRegistry, candidates: list) -> tuple[list[str], list]:
+        """The Kueue queue the server uses on each candidate cluster that queues notebooks
+        (``kueue_queues``); candidates whose queue cannot take it are dropped, saying why."""
+        self._queue_on, failures, kept = {}, [], []
+        for candidate in candidates:
+            name = candidate.cluster
+            try:
+                queue = await queued.choose(registry.api(name), name, self._namespace_on(registry.members[name]),
+                                            self.kueue_queues, self._groups())
+            except queued.QueueRefused as err:
+                failures.append(f"{name}: {err}")
+                self._narrate(f"{name}: {err} — not starting there")
+                continue
+            if queue:
+                self._queue_on[name] = queue
+            kept.append(candidate)
+        return failures, kept
+
     def _hedge_pair(self, request: options.ServerRequest, candidates: list) -> tuple | None:
         """The two candidates to race when this start is hedged, else None (narrating why not)."""
         if not hedge.hedge_enabled(request.profile, self.hedge_starts):
@@ -385,6 +416,8 @@ class FederatedKubeSpawner(KubeSpawner):
     def _apply_target(self, registry: ClusterRegistry, candidate, gpu_count: int) -> None:
         """Per-cluster settings on top of the profile's: GPU request, affinity, labels, hub URL."""
         labels = {CLUSTER_LABEL: candidate.cluster, attempts.ATTEMPT_LABEL: self._attempt_id}
+        if candidate.cluster in self._queue_on:  # Kueue gates the pod until its queue admits it
+            labels[queued.QUEUE_LABEL] = self._queue_on[candidate.cluster]
         self._target_gpus = (candidate.gpu_type, gpu_count) if candidate.gpu_type else (None, 0)
         if candidate.gpu_type:
             try:
@@ -461,10 +494,19 @@ class FederatedKubeSpawner(KubeSpawner):
     async def _watch_attempt(self, registry: ClusterRegistry) -> str:
         """Return a reason as soon as the cluster shows the server will not start there."""
         inventory = registry.inventories[self.cluster_name]
-        seen = 0
+        seen, look = 0, 0.0
+        queue = self._queue_on.get(self.cluster_name)
+        watch = queue and queued.QueueWatch(registry.api(self.cluster_name), self.cluster_name, self.namespace,
+                                            queue, self.pod_name, self.kueue_admission_window, self._narrate)
         while True:
             if not inventory.healthy:
                 return inventory.health_reason or "cluster unreachable"
+            if watch and time.monotonic() >= look:
+                look = time.monotonic() + 1.0
+                pod = self.pod_reflector.pods.get(f"{self.namespace}/{self.pod_name}") if self.pod_reflector else None
+                reason = await watch.check(pod["metadata"].get("uid") if pod else None)
+                if reason:
+                    return reason
             if self.event_reflector is not None:
                 events = self.events
                 for event in events[seen:]:
