@@ -121,6 +121,7 @@ class FederatedKubeSpawner(KubeSpawner):
         self._target_gpus: tuple[str | None, int] = (None, 0)  # GPU type and count on the current target
         self._attempt_id = ""  # the attempt label of the pod being started (see attempts)
         self._queue_on: dict[str, str] = {}  # cluster -> the Kueue LocalQueue the server uses there
+        self._queue_watch: queued.QueueWatch | None = None  # the current attempt's, where it queues
 
     # ---- federation ----------------------------------------------------------
     async def registry(self) -> ClusterRegistry:
@@ -456,6 +457,10 @@ class FederatedKubeSpawner(KubeSpawner):
             self._narrate(f"{self.cluster_name}: a warm {self._target_gpus[0]} slot is handed over to this server")
         started = (self.cluster_name, self.pod_name)
         attempts.ACTIVE.add(started)
+        queue = self._queue_on.get(self.cluster_name)
+        self._queue_watch = queue and queued.QueueWatch(
+            registry.api(self.cluster_name), self.cluster_name, self.namespace, queue, self.pod_name,
+            self.kueue_admission_window, self._narrate)
         attempt = asyncio.ensure_future(self._start_and_reach())
         watcher = asyncio.ensure_future(self._watch_attempt(registry))
         try:
@@ -470,6 +475,8 @@ class FederatedKubeSpawner(KubeSpawner):
         if attempt in done:
             exc = attempt.exception()
             if exc is None:
+                if self._queue_watch and not self._queue_watch.admitted:
+                    await self._look_at_queue()  # admitted between two looks: say so
                 return attempt.result()
             if isinstance(exc, failover.Failover):
                 raise exc
@@ -495,16 +502,12 @@ class FederatedKubeSpawner(KubeSpawner):
         """Return a reason as soon as the cluster shows the server will not start there."""
         inventory = registry.inventories[self.cluster_name]
         seen, look = 0, 0.0
-        queue = self._queue_on.get(self.cluster_name)
-        watch = queue and queued.QueueWatch(registry.api(self.cluster_name), self.cluster_name, self.namespace,
-                                            queue, self.pod_name, self.kueue_admission_window, self._narrate)
         while True:
             if not inventory.healthy:
                 return inventory.health_reason or "cluster unreachable"
-            if watch and time.monotonic() >= look:
-                look = time.monotonic() + 1.0
-                pod = self.pod_reflector.pods.get(f"{self.namespace}/{self.pod_name}") if self.pod_reflector else None
-                reason = await watch.check(pod["metadata"].get("uid") if pod else None)
+            if self._queue_watch and time.monotonic() >= look:
+                look = time.monotonic() + 0.5
+                reason = await self._look_at_queue()
                 if reason:
                     return reason
             if self.event_reflector is not None:
@@ -515,6 +518,11 @@ class FederatedKubeSpawner(KubeSpawner):
                         return reason
                 seen = len(events)
             await asyncio.sleep(0.05)
+
+    async def _look_at_queue(self) -> str | None:
+        """One look at the server's Kueue queue (narrating what changed); why to move on, else None."""
+        pod = self.pod_reflector.pods.get(f"{self.namespace}/{self.pod_name}") if self.pod_reflector else None
+        return await self._queue_watch.check(pod["metadata"].get("uid") if pod else None)
 
     async def _abandon_attempt(self) -> None:
         """Delete what the failed attempt created on its cluster; a cluster that does not answer

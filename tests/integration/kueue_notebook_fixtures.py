@@ -19,6 +19,7 @@ import pytest
 from fedspawner.sandbox import processes
 
 from .hub_fixtures import TEST_API_TOKEN, HubClient
+from .sandbox_fixtures import KEEP
 from .kueue_fixtures import BASE_PORT, HUB_PORT, STATE, TOPOLOGY, KueueFederation, create_queues, sandbox_cli
 
 HUB_STATE = STATE.with_name(STATE.name + "-notebook-hub")
@@ -53,20 +54,24 @@ class KueueNotebookHub:
 async def kueue_notebook_hub():
     from fedspawner.demo.runner import prepare_hub
 
-    sandbox_cli("down")
-    up = sandbox_cli("up", "--topology", str(TOPOLOGY), "--base-port", str(BASE_PORT))
+    reuse = KEEP and (STATE / "sandbox.json").exists()  # FEDSPAWNER_TEST_KEEP_SANDBOX=1, while developing
+    if not reuse:
+        sandbox_cli("down")
+        up = sandbox_cli("up", "--topology", str(TOPOLOGY), "--base-port", str(BASE_PORT))
     hub = None
     try:
-        assert up.returncode == 0, f"sandbox up failed:\n{up.stdout}\n{up.stderr}"
+        assert reuse or up.returncode == 0, f"sandbox up failed:\n{up.stdout}\n{up.stderr}"
         fed = KueueFederation(state=json.loads((STATE / "sandbox.json").read_text()), hub_url="")
         shutil.rmtree(HUB_STATE, ignore_errors=True)
         hub = prepare_hub(HUB_STATE, STATE, port=HUB_PORT, extra_config=HUB_CONFIG, log=lambda *_: None)
         fed.hub_url = hub.url
-        await create_queues(fed)
+        if not reuse:
+            await create_queues(fed)
         hub.start()
         yield KueueNotebookHub(fed=fed, api=HubClient(hub))
     finally:
         if hub is not None:
             hub.stop()
-        sandbox_cli("down")
-        assert processes.marked_processes(STATE) == []
+        if not KEEP:
+            sandbox_cli("down")
+            assert processes.marked_processes(STATE) == []

@@ -14,6 +14,8 @@ import time
 import pytest
 from kubernetes_asyncio import client
 
+from fedspawner.gateway import kube
+from fedspawner.gateway.queueing import LOCALQUEUES
 from fedspawner.spawner.queued import KUEUE, QUEUE_LABEL, owned_by_pod
 
 from .kueue_fixtures import NS
@@ -152,12 +154,10 @@ async def test_a_missing_or_stopped_queue_is_one_clear_message_and_nothing_is_le
             "namespace fedspawner there (its LocalQueues: team)") in last, last
     assert await nothing_left(fed, "training", user)
     async with fed.admin("training") as admin:
-        objs = client.CustomObjectsApi(admin)
-        await objs.patch_namespaced_custom_object(*KUEUE, NS, "localqueues", "team", {"spec": {"stopPolicy": "Hold"}})
+        await kube.merge_patch(admin, LOCALQUEUES, NS, "team", {"spec": {"stopPolicy": "Hold"}})
         try:
             model, last = await in_thread(failure, api, user, {"profile": "queued", "cluster": "training"})
             assert "training: queue team on training: the queue is stopped by the cluster's admins (Hold)" in last, last
             assert await nothing_left(fed, "training", user)
         finally:
-            await objs.patch_namespaced_custom_object(*KUEUE, NS, "localqueues", "team",
-                                                      {"spec": {"stopPolicy": "None"}})
+            await kube.merge_patch(admin, LOCALQUEUES, NS, "team", {"spec": {"stopPolicy": "None"}})
