@@ -80,6 +80,16 @@ async def choose(api: client.ApiClient, cluster: str, namespace: str, setting: d
     return name
 
 
+def kueue_down(err: BaseException, cluster: str) -> str | None:
+    """Why the server's pod was refused when Kueue's pod webhook failed it (Kueue is down), else None."""
+    body = str(getattr(err, "body", "") or "")
+    if isinstance(err, ApiException) and err.status in (500, 503) and "failed calling webhook" in body \
+            and "kb.io" in body:
+        return (f"Kueue on {cluster} is not answering (its pod webhook failed), so that cluster queues no "
+                "notebook servers now; nothing was left there. Its admins need to check Kueue")
+    return None
+
+
 def owned_by_pod(workloads: list[dict], pod_name: str, pod_uid: str | None) -> dict | None:
     """The Workload Kueue keeps for the pod (by owner reference; by uid once the pod's is known)."""
     for workload in workloads:

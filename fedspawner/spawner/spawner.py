@@ -480,7 +480,8 @@ class FederatedKubeSpawner(KubeSpawner):
                 return attempt.result()
             if isinstance(exc, failover.Failover):
                 raise exc
-            reason = failover.reason_for_exception(exc)
+            reason = (self._queue_watch and queued.kueue_down(exc, self.cluster_name)) \
+                or failover.reason_for_exception(exc)
             if reason is None:
                 raise exc
             raise failover.Failover(reason)

@@ -9,6 +9,8 @@ in it, whose pod can never be scheduled (so it holds the quota without running a
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import time
 
 import pytest
@@ -161,3 +163,19 @@ async def test_a_missing_or_stopped_queue_is_one_clear_message_and_nothing_is_le
             assert await nothing_left(fed, "training", user)
         finally:
             await kube.merge_patch(admin, LOCALQUEUES, NS, "team", {"spec": {"stopPolicy": "None"}})
+
+
+async def test_kueue_down_is_said_plainly_and_the_server_starts_elsewhere(kueue_notebook_hub):  # noqa: F811
+    """Last in this module: Kueue on training does not come back."""
+    fed, api, user = kueue_notebook_hub.fed, kueue_notebook_hub.api, "kqndan"
+    os.kill(fed.kueue_pid("training"), signal.SIGTERM)  # a process this module's sandbox started
+    await asyncio.sleep(2)
+    model = await in_thread(spawn, api, user, {"profile": "queued"}, timeout=120)
+    try:
+        assert model.get("ready"), model
+        assert any(m.startswith("training: Kueue on training is not answering (its pod webhook failed)")
+                   and m.endswith("trying analytics") for m in model["progress"]), model["progress"]
+        assert await nothing_left(fed, "training", user)
+        assert len(await servers_of(fed, "analytics", user)) == 1
+    finally:
+        await in_thread(stop, api, user)
