@@ -4,6 +4,7 @@
 LocalQueue ``team`` with 2 cpu; on ``analytics``, ``research`` with 4 cpu) and a JupyterHub over
 it whose spawner opts ``training`` in (``kueue_queues = {"training": True}``: the queue found
 there) and leaves ``analytics`` out. Profiles: ``queued`` prefers training then analytics;
+``patient`` runs on training only and waits up to 90 s in its queue (a profile override);
 ``ghost-queue`` names a queue nobody made (a profile override of the setting). The hub's
 ``tester`` service has the tests' admin token, so ``spawn_helpers`` work against it.
 """
@@ -38,6 +39,8 @@ c.KubeSpawner.profile_list = [
     {{"display_name": "Queued (test)", "slug": "queued", "default": True,
       "clusters": {{"preferred": ["training", "analytics"]}},
       "kubespawner_override": {{"cpu_guarantee": 0.5}}}},
+    {{"display_name": "Waits in training's queue (test)", "slug": "patient", "clusters": {{"allowed": ["training"]}},
+      "kubespawner_override": {{"cpu_guarantee": 0.5, "kueue_admission_window": 90}}}},
     {{"display_name": "A queue nobody made (test)", "slug": "ghost-queue",
       "kubespawner_override": {{"cpu_guarantee": 0.5, "kueue_queues": {{"training": "nobody-made-this"}}}}}},
 ]

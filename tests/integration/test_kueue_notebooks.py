@@ -20,6 +20,7 @@ from fedspawner.gateway import kube
 from fedspawner.gateway.queueing import LOCALQUEUES
 from fedspawner.spawner.queued import KUEUE, QUEUE_LABEL, owned_by_pod
 
+from .kube_helpers import unique
 from .kueue_fixtures import NS
 from .kueue_notebook_fixtures import WINDOW, kueue_notebook_hub  # noqa: F401 - the fixture
 from .spawn_helpers import progress_messages, server_model, spawn, stop
@@ -75,7 +76,7 @@ class QuotaHolder:
     """A Job in queue ``team`` on training asking for ``cpu``: admitted, its pod never scheduled."""
 
     def __init__(self, fed, cpu: str):
-        self.fed, self.name = fed, "quota-holder"
+        self.fed, self.name = fed, unique("quota-holder")
         self.body = {"apiVersion": "batch/v1", "kind": "Job",
                      "metadata": {"name": self.name, "labels": {QUEUE_LABEL: "team"}},
                      "spec": {"backoffLimit": 0, "template": {"spec": {
@@ -84,6 +85,12 @@ class QuotaHolder:
                                          "resources": {"requests": {"cpu": cpu, "memory": "64Mi"}}}]}}}}
 
     async def __aenter__(self):
+        return await self.fill()
+
+    async def __aexit__(self, *_):
+        await self.release()
+
+    async def fill(self):
         async with self.fed.admin("training") as api:
             await client.BatchV1Api(api).create_namespaced_job(NS, self.body)
 
@@ -94,20 +101,35 @@ class QuotaHolder:
         await until(holding, "the quota holder to be admitted", timeout=60)
         return self
 
-    async def __aexit__(self, *_):
+    async def release(self):
         async with self.fed.admin("training") as api:
             await client.BatchV1Api(api).delete_namespaced_job(self.name, NS, propagation_policy="Background")
 
 
 async def test_a_notebook_on_an_opted_in_cluster_is_gated_until_its_queue_admits_it(kueue_notebook_hub):  # noqa: F811
     fed, api, user = kueue_notebook_hub.fed, kueue_notebook_hub.api, "kqnann"
-    model = await in_thread(spawn, api, user, {"profile": "queued", "cluster": "training"}, timeout=120)
+    holder = await QuotaHolder(fed, cpu="1800m").fill()  # the server (0.5 cpu) must wait for it
+    try:
+        spawning = asyncio.ensure_future(in_thread(spawn, api, user, {"profile": "patient"}, timeout=120))
+
+        async def gated():
+            pods = await servers_of(fed, "training", user)
+            return pods and pods[0]["spec"].get("schedulingGates") and pods[0]
+        pod = await until(gated, "the server's pod to be gated by Kueue", timeout=60)
+        assert pod["metadata"]["labels"][QUEUE_LABEL] == "team" and pod["metadata"]["labels"][MANAGED] == "true"
+        assert (await in_thread(server_model, api, user))["pending"] == "spawn"  # the hub shows it waiting
+        await asyncio.sleep(2)  # a look or two at the queue while it waits
+    finally:
+        await holder.release()  # its quota comes back: Kueue admits the server
+    model = await spawning
     try:
         assert model.get("ready"), model
-        assert any(m.startswith("admitted by queue team on training") for m in model["progress"]), model["progress"]
+        said = model["progress"]
+        waiting = "queued in team on training, position 1 of 1: waiting for quota (needs 0.5 cpu"
+        queued = next(i for i, m in enumerate(said) if m.startswith(waiting))
+        admitted_at = next(i for i, m in enumerate(said) if m.startswith("admitted by queue team on training"))
+        assert queued < admitted_at, said
         (pod,) = await servers_of(fed, "training", user)
-        assert pod["metadata"]["labels"][QUEUE_LABEL] == "team"
-        assert pod["metadata"]["labels"][MANAGED] == "true"  # Kueue's webhook took it: it was gated
         assert not pod["spec"].get("schedulingGates") and pod["status"]["phase"] == "Running"
         workload = owned_by_pod(await workloads(fed, "training"), pod["metadata"]["name"], pod["metadata"]["uid"])
         assert await admitted(workload) and workload["spec"]["queueName"] == "team"
