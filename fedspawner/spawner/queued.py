@@ -18,6 +18,7 @@ import time
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client.rest import ApiException
 
+from ..errors import UserError
 from ..federation import queues
 
 QUEUE_LABEL = queues.QUEUE_LABEL
@@ -26,7 +27,7 @@ KUEUE = ("kueue.x-k8s.io", "v1beta2")
 HOPELESS = ("can never be admitted", "the queue is stopped", "its queue does not exist")
 
 
-class QueueRefused(Exception):
+class QueueRefused(UserError):
     """The cluster's queue cannot take the server; the message says why, for people."""
 
 
@@ -140,5 +141,6 @@ class QueueWatch:
         if reason.startswith(HOPELESS):
             return line
         if late:
-            return f"not admitted by queue {self.queue} within {self.window:g}s ({line})"
+            place = f"position {view['position']} of {view['pending']}: " if view.get("position") else ""
+            return f"not admitted by queue {self.queue} within {self.window:g}s ({place}{reason or 'waiting'})"
         return None

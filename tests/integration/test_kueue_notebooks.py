@@ -165,8 +165,8 @@ async def test_a_full_queue_holds_the_notebook_then_it_starts_elsewhere_or_fails
         model, last = await in_thread(failure, api, user, {"profile": "queued", "cluster": "training"})
         assert not (model or {}).get("ready")
         assert "Your server could not start on any cluster" in last, last
-        assert f"training: not admitted by queue team within {WINDOW}s (queued in team on training, position 1 " \
-               "of 1: waiting for quota (needs 0.5 cpu" in last, last
+        assert f"training: not admitted by queue team within {WINDOW}s (position 1 of 1: waiting for quota " \
+               "(needs 0.5 cpu" in last, last
         await until(lambda: nothing_left(fed, "training", user), "the gated pod to be gone")
 
 
