@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+import aiohttp
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client.rest import ApiException
 
@@ -54,7 +55,11 @@ async def choose(api: client.ApiClient, cluster: str, namespace: str, setting: d
         return None
     named, wanted = asked
     try:
-        found = await client.CustomObjectsApi(api).list_namespaced_custom_object(*KUEUE, namespace, "localqueues")
+        found = await asyncio.wait_for(client.CustomObjectsApi(api).list_namespaced_custom_object(
+            *KUEUE, namespace, "localqueues"), 10)
+    except (OSError, asyncio.TimeoutError, aiohttp.ClientError) as err:
+        raise QueueRefused(f"Kueue's queues on {cluster} could not be read ({type(err).__name__}); "
+                           "the cluster may be unreachable") from None
     except ApiException as err:
         if err.status == 404 and (named or wanted):
             raise QueueRefused(f"notebooks on {cluster} go through Kueue (kueue_queues), but Kueue does not run "
