@@ -21,7 +21,7 @@ from jupyterhub.spawner import Spawner
 from jupyterhub.utils import maybe_future, url_escape_path
 from kubernetes_asyncio import client
 from kubespawner import KubeSpawner
-from traitlets import Bool, Integer, Unicode, default
+from traitlets import Bool, Dict, Integer, Unicode, default
 
 from ..errors import UserError
 from ..federation.config import MemberCluster
@@ -30,7 +30,7 @@ from ..federation.model import GPU_TYPE_LABEL
 from ..federation.quantity import QuantityError, cpu_millis, units
 from ..federation.registry import ClusterRegistry
 from ..federation import failover
-from . import access, attempts, baseline, form, hedge, hedge_race, namespaces, options, ttn
+from . import access, attempts, baseline, form, hedge, hedge_race, namespaces, options, queued, ttn
 from .reflectors import ClusterEventReflector, ClusterPodReflector
 from .storage import PvcLocation, find_claim
 
@@ -61,6 +61,18 @@ class FederatedKubeSpawner(KubeSpawner):
         delete the other at once. A profile's ``hedge: true|false`` overrides this. Hedging
         costs a second pod for the seconds of the race; it is skipped when a cluster is chosen
         explicitly, with persistent storage, internal SSL or per-server Services.""")
+
+    kueue_queues = Dict(config=True, help="""
+        Member clusters whose notebook servers go through Kueue's pod integration (opt-in per
+        cluster): ``{cluster: True}`` uses the LocalQueue found in the server's namespace
+        (``default``, else the only one), ``{cluster: "queue"}`` names it, ``{cluster: {group:
+        "queue", "*": "queue"}}`` names it per group; the key ``"*"`` opts in every cluster
+        that serves Kueue. Profiles and group overrides may change it like any setting. The
+        server's pod carries ``kueue.x-k8s.io/queue-name`` and waits, gated by Kueue, until
+        the queue admits it; the spawn progress says where it stands and why it waits.""")
+    kueue_admission_window = Integer(60, config=True, help="""
+        Seconds a server may wait in a cluster's Kueue queue before its start moves on to the
+        next cluster (within failover_deadline / start_timeout).""")
 
     server_readiness_probe = Bool(False, config=True, help="""
         Give the notebook container a readiness probe on the server's own API
@@ -108,6 +120,8 @@ class FederatedKubeSpawner(KubeSpawner):
         self._attempt_began = 0.0  # when the attempt that produced the server began
         self._target_gpus: tuple[str | None, int] = (None, 0)  # GPU type and count on the current target
         self._attempt_id = ""  # the attempt label of the pod being started (see attempts)
+        self._queue_on: dict[str, str] = {}  # cluster -> the Kueue LocalQueue the server uses there
+        self._queue_watch: queued.QueueWatch | None = None  # the current attempt's, where it queues
 
     # ---- federation ----------------------------------------------------------
     async def registry(self) -> ClusterRegistry:
@@ -341,7 +355,7 @@ class FederatedKubeSpawner(KubeSpawner):
             raise SpawnRefused(message)
         deadline = time.monotonic() + (self.failover_deadline or self.start_timeout)
         after_profile = baseline.snapshot(self)
-        failures, candidates = [], list(decision.candidates)
+        failures, candidates = await self._choose_queues(registry, list(decision.candidates))
         pair = self._hedge_pair(request, candidates)
         if pair:
             url, failures = await hedge_race.race(self, registry, *pair, request.gpu_count, deadline, after_profile)
@@ -368,6 +382,24 @@ class FederatedKubeSpawner(KubeSpawner):
             "".join(f"\n• {r.reason}" for r in decision.rejected)
         raise SpawnRefused(message)
 
+    async def _choose_queues(self, registry: ClusterRegistry, candidates: list) -> tuple[list[str], list]:
+        """The Kueue queue the server uses on each candidate cluster that queues notebooks
+        (``kueue_queues``); candidates whose queue cannot take it are dropped, saying why."""
+        self._queue_on, failures, kept = {}, [], []
+        for candidate in candidates:
+            name = candidate.cluster
+            try:
+                queue = await queued.choose(registry.api(name), name, self._namespace_on(registry.members[name]),
+                                            self.kueue_queues, self._groups())
+            except queued.QueueRefused as err:
+                failures.append(f"{name}: {err}")
+                self._narrate(f"{name}: {err} — not starting there")
+                continue
+            if queue:
+                self._queue_on[name] = queue
+            kept.append(candidate)
+        return failures, kept
+
     def _hedge_pair(self, request: options.ServerRequest, candidates: list) -> tuple | None:
         """The two candidates to race when this start is hedged, else None (narrating why not)."""
         if not hedge.hedge_enabled(request.profile, self.hedge_starts):
@@ -385,6 +417,8 @@ class FederatedKubeSpawner(KubeSpawner):
     def _apply_target(self, registry: ClusterRegistry, candidate, gpu_count: int) -> None:
         """Per-cluster settings on top of the profile's: GPU request, affinity, labels, hub URL."""
         labels = {CLUSTER_LABEL: candidate.cluster, attempts.ATTEMPT_LABEL: self._attempt_id}
+        if candidate.cluster in self._queue_on:  # Kueue gates the pod until its queue admits it
+            labels[queued.QUEUE_LABEL] = self._queue_on[candidate.cluster]
         self._target_gpus = (candidate.gpu_type, gpu_count) if candidate.gpu_type else (None, 0)
         if candidate.gpu_type:
             try:
@@ -423,6 +457,10 @@ class FederatedKubeSpawner(KubeSpawner):
             self._narrate(f"{self.cluster_name}: a warm {self._target_gpus[0]} slot is handed over to this server")
         started = (self.cluster_name, self.pod_name)
         attempts.ACTIVE.add(started)
+        queue = self._queue_on.get(self.cluster_name)
+        self._queue_watch = queue and queued.QueueWatch(
+            registry.api(self.cluster_name), self.cluster_name, self.namespace, queue, self.pod_name,
+            self.kueue_admission_window, self._narrate)
         attempt = asyncio.ensure_future(self._start_and_reach())
         watcher = asyncio.ensure_future(self._watch_attempt(registry))
         try:
@@ -437,10 +475,13 @@ class FederatedKubeSpawner(KubeSpawner):
         if attempt in done:
             exc = attempt.exception()
             if exc is None:
+                if self._queue_watch and not self._queue_watch.admitted:
+                    await self._look_at_queue()  # admitted between two looks: say so
                 return attempt.result()
             if isinstance(exc, failover.Failover):
                 raise exc
-            reason = failover.reason_for_exception(exc)
+            reason = (self._queue_watch and queued.kueue_down(exc, self.cluster_name)) \
+                or failover.reason_for_exception(exc)
             if reason is None:
                 raise exc
             raise failover.Failover(reason)
@@ -461,10 +502,15 @@ class FederatedKubeSpawner(KubeSpawner):
     async def _watch_attempt(self, registry: ClusterRegistry) -> str:
         """Return a reason as soon as the cluster shows the server will not start there."""
         inventory = registry.inventories[self.cluster_name]
-        seen = 0
+        seen, look = 0, 0.0
         while True:
             if not inventory.healthy:
                 return inventory.health_reason or "cluster unreachable"
+            if self._queue_watch and time.monotonic() >= look:
+                look = time.monotonic() + 0.5
+                reason = await self._look_at_queue()
+                if reason:
+                    return reason
             if self.event_reflector is not None:
                 events = self.events
                 for event in events[seen:]:
@@ -473,6 +519,11 @@ class FederatedKubeSpawner(KubeSpawner):
                         return reason
                 seen = len(events)
             await asyncio.sleep(0.05)
+
+    async def _look_at_queue(self) -> str | None:
+        """One look at the server's Kueue queue (narrating what changed); why to move on, else None."""
+        pod = self.pod_reflector.pods.get(f"{self.namespace}/{self.pod_name}") if self.pod_reflector else None
+        return await self._queue_watch.check(pod["metadata"].get("uid") if pod else None)
 
     async def _abandon_attempt(self) -> None:
         """Delete what the failed attempt created on its cluster; a cluster that does not answer

@@ -127,6 +127,19 @@ def test_webhooks_call_the_operator_by_url_with_the_cluster_ca():
     assert url_webhooks(UPSTREAM, "x", 1, "", {"batch"}, "ns") is None
 
 
+def test_kueue_pod_webhooks_see_only_pods_that_name_a_queue():
+    doc = url_webhooks(UPSTREAM, "kueue", 28114, "Q0E=", {"jobset.x-k8s.io", ""}, "kueue-system")
+    by_name = {h["name"]: h for h in doc["webhooks"]}
+    assert by_name["mpod.kb.io"]["objectSelector"] == {
+        "matchExpressions": [{"key": "kueue.x-k8s.io/queue-name", "operator": "Exists"}]}
+    assert "objectSelector" not in by_name["mjobset.kb.io"]
+    assert by_name["mpod.kb.io"]["namespaceSelector"]["matchExpressions"][0]["values"] == [
+        "kube-system", "kueue-system"]
+    kueue = render_config("kueue", PORTS, Path("/c"), ("kueue",))
+    assert kueue["manageJobsWithoutQueueName"] is False  # only pods with a queue name are managed
+    assert kueue["managedJobsNamespaceSelector"]["matchExpressions"][0]["values"] == ["kube-system", "kueue-system"]
+
+
 def test_only_the_storage_version_is_served_without_conversion():
     crd = {"spec": {"conversion": {"strategy": "Webhook"}, "versions": [
         {"name": "v1beta1", "served": True, "storage": False}, {"name": "v1beta2", "served": True, "storage": True}]}}
@@ -168,13 +181,13 @@ def test_certificate_management_is_off_everywhere():
 
 
 def test_kueue_integrates_with_the_operators_beside_it():
-    assert kueue_frameworks(("kueue",)) == ["batch/job"]
+    assert kueue_frameworks(("kueue",)) == ["batch/job", "pod"]
     assert kueue_frameworks(("jobset", "trainer", "kueue")) == [
-        "batch/job", "jobset.x-k8s.io/jobset", "trainer.kubeflow.org/trainjob"]
+        "batch/job", "jobset.x-k8s.io/jobset", "trainer.kubeflow.org/trainjob", "pod"]
     with_spark = render_config("kueue", PORTS, Path("/c"), ("kueue", "spark-operator"))
     assert with_spark["featureGates"]["SparkApplicationIntegration"] is True
     assert "sparkoperator.k8s.io/sparkapplication" in with_spark["integrations"]["frameworks"]
-    assert webhook_groups(OPERATORS["kueue"], ("kueue",)) == {"kueue.x-k8s.io", "batch"}
+    assert webhook_groups(OPERATORS["kueue"], ("kueue",)) == {"kueue.x-k8s.io", "batch", ""}
     assert "jobset.x-k8s.io" in webhook_groups(OPERATORS["kueue"], ("jobset", "kueue"))
 
 

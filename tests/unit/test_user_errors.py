@@ -64,6 +64,7 @@ USER_CAUSED = {
     "fedspawner.lab.upstream": ["RelayError"],
     "fedspawner.sandbox.topology": ["TopologyError"],
     "fedspawner.spawner.options": ["OptionsError"],
+    "fedspawner.spawner.queued": ["QueueRefused"],
     "fedspawner.spawner.spawner": ["SpawnRefused"],
 }
 NOT_USER_CAUSED = {

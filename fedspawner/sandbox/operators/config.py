@@ -13,6 +13,13 @@ from ..components import LOOPBACK
 from ..operator_catalog import KUEUE_FRAMEWORK_OF, OPERATORS, Operator
 
 
+#: Namespaces whose pods Kueue's pod integration may manage (its default, said out loud): every one
+#: but the system's and Kueue's own. Within them only pods with a queue name are managed
+#: (``manageJobsWithoutQueueName: false``), and only those reach its pod webhooks.
+KUEUE_MANAGED_NAMESPACES = {"matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "NotIn",
+                                                  "values": ["kube-system", OPERATORS["kueue"].namespace]}]}
+
+
 def _common(ports: dict[str, int], op: Operator) -> dict:
     doc = {
         "kind": "Configuration",
@@ -26,8 +33,9 @@ def _common(ports: dict[str, int], op: Operator) -> dict:
 
 
 def kueue_frameworks(neighbours: tuple[str, ...]) -> list[str]:
-    """Kueue's integrations on a cluster: batch Jobs, and the jobs of the operators beside it."""
-    return ["batch/job", *(KUEUE_FRAMEWORK_OF[n][0] for n in neighbours if n in KUEUE_FRAMEWORK_OF)]
+    """Kueue's integrations on a cluster: batch Jobs, the jobs of the operators beside it, and plain
+    pods (notebook servers of clusters that opt in: only pods carrying a queue name are managed)."""
+    return ["batch/job", *(KUEUE_FRAMEWORK_OF[n][0] for n in neighbours if n in KUEUE_FRAMEWORK_OF), "pod"]
 
 
 def webhook_groups(op: Operator, neighbours: tuple[str, ...]) -> set[str]:
@@ -35,6 +43,7 @@ def webhook_groups(op: Operator, neighbours: tuple[str, ...]) -> set[str]:
     groups = set(op.webhook_groups)
     if op.name == "kueue":
         groups |= {KUEUE_FRAMEWORK_OF[n][1] for n in neighbours if n in KUEUE_FRAMEWORK_OF}
+        groups.add("")  # the core group: its pod webhooks (see manifests.KUEUE_POD_SELECTOR)
     return groups
 
 
@@ -53,6 +62,7 @@ def render_config(name: str, ports: dict[str, int], cert_dir: Path, neighbours: 
             features["SparkApplicationIntegration"] = True
         return {"apiVersion": "config.kueue.x-k8s.io/v1beta2", **doc, "namespace": op.namespace,
                 "internalCertManagement": {"enable": False}, "manageJobsWithoutQueueName": False,
+                "managedJobsNamespaceSelector": KUEUE_MANAGED_NAMESPACES,
                 "featureGates": features, "integrations": {"frameworks": kueue_frameworks(neighbours)}}
     if name == "jobset":
         doc = _common(ports, op)

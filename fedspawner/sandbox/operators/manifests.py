@@ -8,6 +8,8 @@ Pure functions over parsed YAML:
   Webhooks for API groups the operator does not serve in this cluster (for example
   JobSet's and Kueue's pod webhooks, Kueue's for integrations that are not enabled) are
   dropped, and system namespaces are left alone, as the upstream kustomizations do.
+  Kueue's pod webhooks see only pods that carry a queue name (``POD_WEBHOOK_SELECTORS``):
+  every other pod of the cluster is created without calling Kueue, even while it is down.
 """
 
 from __future__ import annotations
@@ -21,6 +23,10 @@ from ..components import LOOPBACK
 
 #: Namespaces no operator webhook ever intercepts.
 SYSTEM_NAMESPACES = ("kube-system",)
+#: The pods an operator's pod webhooks see (operator -> objectSelector): Kueue only manages pods
+#: that name a LocalQueue (notebook servers of clusters that queue them), so only those call it.
+POD_WEBHOOK_SELECTORS = {"kueue": {"matchExpressions": [{"key": "kueue.x-k8s.io/queue-name",
+                                                         "operator": "Exists"}]}}
 
 
 def load_documents(path: Path) -> list[dict]:
@@ -58,6 +64,8 @@ def url_webhooks(doc: dict, operator: str, port: int, ca_bundle: str, groups: se
         hook.setdefault("namespaceSelector", {"matchExpressions": [{
             "key": "kubernetes.io/metadata.name", "operator": "NotIn",
             "values": [*SYSTEM_NAMESPACES, own_namespace]}]})
+        if rule_groups == {""} and operator in POD_WEBHOOK_SELECTORS:
+            hook.setdefault("objectSelector", POD_WEBHOOK_SELECTORS[operator])
         kept.append(hook)
     if not kept:
         return None
