@@ -13,6 +13,11 @@ is on the cluster (the job record and spec on the anchor ConfigMap), so a restar
 gateway resumes guarding where the last one stopped; with several replicas, each guards
 the clusters whose Lease it holds (``lease.ClusterLeases``). What counts as stuck is
 decided by the federation core's failover rules, as for notebook servers.
+
+A job still waiting in its cluster's Kueue queue (``in_queue``) moves the other way round:
+its copy is withdrawn first and confirmed gone, then the job is created on the next
+cluster (or, failing every other, again where it was), so Kueue can never admit two
+copies. A copy Kueue admitted meanwhile stays where it is.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import datetime
@@ -109,6 +114,8 @@ class FailoverQueue:
         self._moves = asyncio.Semaphore(moves)
         self._worker: asyncio.Task | None = None
         self.stuck_checks: list[Callable[[JobObjects], str | None]] = []  # more reasons a job cannot start
+        #: Whether a copy still waits in its cluster's queue, read afresh (it then moves withdraw-first).
+        self.in_queue: Callable[[JobObjects], Awaitable[bool]] | None = None
 
     def other_stuck(self, objects: JobObjects) -> str | None:
         """The first reason of ``stuck_checks`` why the job cannot start where it is (e.g. Kueue's)."""
@@ -267,6 +274,8 @@ class FailoverQueue:
             return None
         if await self._still_ours(objects) is None:  # checked again at the last moment
             return None
+        if self.in_queue is not None and await self.in_queue(objects):
+            return await self._move_queued(objects, reason, spec, record, order, gpu_types)
         self._placing.add(job_id)
         try:
             moved, _ = await service.submitter.place(job_id, spec, owner, order, gpu_types, record,
@@ -283,6 +292,22 @@ class FailoverQueue:
         log.info("job %s failed over from %s to %s: %s", job_id, cluster, moved.cluster, reason)
         await delete_job(service.store, objects, timeout=self.settings.cancel_timeout,
                          pod_grace=self.settings.pod_grace_seconds)
+        return moved.cluster
+
+    async def _move_queued(self, objects: JobObjects, reason: str, spec, record: JobRecord, order: list[str],
+                           gpu_types: dict[str, str | None]) -> str | None:
+        """Move a copy that waits in its queue: withdraw it (confirmed gone), then create the job on the
+        first of ``order`` that takes it, or again where it was."""
+        service, cluster, job_id = self.service, objects.cluster, objects.job_id
+        self._placing.add(job_id)  # from here on a cancel waits for the move, then finds the new copy
+        await delete_job(service.store, objects, timeout=self.settings.cancel_timeout,
+                         pod_grace=self.settings.pod_grace_seconds)  # returns once nothing of it is left
+        back = [] if cluster in order else [cluster]
+        moved, _ = await service.submitter.place(job_id, spec, objects.owner, [*order, *back],
+                                                 {cluster: record.gpu_type, **gpu_types}, record,
+                                                 moving_from=(cluster, reason))
+        log.info("job %s withdrawn from the queue on %s and placed on %s: %s", job_id, cluster, moved.cluster,
+                 reason)
         return moved.cluster
 
     async def _still_ours(self, objects: JobObjects) -> dict | None:
