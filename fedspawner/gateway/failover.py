@@ -15,9 +15,10 @@ the clusters whose Lease it holds (``lease.ClusterLeases``). What counts as stuc
 decided by the federation core's failover rules, as for notebook servers.
 
 A job still waiting in its cluster's Kueue queue (``in_queue``) moves the other way round:
-its copy is withdrawn first and confirmed gone, then the job is created on the next
-cluster (or, failing every other, again where it was), so Kueue can never admit two
-copies. A copy Kueue admitted meanwhile stays where it is.
+its workload objects are withdrawn first and confirmed gone (its anchor stays, so the job
+stays visible), then the job is created on the next cluster (or, failing every other,
+again where it was) and the old anchor goes; so Kueue can never admit two copies. A copy
+Kueue admitted meanwhile stays where it is.
 """
 
 from __future__ import annotations
@@ -296,18 +297,25 @@ class FailoverQueue:
 
     async def _move_queued(self, objects: JobObjects, reason: str, spec, record: JobRecord, order: list[str],
                            gpu_types: dict[str, str | None]) -> str | None:
-        """Move a copy that waits in its queue: withdraw it (confirmed gone), then create the job on the
-        first of ``order`` that takes it, or again where it was."""
+        """Move a copy that waits in its queue: withdraw its workloads (confirmed gone), create the job on
+        the first of ``order`` that takes it, or again where it was, then remove the old anchor."""
         service, cluster, job_id = self.service, objects.cluster, objects.job_id
         self._placing.add(job_id)  # from here on a cancel waits for the move, then finds the new copy
         await delete_job(service.store, objects, timeout=self.settings.cancel_timeout,
-                         pod_grace=self.settings.pod_grace_seconds)  # returns once nothing of it is left
-        back = [] if cluster in order else [cluster]
-        moved, _ = await service.submitter.place(job_id, spec, objects.owner, [*order, *back],
-                                                 {cluster: record.gpu_type, **gpu_types}, record,
-                                                 moving_from=(cluster, reason))
+                         pod_grace=self.settings.pod_grace_seconds, keep_anchor=True)
+        others = [c for c in order if c != cluster]
+        try:
+            moved, _ = await service.submitter.place(job_id, spec, objects.owner, others, gpu_types, record,
+                                                     moving_from=(cluster, reason))
+        except Exception:  # noqa: BLE001 - no other cluster took it: queue it again where it was
+            await delete_job(service.store, objects, timeout=self.settings.cancel_timeout)
+            await service.submitter.place(
+                job_id, spec, objects.owner, [cluster], {cluster: record.gpu_type}, record,
+                moving_from=(cluster, f"{reason}; no other cluster took it"))
+            return cluster
         log.info("job %s withdrawn from the queue on %s and placed on %s: %s", job_id, cluster, moved.cluster,
                  reason)
+        await delete_job(service.store, objects, timeout=self.settings.cancel_timeout)  # only its anchor is left
         return moved.cluster
 
     async def _still_ours(self, objects: JobObjects) -> dict | None:

@@ -86,15 +86,15 @@ class Submitter:
         spec, cluster_field, origin, chosen, order = await self._ordered(owner, groups, body)
         record = JobRecord.for_spec(spec, chosen.request.gpu_type, groups, chosen.user_order,
                                     parse_cluster_field(cluster_field) or (), origin)
-        if self.hedged(order):
+        if self.hedged(order, groups):
             return await self.place_hedged(new_job_id(), spec, owner, order, chosen.gpu_types, record)
         job, _ = await self.place(new_job_id(), spec, owner, order, chosen.gpu_types, record)
         return job
 
-    def hedged(self, order: list[str]) -> bool:
-        """Whether a job with these candidates waits in two queues at once (``c.Gateway.queue_hedge``): the
-        best two clusters both queue through Kueue."""
-        return (self.settings.queue_hedge and self.queues is not None and len(order) >= 2
+    def hedged(self, order: list[str], groups: frozenset[str]) -> bool:
+        """Whether a job with these candidates waits in two queues at once: ``c.Gateway.queue_hedge`` takes
+        the user's jobs, and the best two clusters both queue through Kueue."""
+        return (self.settings.hedges_for(groups) and self.queues is not None and len(order) >= 2
                 and all(self.queues.queues_on(c) for c in order[:2]))
 
     async def place_hedged(self, job_id: str, spec: JobSpec, owner: str, order: list[str],

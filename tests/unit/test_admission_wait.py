@@ -90,3 +90,9 @@ def test_a_hedged_copy_holds_its_pods_back_with_a_gate():
     assert gated({"spec": {"schedulingGates": [{"name": "other"}, {"name": HEDGE_GATE}]}}) == [{"name": "other"}]
     assert gated({"spec": {}}) is None
     assert not gate([{"kind": "ConfigMap", "metadata": {}}, {"kind": "JobSet", "metadata": {}, "spec": {}}])
+
+
+def test_a_workloads_gpus_are_summed_over_its_pod_sets():
+    wl = {"spec": {"podSets": [{"count": 2, "template": {"spec": {"containers": [
+        {"resources": {"requests": {"cpu": "1", "nvidia.com/gpu": "2"}}}]}}}]}}
+    assert queues.gpus_requested(wl) == 4
