@@ -14,17 +14,20 @@ modules that need them (each module gets its own sandbox, one after the other).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
 import subprocess
 import sys
+import time
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from kubernetes_asyncio import client
+from kubernetes_asyncio.client.rest import ApiException
 
 from fedspawner.gateway.config import SERVICE_NAME
 from fedspawner.sandbox import processes
@@ -122,9 +125,22 @@ async def create_queues(fed: KueueFederation) -> None:
             for plural, ns, body in docs:
                 body = {"apiVersion": "/".join(KUEUE), **body}
                 if ns:
-                    await objs.create_namespaced_custom_object(*KUEUE, ns, plural, body)
+                    await until_webhook(lambda: objs.create_namespaced_custom_object(*KUEUE, ns, plural, body))
                 else:
-                    await objs.create_cluster_custom_object(*KUEUE, plural, body)
+                    await until_webhook(lambda: objs.create_cluster_custom_object(*KUEUE, plural, body))
+
+
+async def until_webhook(create, timeout: float = 60.0):
+    """``create()``, again while Kueue's webhook does not answer yet (on a busy machine it starts
+    listening a little after the sandbox reports Kueue ready)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return await create()
+        except ApiException as err:
+            if err.status != 500 or "failed calling webhook" not in str(err.body) or time.monotonic() > deadline:
+                raise
+        await asyncio.sleep(1)
 
 
 def keep_logs() -> None:
