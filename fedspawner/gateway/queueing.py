@@ -175,23 +175,25 @@ class QueueBoard:
             self._task = None
 
     async def _poll(self) -> None:
-        while True:
-            for cluster in list(self.registry.members):
-                if cluster in self._state and self._state[cluster] is None \
-                        and time.monotonic() - self._read_at[cluster] < self.RECHECK:
-                    continue  # no Kueue there a moment ago
-                try:
-                    state = await self.refresh(cluster)
-                except Exception as err:  # noqa: BLE001 - an unreachable cluster keeps its last state
-                    log.debug("%s: reading Kueue's queues failed: %s", cluster, err)
-                    continue
-                if state and any(self._stuck_workload(w) for w in state.workloads):
-                    for listener in self.listeners:
-                        listener(cluster)
-                if state:
-                    for listener in self.refreshed:
-                        listener(cluster)
+        while True:  # every cluster at once: a slow one does not delay what the others say
+            await asyncio.gather(*(self._poll_one(cluster) for cluster in list(self.registry.members)))
             await asyncio.sleep(self.interval)
+
+    async def _poll_one(self, cluster: str) -> None:
+        if cluster in self._state and self._state[cluster] is None \
+                and time.monotonic() - self._read_at[cluster] < self.RECHECK:
+            return  # no Kueue there a moment ago
+        try:
+            state = await self.refresh(cluster)
+        except Exception as err:  # noqa: BLE001 - an unreachable cluster keeps its last state
+            log.debug("%s: reading Kueue's queues failed: %s", cluster, err)
+            return
+        if state and any(self._stuck_workload(w) for w in state.workloads):
+            for listener in self.listeners:
+                listener(cluster)
+        if state:
+            for listener in self.refreshed:
+                listener(cluster)
 
     # ---- submitting ------------------------------------------------------------------------------
     async def choose(self, cluster: str, groups: frozenset[str], needs: dict[str, float]) -> str | None:
