@@ -291,10 +291,11 @@ class QueueBoard:
         view = queues.queue_view(workload, state.workloads, job.cluster, queue.free() if queue else None)
         view["predicted_wait"] = view["predicted"] = None
         if view["state"] == "queued":
-            needs = queues.requests(workload)
+            fits = queues.fits(queue, queues.requests(workload)) if queue else None
+            if (view["reason"] or "").startswith("waiting for quota"):
+                fits = False  # Kueue said so, also where the hub cannot see the quota
             wait = admission.predict_wait(self._admissions.get((job.cluster, name or ""), []),
-                                          queues.ahead_of(state.workloads, workload["metadata"]["name"]),
-                                          queues.fits(queue, needs) if queue else None)
+                                          queues.ahead_of(state.workloads, workload["metadata"]["name"]), fits)
             view["predicted_wait"], view["predicted"] = wait.seconds, wait.words()
             view["text"] = queues.queue_line(view)
         return view

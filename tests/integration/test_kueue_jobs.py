@@ -127,8 +127,10 @@ async def test_a_waiting_job_says_where_it_stands_and_why(kueue_federation, gw):
     assert queued["queue"]["position"] == 1 and queued["queue"]["pending"] == 1
     assert queued["queue"]["reason"] == "waiting for quota (needs 1 cpu, 0.5 cpu more than is free)"
     assert queued["phase"] == "Pending"
-    assert queued["message"] == ("queued in team on training, position 1 of 1: waiting for quota "
-                                 "(needs 1 cpu, 0.5 cpu more than is free)")
+    line = "queued in team on training, position 1 of 1: waiting for quota (needs 1 cpu, 0.5 cpu more than is free)"
+    assert queued["message"] == f"{line}; {queued['queue']['predicted']}"
+    assert queued["queue"]["predicted"].startswith("predicted wait ~"), queued["queue"]  # the job fills the quota
+    assert "quota full" in queued["queue"]["predicted"], queued["queue"]
     status, listed = await gw.call("GET", "/jobs", bob)
     assert status == 200
     row = next(j for j in listed["jobs"] if j["id"] == waiter["id"])
