@@ -40,10 +40,12 @@ class Admission:
 
 @dataclass(frozen=True)
 class WaitPrediction:
-    """The predicted wait in seconds (None: nothing to go by) and, for people, what it rests on."""
+    """The predicted wait in seconds (None: nothing to go by) and, for people, what it rests on;
+    ``blocked``: something is known to stand in the way (workloads ahead, a full quota)."""
 
     seconds: float | None
     basis: str
+    blocked: bool = True
 
     def words(self) -> str:
         """``predicted wait ~40 s (3 ahead, one admission every ~12 s)`` or ``wait unknown (…)``."""
@@ -52,8 +54,11 @@ class WaitPrediction:
         return f"predicted wait ~{_show(self.seconds)} ({self.basis})"
 
     def sort_key(self) -> float:
-        """Seconds to sort by: an unknown wait after every known one."""
-        return float("inf") if self.seconds is None else self.seconds
+        """Seconds to sort by: an unknown wait with nothing in the way as none, any other unknown wait
+        after every known one."""
+        if self.seconds is None:
+            return float("inf") if self.blocked else 0.0
+        return self.seconds
 
 
 def _show(seconds: float) -> str:
@@ -95,7 +100,8 @@ def predict_wait(recent: list[Admission], ahead: int, fits_now: bool | None) -> 
                                   f"nobody ahead; median of {len(waits)} recent admissions")
         if fits_now:
             return WaitPrediction(0.0, "nobody ahead and quota free now")
-        return WaitPrediction(None, "nobody ahead, but no recent admissions and its quota is not visible")
+        return WaitPrediction(None, "nobody ahead, but no recent admissions and its quota is not visible",
+                              blocked=False)
     slots = ahead + (1 if fits_now is False else 0)
     said = f"{ahead} ahead" + ("" if fits_now is not False else ", quota full")
     if gaps:

@@ -307,11 +307,11 @@ class FailoverQueue:
         try:
             moved, _ = await service.submitter.place(job_id, spec, objects.owner, others, gpu_types, record,
                                                      moving_from=(cluster, reason))
-        except Exception:  # noqa: BLE001 - no other cluster took it: queue it again where it was
+        except Exception as err:  # noqa: BLE001 - no other cluster took it: queue it again where it was
             await delete_job(service.store, objects, timeout=self.settings.cancel_timeout)
-            await service.submitter.place(
-                job_id, spec, objects.owner, [cluster], {cluster: record.gpu_type}, record,
-                moving_from=(cluster, f"{reason}; no other cluster took it"))
+            await service.submitter.place(job_id, spec, objects.owner, [cluster], {cluster: record.gpu_type},
+                                          record.noted(f"{cluster}: {reason}; no other cluster took it ({err}) "
+                                                       f"— queued again on {cluster}"))
             return cluster
         log.info("job %s withdrawn from the queue on %s and placed on %s: %s", job_id, cluster, moved.cluster,
                  reason)

@@ -16,6 +16,7 @@ import aiohttp
 import pytest
 
 from fedspawner.gateway import kube
+from fedspawner.gateway.queueing import LOCALQUEUES
 from fedspawner.jobs.labels import job_selector
 
 from .kueue_fixtures import GATEWAY_URL, NS, running_kueue_federation
@@ -139,6 +140,30 @@ async def test_a_job_not_admitted_within_its_window_moves_without_two_copies(kue
     assert copies.both_held() == [], "the queued copy was still there when the new one was created"
     assert copies.placed_on() <= {"analytics"}
     await gw.cancel(quinn, holder["id"])
+
+
+async def test_a_job_no_other_cluster_takes_is_queued_again_where_it_was(kueue_failover, gw):
+    fed = kueue_failover
+    uma = fed.token("kq-uma")
+    holder = await fill_training(gw, uma)
+    async with fed.admin("analytics") as api:
+        await kube.merge_patch(api, LOCALQUEUES, NS, "research", {"spec": {"stopPolicy": "Hold"}})
+        try:
+            job = await gw.submit(uma, tiny("stays", ["training", "analytics"], cpu="1"))
+            assert job["cluster"] == "training"
+            again = await until(lambda: _noted(gw, uma, job["id"], "queued again on training"),
+                                "the job to be queued again where it was")
+        finally:
+            await kube.merge_patch(api, LOCALQUEUES, NS, "research", {"spec": {"stopPolicy": "None"}})
+    assert again["cluster"] == "training" and "stopped by the cluster's admins" in again["history"][-1], again
+    assert (await queue_state(gw, uma, job["id"], "queued"))["queue"]["name"] == "team"
+    assert await gone(fed.admin, "analytics", NS, job["id"]) == []
+    await gw.cancel(uma, holder["id"])
+
+
+async def _noted(gw, token: str, job_id: str, words: str) -> dict | None:
+    job = await gw.job(token, job_id)
+    return job if any(words in h for h in job["history"]) else None
 
 
 async def _on(gw, token: str, job_id: str, cluster: str) -> dict | None:

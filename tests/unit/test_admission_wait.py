@@ -34,7 +34,8 @@ def test_nobody_ahead_waits_about_as_long_as_recent_admissions():
     got = admission.predict_wait(seen((0, 2), (10, 14), (20, 23)), ahead=0, fits_now=True)
     assert got.seconds == 3.0 and "nobody ahead" in got.basis
     assert admission.predict_wait([], 0, True).seconds == 0.0
-    assert admission.predict_wait([], 0, None).seconds is None
+    unknown = admission.predict_wait([], 0, None)
+    assert unknown.seconds is None and unknown.sort_key() == 0.0  # an idle queue ranks as one with no wait
 
 
 def test_each_workload_ahead_waits_for_one_admission_slot():
