@@ -5,7 +5,8 @@ Admins set ``c.Federation.gpu_budgets = {"users": {"alice": 8}, "groups": {"stud
 else ``default``; no entry anywhere and no default means no limit. The GPUs a user holds are
 counted from the clusters themselves — every active pod in the hub's namespace on every member
 that carries the GPU-type label, by its owner annotation — so servers and jobs, on any cluster,
-count alike, and nothing is kept anywhere else.
+count alike, and nothing is kept anywhere else. Jobs waiting in a cluster's Kueue queue hold no
+pods yet: they are reported apart (``with_queued``) and do not use the budget until admitted.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from dataclasses import dataclass, field
 
 from ..errors import UserError
 
-__all__ = ["BudgetError", "GpuBudgets", "Holding", "budget_view", "over_budget", "parse_gpu_budgets", "summarise"]
+__all__ = ["BudgetError", "GpuBudgets", "Holding", "budget_view", "over_budget", "parse_gpu_budgets", "summarise",
+           "with_queued"]
 
 BUDGET_FIELDS = ("users", "groups", "default")
 
@@ -120,3 +122,14 @@ def budget_view(limit: int | None, holdings: Iterable[Holding]) -> dict:
         summary = f"{remaining} of your {limit} GPUs left" + (f" (in use: {summarise(held)})" if held else "")
     return {"limit": limit, "used": used, "remaining": remaining,
             "holdings": [{"cluster": h.cluster, "what": h.what, "gpus": h.gpus} for h in held], "summary": summary}
+
+
+def with_queued(view: dict, queued: Iterable[Holding]) -> dict:
+    """``budget_view``'s answer with the GPUs the user's jobs ask for while they wait in Kueue queues:
+    ``queued`` (a total) and ``queued_holdings``; they are not in ``used`` (admitted work only)."""
+    waiting = sorted((h for h in queued if h.gpus > 0), key=lambda h: (-h.gpus, h.cluster, h.what))
+    total = sum(h.gpus for h in waiting)
+    summary = view["summary"] + (f"; {total} more GPU{'s' if total != 1 else ''} queued, not counted until "
+                                 f"admitted: {summarise(waiting)}" if waiting else "")
+    return {**view, "queued": total, "summary": summary,
+            "queued_holdings": [{"cluster": h.cluster, "what": h.what, "gpus": h.gpus} for h in waiting]}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 
 from .quantity import cpu_millis, units
 
@@ -297,7 +298,8 @@ def queue_view(workload: dict, workloads: list[dict], cluster: str, free: dict[s
 
 
 def queue_line(queue: dict) -> str:
-    """One line for people: ``queued in team on training, position 2 of 3: waiting for quota …``."""
+    """One line for people: ``queued in team on training, position 2 of 3: waiting for quota …; predicted
+    wait ~40 s (…)``."""
     where = f"{queue.get('name')} on {queue.get('cluster')}"
     if queue.get("state") == "admitted":
         return f"admitted by queue {where}" + (f" at {queue['admitted']}" if queue.get("admitted") else "")
@@ -306,4 +308,34 @@ def queue_line(queue: dict) -> str:
     text = f"queued in {where}"
     if queue.get("position"):
         text += f", position {queue['position']} of {queue['pending']}"
-    return f"{text}: {queue['reason']}" if queue.get("reason") else text
+    text = f"{text}: {queue['reason']}" if queue.get("reason") else text
+    return f"{text}; {queue['predicted']}" if queue.get("predicted") else text
+
+
+def ahead_of(workloads: list[dict], name: str) -> int:
+    """How many workloads wait before ``name`` in its queue (0 when it is not pending)."""
+    place = position(workloads, name)
+    return place[0] - 1 if place else 0
+
+
+def overdue(workload: dict, window: float, now: float) -> float | None:
+    """Seconds a still-pending Workload has waited, when more than ``window`` (> 0), else None."""
+    if window <= 0 or not pending(workload):
+        return None
+    created = epoch((workload.get("metadata") or {}).get("creationTimestamp"))
+    if created is None or now - created <= window:
+        return None
+    return now - created
+
+
+def epoch(ts: str | None) -> float | None:
+    """Epoch seconds of a Kubernetes timestamp (``2026-12-07T10:00:00Z``), None when absent or malformed."""
+    try:
+        return datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp() if ts else None
+    except ValueError:
+        return None
+
+
+def gpus_requested(workload: dict) -> int:
+    """The GPUs a Workload asks for in all (every resource whose name says gpu)."""
+    return int(sum(v for r, v in requests(workload).items() if "gpu" in r))

@@ -65,12 +65,13 @@ async def _force_stuck(api, namespace: str, pods: list[dict], terminating: dict[
 
 
 async def delete_job(store: JobStore, job: JobObjects, timeout: float = 90.0, poll: float = 0.5,
-                     pod_grace: int | None = 10) -> None:
+                     pod_grace: int | None = 10, keep_anchor: bool = False) -> None:
     """Delete every object of ``job`` on its cluster, the anchor last, and wait until none is left.
 
     ``job`` should hold every object of the job (``owned``); what it lacks is found on the
     first check. Pods get ``pod_grace`` seconds to stop after SIGTERM (None: their own
     setting). Raises ``CancelIncomplete`` when objects are left after ``timeout`` seconds.
+    ``keep_anchor``: stop once only the anchor is left (a queued job withdrawn before it moves).
     """
     api = store.registry.api(job.cluster)
     selector = kube.selector(job_selector(job.job_id))
@@ -79,7 +80,9 @@ async def delete_job(store: JobStore, job: JobObjects, timeout: float = 90.0, po
     current: JobObjects | None = job
     while current is not None:
         rest = [o for o in current.everything() if o is not current.anchor]
-        await _delete_all(api, job.namespace, rest or current.everything(), pod_grace)
+        if keep_anchor and not rest and current is not job:
+            return
+        await _delete_all(api, job.namespace, rest if keep_anchor else rest or current.everything(), pod_grace)
         await _force_stuck(api, job.namespace, current.pods, terminating, (pod_grace or 30) + FORCE_AFTER)
         await asyncio.sleep(poll)
         current = (await store.fetch(job.cluster, selector, owned=True)).get(job.job_id)

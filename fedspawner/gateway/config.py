@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from urllib.parse import urlparse
 
-from traitlets import Dict, Float, Integer, List, TraitError, Unicode, default, validate
+from traitlets import Bool, Dict, Float, Integer, List, TraitError, Unicode, Union, default, validate
 from traitlets.config import Configurable
 
 from ..api_input import MAX_BODY_BYTES
@@ -93,6 +93,22 @@ class Gateway(Configurable):
         named here uses its LocalQueue called "default", else its only one, else the first by
         name (found in the hub's namespace by listing). A named queue that does not exist, or
         is stopped, makes that cluster refuse the job with a message saying so.""")
+    queue_admission_window = Float(300.0, config=True, help="""
+        Seconds a job may wait in a member cluster's Kueue queue without being admitted before
+        it moves to the next candidate cluster (within failover_window). Its copy is withdrawn,
+        and confirmed gone, before the next cluster gets it, so two copies never run. 0: a
+        job waits in its queue as long as it takes.""")
+    queue_hedge = Union([Bool(), List(Unicode())], default_value=False, config=True, help="""
+        Hedged queueing, for every user (True) or the users of these JupyterHub groups
+        (["physics"]): a job that two Kueue clusters can take waits in the queues of the two
+        where it is predicted to start soonest, and keeps the first one admitted; the other copy
+        is deleted before it starts (its pods are held back by a scheduling gate until the
+        gateway lets the winner's pods go), so two copies never run. Batch jobs only.""")
+
+    def hedges_for(self, groups: frozenset[str]) -> bool:
+        """Whether the jobs of a user in ``groups`` are hedged (``queue_hedge``)."""
+        setting = self.queue_hedge
+        return setting is True or (isinstance(setting, list) and bool(groups & set(setting)))
 
     @validate("max_nodes", "max_executors", "max_gpus_per_node", "max_cpu", "max_memory")
     def _valid_limit(self, proposal):

@@ -13,6 +13,12 @@ is on the cluster (the job record and spec on the anchor ConfigMap), so a restar
 gateway resumes guarding where the last one stopped; with several replicas, each guards
 the clusters whose Lease it holds (``lease.ClusterLeases``). What counts as stuck is
 decided by the federation core's failover rules, as for notebook servers.
+
+A job still waiting in its cluster's Kueue queue (``in_queue``) moves the other way round:
+its workload objects are withdrawn first and confirmed gone (its anchor stays, so the job
+stays visible), then the job is created on the next cluster (or, failing every other,
+again where it was) and the old anchor goes; so Kueue can never admit two copies. A copy
+Kueue admitted meanwhile stays where it is.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import datetime
@@ -109,6 +115,8 @@ class FailoverQueue:
         self._moves = asyncio.Semaphore(moves)
         self._worker: asyncio.Task | None = None
         self.stuck_checks: list[Callable[[JobObjects], str | None]] = []  # more reasons a job cannot start
+        #: Whether a copy still waits in its cluster's queue, read afresh (it then moves withdraw-first).
+        self.in_queue: Callable[[JobObjects], Awaitable[bool]] | None = None
 
     def other_stuck(self, objects: JobObjects) -> str | None:
         """The first reason of ``stuck_checks`` why the job cannot start where it is (e.g. Kueue's)."""
@@ -267,6 +275,8 @@ class FailoverQueue:
             return None
         if await self._still_ours(objects) is None:  # checked again at the last moment
             return None
+        if self.in_queue is not None and await self.in_queue(objects):
+            return await self._move_queued(objects, reason, spec, record, order, gpu_types)
         self._placing.add(job_id)
         try:
             moved, _ = await service.submitter.place(job_id, spec, owner, order, gpu_types, record,
@@ -283,6 +293,29 @@ class FailoverQueue:
         log.info("job %s failed over from %s to %s: %s", job_id, cluster, moved.cluster, reason)
         await delete_job(service.store, objects, timeout=self.settings.cancel_timeout,
                          pod_grace=self.settings.pod_grace_seconds)
+        return moved.cluster
+
+    async def _move_queued(self, objects: JobObjects, reason: str, spec, record: JobRecord, order: list[str],
+                           gpu_types: dict[str, str | None]) -> str | None:
+        """Move a copy that waits in its queue: withdraw its workloads (confirmed gone), create the job on
+        the first of ``order`` that takes it, or again where it was, then remove the old anchor."""
+        service, cluster, job_id = self.service, objects.cluster, objects.job_id
+        self._placing.add(job_id)  # from here on a cancel waits for the move, then finds the new copy
+        await delete_job(service.store, objects, timeout=self.settings.cancel_timeout,
+                         pod_grace=self.settings.pod_grace_seconds, keep_anchor=True)
+        others = [c for c in order if c != cluster]
+        try:
+            moved, _ = await service.submitter.place(job_id, spec, objects.owner, others, gpu_types, record,
+                                                     moving_from=(cluster, reason))
+        except Exception as err:  # noqa: BLE001 - no other cluster took it: queue it again where it was
+            await delete_job(service.store, objects, timeout=self.settings.cancel_timeout)
+            await service.submitter.place(job_id, spec, objects.owner, [cluster], {cluster: record.gpu_type},
+                                          record.noted(f"{cluster}: {reason}; no other cluster took it ({err}) "
+                                                       f"— queued again on {cluster}"))
+            return cluster
+        log.info("job %s withdrawn from the queue on %s and placed on %s: %s", job_id, cluster, moved.cluster,
+                 reason)
+        await delete_job(service.store, objects, timeout=self.settings.cancel_timeout)  # only its anchor is left
         return moved.cluster
 
     async def _still_ours(self, objects: JobObjects) -> dict | None:

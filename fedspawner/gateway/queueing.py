@@ -9,8 +9,12 @@ them, the namespace's Workloads), refreshed every few seconds, and answers:
 
 - ``choose``: the queue a job uses on a cluster (the admins' ``c.Gateway.queues`` name, else
   ``default``, else the only one), or why the cluster cannot take queued work now;
-- ``annotate``: the ``queue`` object of a job's view (position N of M, the wait reason);
-- ``stuck``: a job Kueue can never admit there (the failover guard moves it on).
+- ``rank`` / ``reasons``: the clusters where a job would be admitted soonest first, with the
+  predicted wait from each queue's recent admissions (``federation.admission``);
+- ``annotate``: the ``queue`` object of a job's view (position N of M, the wait reason, the
+  predicted wait);
+- ``stuck``: a job Kueue can never admit there, or not admitted within ``window`` seconds (the
+  failover guard moves it on; ``still_queued`` is its last check before withdrawing the copy).
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from dataclasses import dataclass, field
 
 from kubernetes_asyncio.client.rest import ApiException
 
-from ..federation import multikueue, queues
+from ..federation import admission, multikueue, queues
 from ..federation.registry import ClusterRegistry
 from . import kube
 from .model import JobObjects
@@ -87,15 +91,19 @@ class QueueBoard:
     #: Seconds a queue's answer to ``dispatches`` is kept.
     DISPATCH_TTL = 60.0
 
-    def __init__(self, registry: ClusterRegistry, names: dict | None = None, interval: float = 2.0):
+    def __init__(self, registry: ClusterRegistry, names: dict | None = None, interval: float = 2.0,
+                 window: float = 0.0):
         self.registry = registry
         self.names = names or {}  # c.Gateway.queues: cluster -> queue name, or {group: name, "*": name}
         self.interval = interval
+        self.window = window  # c.Gateway.queue_admission_window (0: wait in a queue as long as it takes)
+        self._admissions: dict[tuple[str, str], list[admission.Admission]] = {}  # (cluster, queue) -> recent
         self._state: dict[str, ClusterQueues | None] = {}
         self._read_at: dict[str, float] = {}
         self._dispatch: dict[tuple[str, str], tuple[bool, float]] = {}  # (cluster, queue) -> (answer, when)
         self._task: asyncio.Task | None = None
-        self.listeners: list = []  # called with (cluster) after a refresh finds a workload that never fits
+        self.listeners: list = []  # called with (cluster) after a refresh finds a workload stuck there
+        self.refreshed: list = []  # called with (cluster) after every periodic refresh of a Kueue cluster
 
     # ---- reading ---------------------------------------------------------------------------------
     async def refresh(self, cluster: str) -> ClusterQueues | None:
@@ -126,7 +134,20 @@ class QueueBoard:
                         q, cqs.get((q.get("spec") or {}).get("clusterQueue"))) for q in lqs.get("items") or []},
                     workloads=workloads.get("items") or [])
         self._state[cluster], self._read_at[cluster] = found, time.monotonic()
+        if found:
+            self._note_admissions(cluster, found.workloads)
         return found
+
+    def _note_admissions(self, cluster: str, workloads: list[dict]) -> None:
+        """Keep the admissions seen in ``workloads`` (they outlive the Workloads, which go with their jobs)."""
+        seen: dict[str, list[admission.Admission]] = {}
+        for workload in workloads:
+            admitted = admission.admission_of(workload)
+            if admitted is not None:
+                seen.setdefault(admitted.queue, []).append(admitted)
+        for queue, found in seen.items():
+            key = (cluster, queue)
+            self._admissions[key] = admission.merge(self._admissions.get(key, []), found)
 
     @staticmethod
     async def _cluster_queues(api, names: set) -> dict[str, dict]:
@@ -157,20 +178,25 @@ class QueueBoard:
             self._task = None
 
     async def _poll(self) -> None:
-        while True:
-            for cluster in list(self.registry.members):
-                if cluster in self._state and self._state[cluster] is None \
-                        and time.monotonic() - self._read_at[cluster] < self.RECHECK:
-                    continue  # no Kueue there a moment ago
-                try:
-                    state = await self.refresh(cluster)
-                except Exception as err:  # noqa: BLE001 - an unreachable cluster keeps its last state
-                    log.debug("%s: reading Kueue's queues failed: %s", cluster, err)
-                    continue
-                if state and any(queues.never_admitted(w) for w in state.workloads):
-                    for listener in self.listeners:
-                        listener(cluster)
+        while True:  # every cluster at once: a slow one does not delay what the others say
+            await asyncio.gather(*(self._poll_one(cluster) for cluster in list(self.registry.members)))
             await asyncio.sleep(self.interval)
+
+    async def _poll_one(self, cluster: str) -> None:
+        if cluster in self._state and self._state[cluster] is None \
+                and time.monotonic() - self._read_at[cluster] < self.RECHECK:
+            return  # no Kueue there a moment ago
+        try:
+            state = await self.refresh(cluster)
+        except Exception as err:  # noqa: BLE001 - an unreachable cluster keeps its last state
+            log.debug("%s: reading Kueue's queues failed: %s", cluster, err)
+            return
+        if state and any(self._stuck_workload(w) for w in state.workloads):
+            for listener in self.listeners:
+                listener(cluster)
+        if state:
+            for listener in self.refreshed:
+                listener(cluster)
 
     # ---- submitting ------------------------------------------------------------------------------
     async def choose(self, cluster: str, groups: frozenset[str], needs: dict[str, float]) -> str | None:
@@ -231,28 +257,46 @@ class QueueBoard:
             return None
         return queues.choose_queue(sorted(state.queues), queues.queue_for(self.names.get(cluster), groups))
 
-    def reasons(self, clusters: list[str] | tuple[str, ...]) -> dict[str, str]:
-        """``queue Q on C: N ahead …`` for the clusters that queue (the ranking's reasons)."""
+    def queues_on(self, cluster: str) -> bool:
+        """Whether ``cluster`` queues jobs through Kueue, by its last state read."""
+        return self._queue(cluster) is not None
+
+    def _queue(self, cluster: str, groups: frozenset[str] = frozenset()) -> queues.LocalQueueState | None:
+        state = self._state.get(cluster)
+        return state.queues.get(self._queue_name(cluster, groups) or "") if state else None
+
+    def predicted(self, cluster: str, needs: dict[str, float],
+                  groups: frozenset[str] = frozenset()) -> admission.WaitPrediction | None:
+        """How long a new job would wait in its queue on ``cluster`` (None: it does not queue there)."""
+        queue = self._queue(cluster, groups)
+        if queue is None:
+            return None
+        return admission.predict_wait(self._admissions.get((cluster, queue.name), []), queue.pending,
+                                      queues.fits(queue, needs))
+
+    def reasons(self, clusters: list[str] | tuple[str, ...], needs: dict[str, float] | None = None,
+                groups: frozenset[str] = frozenset()) -> dict[str, str]:
+        """``queue Q on C: N ahead …; predicted wait ~S`` for the clusters that queue (the ranking's
+        reasons); the first of ``clusters`` is said to start soonest when others queue too."""
         said = {}
         for cluster in clusters:
-            state = self._state.get(cluster)
-            if state and state.queues:
-                name = self._queue_name(cluster)
-                if name:
-                    said[cluster] = queues.placement_reason(state.queues[name], cluster)
+            queue = self._queue(cluster, groups)
+            if queue is not None:
+                said[cluster] = queues.placement_reason(queue, cluster)
+                wait = self.predicted(cluster, needs or {}, groups)
+                said[cluster] += f"; {wait.words()}"
+        if len(said) > 1 and clusters[0] in said:
+            said[clusters[0]] += " — the soonest start of the clusters that fit"
         return said
 
-    def rank(self, order: list[str], needs: dict[str, float]) -> list[str]:
-        """``order`` with the clusters where the job would wait behind others, or for quota, last."""
-        def waits(cluster: str) -> int:
-            state = self._state.get(cluster)
-            if not state or not state.queues:
-                return 0
-            queue = state.queues.get(self._queue_name(cluster) or "")
-            if queue is None:
-                return 0
-            return int(queue.pending > 0 or queues.fits(queue, needs) is False)
-        return sorted(order, key=waits)
+    def wait_key(self, cluster: str, needs: dict[str, float], groups: frozenset[str] = frozenset()) -> float:
+        """Seconds a new job is predicted to wait on ``cluster`` (0: no queue; inf: waits, unknown how long)."""
+        wait = self.predicted(cluster, needs, groups)
+        return 0.0 if wait is None else wait.sort_key()
+
+    def rank(self, order: list[str], needs: dict[str, float], groups: frozenset[str] = frozenset()) -> list[str]:
+        """``order`` with the clusters where the job would be admitted soonest first (ties keep ``order``)."""
+        return sorted(order, key=lambda cluster: self.wait_key(cluster, needs, groups))
 
     # ---- telling ---------------------------------------------------------------------------------
     def queue_of(self, job: JobObjects) -> dict | None:
@@ -266,6 +310,15 @@ class QueueBoard:
         name = (workload.get("spec") or {}).get("queueName")
         queue = state.queues.get(name or "")
         view = queues.queue_view(workload, state.workloads, job.cluster, queue.free() if queue else None)
+        view["predicted_wait"] = view["predicted"] = None
+        if view["state"] == "queued":
+            fits = queues.fits(queue, queues.requests(workload)) if queue else None
+            if (view["reason"] or "").startswith("waiting for quota"):
+                fits = False  # Kueue said so, also where the hub cannot see the quota
+            wait = admission.predict_wait(self._admissions.get((job.cluster, name or ""), []),
+                                          queues.ahead_of(state.workloads, workload["metadata"]["name"]), fits)
+            view["predicted_wait"], view["predicted"] = wait.seconds, wait.words()
+            view["text"] = queues.queue_line(view)
         worker = multikueue.dispatched_to(workload)
         view["dispatched_to"] = worker
         if worker:
@@ -284,10 +337,37 @@ class QueueBoard:
                                                                          job.cluster, job.primary())
         return view
 
+    def _stuck_workload(self, workload: dict) -> bool:
+        return queues.never_admitted(workload) or queues.overdue(workload, self.window, time.time()) is not None
+
     def stuck(self, job: JobObjects) -> str | None:
-        """Why Kueue can never admit the job on its cluster (the failover guard moves it), else None."""
+        """Why the job cannot start on its cluster's queue (the failover guard moves it), else None: Kueue
+        can never admit it, or it was not admitted within ``window`` seconds."""
         state = self._state.get(job.cluster)
         workload = state.workload_of(job) if state else None
-        if workload is None or not queues.never_admitted(workload):
+        if workload is None:
             return None
-        return queues.queue_line(queues.queue_view(workload, state.workloads, job.cluster))
+        line = queues.queue_line(queues.queue_view(workload, state.workloads, job.cluster))
+        if queues.never_admitted(workload):
+            return line
+        waited = queues.overdue(workload, self.window, time.time())
+        if waited is not None:
+            return f"not admitted within {self.window:g} s ({line})"
+        return None
+
+    async def still_queued(self, job: JobObjects) -> bool:
+        """Whether the job's copy still waits in its queue, read afresh (False once Kueue admitted it, or
+        reserved quota for it: it may start any moment, so it stays)."""
+        state = await self.refresh(job.cluster)
+        workload = state.workload_of(job) if state else None
+        return workload is not None and queues.pending(workload)
+
+    def queued_gpus(self, jobs: list[JobObjects]) -> list[tuple[JobObjects, int]]:
+        """The GPUs each of ``jobs`` asks for while it waits in a queue (jobs not queued left out)."""
+        found = []
+        for job in jobs:
+            state = self._state.get(job.cluster)
+            workload = state.workload_of(job) if state else None
+            if workload is not None and queues.pending(workload):
+                found.append((job, queues.gpus_requested(workload)))
+        return found

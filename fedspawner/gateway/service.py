@@ -11,6 +11,7 @@ import asyncio
 import logging
 import time
 
+from ..federation.budgets import Holding, with_queued
 from ..federation.registry import ClusterRegistry
 from ..federation.views import cluster_json
 from ..jobs.fields import JOB_STATES
@@ -25,6 +26,7 @@ from .discovery import BackendDiscovery
 from .errors import BadRequest, Forbidden
 from .failover import FailoverQueue, cancelling
 from .feed import SharedProgress
+from .hedging import Hedges
 from .identity import resubmission
 from .index import JobIndex
 from .lease import ClusterLeases
@@ -47,7 +49,7 @@ class GatewayService:
         self.auth = auth
         self.discovery = BackendDiscovery(registry.api, ttl=settings.discovery_ttl)
         self.store = JobStore(registry, self.discovery)
-        self.queues = QueueBoard(registry, settings.queues)
+        self.queues = QueueBoard(registry, settings.queues, window=settings.queue_admission_window)
         self.submitter = Submitter(registry, self.discovery, settings, self.queues)
         self.index = JobIndex(registry, self.store)
         self.progress = SharedProgress()
@@ -59,6 +61,10 @@ class GatewayService:
         self.index.listen(self.cancels.changed)
         self.queues.listeners.append(lambda cluster: self.failover.changed(cluster, None))
         self.failover.stuck_checks.append(self.queues.stuck)
+        self.failover.in_queue = self.queues.still_queued
+        self.hedges = Hedges(self, self.leases.holds)
+        self.index.listen(self.hedges.changed)
+        self.queues.refreshed.append(lambda cluster: self.hedges.changed(cluster, None))
 
     def start(self) -> None:
         """Start the jobs index, the failover Leases and the failover queue (cancels left half-way are
@@ -88,8 +94,12 @@ class GatewayService:
                 for cluster, offered in zip(snapshot.clusters, found)]
 
     def budget(self, caller: Caller) -> dict:
-        """The caller's federation-wide GPU budget, what they hold where, and what is left."""
-        return self.registry.budget(caller.name, caller.groups)
+        """The caller's federation-wide GPU budget, what they hold where, and what is left; the GPUs of
+        their jobs waiting in Kueue queues apart (``queued``)."""
+        jobs, _ = self._listed(caller.name)
+        queued = [Holding(job.cluster, f"job {job.record.name if job.record else job.job_id}", gpus)
+                  for job, gpus in self.queues.queued_gpus(jobs)]
+        return with_queued(self.registry.budget(caller.name, caller.groups), queued)
 
     async def clusters_feed(self, caller: Caller, since: str, wait: float) -> dict:
         """``{"version", "clusters"}``; with ``since`` (an earlier ``version``), answers once what the
@@ -245,6 +255,7 @@ class GatewayService:
         replica, or the next gateway, resumes from the clusters)."""
         await self.cancels.stop()
         await self.queues.stop()
+        await self.hedges.stop()
         await self.failover.stop()
         await self.leases.stop()
         await self.index.stop()

@@ -23,7 +23,7 @@ from ..jobs import JobSpec, RenderTarget, kinds
 from ..jobs.fields import parse_cluster_field, parse_origin
 from ..jobs.render import backends_for, render, supported_backends, unsupported_reason
 from ..jobs.render.target import RuntimeRef
-from . import kube
+from . import hedging, kube
 from .config import Gateway
 from .discovery import BackendDiscovery
 from .errors import BadRequest, ClusterUnavailable, Forbidden, GatewayError, Unsatisfiable
@@ -87,7 +87,37 @@ class Submitter:
         spec, cluster_field, origin, chosen, order = await self._ordered(owner, groups, body)
         record = JobRecord.for_spec(spec, chosen.request.gpu_type, groups, chosen.user_order,
                                     parse_cluster_field(cluster_field) or (), origin)
+        if self.hedged(order, groups):
+            return await self.place_hedged(new_job_id(), spec, owner, order, chosen.gpu_types, record)
         job, _ = await self.place(new_job_id(), spec, owner, order, chosen.gpu_types, record)
+        return job
+
+    def hedged(self, order: list[str], groups: frozenset[str]) -> bool:
+        """Whether a job with these candidates waits in two queues at once: ``c.Gateway.queue_hedge`` takes
+        the user's jobs, and the best two clusters both queue through Kueue."""
+        return (self.settings.hedges_for(groups) and self.queues is not None and len(order) >= 2
+                and all(self.queues.queues_on(c) for c in order[:2]))
+
+    async def place_hedged(self, job_id: str, spec: JobSpec, owner: str, order: list[str],
+                           gpu_types: dict[str, str | None], record: JobRecord) -> JobObjects:
+        """Create gated copies of the job in the queues of the first two clusters of ``order`` that take it
+        (``hedging.Hedges`` keeps the first admitted); a job that cannot be hedged is placed as usual."""
+        made: list[JobObjects] = []
+        history = list(record.history)
+        for cluster in order:
+            if len(made) == 2 or not self.queues.queues_on(cluster):
+                break
+            attempt = replace(record, history=(*history, f"hedged: waiting in the queues of {order[0]} and "
+                                                         f"{order[1]}; the first to admit it keeps it"),
+                              failover=(), tried=(cluster,), gpu_type=gpu_types.get(cluster))
+            try:
+                made.append(await self.create_on(cluster, job_id, spec, owner, attempt, hedged=True))
+            except CreateFailed as err:
+                log.info("job %s: %s refused a hedged copy: %s", job_id, cluster, err)
+                history.append(f"{cluster}: {err}")
+        if made:
+            return made[0]
+        job, _ = await self.place(job_id, spec, owner, order, gpu_types, record)
         return job
 
     async def _ordered(self, owner: str, groups: frozenset[str], body: object) -> tuple:
@@ -104,7 +134,7 @@ class Submitter:
             raise Unsatisfiable(f"{unsupported_reason(spec.kind)} (Clusters that would have room: "
                                 f"{', '.join(chosen.order)}; none of them has the operator.)")
         if self.queues is not None and not chosen.user_order:
-            order = self.queues.rank(order, job_needs(chosen.request))
+            order = self.queues.rank(order, job_needs(chosen.request), groups)
         return spec, cluster_field, origin, chosen, order
 
     async def dry_run(self, owner: str, groups: frozenset[str], body: object) -> dict:
@@ -112,11 +142,12 @@ class Submitter:
         placement's reason, its Kueue queue (``queue Q on C: N ahead``) or why that queue refuses it."""
         _, _, _, chosen, order = await self._ordered(owner, groups, body)
         needs = job_needs(chosen.request)
-        said = self.queues.reasons(order) if self.queues is not None else {}
+        said = self.queues.reasons(order, needs, groups) if self.queues is not None else {}
         candidates = []
         for cluster in order:
-            refused = queue = None
+            refused = queue = wait = None
             if self.queues is not None:
+                wait = self.queues.predicted(cluster, needs, groups)
                 try:
                     queue = await self.queues.choose(cluster, groups, needs)
                 except QueueUnusable as err:
@@ -125,7 +156,8 @@ class Submitter:
                     refused = _why(err)
             candidates.append({"cluster": cluster, "gpu_type": chosen.gpu_types.get(cluster),
                                "reason": chosen.reasons.get(cluster, ""), "queue": queue,
-                               "queue_reason": said.get(cluster) if queue else None, "refused": refused})
+                               "queue_reason": said.get(cluster) if queue else None, "refused": refused,
+                               "predicted_wait": wait.seconds if wait and queue else None})
         return {"cluster": next((c["cluster"] for c in candidates if not c["refused"]), None),
                 "candidates": candidates}
 
@@ -182,8 +214,9 @@ class Submitter:
                             avoid_gpu_nodes=self.registry.inventories[cluster].avoid_gpu_nodes())
 
     async def render_for(self, cluster: str, job_id: str, spec: JobSpec, owner: str,
-                         record: JobRecord) -> list[dict]:
-        """The manifests that run ``spec`` on ``cluster``, with the job record on the anchor."""
+                         record: JobRecord, hedged: bool = False) -> list[dict]:
+        """The manifests that run ``spec`` on ``cluster``, with the job record on the anchor (``hedged``:
+        queued, its pods held back by the hedge gate; CreateFailed where that is not possible)."""
         api, namespace = self.registry.api(cluster), self.registry.members[cluster].namespace
         try:
             backends = await self.discovery.backends(cluster, spec.kind)
@@ -195,6 +228,7 @@ class Submitter:
         target = self.target(cluster, job_id, owner, backends[0], spec, record.gpu_type, runtime)
         objects = render(replace(spec, name=object_name(spec.name, job_id)), target)  # JobSpecError: 400
         anchor_patch(objects, record, spec)
+        queue = None
         if self.queues is not None:
             try:
                 queue = await self.queues.choose(cluster, frozenset(record.groups), job_needs(
@@ -206,6 +240,9 @@ class Submitter:
             if queue:
                 enqueue(objects, queue)
                 await self._carry_if_dispatched(cluster, queue, objects)
+        if hedged and not (queue and hedging.gate(objects)):
+            raise CreateFailed(f"a {spec.kind} job cannot wait in two queues at once there (hedging takes batch "
+                               "jobs through Kueue only)")
         problems = manifest_violations(objects, target.namespace)
         if problems:
             log.error("rendered manifests break the sandbox rules: %s", problems)
@@ -220,14 +257,14 @@ class Submitter:
                 carry_files(objects)
         except CannotCarry as err:
             raise CreateFailed(str(err)) from None
-        except (ApiException, aiohttp.ClientError, asyncio.TimeoutError, OSError) as err:
+        except (ApiException, *UNREACHABLE) as err:
             raise CreateFailed((webhook_failure(err, cluster) if isinstance(err, ApiException) else None)
                                or _why(err)) from None
 
     async def create_on(self, cluster: str, job_id: str, spec: JobSpec, owner: str,
-                        record: JobRecord) -> JobObjects:
+                        record: JobRecord, hedged: bool = False) -> JobObjects:
         """Render and create the job on ``cluster``; CreateFailed (after cleaning up) if refused."""
-        objects = await self.render_for(cluster, job_id, spec, owner, record)
+        objects = await self.render_for(cluster, job_id, spec, owner, record, hedged)
         api, namespace = self.registry.api(cluster), self.registry.members[cluster].namespace
         created: list[dict] = []
         try:

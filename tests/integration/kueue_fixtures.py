@@ -5,21 +5,29 @@
 ``FEDSPAWNER_TEST_BASE_PORT`` + 200 and address block ``FEDSPAWNER_TEST_OPERATORS_ADDRESS_BLOCK``,
 creates each cluster's queues with the admin credential (as the cluster's admins would), and
 runs a JupyterHub with the gateway over it on ``FEDSPAWNER_TEST_HUB_PORT`` - 100. Everything is
-torn down at the end.
+torn down at the end; the Kueue operators' logs and the hub's log of the last run are kept in
+``$FEDSPAWNER_TEST_SANDBOX_DIR-kueue-logs`` (to read after a failure).
+
+``running_kueue_federation(gateway_config)`` is the same with more gateway settings, for test
+modules that need them (each module gets its own sandbox, one after the other).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
 import subprocess
 import sys
+import time
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from kubernetes_asyncio import client
+from kubernetes_asyncio.client.rest import ApiException
 
 from fedspawner.gateway.config import SERVICE_NAME
 from fedspawner.sandbox import processes
@@ -31,6 +39,7 @@ from .sandbox_fixtures import TEST_BASE_PORT, TEST_STATE_DIR, api_client
 
 STATE = TEST_STATE_DIR.with_name(TEST_STATE_DIR.name + "-kueue")
 HUB_STATE = TEST_STATE_DIR.with_name(TEST_STATE_DIR.name + "-kueue-hub")
+LOGS = TEST_STATE_DIR.with_name(TEST_STATE_DIR.name + "-kueue-logs")
 BASE_PORT = TEST_BASE_PORT + 200
 HUB_PORT = TEST_HUB_PORT - 100  # its proxy, hub and gateway take port + 1, + 81, + 90
 BLOCK = int(os.environ.get("FEDSPAWNER_SANDBOX_ADDRESS_BLOCK", "0") or 0)
@@ -53,6 +62,14 @@ c.JupyterHub.services = list(c.JupyterHub.services) + [{{"name": "tester", "api_
 with open({str(HUB_STATE / "gateway_config.py")!r}, "a") as _gateway:
     _gateway.write("c.Gateway.queues = {QUEUES!r}\\nc.Gateway.failover_grace = 2.0\\n")
 """
+
+
+def hub_config(gateway_config: str = "") -> str:
+    """The hub's extra configuration, with ``gateway_config`` (lines of ``c.Gateway.…``) added."""
+    if not gateway_config:
+        return HUB_CONFIG
+    return HUB_CONFIG + (f"with open({str(HUB_STATE / 'gateway_config.py')!r}, 'a') as _gateway:\n"
+                         f"    _gateway.write({gateway_config!r})\n")
 
 
 def sandbox_cli(*args: str, timeout: float = 1500) -> subprocess.CompletedProcess:
@@ -108,13 +125,43 @@ async def create_queues(fed: KueueFederation) -> None:
             for plural, ns, body in docs:
                 body = {"apiVersion": "/".join(KUEUE), **body}
                 if ns:
-                    await objs.create_namespaced_custom_object(*KUEUE, ns, plural, body)
+                    await until_webhook(lambda: objs.create_namespaced_custom_object(*KUEUE, ns, plural, body))
                 else:
-                    await objs.create_cluster_custom_object(*KUEUE, plural, body)
+                    await until_webhook(lambda: objs.create_cluster_custom_object(*KUEUE, plural, body))
 
 
-@pytest.fixture(scope="module")
-async def kueue_federation():
+async def until_webhook(create, timeout: float = 60.0):
+    """``create()``, again while Kueue's webhook does not answer yet (on a busy machine it starts
+    listening a little after the sandbox reports Kueue ready)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return await create()
+        except ApiException as err:
+            if err.status != 500 or "failed calling webhook" not in str(err.body) or time.monotonic() > deadline:
+                raise
+        await asyncio.sleep(1)
+
+
+def keep_logs() -> None:
+    """Copy the Kueue operators' logs and the hub's log to ``LOGS`` (the sandbox's own go with it)."""
+    shutil.rmtree(LOGS, ignore_errors=True)
+    LOGS.mkdir(parents=True, exist_ok=True)
+    try:
+        records = json.loads((STATE / "sandbox.json").read_text())["processes"]
+    except (OSError, ValueError, KeyError):
+        records = []
+    for record in records:
+        if "kueue" in record.get("component", "") and Path(record.get("log", "")).is_file():
+            shutil.copy(record["log"], LOGS / f"{record['cluster']}-{record['component']}.log")
+    if (HUB_STATE / "jupyterhub.log").is_file():
+        shutil.copy(HUB_STATE / "jupyterhub.log", LOGS / "jupyterhub.log")
+
+
+@asynccontextmanager
+async def running_kueue_federation(gateway_config: str = ""):
+    """The sandbox with Kueue on two clusters, their queues and a hub whose gateway also has
+    ``gateway_config`` (lines of ``c.Gateway.… = …``); torn down on exit."""
     from fedspawner.demo.runner import prepare_hub
 
     sandbox_cli("down")
@@ -124,7 +171,8 @@ async def kueue_federation():
         assert up.returncode == 0, f"sandbox up failed:\n{up.stdout}\n{up.stderr}"
         state = json.loads((STATE / "sandbox.json").read_text())
         shutil.rmtree(HUB_STATE, ignore_errors=True)
-        hub = prepare_hub(HUB_STATE, STATE, port=HUB_PORT, extra_config=HUB_CONFIG, log=lambda *_: None)
+        hub = prepare_hub(HUB_STATE, STATE, port=HUB_PORT, extra_config=hub_config(gateway_config),
+                          log=lambda *_: None)
         fed = KueueFederation(state=state, hub_url=hub.url)
         await create_queues(fed)
         hub.start()
@@ -132,5 +180,12 @@ async def kueue_federation():
     finally:
         if hub is not None:
             hub.stop()
+        keep_logs()
         sandbox_cli("down")
         assert processes.marked_processes(STATE) == []
+
+
+@pytest.fixture(scope="module")
+async def kueue_federation():
+    async with running_kueue_federation() as fed:
+        yield fed
