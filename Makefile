@@ -32,16 +32,38 @@ $(INSTALLED): pyproject.toml
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
-# Kubernetes control plane, etcd, node agent, kwok (Go), bind shim (C), the PyTorch +
-# PySpark workload environment, and configurable-http-proxy (npm): all cached.
-sandbox-binaries: $(INSTALLED)
-	$(BIN)/fedspawner sandbox build --workload
-	$(BIN)/python -c "from fedspawner.demo.tools import ensure_chp; ensure_chp()"
+# The sandbox's builds, one process each so that `make -j` runs them side by side, each cached
+# by version under $(CACHE). They need only the standard library, so they run with the bare
+# interpreter and start at once: the Go builds (CPU) overlap the virtualenv's installation and
+# the PyTorch/JAX downloads (network).
+BARE := PYTHONPATH=$(CURDIR) $(PYTHON) -c
+SANDBOX_BUILDS := build-kubebin build-kwok build-bindshim build-workload build-jax build-chp
+OPERATOR_BUILDS := build-operators-kubeflow build-operators-spark
+.PHONY: $(SANDBOX_BUILDS) $(OPERATOR_BUILDS)
+
+# Kubernetes control plane, etcd, node agent (kubebin), kwok (Go), bind shim (C), the PyTorch +
+# PySpark workload environment and the JAX one (PyPI), configurable-http-proxy (npm).
+sandbox-binaries: $(SANDBOX_BUILDS)
+build-kubebin:
+	$(BARE) "from fedspawner.sandbox.binaries import ensure_kubebin; ensure_kubebin()"
+build-kwok:
+	$(BARE) "from fedspawner.sandbox.binaries import ensure_kwok; ensure_kwok()"
+build-bindshim:
+	$(BARE) "from fedspawner.sandbox.binaries import ensure_bindshim; ensure_bindshim()"
+build-workload:
+	$(BARE) "from fedspawner.sandbox.workload import ensure_workload_env; ensure_workload_env()"
+build-jax:
+	$(BARE) "from fedspawner.sandbox.workload import ensure_jax_env; ensure_jax_env()"
+build-chp:
+	$(BARE) "from fedspawner.sandbox.chp import ensure_chp; ensure_chp()"
 
 # JobSet, Kubeflow Trainer, Kueue and the Spark operator from the Go module proxy (cached by
-# version): topologies with `operators:` run them; the tests start one (cold: minutes).
-sandbox-operators: $(INSTALLED)
-	$(BIN)/fedspawner sandbox build --operators
+# version): topologies with `operators:` run them; the tests start them (cold: minutes).
+sandbox-operators: $(OPERATOR_BUILDS)
+build-operators-kubeflow:
+	$(BARE) "from fedspawner.sandbox.operators.build import ensure_group; ensure_group('kubeflow')"
+build-operators-spark:
+	$(BARE) "from fedspawner.sandbox.operators.build import ensure_group; ensure_group('spark')"
 
 # helm from the Go module proxy (cached), for validating and deploying helm-values/.
 helm: $(INSTALLED)
@@ -77,16 +99,17 @@ labextension: $(LAB_BUILT)
 lab-test: $(LAB)/node_modules/.installed-$(LAB_LOCK_HASH)
 	cd $(LAB) && npx jest --silent
 
-# The builds are independent: run side by side, so the Go builds overlap the downloads. The
-# demo's default topology runs operators on two of its clusters, so they are built here too.
-setup: $(INSTALLED)
-	$(MAKE) --no-print-directory -j4 labextension sandbox-binaries helm sandbox-operators
+# Everything set-up needs, side by side (each target is one process; -j is bounded by their number).
+SETUP := labextension sandbox-binaries sandbox-operators helm
+
+setup:
+	$(MAKE) --no-print-directory -j $(SETUP)
 
 demo: setup
 	$(BIN)/fedspawner demo
 
-test: $(INSTALLED)
-	$(MAKE) --no-print-directory -j5 labextension sandbox-binaries helm sandbox-operators browser
+test:
+	$(MAKE) --no-print-directory -j $(SETUP) browser
 	$(MAKE) --no-print-directory lab-test
 	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(BIN)/python -m pytest
 
