@@ -1,6 +1,8 @@
 # Two entry points: `make demo` and `make test`. Each does all set-up on a fresh
 # machine (virtualenv, Python packages, the sandbox's Go/C builds) and is fast when
-# everything is already built. Heavy builds are cached under ~/.cache/fedspawner.
+# everything is already built. Heavy builds are cached under ~/.cache/fedspawner, by version.
+# Set-up runs its builds side by side (`make -j`); `benchmarks/setup_cold_bench.py` times
+# each of them with empty caches.
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -95,8 +97,10 @@ labextension: $(LAB_BUILT)
 	@if [ "$$(readlink $(LAB_LINK))" != "$(CURDIR)/$(LAB_OUT)" ]; then \
 		rm -rf $(LAB_LINK) && ln -s $(CURDIR)/$(LAB_OUT) $(LAB_LINK); fi
 
-# The extension's Jest unit tests.
-lab-test: $(LAB)/node_modules/.installed-$(LAB_LOCK_HASH)
+# The extension's Jest unit tests (after the extension's build, which may install the same
+# node_modules: so `make -j` never runs two npm installs in one directory).
+lab-test: | labextension
+	@$(MAKE) --no-print-directory $(LAB)/node_modules/.installed-$(LAB_LOCK_HASH)
 	cd $(LAB) && npx jest --silent
 
 # Everything set-up needs, side by side (each target is one process; -j is bounded by their number).
@@ -109,8 +113,7 @@ demo: setup
 	$(BIN)/fedspawner demo
 
 test:
-	$(MAKE) --no-print-directory -j $(SETUP) browser
-	$(MAKE) --no-print-directory lab-test
+	$(MAKE) --no-print-directory -j $(SETUP) browser lab-test
 	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(BIN)/python -m pytest
 
 clean:
