@@ -1,6 +1,8 @@
 # Two entry points: `make demo` and `make test`. Each does all set-up on a fresh
 # machine (virtualenv, Python packages, the sandbox's Go/C builds) and is fast when
-# everything is already built. Heavy builds are cached under ~/.cache/fedspawner.
+# everything is already built. Heavy builds are cached under ~/.cache/fedspawner, by version.
+# Set-up runs its builds side by side (`make -j`); `benchmarks/setup_cold_bench.py` times
+# each of them with empty caches.
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -32,16 +34,38 @@ $(INSTALLED): pyproject.toml
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
-# Kubernetes control plane, etcd, node agent, kwok (Go), bind shim (C), the PyTorch +
-# PySpark workload environment, and configurable-http-proxy (npm): all cached.
-sandbox-binaries: $(INSTALLED)
-	$(BIN)/fedspawner sandbox build --workload
-	$(BIN)/python -c "from fedspawner.demo.tools import ensure_chp; ensure_chp()"
+# The sandbox's builds, one process each so that `make -j` runs them side by side, each cached
+# by version under $(CACHE). They need only the standard library, so they run with the bare
+# interpreter and start at once: the Go builds (CPU) overlap the virtualenv's installation and
+# the PyTorch/JAX downloads (network).
+BARE := PYTHONPATH=$(CURDIR) $(PYTHON) -c
+SANDBOX_BUILDS := build-kubebin build-kwok build-bindshim build-workload build-jax build-chp
+OPERATOR_BUILDS := build-operators-kubeflow build-operators-spark
+.PHONY: $(SANDBOX_BUILDS) $(OPERATOR_BUILDS)
+
+# Kubernetes control plane, etcd, node agent (kubebin), kwok (Go), bind shim (C), the PyTorch +
+# PySpark workload environment and the JAX one (PyPI), configurable-http-proxy (npm).
+sandbox-binaries: $(SANDBOX_BUILDS)
+build-kubebin:
+	$(BARE) "from fedspawner.sandbox.binaries import ensure_kubebin; ensure_kubebin()"
+build-kwok:
+	$(BARE) "from fedspawner.sandbox.binaries import ensure_kwok; ensure_kwok()"
+build-bindshim:
+	$(BARE) "from fedspawner.sandbox.binaries import ensure_bindshim; ensure_bindshim()"
+build-workload:
+	$(BARE) "from fedspawner.sandbox.workload import ensure_workload_env; ensure_workload_env()"
+build-jax:
+	$(BARE) "from fedspawner.sandbox.workload import ensure_jax_env; ensure_jax_env()"
+build-chp:
+	$(BARE) "from fedspawner.sandbox.chp import ensure_chp; ensure_chp()"
 
 # JobSet, Kubeflow Trainer, Kueue and the Spark operator from the Go module proxy (cached by
-# version): topologies with `operators:` run them; the tests start one (cold: minutes).
-sandbox-operators: $(INSTALLED)
-	$(BIN)/fedspawner sandbox build --operators
+# version): topologies with `operators:` run them; the tests start them (cold: minutes).
+sandbox-operators: $(OPERATOR_BUILDS)
+build-operators-kubeflow:
+	$(BARE) "from fedspawner.sandbox.operators.build import ensure_group; ensure_group('kubeflow')"
+build-operators-spark:
+	$(BARE) "from fedspawner.sandbox.operators.build import ensure_group; ensure_group('spark')"
 
 # helm from the Go module proxy (cached), for validating and deploying helm-values/.
 helm: $(INSTALLED)
@@ -73,21 +97,23 @@ labextension: $(LAB_BUILT)
 	@if [ "$$(readlink $(LAB_LINK))" != "$(CURDIR)/$(LAB_OUT)" ]; then \
 		rm -rf $(LAB_LINK) && ln -s $(CURDIR)/$(LAB_OUT) $(LAB_LINK); fi
 
-# The extension's Jest unit tests.
-lab-test: $(LAB)/node_modules/.installed-$(LAB_LOCK_HASH)
+# The extension's Jest unit tests (after the extension's build, which may install the same
+# node_modules: so `make -j` never runs two npm installs in one directory).
+lab-test: | labextension
+	@$(MAKE) --no-print-directory $(LAB)/node_modules/.installed-$(LAB_LOCK_HASH)
 	cd $(LAB) && npx jest --silent
 
-# The builds are independent: run side by side, so the Go builds overlap the downloads. The
-# demo's default topology runs operators on two of its clusters, so they are built here too.
-setup: $(INSTALLED)
-	$(MAKE) --no-print-directory -j4 labextension sandbox-binaries helm sandbox-operators
+# Everything set-up needs, side by side (each target is one process; -j is bounded by their number).
+SETUP := labextension sandbox-binaries sandbox-operators helm
+
+setup:
+	$(MAKE) --no-print-directory -j $(SETUP)
 
 demo: setup
 	$(BIN)/fedspawner demo
 
-test: $(INSTALLED)
-	$(MAKE) --no-print-directory -j5 labextension sandbox-binaries helm sandbox-operators browser
-	$(MAKE) --no-print-directory lab-test
+test:
+	$(MAKE) --no-print-directory -j $(SETUP) browser lab-test
 	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(BIN)/python -m pytest
 
 clean:

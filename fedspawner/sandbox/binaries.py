@@ -123,19 +123,36 @@ def _cached(path: Path, build, log) -> Path:
     return path
 
 
+def _locked(path: Path, build, log) -> Path:
+    """``_cached`` under a lock of its own: builds of different binaries run side by side,
+    two processes wanting the same one build it once."""
+    root = path.parent.parent
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / f".build-{path.parent.name.split('-')[0]}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _cached(path, build, log)
+
+
+def ensure_kubebin(log=print) -> Path:
+    """The Kubernetes control plane, etcd and node agent (one Go binary), built once per source."""
+    src = sources_dir() / "kubebin"
+    go_sources = list(src.glob("*.go")) + [src / "go.mod", src / "go.sum"]
+    return _locked(cache_root() / f"kubebin-{KUBERNETES_VERSION}-{_digest(go_sources)}" / "kubebin",
+                   lambda dest: _build_kubebin(src, dest), log)
+
+
+def ensure_kwok(log=print) -> Path:
+    """kwok, built once per version."""
+    return _locked(cache_root() / f"kwok-{KWOK_VERSION}" / "kwok", _build_kwok, log)
+
+
+def ensure_bindshim(log=print) -> Path:
+    """The bind shim (C), built once per source."""
+    shim_src = sources_dir() / "preload" / "bindshim.c"
+    return _locked(cache_root() / f"bindshim-{_digest([shim_src])}" / "bindshim.so",
+                   lambda dest: _build_bindshim(shim_src, dest), log)
+
+
 def ensure_binaries(log=print) -> Binaries:
     """Return the sandbox binaries, building whatever is missing from the cache."""
-    src = sources_dir()
-    kubebin_src = src / "kubebin"
-    go_sources = list(kubebin_src.glob("*.go")) + [kubebin_src / "go.mod", kubebin_src / "go.sum"]
-    shim_src = src / "preload" / "bindshim.c"
-    root = cache_root()
-    root.mkdir(parents=True, exist_ok=True)
-    with open(root / ".build.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # one build at a time across processes
-        kubebin = _cached(root / f"kubebin-{KUBERNETES_VERSION}-{_digest(go_sources)}" / "kubebin",
-                          lambda dest: _build_kubebin(kubebin_src, dest), log)
-        kwok = _cached(root / f"kwok-{KWOK_VERSION}" / "kwok", _build_kwok, log)
-        shim = _cached(root / f"bindshim-{_digest([shim_src])}" / "bindshim.so",
-                       lambda dest: _build_bindshim(shim_src, dest), log)
-    return Binaries(kubebin=kubebin, kwok=kwok, bindshim=shim)
+    return Binaries(kubebin=ensure_kubebin(log), kwok=ensure_kwok(log), bindshim=ensure_bindshim(log))

@@ -84,7 +84,7 @@ class LabServer:
         return answer
 
     def stop(self) -> None:
-        self.process.terminate()
+        self.process.terminate()  # at once, if not told before (servers stopped together take one wait)
         try:
             self.process.wait(15)
         except subprocess.TimeoutExpired:
@@ -94,13 +94,19 @@ class LabServer:
 
 
 @contextmanager
-def lab_server(root: Path, base_url: str = "/", **env: str):
-    root.mkdir(parents=True, exist_ok=True)
-    server = LabServer(root, base_url, env)
+def lab_servers(**specs: tuple[Path, str, dict[str, str]]):
+    """Servers by name from (root, base URL, environment); stopped together."""
+    servers = {}
     try:
-        yield server
+        for name, (root, base_url, env) in specs.items():
+            root.mkdir(parents=True, exist_ok=True)
+            servers[name] = LabServer(root, base_url, env)
+        yield servers
     finally:
-        server.stop()
+        for server in servers.values():
+            server.process.terminate()
+        for server in servers.values():
+            server.stop()
 
 
 def hub_env(token: str) -> dict[str, str]:
@@ -118,13 +124,13 @@ async def labs(gateway_up, token_for):
     root = TEST_STATE_DIR.parent / "lab-servers"
     shutil.rmtree(root, ignore_errors=True)
     dead = f"http://127.0.0.1:{free_port()}/services/fedspawner-gateway/"
-    with lab_server(root / "alice", "/user/alice/", **hub_env(token_for("alice"))) as alice, \
-            lab_server(root / "bob", "/user/bob/", **hub_env(token_for("bob"))) as bob, \
-            lab_server(root / "down", "/user/carol/", FEDSPAWNER_GATEWAY_URL=dead,
-                       JUPYTERHUB_API_TOKEN=token_for("carol")) as down, \
-            lab_server(root / "plain") as plain:
-        await asyncio.gather(*(s.ready() for s in (alice, bob, down, plain)))
-        yield {"alice": alice, "bob": bob, "down": down, "plain": plain}
+    with lab_servers(alice=(root / "alice", "/user/alice/", hub_env(token_for("alice"))),
+                     bob=(root / "bob", "/user/bob/", hub_env(token_for("bob"))),
+                     down=(root / "down", "/user/carol/",
+                           {"FEDSPAWNER_GATEWAY_URL": dead, "JUPYTERHUB_API_TOKEN": token_for("carol")}),
+                     plain=(root / "plain", "/", {})) as servers:
+        await asyncio.gather(*(s.ready() for s in servers.values()))
+        yield servers
 
 
 def row_of(feed: dict, job_id: str) -> dict | None:
@@ -302,14 +308,21 @@ async def test_the_long_poll_answers_within_a_second_of_a_pod_changing(labs, san
 
 
 async def test_a_follow_stops_when_the_browser_leaves(labs):
+    """The browser leaves while the rank still runs (long after): the relay stops, the server is fine.
+
+    The rank prints at once: the hub's proxy passes the answer's headers on with its first byte."""
     alice = labs["alice"]
-    job = (await alice.ok("POST", "jobs", {"kind": "job", "script": "import time\ntime.sleep(120)\n",
-                                           "cluster": "onprem"}, status=201))["job"]
+    script = "import time\nprint('started', flush=True)\ntime.sleep(300)\n"
+    job = (await alice.ok("POST", "jobs", {"kind": "job", "script": script, "cluster": "onprem"},
+                          status=201))["job"]
     try:
         async with aiohttp.ClientSession() as session:
             url = alice.url + f"jobs/{job['id']}/logs?follow=1"
-            async with session.get(url, headers={"Authorization": f"token {alice.token}"}) as resp:
-                assert resp.status == 200, await resp.text()  # answered at once, the pod may be pending
+            async with session.get(url, headers={"Authorization": f"token {alice.token}"},
+                                   timeout=aiohttp.ClientTimeout(total=120)) as resp:
+                assert resp.status == 200, await resp.text()
+                assert b"started" in await resp.content.readuntil(b"\n")  # streaming: the browser leaves now
+            assert (await alice.ok("GET", f"jobs/{job['id']}"))["job"]["phase"] == "Running"
         # the server is still fine afterwards
         assert (await alice.ok("GET", "config"))["reachable"]
     finally:

@@ -151,14 +151,36 @@ def _build_group(group: str, wanted: list[Operator], out: Path, log) -> None:
         manifests = out / "manifests"
         for op in members:
             _copy_manifests(op, Path(records[op.module]["Dir"]), manifests)
-        for op in wanted:
-            started = time.monotonic()
-            log(f"building {op.name} ({op.module} {op.version}) into {out} (first run only)")
-            partial = out / (op.binary + ".partial")
-            _run(["nice", "-n", str(NICE), _go(), "build", "-ldflags=-s -w", "-o", str(partial), op.import_path],
-                 work, f"building the {op.name} operator {op.version}")
-            partial.rename(out / op.binary)
-            log(f"built {op.name} in {time.monotonic() - started:.0f}s")
+        if wanted:
+            _compile(wanted, work, out, log)
+
+
+def built_name(import_path: str) -> str:
+    """The file name ``go build -o DIR/`` gives a main package: its last path element, or the one
+    before a major-version suffix (``example.com/tool/v2`` builds ``tool``)."""
+    parts = import_path.split("/")
+    return parts[-2] if len(parts) > 1 and re.fullmatch(r"v([2-9]|[1-9]\d+)", parts[-1]) else parts[-1]
+
+
+def _compile(wanted: list[Operator], work: Path, out: Path, log) -> None:
+    """One ``go build`` for all of them: their compiles and links overlap, shared packages build once."""
+    started = time.monotonic()
+    names = ", ".join(f"{op.name} ({op.module} {op.version})" for op in wanted)
+    log(f"building {names} into {out} (first run only)")
+    binaries = work / "bin"
+    binaries.mkdir()
+    _run(["nice", "-n", str(NICE), _go(), "build", "-ldflags=-s -w", "-o", f"{binaries}/",
+          *(op.import_path for op in wanted)], work, f"building the operators {names}")
+    for op in wanted:  # go names each binary after its package; copied, then renamed into place at once
+        partial = out / (op.binary + ".partial")
+        shutil.move(binaries / built_name(op.import_path), partial)
+        partial.rename(out / op.binary)
+    log(f"built {', '.join(op.name for op in wanted)} in {time.monotonic() - started:.0f}s")
+
+
+def ensure_group(group: str, log=print) -> dict[str, OperatorBuild]:
+    """Every operator of a build group (``kubeflow``, ``spark``), built once per version."""
+    return ensure_operators([op.name for op in group_members(group)], log)
 
 
 def ensure_operators(names: tuple[str, ...] | list[str], log=print) -> dict[str, OperatorBuild]:
