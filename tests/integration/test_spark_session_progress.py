@@ -43,7 +43,9 @@ async def session(sandbox, kernel_env):  # noqa: F811 - kernel_env: the imported
     gateway = ClientGateway(kernel_env["FEDSPAWNER_GATEWAY_URL"], kernel_env["JUPYTERHUB_API_TOKEN"])
     async with Notebook("spark-progress", kernel_env) as nb:
         await nb.run("%load_ext fedspawner\n" + REPORT)
-        told = await nb.run("%fedspark start --cluster regional --executors 1 --cpu 1 --memory 2Gi")
+        # As %fedspark start does, with room for a loaded machine's slow JVM start.
+        told = await nb.run("from fedspawner.client.spark_session import spark_session\n"
+                            "spark = spark_session('regional', 1, cpu='1', memory='2Gi', timeout=900)")
         assert "Ready after" in told, told
         session_id = next(word for word in told.split() if word.startswith("s-"))
         try:
