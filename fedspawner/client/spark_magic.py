@@ -15,6 +15,7 @@ from .args import _count, _key_value, _Parser, _split
 from .errors import ArgumentsError
 from .gateway import Gateway
 from .output import show_notice
+from .spark_progress import show_with_ui_link
 
 __all__ = ["SparkArgs", "parse_fedspark", "run_fedspark"]
 
@@ -81,8 +82,8 @@ def run_fedspark(shell: Any, line: str) -> Any:
             show_notice("You have no Spark sessions; `%fedspark start` starts one.")
         for view in listed:
             idle = f", idle {view['idle_seconds']:.0f}s" if view.get("idle_seconds") is not None else ""
-            show_notice(f"{view['id']} ({view['name']}) on {view['cluster']}: {view['phase']}, "
-                        f"{view['executors']} executor(s), created {view['created']}{idle}.")
+            show_with_ui_link(f"{view['id']} ({view['name']}) on {view['cluster']}: {view['phase']}, "
+                              f"{view['executors']} executor(s), created {view['created']}{idle}.", view.get("ui_url"))
         return None
     current = sessions.current()
     if args.session is None and current is not None:

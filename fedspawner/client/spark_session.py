@@ -22,7 +22,7 @@ from urllib.parse import quote
 
 import aiohttp
 
-from . import transport
+from . import spark_progress, transport
 from .errors import GatewayRequestError
 from .gateway import Gateway
 
@@ -175,6 +175,7 @@ class FedSparkSession:
         self.tunnel = LocalTunnel(f"{url}api/v1/{_session_path(self.id)}/tunnel", self.gateway.token)
         port = self.tunnel.start()
         self.spark = SparkSession.builder.remote(f"sc://127.0.0.1:{port}").create()
+        spark_progress.attach(self.spark, self.view.get("ui_url"))  # live progress under each cell
         return self.spark
 
     def stop(self) -> dict[str, Any]:

@@ -69,6 +69,9 @@ def register_gateway(c, *, port: int, gateway_port: int, config_file: Path, cwd:
         "command": [sys.executable, "-m", "fedspawner.gateway", "--config", str(config_file)],
         "cwd": str(cwd),
         "display": False,
+        # Browsers sign in to it (a session's Spark UI) through the hub's OAuth: an administrators'
+        # service, so without the "authorize access" page.
+        "oauth_no_confirm": True,
     }]
     c.JupyterHub.load_roles = [
         # Every user may call the gateway (it then shows them their own jobs only).

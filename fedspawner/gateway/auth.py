@@ -44,6 +44,11 @@ class Authenticator:
         if not token:
             raise NotAuthenticated("No JupyterHub token was sent. Send one as 'Authorization: token <token>' "
                                    "(in a notebook, $JUPYTERHUB_API_TOKEN).")
+        return await self.caller_for_token(token)
+
+    async def caller_for_token(self, token: str) -> Caller:
+        """The caller a JupyterHub token stands for (401 when the hub does not accept it, 403 without
+        the scope to use the gateway)."""
         try:
             model = await self.hub_auth.user_for_token(token, sync=False)
         except web.HTTPError as err:

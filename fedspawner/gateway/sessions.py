@@ -259,6 +259,7 @@ class SessionService:
             "connections": activity.connections if activity else 0,
             "idle_seconds": round(time.monotonic() - activity.last, 1) if activity else None,
             "tunnel": f"api/v1/sessions/{found.session_id}/tunnel",
+            "ui_url": f"{self.gateway.settings.base_url}api/v1/sessions/{found.session_id}/ui/",
         }
 
     # ---- stopping ------------------------------------------------------------------------------

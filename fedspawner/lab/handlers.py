@@ -98,6 +98,17 @@ Routes
     ``download=1``: the whole log so far as an attachment
     (``Content-Disposition: attachment; filename="<name>-<id>-rank<R>.log"``).
     Errors before the stream starts are JSON as above.
+
+``GET sessions``
+    The caller's interactive Spark sessions, newest first: ``{"sessions": [Session, ...]}``,
+    the gateway's ``Session`` objects (``id``, ``name``, ``owner``, ``cluster``,
+    ``executors``, ``cpu``, ``memory``, ``phase`` Starting/Ready/Failed, ``message``,
+    ``created``, ``connections``, ``idle_seconds``, ``ui_url``: the Spark UI, a path on the
+    hub's origin that the browser opens itself).
+
+``DELETE sessions/{id}``
+    Stop a session: every object of it is deleted from its cluster; ``{"session": Session}``
+    with phase ``Stopped``.
 """
 
 from __future__ import annotations
@@ -119,6 +130,7 @@ from .upstream import REASONS, RelayError, Upstream, dumps
 log = logging.getLogger("fedspawner.lab")
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+_SESSION_ID = re.compile(r"s-[a-z0-9]{8}")
 
 
 class LabHandler(APIHandler):
@@ -304,12 +316,28 @@ class LogsHandler(LabHandler):
             self.pump.cancel()
 
 
+class SessionsHandler(LabHandler):
+    @web.authenticated
+    async def get(self) -> None:
+        self.reply(await self.upstream.call("GET", "sessions"))
+
+
+class SessionHandler(LabHandler):
+    @web.authenticated
+    async def delete(self, session_id: str) -> None:
+        if not _SESSION_ID.fullmatch(session_id):
+            raise RelayError(400, "bad_request", f"{session_id[:40]!r} is not a session id: ids look like "
+                                                 "'s-abcd2345'.")
+        self.reply(await self.upstream.call("DELETE", f"sessions/{session_id}"))
+
+
 class NotFoundHandler(LabHandler):
     """Any other path under ``fedspawner/``: a JSON 404, whatever the method."""
 
     async def prepare(self) -> None:
         raise RelayError(404, "not_found", "No such fedspawner route: the routes are config, clusters, options, "
-                                           "jobs, jobs/{id} and jobs/{id}/logs.")
+                                           "jobs, jobs/{id}, jobs/{id}/logs, sessions and "
+                                           "sessions/{id}.")
 
 
 def handlers() -> list[tuple[str, type]]:
@@ -319,5 +347,6 @@ def handlers() -> list[tuple[str, type]]:
         (r"/fedspawner/config", ConfigHandler), (r"/fedspawner/clusters", ClustersHandler),
         (r"/fedspawner/options", OptionsHandler), (r"/fedspawner/jobs", JobsHandler),
         (rf"/fedspawner/jobs/{job}", JobHandler), (rf"/fedspawner/jobs/{job}/logs", LogsHandler),
+        (r"/fedspawner/sessions", SessionsHandler), (r"/fedspawner/sessions/(?P<session_id>[^/]+)", SessionHandler),
         (r"/fedspawner/.*", NotFoundHandler),
     ]

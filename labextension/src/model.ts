@@ -8,7 +8,7 @@ import { apiUrl, ApiError, requestJson, requestRaw } from './api';
 import { Backoff } from './backoff';
 import { diffJobs, IJobsDiff } from './jobs';
 import { IPollState, LongPoll } from './poll';
-import { IClustersFeed, ICluster, IConfig, IJobRow, IJobsFeed, ISchema } from './types';
+import { IClustersFeed, ICluster, IConfig, IJobRow, IJobsFeed, ISchema, ISession, ISessionsAnswer } from './types';
 
 /** How the feeds behave while the panel is hidden. */
 export type RefreshPolicy = 'background' | 'live' | 'paused';
@@ -18,6 +18,11 @@ export class FederationModel {
   clusters: ICluster[] = [];
   clustersReceived = 0;
   jobs: IJobRow[] = [];
+  /** The user's Spark sessions, and when they were received (ms epoch). */
+  sessions: ISession[] = [];
+  sessionsReceived = 0;
+  /** Seconds between two looks at the sessions while the panel is shown (sessions have no feed). */
+  sessionsInterval = 5;
   unavailable: { cluster: string; reason: string }[] = [];
   jobsState: IPollState = { failing: false, error: null, retryAt: null, slowed: false };
   clustersState: IPollState = { failing: false, error: null, retryAt: null, slowed: false };
@@ -45,6 +50,10 @@ export class FederationModel {
     return this._stateChanged;
   }
 
+  get sessionsChanged(): ISignal<this, void> {
+    return this._sessionsChanged;
+  }
+
   /** Read the configuration; start the feeds when a gateway is configured. */
   async start(): Promise<void> {
     try {
@@ -63,11 +72,45 @@ export class FederationModel {
     }
     this._jobsPoll.start();
     this._clustersPoll.start();
+    void this._sessionsLoop();
   }
 
   dispose(): void {
+    this._disposed = true;
     this._jobsPoll.stop();
     this._clustersPoll.stop();
+    window.clearTimeout(this._sessionsTimer);
+  }
+
+  /** Ask for the sessions now (then every `sessionsInterval` seconds while shown, `hiddenInterval` hidden). */
+  async refreshSessions(): Promise<void> {
+    try {
+      this.setSessions((await requestJson<ISessionsAnswer>('sessions')).sessions);
+    } catch {
+      // the jobs feed's status line says when the gateway is unreachable; the next look tries again
+    }
+  }
+
+  setSessions(sessions: ISession[]): void {
+    this.sessions = sessions;
+    this.sessionsReceived = Date.now();
+    this._sessionsChanged.emit();
+  }
+
+  /** Stop a session; the list drops it at once, and is asked for again. */
+  async stopSession(id: string): Promise<void> {
+    await requestJson('sessions/' + encodeURIComponent(id), { method: 'DELETE' });
+    this.setSessions(this.sessions.filter(s => s.id !== id));
+    void this.refreshSessions();
+  }
+
+  private async _sessionsLoop(): Promise<void> {
+    if (this._disposed) {
+      return;
+    }
+    await this.refreshSessions();
+    const seconds = this._slowed() ? (this.policy === 'paused' ? 3600 : this.hiddenInterval) : this.sessionsInterval;
+    this._sessionsTimer = window.setTimeout(() => void this._sessionsLoop(), seconds * 1000);
   }
 
   /** The panel was shown or hidden. */
@@ -77,6 +120,9 @@ export class FederationModel {
     if (visible && !was) {
       this._jobsPoll.wake();
       this._clustersPoll.wake();
+      if (this.config?.configured) {
+        void this.refreshSessions();
+      }
     }
   }
 
@@ -99,6 +145,7 @@ export class FederationModel {
   refresh(): void {
     this._jobsPoll.refresh();
     this._clustersPoll.refresh();
+    void this.refreshSessions();
   }
 
   /** The option schema (fetched once per dialog: it changes with the federation). */
@@ -162,6 +209,9 @@ export class FederationModel {
   private _clustersChanged = new Signal<this, void>(this);
   private _jobsChanged = new Signal<this, IJobsDiff>(this);
   private _stateChanged = new Signal<this, void>(this);
+  private _sessionsChanged = new Signal<this, void>(this);
+  private _sessionsTimer = 0;
+  private _disposed = false;
 }
 
 export { ApiError };

@@ -9,6 +9,7 @@ import { dataAge, gpuExact, gpuFree, health, siteOwner } from './format';
 import { filterJobs, STATES } from './jobs';
 import { COLUMNS, IJobTableActions, JobTable } from './jobtable';
 import { FederationModel } from './model';
+import { SESSION_COLUMNS, SessionList } from './sessions';
 import { ICluster } from './types';
 
 export type IPanelActions = IJobTableActions;
@@ -17,6 +18,7 @@ export class FederationPanel extends Widget {
   constructor(private readonly model: FederationModel, actions: IPanelActions) {
     super();
     this._table = new JobTable(actions);
+    this._sessions = new SessionList({ stop: id => this._stopSession(id) });
     this.id = 'fedspawner-panel';
     this.addClass('fs-Panel');
     this.title.caption = 'Federated clusters and jobs';
@@ -27,6 +29,7 @@ export class FederationPanel extends Widget {
     model.clustersChanged.connect(() => this._renderClusters());
     model.jobsChanged.connect(() => this._renderJobs());
     model.stateChanged.connect(() => this._renderStatus());
+    model.sessionsChanged.connect(() => this._renderSessions());
     this._ticker = window.setInterval(() => this._tick(), 1000);
   }
 
@@ -59,6 +62,15 @@ export class FederationPanel extends Widget {
       onchange: () => this.model.setShowAll(this._allUsers.checked) });
     this._allLabel = h('label', { class: 'fs-AllUsersLabel', hidden: true }, this._allUsers, ' All users');
     this._empty = h('div', { class: 'fs-Empty' }, 'No jobs yet. Use “Run on cluster…” in a notebook.');
+    this._sessionError = h('div', { class: 'fs-SessionError', role: 'alert', hidden: true });
+    this._sessionsSection = h('section', { class: 'fs-Section fs-SessionsSection', 'aria-label': 'Spark sessions',
+      hidden: true },
+      h('h3', {}, 'Spark sessions'),
+      h('div', { class: 'fs-JobsTable' }, h('table', { class: 'fs-Sessions', 'aria-label': 'Spark sessions', role: 'table' },
+        h('thead', { role: 'rowgroup' }, h('tr', { role: 'row' }, ...SESSION_COLUMNS
+          .map(t => h('th', { scope: 'col', role: 'columnheader' }, t)))),
+        this._sessions.body)),
+      this._sessionError);
     const refresh = h('button', { class: 'fs-Button fs-Refresh', title: 'Refresh now', 'aria-label': 'Refresh',
       onclick: () => this.model.refresh() }, '↻');
     fill(this.node,
@@ -71,7 +83,8 @@ export class FederationPanel extends Widget {
           h('thead', { role: 'rowgroup' }, h('tr', { role: 'row' }, ...COLUMNS
             .map(t => h('th', { scope: 'col', role: 'columnheader', class: `fs-col-${t.toLowerCase()}` }, t)))),
           this._table.body)),
-        this._empty));
+        this._empty),
+      this._sessionsSection);
   }
 
   private _renderConfig(): void {
@@ -138,6 +151,23 @@ export class FederationPanel extends Widget {
     this._empty.hidden = shown.length > 0;
   }
 
+  /** The sessions list: shown while the user holds a session (`%fedspark start` makes one). */
+  private _renderSessions(): void {
+    this._sessions.update(this.model.sessions, this.model.sessionsReceived);
+    this._sessionsSection.hidden = this._sessions.size === 0;
+  }
+
+  private async _stopSession(id: string): Promise<void> {
+    this._sessionError.hidden = true;
+    try {
+      await this.model.stopSession(id);
+    } catch (error) {
+      this._sessionError.textContent = `Could not stop ${id}: ${(error as Error).message}`;
+      this._sessionError.hidden = false;
+      throw error;
+    }
+  }
+
   /** Once a second: ages, data ages and the retry countdown. */
   private _tick(): void {
     if (!this.isVisible) {
@@ -145,6 +175,7 @@ export class FederationPanel extends Widget {
     }
     const now = Date.now();
     this._table.tick(now);
+    this._sessions.tick(now);
     this._clusters.querySelectorAll<HTMLElement>('.fs-Age').forEach(el => {
       el.textContent = dataAge(Number(el.dataset.taken) || null, this.model.clustersReceived, now,
         !this.model.clustersState.failing);
@@ -153,6 +184,9 @@ export class FederationPanel extends Widget {
   }
 
   private _table: JobTable;
+  private _sessions: SessionList;
+  private _sessionsSection!: HTMLElement;
+  private _sessionError!: HTMLElement;
   private _ticker: number;
   private _status!: HTMLElement;
   private _hint!: HTMLElement;

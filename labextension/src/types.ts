@@ -184,5 +184,28 @@ export interface ILimits {
   memory: string;
 }
 
+/** One interactive Spark session of the user (`GET sessions`: the gateway's `Session`). */
+export interface ISession {
+  id: string;
+  name: string | null;
+  owner: string | null;
+  cluster: string;
+  executors: number | null;
+  cpu?: string | null;
+  memory?: string | null;
+  phase: string;
+  message: string;
+  created: string | null;
+  connections?: number;
+  /** Seconds since its tunnel last carried traffic, when the answer was made. */
+  idle_seconds: number | null;
+  /** The Spark UI: a path on the hub's origin. */
+  ui_url?: string | null;
+}
+
+export interface ISessionsAnswer {
+  sessions: ISession[];
+}
+
 /** The phases a job ends in. */
 export const FINISHED_PHASES = ['Succeeded', 'Failed', 'Cancelled'];

@@ -78,6 +78,7 @@ NOT_USER_CAUSED = {
     "fedspawner.gateway.queueing": ["QueueUnusable"],  # a cluster's queue refuses: becomes CreateFailed
     "fedspawner.gateway.submit": ["CreateFailed"],
     "fedspawner.federation.portforward": ["PortForwardError"],  # a port-forward (session or server tunnel) failed
+    "fedspawner.gateway.session_ui": ["UiUnavailable"],  # a session's Spark UI did not answer (a 502 saying why)
     "fedspawner.sandbox.manager": ["SandboxError"],  # a control-plane process failed
     "fedspawner.sandbox.multikueue": ["MultiKueueError"],  # MultiKueue set-up failed: becomes SandboxError
     "fedspawner.sandbox.operators.install": ["OperatorError"],  # an operator failed to install or start

@@ -41,6 +41,8 @@ if TYPE_CHECKING:  # renderers never import the spec module at run time (it impo
 
 CONNECT_PORT = 15002
 CONNECT_SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
+#: How often the Connect server reports a running query's progress to the client (the cell's display).
+PROGRESS_REPORT_INTERVAL = "500ms"
 #: What ``managed-by`` says on a session's objects (the jobs index selects ``fedspawner`` only).
 SESSION_MANAGED_BY = "fedspawner-session"
 LABEL_SESSION_ID = "fedspawner.dev/session-id"
@@ -70,6 +72,7 @@ def _submit_args(ctx: Ctx, executor_heap: int, cores: int) -> list[str]:
         "--conf", f"spark.executor.cores={cores}",
         "--conf", f"spark.cores.max={cores * (ctx.spec.executors or 1)}",
         "--conf", f"spark.local.dir={WORK_DIR}",
+        "--conf", f"spark.connect.progress.reportInterval={PROGRESS_REPORT_INTERVAL}",  # live progress in cells
     ]
     for key, value in ctx.spec.conf.items():
         args += ["--conf", f"{key}={value}".replace("$", "$$")]  # "$$": Kubernetes keeps a user's "$"
