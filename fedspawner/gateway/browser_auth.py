@@ -9,7 +9,8 @@ be used to change anything.
 
 from __future__ import annotations
 
-import secrets
+import hashlib
+import hmac
 
 from jupyterhub.services.auth import HubAuth, HubOAuth, HubOAuthCallbackHandler
 from tornado import web
@@ -29,10 +30,13 @@ def browser_oauth(hub_auth: HubAuth) -> HubOAuth | None:
         return None
 
 
-def enable_cookies(app: web.Application) -> None:
-    """Give the app the secret its signed cookies need (one per process: after a restart, browsers sign
-    in again through the hub, at once and without a prompt)."""
-    app.settings.setdefault("cookie_secret", secrets.token_hex(32))
+def enable_cookies(app: web.Application, api_token: str) -> None:
+    """Give the app the secret its signed cookies need, derived from the gateway's hub token: every
+    replica of the gateway (they share the token) reads the cookies the others set, also after a
+    restart, and the OAuth sign-in may end on a replica other than the one it began on. A new token
+    makes browsers sign in again, at once and without a prompt."""
+    secret = hmac.new(api_token.encode(), b"fedspawner gateway browser cookies", hashlib.sha256).hexdigest()
+    app.settings.setdefault("cookie_secret", secret)
 
 
 def cookie_token(oauth: HubOAuth, handler: web.RequestHandler) -> str | None:

@@ -247,5 +247,5 @@ def add_session_routes(app: web.Application, service, sessions: SessionService, 
     the Spark UI through the hub's OAuth when the hub registered the gateway as its client."""
     oauth = browser_oauth(sessions.auth.hub_auth)
     if oauth is not None:
-        enable_cookies(app)
+        enable_cookies(app, sessions.auth.hub_auth.api_token)
     app.add_handlers(r".*", session_routes(base_url, service, sessions, oauth))

@@ -115,3 +115,15 @@ def test_ui_paths_split_into_prefix_and_page():
     assert split_ui_path(PREFIX) == (PREFIX, "/")
     nested = split_ui_path("/api/v1/sessions/s-1/ui/api/v1/sessions/s-2/ui/x")
     assert nested == ("/api/v1/sessions/s-1/ui/", "/api/v1/sessions/s-2/ui/x")
+
+
+def test_every_gateway_replica_signs_cookies_with_the_same_secret():
+    from tornado import web
+
+    from fedspawner.gateway.browser_auth import enable_cookies
+    first, second, other = web.Application(), web.Application(), web.Application()
+    for app, token in ((first, "service-token"), (second, "service-token"), (other, "rotated-token")):
+        enable_cookies(app, token)
+    assert first.settings["cookie_secret"] == second.settings["cookie_secret"]  # replicas read each other's
+    assert first.settings["cookie_secret"] != other.settings["cookie_secret"]  # a new token signs anew
+    assert "service-token" not in first.settings["cookie_secret"]
