@@ -56,6 +56,8 @@ SESSION_RESOURCES = (kube.PODS, kube.SERVICES)
 STARTING, READY, FAILED = "Starting", "Ready", "Failed"
 #: Failures an apiserver call can end with.
 KUBE_ERRORS = (ApiException, OSError, asyncio.TimeoutError)
+#: Seconds a cluster has to list its sessions before it counts as not answering.
+LIST_TIMEOUT = 8.0
 #: Attempts (and the pause between two) at removing what a failed create left.
 CLEANUP_ATTEMPTS, CLEANUP_PAUSE = 3, 1.0
 
@@ -253,24 +255,30 @@ class SessionService:
     async def _all(self, session_id: str | None = None) -> list[Found]:
         """Every session on every cluster (one session's with ``session_id``): as found on the healthy
         ones, as last seen on those that do not answer."""
-        health = {c.name: c for c in self.registry.snapshot().clusters}
-        healthy = [name for name, c in health.items() if c.healthy]
-        found = [s for group in await asyncio.gather(*(self._on(c, session_id) for c in healthy)) for s in group]
+        silent = {c.name: c.health_reason or "its apiserver does not answer"
+                  for c in self.registry.snapshot().clusters if not c.healthy}
+        answering = [name for name in self.registry.members if name not in silent]
+        answers = await asyncio.gather(*(self._on(c, session_id) for c in answering))
+        found: list[Found] = []
+        for cluster, answer in zip(answering, answers):
+            if isinstance(answer, str):
+                silent[cluster] = answer
+            else:
+                found += answer
         listed = {s.session_id for s in found}
         for known_id, last in list(self.known.items()):
-            if last.cluster in healthy and known_id not in listed and (session_id in (None, known_id)):
+            if last.cluster not in silent and known_id not in listed and session_id in (None, known_id):
                 self.known.pop(known_id)  # gone from an answering cluster
         for s in found:
             self.known[s.session_id] = s
         for known_id, last in self.known.items():
-            cluster = health.get(last.cluster)
-            if cluster is not None and not cluster.healthy and session_id in (None, known_id):
-                why = cluster.health_reason or "its apiserver does not answer"
-                found.append(replace(last, lost=f"Cluster {last.cluster} does not answer ({why})"))
+            if last.cluster in silent and session_id in (None, known_id):
+                found.append(replace(last, lost=f"Cluster {last.cluster} does not answer ({silent[last.cluster]})"))
         return found
 
-    async def _on(self, cluster: str, session_id: str | None) -> list[Found]:
-        """The sessions on one cluster: their anchors joined with their server pods."""
+    async def _on(self, cluster: str, session_id: str | None) -> list[Found] | str:
+        """The sessions on one cluster: their anchors joined with their server pods (why not, when the
+        cluster did not answer)."""
         labels = {LABEL_MANAGED_BY: SESSION_MANAGED_BY}
         if session_id:
             labels[LABEL_SESSION_ID] = session_id
@@ -278,12 +286,13 @@ class SessionService:
         try:
             resources = [kube.CONFIGMAPS, *([SPARKCONNECTS] if await self._serves_connect(cluster) else [])]
             anchors, pods = await asyncio.gather(
-                asyncio.gather(*(kube.list_objects(api, r, namespace, kube.selector(labels), metadata_only=True)
-                                 for r in resources)),
-                kube.list_objects(api, kube.PODS, namespace, kube.selector({**labels, LABEL_COMPONENT: "driver"})))
+                asyncio.gather(*(kube.list_objects(api, r, namespace, kube.selector(labels), metadata_only=True,
+                                                   timeout=LIST_TIMEOUT) for r in resources)),
+                kube.list_objects(api, kube.PODS, namespace, kube.selector({**labels, LABEL_COMPONENT: "driver"}),
+                                  timeout=LIST_TIMEOUT))
         except KUBE_ERRORS as err:
             log.warning("sessions: listing on %s failed: %s", cluster, err)
-            return []
+            return _unreachable(err)
         by_id = {p["metadata"]["labels"].get(LABEL_SESSION_ID): p for p in pods
                  if not p["metadata"].get("deletionTimestamp")}
         return [Found(cluster, namespace, a, by_id.get(a["metadata"]["labels"].get(LABEL_SESSION_ID)))
@@ -471,9 +480,13 @@ def _owner_reference(owner: dict) -> dict:
 
 
 def _unreachable(err: BaseException) -> str:
-    """Why a cluster refused a call, for people."""
+    """Why a cluster refused a call, for people (with the apiserver's own words, e.g. a quota's)."""
     if isinstance(err, ApiException):
-        return f"the apiserver refused it ({err.status}: {err.reason})"
+        try:
+            said = json.loads(err.body or "{}").get("message")
+        except (ValueError, AttributeError):
+            said = None
+        return f"the apiserver refused it ({err.status}: {said or err.reason})"
     return f"unreachable ({type(err).__name__})"
 
 

@@ -60,7 +60,9 @@ def _container(ctx: Ctx, name: str, resources: dict[str, Any]) -> dict[str, Any]
 def _server_template(ctx: Ctx, annotations: dict[str, str]) -> dict[str, Any]:
     memory = f"{mebibytes(ctx.spec.memory)}Mi"
     resources = {"requests": {"cpu": ctx.spec.cpu, "memory": memory}, "limits": {"memory": memory}}
-    spec: dict[str, Any] = {"securityContext": pod_security(),
+    # Never restarted: a restarted Connect server has lost every session state a client holds, so the
+    # session is over and says so (it is stopped and started anew, %fedspark start --restart).
+    spec: dict[str, Any] = {"securityContext": pod_security(), "restartPolicy": "Never",
                             "containers": [_container(ctx, SERVER_CONTAINER, resources)]}
     if ctx.target.service_account:
         spec["serviceAccountName"] = ctx.target.service_account
