@@ -52,8 +52,9 @@ def _parser() -> _Parser:
                         help="Spark settings (the allow-list of Spark jobs applies)")
     parser.add_argument("--keep", action="store_true",
                         help="start: keep the session when the kernel exits (attach to it later)")
-    parser.add_argument("--restart", action="store_true",
-                        help="start: stop this kernel's session (or your one that failed) and start its like")
+    parser.add_argument("--restart", nargs="?", const=True, metavar="SESSION",
+                        help="start: stop this kernel's session (or SESSION, or your one that failed) and start "
+                             "its like where it fits now")
     return parser
 
 
@@ -70,7 +71,8 @@ def parse_fedspark(line: str) -> SparkArgs:
     if args.session and (args.action == "status" or (args.action == "start" and not args.restart)):
         raise ArgumentsError(f"%fedspark {args.action} takes no session; `%fedspark stop {args.session}` or "
                              f"`%fedspark attach {args.session}` act on one.")
-    return SparkArgs(args.action, options, args.session, args.keep, args.restart)
+    session = args.restart if isinstance(args.restart, str) else args.session
+    return SparkArgs(args.action, options, session, args.keep, bool(args.restart))
 
 
 def run_fedspark(shell: Any, line: str) -> Any:

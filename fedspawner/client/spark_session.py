@@ -26,8 +26,8 @@ from . import transport
 from .errors import GatewayRequestError
 from .gateway import Gateway
 
-__all__ = ["FedSparkSession", "LocalTunnel", "attach", "call", "current", "restart", "session_body",
-           "spark_session"]
+__all__ = ["FedSparkSession", "LocalTunnel", "attach", "call", "current", "is_unreachable", "restart",
+           "session_body", "spark_session"]
 
 CHUNK = 64 * 1024
 READY = "Ready"
@@ -188,7 +188,7 @@ class FedSparkSession:
         """One message for a query that failed because the session could not be reached (its cluster or
         driver is gone, the gateway refused the tunnel), from the gateway's view of it; None when the
         failure is the query's own (Spark's error then says what is wrong)."""
-        if not _is_unreachable(error):
+        if not is_unreachable(error):
             return None
         try:
             view = self.status()
@@ -345,7 +345,7 @@ def _retry_briefly(spark) -> None:
         pass
 
 
-def _is_unreachable(error: BaseException) -> bool:
+def is_unreachable(error: BaseException) -> bool:
     """Whether a Spark Connect call failed for want of a connection (gRPC UNAVAILABLE), not by the query."""
     seen: set[int] = set()
     while error is not None and id(error) not in seen:

@@ -108,6 +108,7 @@ def _processes_of(pod_prefix: str) -> list[int]:
     return pids
 
 
+@pytest.mark.timeout(1500)  # two JVM applications start one after the other, minutes each on a loaded machine
 async def test_a_session_whose_cluster_goes_silent_says_so_and_restarts_elsewhere(
         gw, token_for, admin_api, sandbox):
     token = token_for("grace")
@@ -156,4 +157,4 @@ async def test_a_session_whose_cluster_goes_silent_says_so_and_restarts_elsewher
                     await asyncio.to_thread(left.stop)
                 except Exception:  # noqa: BLE001 - stopped already
                     pass
-    assert await objects_gone(admin_api, new.view["cluster"], sandbox.namespace, new.id) == []
+    assert new is not None and await objects_gone(admin_api, new.view["cluster"], sandbox.namespace, new.id) == []

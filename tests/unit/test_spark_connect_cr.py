@@ -5,6 +5,13 @@ from __future__ import annotations
 
 import json
 
+import grpc
+import pytest
+from pyspark.errors.exceptions.connect import AnalysisException, SparkConnectGrpcException
+
+from fedspawner.client.errors import ArgumentsError
+from fedspawner.client.spark_magic import parse_fedspark
+from fedspawner.client.spark_session import is_unreachable, session_body
 from fedspawner.gateway.policy import manifest_violations
 from fedspawner.jobs import JobSpec
 from fedspawner.jobs.labels import LABEL_BACKEND, LABEL_COMPONENT, LABEL_GPU_TYPE, LABEL_MANAGED_BY, MANAGED_BY
@@ -43,6 +50,8 @@ def test_a_session_on_the_operator_is_one_sparkconnect_sized_like_the_spec():
     assert body["executor"] == {**body["executor"], "instances": 3, "cores": 2, "memory": "2457m"}
     assert body["sparkConf"]["spark.executor.memoryOverhead"] == "1639m"
     assert body["sparkConf"]["spark.kubernetes.executor.request.cores"] == "2"
+    assert body["sparkConf"]["spark.kubernetes.executor.useDriverPodIP"] == "false"  # not the 0.0.0.0 bind
+    assert body["server"]["template"]["spec"]["restartPolicy"] == "Never"  # a restarted server lost its sessions
     server = body["server"]["template"]
     assert server["spec"]["serviceAccountName"] == "spark-operator-spark"
     [container] = server["spec"]["containers"]
@@ -107,3 +116,30 @@ def test_the_operator_backend_is_chosen_where_sparkconnect_is_served():
     assert session_backend({"sparkapplications.sparkoperator.k8s.io"}).name == "spark-standalone"
     assert session_backend(()).name == "spark-standalone"
     assert session_backend(()).server_pod("x") == "x-driver"
+
+
+def test_fedspark_start_takes_gpus_and_restart():
+    args = parse_fedspark("start --gpus L4:1 --executors 2")
+    assert args.options == {"gpus": "L4:1", "executors": 2} and not args.restart
+    restarted = parse_fedspark("start --restart s-abcdefgh --cluster onprem")
+    assert restarted.restart and restarted.session == "s-abcdefgh" and restarted.options == {"cluster": "onprem"}
+    assert parse_fedspark("start --restart").session is None
+    for line, words in [("stop --restart", "takes no options"), ("start s-abcdefgh", "takes no session"),
+                        ("status --gpus L4:1", "takes no options")]:
+        with pytest.raises(ArgumentsError, match=words):
+            parse_fedspark(line)
+    assert session_body(gpus="L4:1") == {"gpus": "L4:1"}
+
+
+def test_only_a_connection_failure_is_the_sessions_not_the_querys():
+    unavailable = SparkConnectGrpcException("Connection refused", grpc_status_code=grpc.StatusCode.UNAVAILABLE)
+    assert is_unreachable(unavailable)
+    try:  # as the client raises it: inside the handling of another error
+        try:
+            raise unavailable
+        except SparkConnectGrpcException as inner:
+            raise RuntimeError("retries exceeded") from inner
+    except RuntimeError as outer:
+        assert is_unreachable(outer)
+    assert not is_unreachable(AnalysisException("[UNRESOLVED_COLUMN] x", grpc_status_code=grpc.StatusCode.INTERNAL))
+    assert not is_unreachable(ValueError("no"))

@@ -93,6 +93,9 @@ def render_spark_connect_cr(spec: JobSpec, target: RenderTarget,
         "spark.ui.port": str(SPARK_UI_PORT),
         "spark.executor.memoryOverhead": f"{mebibytes(spec.memory) - heap}m",
         "spark.kubernetes.executor.request.cores": spec.cpu,
+        # The operator binds the server to 0.0.0.0; Spark 4 would hand executors that bind address as
+        # the driver's (useDriverPodIP) instead of spark.driver.host, the pod's IP the operator sets.
+        "spark.kubernetes.executor.useDriverPodIP": "false",
         **spec.conf,
     }
     body = {
