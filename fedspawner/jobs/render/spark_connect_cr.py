@@ -30,14 +30,15 @@ from ..validation import mebibytes
 from .common import Ctx, CustomResource, container_security, env, gpu_limits, pod_security, scheduling
 from .spark_common import SPARK_UI_PORT, heap_mib, spark_version
 from .spark_connect import as_session
+from .spark_operator import DRIVER_CONTAINER, EXECUTOR_CONTAINER
 from .target import RenderTarget
 
 if TYPE_CHECKING:  # renderers never import the spec module at run time (it imports the kinds)
     from ..spec import JobSpec
 
 SPARKCONNECT = CustomResource("sparkoperator.k8s.io", "v1alpha1", "sparkconnects", "SparkConnect")
-SERVER_CONTAINER = "spark-kubernetes-driver"
-EXECUTOR_CONTAINER = "spark-kubernetes-executor"
+#: The server's container: the one the operator fills in (its driver's name, as in a SparkApplication).
+SERVER_CONTAINER = DRIVER_CONTAINER
 #: The session backend of a SparkConnect (``fedspawner.dev/backend`` on its objects).
 CONNECT_BACKEND = "sparkconnect"
 #: The operator's label naming the SparkConnect on everything it and the server make.
