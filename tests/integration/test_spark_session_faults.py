@@ -108,14 +108,14 @@ def _processes_of(pod_prefix: str) -> list[int]:
     return pids
 
 
-@pytest.mark.timeout(1500)  # two JVM applications start one after the other, minutes each on a loaded machine
+@pytest.mark.timeout(2400)  # two JVM applications start one after the other, minutes each on a loaded machine
 async def test_a_session_whose_cluster_goes_silent_says_so_and_restarts_elsewhere(
         gw, token_for, admin_api, sandbox):
     token = token_for("grace")
     client = ClientGateway(GATEWAY_ROOT, token)
     told: list[str] = []
     spark = await asyncio.to_thread(spark_session, "regional", 1, cpu="1", memory="2Gi", gateway=client,
-                                    stop_with_kernel=False, narrate=told.append, timeout=300)
+                                    stop_with_kernel=False, narrate=told.append, timeout=900)
     session = current()
     old_id, name = session.id, session.view["name"]
     new: FedSparkSession | None = None
@@ -139,7 +139,7 @@ async def test_a_session_whose_cluster_goes_silent_says_so_and_restarts_elsewher
         assert (view["id"], view["phase"]) == (old_id, "Failed") and "does not answer" in view["message"], view
 
         spark = await asyncio.to_thread(restart, gateway=client, narrate=told.append, stop_with_kernel=False,
-                                        timeout=300)
+                                        timeout=900)
         new = current()
         assert new.id != old_id and new.view["cluster"] != "regional", new.view
         assert any(t.startswith(f"Stopped {old_id} on regional") for t in told), told

@@ -261,8 +261,8 @@ async def test_the_gateway_stops_a_session_nobody_connects_to_and_caps_sessions_
     settings = "c.Sessions.detached_timeout = 4\nc.Sessions.check_interval = 1\nc.Sessions.max_per_user = 1\n"
     replica = GatewayReplica(tmp_path, sandbox.state_dir, settings)
     token = token_for("carol")
-    # Sized past what regional's nodes have: the pods stay Pending, so no JVM starts.
-    body = {"cluster": "regional", "executors": 1, "cpu": "60", "memory": "400Gi"}
+    # Sized past what burst's untainted nodes have: the pods stay Pending, so no JVM starts.
+    body = {"cluster": "burst", "executors": 1, "cpu": "60", "memory": "400Gi"}
     await replica.start()
     try:
         async with aiohttp.ClientSession() as http:
@@ -273,8 +273,8 @@ async def test_the_gateway_stops_a_session_nobody_connects_to_and_caps_sessions_
             began = time.monotonic()
             status, again = await gw.call("POST", "/sessions", token, body)
             assert status == 403 and f"You hold 1 Spark session(s) already ({session_id})" in again["message"], again
-            assert await session_objects(admin_api, "regional", sandbox.namespace, session_id)
-            assert await objects_gone(admin_api, "regional", sandbox.namespace, session_id, timeout=40) == []
+            assert await session_objects(admin_api, "burst", sandbox.namespace, session_id)
+            assert await objects_gone(admin_api, "burst", sandbox.namespace, session_id, timeout=40) == []
             assert time.monotonic() - began > 2, "stopped before its detached timeout"
             assert f"session {session_id} of carol: no tunnel open for" in replica.log()
     finally:
