@@ -131,8 +131,8 @@ async def test_a_session_whose_cluster_goes_silent_says_so_and_restarts_elsewher
             await asyncio.to_thread(lambda: spark.range(5).count())
         message = await asyncio.to_thread(session.failure, failed.value)
         print(f"silent regional: the query failed after {time.monotonic() - began:.1f}s: {message}")
-        assert message and message.startswith(f"Spark session {old_id} on regional cannot run queries: "
-                                               "Cluster regional does not answer"), message
+        expected = f"Spark session {old_id} on regional cannot run queries: Cluster regional does not answer"
+        assert message and message.startswith(expected), message
         assert "%fedspark start --restart" in message and "\n" not in message, message
         status, listed = await gw.call("GET", "/sessions", token)
         [view] = listed["sessions"]
@@ -158,3 +158,33 @@ async def test_a_session_whose_cluster_goes_silent_says_so_and_restarts_elsewher
                 except Exception:  # noqa: BLE001 - stopped already
                     pass
     assert new is not None and await objects_gone(admin_api, new.view["cluster"], sandbox.namespace, new.id) == []
+
+
+async def test_gpu_executors_are_placed_where_the_type_is_and_land_on_its_nodes(gw, token_for, admin_api, sandbox):
+    """--gpus TYPE:N: placement picks the cluster with the type, the executors ask for it and the
+    scheduler puts them on that type's (tainted, agent-run) node; the server, sized past burst's CPU
+    nodes and without the GPU toleration, stays Pending, so no Spark application starts."""
+    token = token_for("heidi")
+    body = {"gpus": "nvidia-h100-80gb:1", "executors": 1, "cpu": "60", "memory": "400Gi"}
+    status, made = await gw.call("POST", "/sessions", token, body)
+    assert status == 201, made
+    view = made["session"]
+    try:
+        assert (view["cluster"], view["gpus"], view["backend"]) == ("burst", "nvidia-h100-80gb:1", "spark-standalone")
+        assert "H100" in view["placement"], view
+        async with admin_api("burst") as api:
+            async def worker():
+                selector = f"fedspawner.dev/session-id={view['id']},fedspawner.dev/component=worker"
+                pods = await kube.list_objects(api, kube.PODS, sandbox.namespace, selector)
+                return pods[0] if pods and pods[0]["spec"].get("nodeName") else None
+            deadline = time.monotonic() + 60
+            while (pod := await worker()) is None and time.monotonic() < deadline:
+                await asyncio.sleep(0.5)
+            assert pod is not None, "the executor was not scheduled"
+            node = await kube.request(api, "GET", f"/api/v1/nodes/{pod['spec']['nodeName']}")
+        assert node["metadata"]["labels"]["cloud.google.com/gke-accelerator"] == "nvidia-h100-80gb", node["metadata"]
+        assert pod["spec"]["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == "1"
+        assert any(t.get("key") == "nvidia.com/gpu" for t in pod["spec"].get("tolerations", []))
+    finally:
+        status, stopped = await gw.call("DELETE", f"/sessions/{view['id']}", token)
+    assert await objects_gone(admin_api, "burst", sandbox.namespace, view["id"]) == []

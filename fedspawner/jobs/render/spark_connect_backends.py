@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from ...federation.rbac import MANAGE, Permission
 from .common import CustomResource
 from .spark_connect import STANDALONE_BACKEND, driver_pod_name, render_spark_connect
 from .spark_connect_cr import CONNECT_BACKEND, SPARKCONNECT, render_spark_connect_cr, server_pod_name
@@ -29,6 +30,8 @@ class SessionBackend:
     resource: CustomResource | None = None
     #: Whether its server pod creates pods itself (it then runs as the Spark service account).
     creates_pods: bool = False
+    #: The Role rows the hub's credential needs for it (``federation.rbac.HUB_PERMISSIONS`` has them).
+    rbac: tuple[Permission, ...] = ()
 
     @property
     def crd(self) -> str | None:
@@ -37,7 +40,10 @@ class SessionBackend:
 
 
 SESSION_BACKENDS: tuple[SessionBackend, ...] = (
-    SessionBackend(CONNECT_BACKEND, render_spark_connect_cr, server_pod_name, SPARKCONNECT, creates_pods=True),
+    SessionBackend(CONNECT_BACKEND, render_spark_connect_cr, server_pod_name, SPARKCONNECT, creates_pods=True,
+                   rbac=(Permission(SPARKCONNECT.group, SPARKCONNECT.plural, MANAGE, "gateway",
+                                    "Spark sessions cannot use the Spark operator's SparkConnect (fedspawner's own "
+                                    "Connect servers still run)", required=False),)),
     SessionBackend(STANDALONE_BACKEND, render_spark_connect, driver_pod_name),
 )
 BY_NAME = {b.name: b for b in SESSION_BACKENDS}
@@ -47,3 +53,8 @@ def session_backend(available_crds: Iterable[str]) -> SessionBackend:
     """The preferred session backend on a cluster that serves ``available_crds``."""
     crds = set(available_crds)
     return next(b for b in SESSION_BACKENDS if b.crd is None or b.crd in crds)
+
+
+def session_rbac_rows() -> tuple[Permission, ...]:
+    """The Role rows every session backend needs."""
+    return tuple(row for b in SESSION_BACKENDS for row in b.rbac)
