@@ -194,7 +194,7 @@ class SessionService:
         tried: list[str] = []
         for cluster in chosen.order:
             record = {"name": spec.name, "cluster": cluster, "executors": spec.executors, "cpu": spec.cpu,
-                      "memory": spec.memory, "gpus": str(spec.gpus) if spec.gpus.count else None,
+                      "memory": spec.memory, "gpus": f"{spec.gpus.type}:{spec.gpus.count}" if spec.gpus.count else None,
                       "image": spec.image, "created": now_iso(),
                       "placement": reasons.get(cluster, cluster), "tried": list(tried)}
             try:
