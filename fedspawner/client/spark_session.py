@@ -26,19 +26,25 @@ from . import spark_progress, transport
 from .errors import GatewayRequestError
 from .gateway import Gateway
 
-__all__ = ["FedSparkSession", "LocalTunnel", "attach", "call", "current", "session_body", "spark_session"]
+__all__ = ["FedSparkSession", "LocalTunnel", "attach", "call", "current", "is_unreachable", "restart",
+           "session_body", "spark_session"]
 
 CHUNK = 64 * 1024
 READY = "Ready"
+#: How the Spark Connect client retries a call its session's tunnel could not carry: a few seconds, not
+#: its default ten minutes (a session whose cluster is gone then says so at once; see ``failure``).
+QUICK_RETRIES = {"max_retries": 4, "initial_backoff": 250, "max_backoff": 4000}
+#: What a restarted session takes over from the one it replaces.
+RESTARTED = ("executors", "cpu", "memory", "gpus", "image")
 _current: FedSparkSession | None = None
 
 
 def session_body(cluster: str | None = None, executors: int | None = None, cpu: str | None = None,
                  memory: str | None = None, conf: dict[str, str] | None = None, image: str | None = None,
-                 name: str | None = None) -> dict[str, Any]:
+                 name: str | None = None, gpus: str | None = None) -> dict[str, Any]:
     """The create request: only the options given (the gateway checks them all)."""
-    body = {"cluster": cluster, "executors": executors, "cpu": cpu, "memory": memory, "conf": conf or None,
-            "image": image, "name": name}
+    body = {"cluster": cluster, "executors": executors, "cpu": cpu, "memory": memory, "gpus": gpus,
+            "conf": conf or None, "image": image, "name": name}
     return {key: value for key, value in body.items() if value is not None}
 
 
@@ -176,7 +182,24 @@ class FedSparkSession:
         port = self.tunnel.start()
         self.spark = SparkSession.builder.remote(f"sc://127.0.0.1:{port}").create()
         spark_progress.attach(self.spark, self.view.get("ui_url"))  # live progress under each cell
+        _retry_briefly(self.spark)
         return self.spark
+
+    def failure(self, error: BaseException) -> str | None:
+        """One message for a query that failed because the session could not be reached (its cluster or
+        driver is gone, the gateway refused the tunnel), from the gateway's view of it; None when the
+        failure is the query's own (Spark's error then says what is wrong)."""
+        if not is_unreachable(error):
+            return None
+        try:
+            view = self.status()
+        except GatewayRequestError as err:
+            return f"Spark session {self.id} could not be reached, and the gateway could not say why: {err}"
+        refused = self.tunnel.errors[-1] if self.tunnel and self.tunnel.errors else ""
+        if view["phase"] == READY:
+            return (f"Spark session {self.id} on {view['cluster']} did not answer"
+                    + (f" ({refused})" if refused else "") + "; it answers again now: run the cell again.")
+        return f"Spark session {self.id} on {view['cluster']} cannot run queries: {view['message']}"
 
     def stop(self) -> dict[str, Any]:
         """End the SparkSession, close the tunnel and delete the session from its cluster."""
@@ -216,26 +239,29 @@ def current() -> FedSparkSession | None:
 
 def _narrate(view: dict[str, Any]) -> str:
     tried = "; ".join(view.get("tried") or [])
+    gpus = f" / {view['gpus']} GPU" if view.get("gpus") else ""
     text = (f"Spark session {view['id']} on {view['cluster']} with {view['executors']} executor(s) of "
-            f"{view['cpu']} CPU / {view['memory']}: {view.get('placement') or 'chosen by the hub'}.")
+            f"{view['cpu']} CPU / {view['memory']}{gpus}: {view.get('placement') or 'chosen by the hub'}.")
     return text + (f" Tried first: {tried}." if tried else "")
 
 
 def spark_session(cluster: str = "auto", executors: int | None = None, *, cpu: str | None = None,
-                  memory: str | None = None, conf: dict[str, str] | None = None, image: str | None = None,
-                  name: str | None = None, stop_with_kernel: bool = True, timeout: float = 300.0,
-                  gateway: Gateway | None = None, narrate: Callable[[str], None] | None = print):
+                  memory: str | None = None, gpus: str | None = None, conf: dict[str, str] | None = None,
+                  image: str | None = None, name: str | None = None, stop_with_kernel: bool = True,
+                  timeout: float = 300.0, gateway: Gateway | None = None,
+                  narrate: Callable[[str], None] | None = print):
     """Start a Spark session on a member cluster and return a ``pyspark.sql.SparkSession`` for it.
 
     ``cluster`` is ``"auto"`` (the hub chooses where the executors fit) or a cluster's name;
-    ``executors``, ``cpu`` and ``memory`` (per pod) and ``conf`` (Spark settings on the jobs'
-    allow-list) size it. With ``stop_with_kernel`` the session is deleted when the kernel exits;
-    otherwise it lives until stopped, or until the gateway's idle or detached timeout.
+    ``executors``, ``cpu`` and ``memory`` (per pod), ``gpus`` per executor (``"TYPE:N"``, checked
+    and placed as for jobs) and ``conf`` (Spark settings on the jobs' allow-list) size it. With
+    ``stop_with_kernel`` the session is deleted when the kernel exits; otherwise it lives until
+    stopped, or until the gateway's idle or detached timeout.
     ``narrate`` is told where the session runs and why.
     """
     global _current
     gateway = gateway or Gateway()
-    body = session_body(cluster, executors, cpu, memory, conf, image, name)
+    body = session_body(cluster, executors, cpu, memory, conf, image, name, gpus)
     began = time.monotonic()
     session = FedSparkSession(gateway, call(gateway, "POST", "sessions", body=body)["session"])
     if narrate:
@@ -275,3 +301,64 @@ def attach(session_id: str | None = None, *, gateway: Gateway | None = None, sto
     if narrate:
         narrate(f"Attached to {_narrate(session.view)}")
     return spark
+
+
+def restart(session_id: str | None = None, *, gateway: Gateway | None = None,
+            narrate: Callable[[str], None] | None = print, **options: Any):
+    """Stop one of your sessions (this kernel's, else ``session_id``, else your newest one that failed)
+    and start a new one like it, on the cluster ``options`` name or wherever it fits now (``"auto"``):
+    e.g. after its cluster stopped answering. Other ``options`` are ``spark_session``'s and override the
+    old session's size. A ``pyspark.sql.SparkSession``."""
+    gateway = gateway or Gateway()
+    old = _current if _current is not None and session_id in (None, _current.id) else None
+    view = old.view if old else _restartable(gateway, session_id)
+    if old is not None:
+        old.stop()
+    else:
+        call(gateway, "DELETE", _session_path(view["id"]))
+    if narrate:
+        narrate(f"Stopped {view['id']} on {view['cluster']} ({view.get('message') or view.get('phase')}); "
+                "starting a new session.")
+    kept = {key: view[key] for key in RESTARTED if view.get(key) is not None}
+    return spark_session(**{"cluster": "auto", **kept, **options}, gateway=gateway, narrate=narrate)
+
+
+def _restartable(gateway: Gateway, session_id: str | None) -> dict[str, Any]:
+    sessions = call(gateway, "GET", "sessions")["sessions"]
+    if session_id is not None:
+        chosen = [s for s in sessions if session_id in (s["id"], s["name"])]
+    else:
+        chosen = [s for s in sessions if s["phase"] == "Failed"]
+    if not chosen:
+        raise GatewayRequestError(f"You have no session {session_id!r} to restart." if session_id else
+                                  "None of your sessions failed, and this kernel has none: `%fedspark start` "
+                                  "starts one (`%fedspark status` lists yours).")
+    return chosen[0]
+
+
+def _retry_briefly(spark) -> None:
+    """Give the session's Spark Connect client ``QUICK_RETRIES`` (left as is where the client has no
+    retry policies)."""
+    try:
+        from pyspark.sql.connect.client.retries import DefaultPolicy
+        spark.client.set_retry_policies([DefaultPolicy(**QUICK_RETRIES)])
+    except (ImportError, AttributeError):
+        pass
+
+
+def is_unreachable(error: BaseException) -> bool:
+    """Whether a Spark Connect call failed for want of a connection (gRPC UNAVAILABLE), not by the query."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        code = getattr(error, "code", None)
+        if callable(code):
+            try:
+                if getattr(code(), "name", "") == "UNAVAILABLE":
+                    return True
+            except Exception:  # noqa: BLE001 - not a gRPC error after all
+                pass
+        if getattr(error, "getGrpcStatusCode", None) and "UNAVAILABLE" in str(error.getGrpcStatusCode()):
+            return True
+        error = error.__cause__ or error.__context__
+    return False

@@ -26,15 +26,20 @@ class PortForwardError(RuntimeError):
     """The apiserver refused or failed the port-forward; the message says why."""
 
 
-async def dial(api: client.ApiClient, namespace: str, pod: str, port: int) -> aiohttp.ClientWebSocketResponse:
-    """Open one port-forward stream to ``namespace/pod:port``; its announcement frames are read."""
+async def dial(api: client.ApiClient, namespace: str, pod: str, port: int,
+               heartbeat: float | None = None) -> aiohttp.ClientWebSocketResponse:
+    """Open one port-forward stream to ``namespace/pod:port``; its announcement frames are read.
+
+    With ``heartbeat`` (seconds) the stream is pinged that often and closed when the apiserver does
+    not answer (a stalled apiserver otherwise keeps the stream open, silent, for ever)."""
     url = f"{api.configuration.host}/api/v1/namespaces/{namespace}/pods/{pod}/portforward?ports={port}"
     headers: dict[str, str] = {}
     await api.update_params_for_auth(headers, [], ["BearerToken"])
     session: aiohttp.ClientSession = api.rest_client.pool_manager
     try:
         ws = await session.ws_connect(url.replace("https://", "wss://", 1).replace("http://", "ws://", 1),
-                                      protocols=("v4.channel.k8s.io",), headers=headers, max_msg_size=0)
+                                      protocols=("v4.channel.k8s.io",), headers=headers, max_msg_size=0,
+                                      heartbeat=heartbeat)
     except aiohttp.WSServerHandshakeError as err:
         raise PortForwardError(f"the apiserver refused the port-forward ({err.status} {err.message})") from None
     except aiohttp.ClientError as err:

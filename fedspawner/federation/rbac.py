@@ -76,6 +76,9 @@ HUB_PERMISSIONS: tuple[Permission, ...] = (
     Permission("sparkoperator.k8s.io", "sparkapplications", (*MANAGE, "patch"), "gateway",
                "SparkApplications cannot be used (per-job Spark standalone clusters still can)",
                required=False),
+    Permission("sparkoperator.k8s.io", "sparkconnects", MANAGE, "gateway",
+               "Spark sessions cannot use the Spark operator's SparkConnect (fedspawner's own Connect "
+               "servers still run)", required=False),
     Permission("kueue.x-k8s.io", "localqueues", READ, "gateway",
                "Kueue's queues are not found: jobs go around them (its admins may refuse that)",
                required=False),

@@ -19,6 +19,10 @@ class Sessions(Configurable):
     detached_timeout = Float(600.0, config=True, help="""
         Seconds a session may have no tunnel connection open (its kernel stopped or was killed)
         before the gateway stops it (0: never). `%fedspark attach` within this time reconnects.""")
+    tunnel_heartbeat = Float(10.0, config=True, help="""
+        Seconds between two pings on each tunnel's port-forward stream through the member cluster's
+        apiserver; a stream unanswered for half as long again is closed, so a query on a cluster whose
+        apiserver stalls fails within seconds (and says so) instead of waiting for ever (0: no pings).""")
     check_interval = Float(15.0, config=True, help="Seconds between two checks of idle and detached sessions.")
     max_per_user = Integer(2, config=True, help="""
         Most sessions one user may hold at once; one more is refused with 403 saying so.""")

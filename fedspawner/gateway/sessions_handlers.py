@@ -81,7 +81,8 @@ class TunnelHandler(websocket.WebSocketHandler):
             upgrade = self.request.headers.get("Upgrade", "").lower() == "websocket"
             found, activity = await self.sessions.tunnel_target(caller, session_id, upgrade)
             api = self.sessions.registry.api(found.cluster)
-            self.upstream = await dial(api, found.namespace, found.pod["metadata"]["name"], CONNECT_PORT)
+            self.upstream = await dial(api, found.namespace, found.pod["metadata"]["name"], CONNECT_PORT,
+                                       heartbeat=self.sessions.settings.tunnel_heartbeat or None)
         except PortForwardError as err:
             return self._refuse(503, f"The gateway could not reach session {session_id}'s driver: {err}. "
                                      "Try again shortly; if it persists, stop the session and start a new one.")

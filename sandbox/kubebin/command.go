@@ -74,7 +74,12 @@ func (a *Agent) buildCommand(c *containerRuntime) (*exec.Cmd, error) {
 		argv[i] = expandVars(argv[i], lookup)
 	}
 	sparkHome := ""
-	if isSparkEntrypointCall(spec.Command, spec.Args) {
+	if isSparkConnectServerCall(spec.Command, spec.Args) {
+		if sparkHome = sparkHomeFor(bin); sparkHome == "" {
+			return nil, fmt.Errorf("container %s starts Spark's Connect server, but the environment standing in for %s "+
+				"has no PySpark: map the image to one that has (the workload environment)", spec.Name, spec.Image)
+		}
+	} else if isSparkEntrypointCall(spec.Command, spec.Args) {
 		if sparkHome = sparkHomeFor(bin); sparkHome == "" {
 			return nil, fmt.Errorf("container %s relies on the Spark image's entrypoint (args %q), but the environment "+
 				"standing in for %s has no PySpark: map the image to one that has (the workload environment)",
@@ -95,6 +100,7 @@ func (a *Agent) buildCommand(c *containerRuntime) (*exec.Cmd, error) {
 		env = append(withoutVar(env, "SPARK_HOME"), "SPARK_HOME="+sparkHome)
 		// Spark's own address: the pod's, else it picks the machine's interface for its loopback host name.
 		env = withDefaults(env, map[string]string{"SPARK_LOCAL_IP": ip})
+		env = withDefaults(env, sparkDaemonDirs(home))
 	}
 	env = append(env,
 		"LD_PRELOAD="+a.cfg.Preload,

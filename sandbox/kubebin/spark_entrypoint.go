@@ -35,6 +35,26 @@ func sparkHomeFor(bin string) string {
 	return filepath.Dir(filepath.Dir(found[0]))
 }
 
+// connectServerScript is how the Spark operator's SparkConnect controller starts its
+// server pod: `bash -c "${SPARK_HOME}/sbin/start-connect-server.sh --master ... --conf ..."`.
+const connectServerScript = "${SPARK_HOME}/sbin/start-connect-server.sh"
+
+// isSparkConnectServerCall says whether a container is a Spark Connect server started
+// the way the Spark operator starts one. It needs no rewriting, only the image's
+// SPARK_HOME: the environment's PySpark ships sbin/start-connect-server.sh.
+func isSparkConnectServerCall(command, args []string) bool {
+	if len(command) != 2 || filepath.Base(command[0]) != "bash" || command[1] != "-c" || len(args) != 1 {
+		return false
+	}
+	return strings.HasPrefix(strings.TrimSpace(args[0]), connectServerScript)
+}
+
+// sparkDaemonDirs keeps Spark's daemon scripts (start-connect-server.sh) writing their
+// logs and pid files under the pod's home, not into the shared environment or /tmp.
+func sparkDaemonDirs(home string) map[string]string {
+	return map[string]string{"SPARK_LOG_DIR": filepath.Join(home, "spark-logs"), "SPARK_PID_DIR": home}
+}
+
 // isSparkEntrypointCall says whether a container relies on the Spark image's entrypoint.
 func isSparkEntrypointCall(command, args []string) bool {
 	return len(command) == 0 && len(args) > 0 && (args[0] == "driver" || args[0] == "executor")

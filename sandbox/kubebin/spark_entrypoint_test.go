@@ -82,3 +82,27 @@ func TestSparkHomeIsTheEnvironmentsPySpark(t *testing.T) {
 		t.Fatalf("spark home %q, want %q", got, filepath.Dir(bin))
 	}
 }
+
+func TestSparkConnectServerOfTheOperatorIsRecognised(t *testing.T) {
+	script := "${SPARK_HOME}/sbin/start-connect-server.sh --master k8s://https://127.0.0.1:16400 --conf a=b"
+	cases := []struct {
+		command, args []string
+		want          bool
+	}{
+		{[]string{"bash", "-c"}, []string{script}, true},
+		{[]string{"/bin/bash", "-c"}, []string{script}, true},
+		{[]string{"bash", "-c"}, []string{"echo hi"}, false},
+		{[]string{"sh", "-c"}, []string{script}, false},
+		{nil, []string{"driver"}, false},
+		{[]string{"bash", "-c"}, []string{script, "extra"}, false},
+	}
+	for _, c := range cases {
+		if got := isSparkConnectServerCall(c.command, c.args); got != c.want {
+			t.Errorf("isSparkConnectServerCall(%q, %q) = %v, want %v", c.command, c.args, got, c.want)
+		}
+	}
+	dirs := sparkDaemonDirs("/pods/p1/home")
+	if dirs["SPARK_LOG_DIR"] != "/pods/p1/home/spark-logs" || dirs["SPARK_PID_DIR"] != "/pods/p1/home" {
+		t.Fatalf("daemon dirs %v", dirs)
+	}
+}

@@ -25,7 +25,9 @@ import pytest
 from fedspawner.client.gateway import Gateway as ClientGateway
 from fedspawner.client.spark_session import FedSparkSession, LocalTunnel, call, current, spark_session
 from fedspawner.gateway import kube
+from fedspawner.gateway.sessions import SPARKCONNECTS
 from fedspawner.jobs.render.spark_connect import LABEL_SESSION_ID, SESSION_MANAGED_BY
+from fedspawner.jobs.render.spark_connect_cr import LABEL_CONNECT_NAME
 from fedspawner.jobs.labels import LABEL_MANAGED_BY
 from fedspawner.sandbox.workload import workload_env_dir
 
@@ -36,6 +38,8 @@ from .test_gateway_support import Gateway as GatewayClient
 pytestmark = pytest.mark.sandbox
 
 GATEWAY_ROOT = GATEWAY.removesuffix("api/v1")
+#: The clusters running the Spark operator (the default topology's regional), whose sessions are SparkConnects.
+SPARK_OPERATOR = {"regional": (SPARKCONNECTS,), "onprem": (), "burst": ()}
 #: The queries both sides run: ``queries(spark)`` answers plain Python values.
 QUERIES = '''
 def queries(spark):
@@ -84,14 +88,21 @@ def local_pyspark_results() -> dict:
 
 
 async def session_objects(admin_api, cluster: str, namespace: str, session_id: str) -> list[str]:
-    """Every object of the session on ``cluster``, listed with the admin credential."""
+    """Every object of the session on ``cluster``, listed with the admin credential: those labelled
+    with its id, and on a cluster with the Spark operator its SparkConnect and whatever the operator
+    and the Connect server made for that SparkConnect."""
     selector = kube.selector({LABEL_MANAGED_BY: SESSION_MANAGED_BY, LABEL_SESSION_ID: session_id})
     found = []
     async with admin_api(cluster) as api:
-        for resource in (kube.PODS, kube.SERVICES, kube.CONFIGMAPS, kube.JOBS):
+        for resource in (kube.PODS, kube.SERVICES, kube.CONFIGMAPS, kube.JOBS, *SPARK_OPERATOR[cluster]):
             items = await kube.list_objects(api, resource, namespace, selector)
             found += [f"{resource.kind}/{o['metadata']['name']}" for o in items]
-    return found
+        for name in {o.split("/", 1)[1] for o in found if o.startswith("SparkConnect/")}:
+            made = kube.selector({LABEL_CONNECT_NAME: name})
+            for resource in (kube.PODS, kube.SERVICES, kube.CONFIGMAPS):
+                items = await kube.list_objects(api, resource, namespace, made)
+                found += [f"{resource.kind}/{o['metadata']['name']}" for o in items]
+    return sorted(set(found))
 
 
 async def objects_gone(admin_api, cluster: str, namespace: str, session_id: str, timeout: float = 60) -> list:
@@ -160,8 +171,14 @@ async def test_session_runs_queries_through_the_tunnel_for_its_owner_only(gw, to
         status, listed = await gw.call("GET", "/sessions", alice)
         assert status == 200 and [s["id"] for s in listed["sessions"]] == [session_id], listed
         view = listed["sessions"][0]
-        assert (view["phase"], view["cluster"], view["owner"], view["executors"]) == \
-            ("Ready", "regional", "alice", 1), view
+        assert (view["phase"], view["cluster"], view["owner"], view["executors"], view["backend"]) == \
+            ("Ready", "regional", "alice", 1, "sparkconnect"), view
+        # The Spark operator made the server pod and the server its executor, run by the node agent.
+        running = await session_objects(admin_api, "regional", sandbox.namespace, session_id)
+        name = view["name"]
+        assert {f"SparkConnect/{name}", f"Pod/{name}-server", f"Service/{name}-server",
+                f"ConfigMap/{name}-conf"} <= set(running), running
+        assert any(o.startswith(f"Pod/{name}-exec-") for o in running), running  # Spark numbers them
 
         remote = await asyncio.to_thread(run_queries, spark)
         status, shown = await gw.call("GET", f"/sessions/{session_id}", alice)
@@ -244,8 +261,8 @@ async def test_the_gateway_stops_a_session_nobody_connects_to_and_caps_sessions_
     settings = "c.Sessions.detached_timeout = 4\nc.Sessions.check_interval = 1\nc.Sessions.max_per_user = 1\n"
     replica = GatewayReplica(tmp_path, sandbox.state_dir, settings)
     token = token_for("carol")
-    # Sized past what regional's nodes have: the pods stay Pending, so no JVM starts.
-    body = {"cluster": "regional", "executors": 1, "cpu": "60", "memory": "400Gi"}
+    # Sized past what burst's untainted nodes have: the pods stay Pending, so no JVM starts.
+    body = {"cluster": "burst", "executors": 1, "cpu": "60", "memory": "400Gi"}
     await replica.start()
     try:
         async with aiohttp.ClientSession() as http:
@@ -256,8 +273,8 @@ async def test_the_gateway_stops_a_session_nobody_connects_to_and_caps_sessions_
             began = time.monotonic()
             status, again = await gw.call("POST", "/sessions", token, body)
             assert status == 403 and f"You hold 1 Spark session(s) already ({session_id})" in again["message"], again
-            assert await session_objects(admin_api, "regional", sandbox.namespace, session_id)
-            assert await objects_gone(admin_api, "regional", sandbox.namespace, session_id, timeout=40) == []
+            assert await session_objects(admin_api, "burst", sandbox.namespace, session_id)
+            assert await objects_gone(admin_api, "burst", sandbox.namespace, session_id, timeout=40) == []
             assert time.monotonic() - began > 2, "stopped before its detached timeout"
             assert f"session {session_id} of carol: no tunnel open for" in replica.log()
     finally:

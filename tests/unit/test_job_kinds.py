@@ -20,6 +20,7 @@ from fedspawner.jobs import JobSpec, JobSpecError, kinds, spec
 from fedspawner.jobs.kinds import KINDS, base
 from fedspawner.jobs.options import option, render_schema
 from fedspawner.jobs.render import target
+from fedspawner.jobs.render.spark_connect_backends import session_rbac_rows
 
 ROOT = Path(__file__).resolve().parents[2]
 OPENAPI = yaml.safe_load((ROOT / "fedspawner/gateway/openapi.yaml").read_text())["components"]["schemas"]
@@ -72,7 +73,8 @@ def test_the_hub_role_grants_every_row_the_kinds_need_and_none_for_removed_opera
         assert row in granted, row
     groups = {r.group for r in kinds.workload_resources() + kinds.owned_resources()}
     operator_rows = {(p.group, p.resource) for p in HUB_PERMISSIONS if p.group in groups}
-    assert operator_rows == {(r.group, r.resource) for r in kinds.rbac_rows()}
+    assert set(session_rbac_rows()) <= granted  # interactive Spark sessions' backends
+    assert operator_rows == {(r.group, r.resource) for r in (*kinds.rbac_rows(), *session_rbac_rows())}
     assert not [p for p in HUB_PERMISSIONS if p.group == "kubeflow.org"]  # Training Operator v1
 
 

@@ -15,7 +15,8 @@ Objects, in creation order:
    against it; the Connect server listens on ``CONNECT_PORT`` of the pod's
    address only (pods of a shared host network never collide on it).
 4. Pods ``<name>-worker-<i>``, ``i`` from 1 to ``executors``: Spark Workers
-   offering the session's cores and memory.
+   offering the session's cores and memory, and its GPUs (``gpus`` per worker,
+   with the GPU type's node affinity and tolerations).
 
 Sessions are not jobs: every object is labelled ``app.kubernetes.io/managed-by:
 fedspawner-session`` (so the jobs index never sees them) and
@@ -27,7 +28,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..checks import spark_cores
-from ..labels import LABEL_MANAGED_BY, MANAGED_BY
+from ..labels import LABEL_BACKEND, LABEL_MANAGED_BY, MANAGED_BY
 from ..validation import mebibytes
 from .common import (SCRIPT_DIR, WORK_DIR, Ctx, env, headless_service, main_container, pod_spec, resources,
                      script_configmap, volume_mounts)
@@ -46,6 +47,8 @@ PROGRESS_REPORT_INTERVAL = "500ms"
 #: What ``managed-by`` says on a session's objects (the jobs index selects ``fedspawner`` only).
 SESSION_MANAGED_BY = "fedspawner-session"
 LABEL_SESSION_ID = "fedspawner.dev/session-id"
+#: The session backend of fedspawner's own Connect server (``fedspawner.dev/backend`` on its objects).
+STANDALONE_BACKEND = "spark-standalone"
 #: The session's placeholder script (a session runs no script; the spec type wants one).
 SESSION_SCRIPT = "# a Spark Connect session runs no script\n"
 
@@ -79,31 +82,37 @@ def _submit_args(ctx: Ctx, executor_heap: int, cores: int) -> list[str]:
     return [*args, "spark-internal"]
 
 
-def _pod(ctx: Ctx, name: str, component: str, container: dict, service: str) -> dict[str, Any]:
-    spec = pod_spec(ctx, containers=[container], gpu=False, work=True, subdomain=service)
+def _pod(ctx: Ctx, name: str, component: str, container: dict, service: str, gpu: bool = False) -> dict[str, Any]:
+    spec = pod_spec(ctx, containers=[container], gpu=gpu, work=True, subdomain=service)
     spec["hostname"] = name
     return {"apiVersion": "v1", "kind": "Pod", "metadata": ctx.metadata(name, component), "spec": spec}
 
 
-def _as_session(value: Any, session_id: str) -> Any:
+def as_session(value: Any, session_id: str, backend: str) -> Any:
     """Relabel rendered objects as a session's: every ``managed-by`` label (and selector) says
-    ``SESSION_MANAGED_BY``, and every label set carries the session id."""
+    ``SESSION_MANAGED_BY``, every label set carries the session id, and ``fedspawner.dev/backend``
+    names the session ``backend``."""
     if isinstance(value, dict):
-        out = {k: _as_session(v, session_id) for k, v in value.items()}
+        out = {k: as_session(v, session_id, backend) for k, v in value.items()}
         if out.get(LABEL_MANAGED_BY) == MANAGED_BY:
             out[LABEL_MANAGED_BY] = SESSION_MANAGED_BY
             out[LABEL_SESSION_ID] = session_id
+            if LABEL_BACKEND in out:
+                out[LABEL_BACKEND] = backend
         return out
     if isinstance(value, list):
-        return [_as_session(v, session_id) for v in value]
+        return [as_session(v, session_id, backend) for v in value]
     return value
 
 
-def render_spark_connect(spec: JobSpec, target: RenderTarget) -> list[dict[str, Any]]:
+def render_spark_connect(spec: JobSpec, target: RenderTarget,
+                         record: dict[str, str] | None = None) -> list[dict[str, Any]]:
     """ConfigMap, headless Service, the Connect server's pod and ``spec.executors`` worker pods.
 
-    ``spec`` is a Spark spec (``executors``, ``cpu`` and ``memory`` per pod, ``conf``,
-    ``image``); ``target.job_id`` is the session id.
+    ``spec`` is a Spark spec (``executors``, ``cpu`` and ``memory`` per pod, ``gpus`` per
+    worker, ``conf``, ``image``); ``target.job_id`` is the session id; ``record`` are
+    annotations for the ConfigMap (the session's anchor, the last object to go) and the
+    server's pod.
     """
     ctx = Ctx(spec, target)
     service, driver = ctx.name, driver_pod_name(ctx.name)
@@ -134,13 +143,17 @@ def render_spark_connect(spec: JobSpec, target: RenderTarget) -> list[dict[str, 
                 {"name": "SPARK_WORKER_DIR", "value": WORK_DIR},
                 {"name": "SPARK_LOCAL_DIRS", "value": WORK_DIR},
             ]),
-            ports=[("worker-ui", WORKER_UI_PORT)], resources=resources(ctx, gpu=False),
+            ports=[("worker-ui", WORKER_UI_PORT)], resources=resources(ctx, gpu=True),
             mounts=volume_mounts(ctx, work=True))
-        workers.append(_pod(ctx, f"{ctx.name}-worker-{index}", "worker", worker, service))
+        workers.append(_pod(ctx, f"{ctx.name}-worker-{index}", "worker", worker, service, gpu=True))
+    anchor = script_configmap(ctx, {LAUNCHER: launcher_source()})
+    server_pod = _pod(ctx, driver, "driver", server, service)
+    for annotated in (anchor, server_pod):
+        annotated["metadata"]["annotations"].update(record or {})
     objects = [
-        script_configmap(ctx, {LAUNCHER: launcher_source()}),
+        anchor,
         headless_service(ctx, [("spark", MASTER_PORT), ("connect", CONNECT_PORT), ("spark-ui", SPARK_UI_PORT)]),
-        _pod(ctx, driver, "driver", server, service),
+        server_pod,
         *workers,
     ]
-    return _as_session(objects, target.job_id)
+    return as_session(objects, target.job_id, STANDALONE_BACKEND)
