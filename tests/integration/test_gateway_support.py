@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aiohttp
@@ -131,6 +132,18 @@ async def wait_healthy(url: str = GATEWAY, timeout: float = 90) -> None:
                 pass
             await asyncio.sleep(0.3)
     raise AssertionError(f"the gateway did not answer at {url} within {timeout}s")
+
+
+@asynccontextmanager
+async def gateway_client(url: str) -> AsyncIterator[Gateway]:
+    """A client of the gateway at ``url`` once it answers; the jobs it submitted are cancelled on exit."""
+    await wait_healthy(url, timeout=120)
+    async with aiohttp.ClientSession() as session:
+        gateway = Gateway(session, base=url)
+        try:
+            yield gateway
+        finally:
+            await gateway.cleanup()
 
 
 def free_port() -> int:

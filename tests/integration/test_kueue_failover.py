@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-import aiohttp
 import pytest
 
 from fedspawner.gateway import kube
@@ -20,7 +19,7 @@ from fedspawner.gateway.queueing import LOCALQUEUES
 from fedspawner.jobs.labels import job_selector
 
 from .kueue_fixtures import GATEWAY_URL, NS, running_kueue_federation
-from .test_gateway_support import Gateway, gone, wait_healthy
+from .test_gateway_support import gateway_client, gone
 from .test_kueue_jobs import queue_state, tiny
 from .test_sandbox_operators import until
 
@@ -39,13 +38,8 @@ async def kueue_failover():
 
 @pytest.fixture
 async def gw(kueue_failover):
-    await wait_healthy(GATEWAY_URL, timeout=120)
-    async with aiohttp.ClientSession() as session:
-        gateway = Gateway(session, base=GATEWAY_URL)
-        try:
-            yield gateway
-        finally:
-            await gateway.cleanup()
+    async with gateway_client(GATEWAY_URL) as gateway:
+        yield gateway
 
 
 class Copies:

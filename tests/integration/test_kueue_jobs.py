@@ -13,7 +13,6 @@ import asyncio
 import os
 import signal
 
-import aiohttp
 import pytest
 
 from fedspawner.federation.queues import QUEUE_LABEL
@@ -22,7 +21,7 @@ from fedspawner.gateway.queueing import LOCALQUEUES
 from fedspawner.jobs.labels import LABEL_OWNER
 
 from .kueue_fixtures import GATEWAY_URL, NS, kueue_federation  # noqa: F401 - the fixture
-from .test_gateway_support import Gateway, gone, wait_healthy
+from .test_gateway_support import gateway_client, gone
 from .test_sandbox_operators import until
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.timeout(1800)]
@@ -37,13 +36,8 @@ def tiny(name: str, cluster, cpu: str = "500m", nodes: int = 1, seconds: int = 1
 
 @pytest.fixture
 async def gw(kueue_federation):  # noqa: F811 - the fixture's name
-    await wait_healthy(GATEWAY_URL, timeout=120)
-    async with aiohttp.ClientSession() as session:
-        gateway = Gateway(session, base=GATEWAY_URL)
-        try:
-            yield gateway
-        finally:
-            await gateway.cleanup()
+    async with gateway_client(GATEWAY_URL) as gateway:
+        yield gateway
 
 
 async def workload_object(fed, cluster: str, job_id: str) -> dict:

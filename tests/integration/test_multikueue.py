@@ -8,7 +8,6 @@ it; the job's view names the worker. What is where is read with each cluster's a
 
 from __future__ import annotations
 
-import aiohttp
 import pytest
 
 from fedspawner.federation.queues import QUEUE_LABEL
@@ -16,7 +15,7 @@ from fedspawner.gateway import kube
 from fedspawner.gateway.queueing import WORKLOADS
 
 from .multikueue_fixtures import GATEWAY_URL, MANAGER, QUEUE, WORKER, multikueue_federation  # noqa: F401
-from .test_gateway_support import Gateway, wait_healthy
+from .test_gateway_support import gateway_client
 from .test_kueue_jobs import NS, tiny
 from .test_sandbox_operators import until
 
@@ -25,13 +24,8 @@ pytestmark = [pytest.mark.sandbox, pytest.mark.timeout(1200)]
 
 @pytest.fixture
 async def gw(multikueue_federation):  # noqa: F811 - the fixture's name
-    await wait_healthy(GATEWAY_URL, timeout=120)
-    async with aiohttp.ClientSession() as session:
-        gateway = Gateway(session, base=GATEWAY_URL)
-        try:
-            yield gateway
-        finally:
-            await gateway.cleanup()
+    async with gateway_client(GATEWAY_URL) as gateway:
+        yield gateway
 
 
 async def objects_of(fed, cluster: str, job_id: str) -> dict[str, list[dict]]:
