@@ -258,6 +258,15 @@ class JobsHandler(LabHandler):
         self.reply(await self.upstream.call("POST", "jobs", body=body), status=201)
 
 
+class PlanHandler(LabHandler):
+    """``POST jobs/plan``: where a spec would go and why, creating nothing (the dialog's check)."""
+
+    @web.authenticated
+    async def post(self) -> None:
+        body = read_json(self.request.body or b"", MAX_BODY_BYTES)
+        self.reply(await self.upstream.call("POST", "jobs/plan", body=body))
+
+
 class JobHandler(LabHandler):
     @web.authenticated
     async def get(self, job_id: str) -> None:
@@ -336,7 +345,7 @@ class NotFoundHandler(LabHandler):
 
     async def prepare(self) -> None:
         raise RelayError(404, "not_found", "No such fedspawner route: the routes are config, clusters, options, "
-                                           "jobs, jobs/{id}, jobs/{id}/logs, sessions and "
+                                           "jobs, jobs/plan, jobs/{id}, jobs/{id}/logs, sessions and "
                                            "sessions/{id}.")
 
 
@@ -346,6 +355,7 @@ def handlers() -> list[tuple[str, type]]:
     return [
         (r"/fedspawner/config", ConfigHandler), (r"/fedspawner/clusters", ClustersHandler),
         (r"/fedspawner/options", OptionsHandler), (r"/fedspawner/jobs", JobsHandler),
+        (r"/fedspawner/jobs/plan", PlanHandler),
         (rf"/fedspawner/jobs/{job}", JobHandler), (rf"/fedspawner/jobs/{job}/logs", LogsHandler),
         (r"/fedspawner/sessions", SessionsHandler), (r"/fedspawner/sessions/(?P<session_id>[^/]+)", SessionHandler),
         (r"/fedspawner/.*", NotFoundHandler),

@@ -6,15 +6,18 @@
 import { Widget } from '@lumino/widgets';
 
 import { fill, h } from './dom';
-import { gpuFree } from './format';
+import { gpuFree, planText } from './format';
 import { buildSpec, defaultText, IBuilt, optionsFor, RawValue } from './schema';
-import { ICluster, IOption, ISchema } from './types';
+import { ICluster, IOption, IPlan, ISchema } from './types';
 
 /** What the form starts with: the kind, and field texts by option name. */
 export interface IFormValues {
   kind: string;
   raws: { [name: string]: RawValue };
 }
+
+/** Asks the gateway where a spec would go, creating nothing (`POST jobs/plan`). */
+export type Planner = (spec: { [key: string]: unknown }) => Promise<IPlan>;
 
 /** The free GPUs of a type over the clusters: "3 free on onprem · up to 2 on cloud". */
 export function gpuSummary(type: string, clusters: ICluster[]): string {
@@ -30,7 +33,7 @@ export function gpuSummary(type: string, clusters: ICluster[]): string {
 
 export class SubmitForm extends Widget {
   constructor(private readonly schema: ISchema, private readonly script: string, initial: IFormValues,
-    private clusters: ICluster[], readonly what: string) {
+    private clusters: ICluster[], readonly what: string, private readonly planner?: Planner) {
     super();
     this.addClass('fs-Form');
     this._kind = initial.kind;
@@ -106,7 +109,36 @@ export class SubmitForm extends Widget {
       this._row('kind', kinds?.label || 'Kind', kinds?.help || '', kind),
       ...rows,
       h('div', { class: 'fs-FieldError', 'data-option': 'script', role: 'alert' }),
-      h('div', { class: 'fs-FieldError', 'data-option': 'kind', role: 'alert' }));
+      h('div', { class: 'fs-FieldError', 'data-option': 'kind', role: 'alert' }),
+      this.planner ? this._planRow() : null);
+  }
+
+  /** "Where would it go?": the gateway's dry run of the spec as it is now, shown under the fields. */
+  async plan(): Promise<void> {
+    const out = this.node.querySelector<HTMLElement>('.fs-Plan');
+    if (!this.planner || !out) {
+      return;
+    }
+    if (!this.validate()) {
+      out.textContent = 'Fix the fields marked above first.';
+      return;
+    }
+    out.textContent = 'Asking the gateway…';
+    try {
+      out.textContent = planText(await this.planner(this.built.spec));
+    } catch (error) {
+      out.textContent = `The gateway could not say: ${(error as Error).message}`;
+    }
+  }
+
+  private _planRow(): HTMLElement {
+    return h('div', { class: 'fs-PlanRow' },
+      h('button', {
+        type: 'button', class: 'jp-mod-styled fs-PlanButton',
+        title: 'Where the job would go now and why, creating nothing',
+        onclick: () => { void this.plan(); }
+      }, 'Where would it go?'),
+      h('pre', { class: 'fs-Plan', role: 'status', 'aria-live': 'polite' }));
   }
 
   private _row(name: string, label: string, help: string, ...inputs: HTMLElement[]): HTMLElement {

@@ -1,7 +1,7 @@
 /**
  * How the panel writes times, GPU availability and ranks (pure).
  */
-import { ICluster, IGpu, IJob, IJobRow } from './types';
+import { ICluster, IGpu, IJob, IJobRow, IPlan } from './types';
 
 /** A duration in seconds, short: "42s", "5m", "3h", "2d". */
 export function shortDuration(seconds: number): string {
@@ -120,4 +120,18 @@ export function clusterText(job: IJobRow | IJob): string {
 export function queueText(job: IJobRow | IJob): string {
   const text = job.queue?.text || '';
   return text && text !== job.message ? text : '';
+}
+
+/** A dry run for people: where the job would go, then every candidate cluster and why (the same
+ * lines as `%%fedsubmit --dry-run`). */
+export function planText(plan: IPlan): string {
+  const lines = [plan.cluster
+    ? `Would go to ${plan.cluster} (dry run: nothing was created).`
+    : 'No member cluster would take it now (dry run: nothing was created).'];
+  (plan.candidates || []).forEach((c, i) => {
+    const queue = c.queue_reason || (c.queue ? `queue ${c.queue}` : '');
+    const why = c.refused ? `would refuse it: ${c.refused}` : [c.reason, queue].filter(Boolean).join('; ');
+    lines.push(`${i + 1}. ${c.cluster}: ${why || 'fits'}`);
+  });
+  return lines.join('\n');
 }

@@ -8,7 +8,7 @@ import { jsonBody, requestJson } from './api';
 import { IFormValues, SubmitForm } from './form';
 import { FederationModel } from './model';
 import { ISource } from './source';
-import { IJob } from './types';
+import { IJob, IPlan } from './types';
 
 /**
  * Show the dialog until the user submits valid options or gives up; submit; the created job.
@@ -21,7 +21,8 @@ export async function runOnCluster(model: FederationModel, source: ISource, defa
   let serverError = '';
   for (;;) {
     const form = new SubmitForm(schema, source.script, values, model.clusters,
-      serverError ? `${source.what}\n⚠ ${serverError}` : source.what);
+      serverError ? `${source.what}\n⚠ ${serverError}` : source.what,
+      spec => requestJson<IPlan>('jobs/plan', jsonBody('POST', spec)));
     const track = (): void => form.setClusters(model.clusters);
     model.clustersChanged.connect(track);
     const answer = await showDialog({

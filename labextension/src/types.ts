@@ -209,3 +209,20 @@ export interface ISessionsAnswer {
 
 /** The phases a job ends in. */
 export const FINISHED_PHASES = ['Succeeded', 'Failed', 'Cancelled'];
+
+/** One cluster of a dry run (`POST jobs/plan`), best first. */
+export interface IPlanCandidate {
+  cluster: string;
+  gpu_type?: string | null;
+  reason?: string;
+  queue?: string | null;
+  queue_reason?: string | null;
+  refused?: string | null;
+  predicted_wait?: number | null;
+}
+
+/** Where a job would go and why, with nothing created. */
+export interface IPlan {
+  cluster: string | null;
+  candidates: IPlanCandidate[];
+}

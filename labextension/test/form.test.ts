@@ -74,4 +74,36 @@ describe('SubmitForm', () => {
   it('summarises a type nobody has', () => {
     expect(gpuSummary('amd-mi300x', CLUSTERS)).toBe('on no healthy cluster');
   });
+
+  it('asks where the job would go with the spec as typed, and shows the answer', async () => {
+    const asked: { [key: string]: unknown }[] = [];
+    const form = new SubmitForm(SCHEMA, 'print(1)', { kind: 'pytorch', raws: { nodes: '2' } }, CLUSTERS, 'Cell 1',
+      async spec => { asked.push(spec); return { cluster: 'onprem', candidates: [{ cluster: 'onprem', reason: 'fits' }] }; });
+    Widget.attach(form, document.body);
+    (form.node.querySelector('.fs-PlanButton') as HTMLButtonElement).click();
+    await new Promise(resolve => setTimeout(resolve, 0));
+    expect(asked).toEqual([form.built.spec]);
+    expect(asked[0].nodes).toBe(2);
+    expect(form.node.querySelector('.fs-Plan')?.textContent)
+      .toBe('Would go to onprem (dry run: nothing was created).\n1. onprem: fits');
+  });
+
+  it('asks nothing while a field is wrong, and says the gateway\'s refusal', async () => {
+    let calls = 0;
+    const form = new SubmitForm(SCHEMA, 'print(1)', { kind: 'pytorch', raws: { nodes: '0' } }, CLUSTERS, 'Cell 1',
+      async () => { calls += 1; throw new Error('Unknown cluster "nowhere"'); });
+    Widget.attach(form, document.body);
+    await form.plan();
+    expect(calls).toBe(0);
+    expect(form.node.querySelector('.fs-Plan')?.textContent).toBe('Fix the fields marked above first.');
+    input(form, 'nodes').value = '1';
+    await form.plan();
+    expect(calls).toBe(1);
+    expect(form.node.querySelector('.fs-Plan')?.textContent).toBe('The gateway could not say: Unknown cluster "nowhere"');
+  });
+
+  it('has no dry-run button without a planner', () => {
+    expect(mount().node.querySelector('.fs-PlanButton')).toBeNull();
+  });
 });
+

@@ -1,5 +1,5 @@
 import {
-  clusterText, dataAge, gpuFree, health, jobAge, jobGpu, queueText, ranks, readyOf, shortDuration, siteOwner, usageText
+  clusterText, dataAge, gpuFree, health, jobAge, jobGpu, planText, queueText, ranks, readyOf, shortDuration, siteOwner, usageText
 } from '../src/format';
 import { stripMagic } from '../src/source';
 import { row } from './fixtures';
@@ -68,5 +68,25 @@ describe('format', () => {
       dispatched_to: 'batch-a' };
     expect(clusterText(row('m1', { cluster: 'dispatch', queue }))).toBe('dispatch → batch-a');
     expect(clusterText(row('m2', { cluster: 'training', queue: null }))).toBe('training');
+  });
+
+  it('writes a dry run as %%fedsubmit --dry-run does: where, then each cluster and why', () => {
+    const plan = {
+      cluster: 'training',
+      candidates: [
+        { cluster: 'training', reason: 'fits 2 nodes', queue: 'team', queue_reason: 'queue team on training: 1 ahead' },
+        { cluster: 'analytics', reason: 'fits', queue: 'team' },
+        { cluster: 'burst', refused: 'its queue team is stopped by its admins' },
+        { cluster: 'edge' }
+      ]
+    };
+    expect(planText(plan)).toBe([
+      'Would go to training (dry run: nothing was created).',
+      '1. training: fits 2 nodes; queue team on training: 1 ahead',
+      '2. analytics: fits; queue team',
+      '3. burst: would refuse it: its queue team is stopped by its admins',
+      '4. edge: fits'].join('\n'));
+    expect(planText({ cluster: null, candidates: [] }))
+      .toBe('No member cluster would take it now (dry run: nothing was created).');
   });
 });

@@ -205,6 +205,7 @@ async def test_clusters_and_options_come_from_the_gateway(labs, sandbox):
     ("POST", "jobs", {"kind": "job", "script": "x", "privileged": True}, None, "forbidden", "Privileged"),
     ("POST", "jobs", {"kind": "job", "script": "x", "gpus": "nvidia-h100-80gb:16"}, None, "unsatisfiable",
      "largest"),
+    ("POST", "jobs/plan", {"kind": "pytorchx", "script": "x"}, None, "bad_request", "Did you mean 'pytorch'"),
     ("GET", "jobs/not-a-job", None, None, "bad_request", "not a job id"),
     ("GET", "jobs/j-aaaaaaaa", None, None, "not_found", "no job j-aaaaaaaa"),
     ("GET", "jobs?since=x&wait=soon", None, None, "bad_request", "'wait' must be a number"),
@@ -238,10 +239,20 @@ async def test_a_body_over_the_limit_is_a_413_stating_it(labs):
 
 async def test_a_method_a_route_does_not_take_is_a_405_with_allow(labs):
     for method, path, allowed in (("PATCH", "jobs", "GET, POST"), ("PUT", "jobs/j-aaaaaaaa", "GET, DELETE"),
-                                  ("POST", "clusters", "GET"), ("DELETE", "jobs/j-aaaaaaaa/logs", "GET")):
+                                  ("POST", "clusters", "GET"), ("DELETE", "jobs/j-aaaaaaaa/logs", "GET"),
+                                  ("GET", "jobs/plan", "POST")):
         status, answer, headers = await labs["alice"].call(method, path, {})
         assert status == 405 and answer["reason"] == "method_not_allowed", (method, path, answer)
         assert [m for m in headers["Allow"].split(", ") if m != "OPTIONS"] == allowed.split(", "), headers
+
+
+async def test_the_dialogs_dry_run_says_where_a_job_would_go_and_creates_nothing(labs):
+    alice = labs["alice"]
+    before = [row["id"] for row in (await alice.ok("GET", "jobs"))["jobs"]]
+    plan = await alice.ok("POST", "jobs/plan", {"kind": "job", "name": "only-a-plan", "script": "print(1)",
+                                                "cluster": "onprem"})
+    assert plan["cluster"] == "onprem" and plan["candidates"][0]["cluster"] == "onprem", plan
+    assert [row["id"] for row in (await alice.ok("GET", "jobs"))["jobs"]] == before
 
 
 async def test_submit_feed_logs_and_cancel_through_the_extension(labs):

@@ -137,6 +137,13 @@ async def test_ddp_job_from_the_dialog_succeeds_with_notification_logs_and_origi
     gpu = await page.inner_text(f'.jp-Dialog option[data-gpu-type="{H100}"]')
     assert "8 free on burst" in gpu, gpu
     await lab.shot("03-dialog-invalid")
+    # "Where would it go?": the gateway's dry run of the fields as they are, nothing created
+    await page.fill('.jp-Dialog [data-input="nodes"]', "2")
+    await page.click(".jp-Dialog .fs-PlanButton")
+    await page.wait_for_function(
+        "() => document.querySelector('.jp-Dialog .fs-Plan').textContent.startsWith('Would go to')", timeout=30_000)
+    plan = await page.inner_text(".jp-Dialog .fs-Plan")
+    assert "(dry run: nothing was created)" in plan and "\n1. " in plan, plan
     await page.click(".jp-Dialog .jp-mod-reject")
 
     job_id = await lab.submit_cell(1, {"name": "lab-ddp", "nodes": "2", "cluster": "onprem"}, "pytorch")
