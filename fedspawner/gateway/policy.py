@@ -21,6 +21,7 @@ from typing import Any
 from ..jobs import checks
 from ..jobs.errors import JobSpecError
 from ..jobs.limits import Limits
+from ..jobs.render import spark_connect_cr
 from ..jobs.spec import JobSpec
 from .errors import BadRequest, Forbidden
 
@@ -97,7 +98,7 @@ def manifest_violations(objects: Iterable[dict], namespace: str) -> list[str]:
         where = f"{obj.get('kind')}/{meta.get('name')}"
         if meta.get("namespace") != namespace:
             problems.append(f"{where}: namespace {meta.get('namespace')!r} is not {namespace!r}")
-        conf = (obj.get("spec") or {}).get("sparkConf") if obj.get("kind") == "SparkApplication" else None
+        conf = (obj.get("spec") or {}).get("sparkConf") if obj.get("kind") in _SPARK_CONF_KINDS else None
         for key in conf or ():
             if key not in _OWN_SPARK_CONF and not checks.spark_conf_allowed(key):
                 problems.append(f"{where}: Spark setting {key} is not on the allow-list")
@@ -105,8 +106,10 @@ def manifest_violations(objects: Iterable[dict], namespace: str) -> list[str]:
     return problems
 
 
+#: The Spark operator's resources whose ``spec.sparkConf`` fedspawner fills.
+_SPARK_CONF_KINDS = ("SparkApplication", "SparkConnect")
 #: Spark settings fedspawner's renderers set themselves.
-_OWN_SPARK_CONF = frozenset({"spark.ui.port"})
+_OWN_SPARK_CONF = frozenset({"spark.ui.port"}) | spark_connect_cr.OWN_CONF
 
 
 _TRUE_FORBIDDEN = ("privileged", "allowPrivilegeEscalation", "hostNetwork", "hostPID", "hostIPC")

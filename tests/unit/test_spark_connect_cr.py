@@ -64,6 +64,10 @@ def test_a_session_on_the_operator_is_one_sparkconnect_sized_like_the_spec():
     assert executor["spec"]["automountServiceAccountToken"] is False
     assert server_pod_name("spark-x-abcdefgh") == "spark-x-abcdefgh-server"
     assert manifest_violations([conn], "fed") == []
+    conn["spec"]["sparkConf"]["spark.kubernetes.driver.secrets.hub"] = "/s"  # the check reads SparkConnects too
+    assert manifest_violations([conn], "fed") == [
+        f"SparkConnect/{conn['metadata']['name']}: Spark setting spark.kubernetes.driver.secrets.hub is not on "
+        "the allow-list"]
 
 
 def test_the_sparkconnect_and_its_pods_are_labelled_as_the_sessions():

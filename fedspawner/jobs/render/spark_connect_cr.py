@@ -36,6 +36,9 @@ from .target import RenderTarget
 if TYPE_CHECKING:  # renderers never import the spec module at run time (it imports the kinds)
     from ..spec import JobSpec
 
+#: The Spark settings this renderer sets itself (not the user's: outside the conf allow-list).
+OWN_CONF = frozenset({"spark.ui.port", "spark.executor.memoryOverhead", "spark.kubernetes.executor.request.cores",
+                      "spark.kubernetes.executor.useDriverPodIP"})
 SPARKCONNECT = CustomResource("sparkoperator.k8s.io", "v1alpha1", "sparkconnects", "SparkConnect")
 #: The server's container: the one the operator fills in (its driver's name, as in a SparkApplication).
 SERVER_CONTAINER = DRIVER_CONTAINER
@@ -90,14 +93,16 @@ def render_spark_connect_cr(spec: JobSpec, target: RenderTarget,
     """
     ctx = Ctx(spec, target)
     heap = heap_mib(spec.memory)
+    # fedspawner's own settings come last, so no setting a user gives can replace them (the conf
+    # allow-list already refuses these keys; the gateway's manifest check looks again: OWN_CONF).
     conf = {
+        **spec.conf,
         "spark.ui.port": str(SPARK_UI_PORT),
         "spark.executor.memoryOverhead": f"{mebibytes(spec.memory) - heap}m",
         "spark.kubernetes.executor.request.cores": spec.cpu,
         # The operator binds the server to 0.0.0.0; Spark 4 would hand executors that bind address as
         # the driver's (useDriverPodIP) instead of spark.driver.host, the pod's IP the operator sets.
         "spark.kubernetes.executor.useDriverPodIP": "false",
-        **spec.conf,
     }
     body = {
         "sparkVersion": spark_version(spec.image),
