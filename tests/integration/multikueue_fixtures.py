@@ -5,7 +5,7 @@ hub and its gateway over both (issue 16 §5).
 ``$FEDSPAWNER_TEST_SANDBOX_DIR-multikueue`` with ports from ``FEDSPAWNER_TEST_BASE_PORT`` + 400
 (address block ``FEDSPAWNER_TEST_OPERATORS_ADDRESS_BLOCK``; it never runs beside the Kueue
 fixture's sandbox, which uses the same block) — ``sandbox up`` itself sets MultiKueue up — and
-runs a JupyterHub with the gateway on ``FEDSPAWNER_TEST_HUB_PORT`` - 200. Torn down at the end.
+runs a JupyterHub with the gateway on ``FEDSPAWNER_TEST_BASE_PORT`` + 300. Torn down at the end.
 """
 
 from __future__ import annotations
@@ -22,14 +22,15 @@ from fedspawner.gateway.config import SERVICE_NAME
 from fedspawner.sandbox import processes
 from fedspawner.sandbox.binaries import sources_dir
 
-from .hub_fixtures import TEST_HUB_PORT
 from .kueue_fixtures import OPERATORS_BLOCK, KueueFederation
 from .sandbox_fixtures import TEST_BASE_PORT, TEST_STATE_DIR
 
 STATE = TEST_STATE_DIR.with_name(TEST_STATE_DIR.name + "-multikueue")
 HUB_STATE = TEST_STATE_DIR.with_name(TEST_STATE_DIR.name + "-multikueue-hub")
 BASE_PORT = TEST_BASE_PORT + 400
-HUB_PORT = TEST_HUB_PORT - 200  # its proxy, hub and gateway take port + 1, + 81, + 90
+# Its proxy, hub and gateway take port + 1, + 81, + 90: the hundred ports between the Kueue sandbox's
+# (base + 200) and this sandbox's (base + 400), which no other sandbox or hub of the tests uses.
+HUB_PORT = TEST_BASE_PORT + 300
 TOPOLOGY = sources_dir() / "topologies" / "multikueue.yaml"
 MANAGER, WORKER, QUEUE = "dispatch", "batch-a", "shared"
 TOKEN = "multikueue-test-admin-token"

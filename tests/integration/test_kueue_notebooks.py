@@ -55,6 +55,12 @@ async def nothing_left(fed, cluster: str, user: str) -> bool:
     return not pods and owned_by_pod(await workloads(fed, cluster), f"jupyter-{user}", None) is None
 
 
+async def queue_active(api, name: str) -> bool:
+    """Whether Kueue reports the LocalQueue ``name`` active (its status, not only its spec)."""
+    queue = await client.CustomObjectsApi(api).get_namespaced_custom_object(*KUEUE, NS, "localqueues", name)
+    return any(c["type"] == "Active" and c["status"] == "True" for c in queue.get("status", {}).get("conditions", []))
+
+
 async def admitted(workload: dict | None) -> bool:
     return bool(workload) and any(c["type"] == "Admitted" and c["status"] == "True"
                                   for c in workload.get("status", {}).get("conditions", []))
@@ -185,6 +191,7 @@ async def test_a_missing_or_stopped_queue_is_one_clear_message_and_nothing_is_le
             assert await nothing_left(fed, "training", user)
         finally:
             await kube.merge_patch(admin, LOCALQUEUES, NS, "team", {"spec": {"stopPolicy": "None"}})
+            await until(lambda: queue_active(admin, "team"), "Kueue to report queue team active again")
 
 
 async def test_kueue_down_is_said_plainly_and_the_server_starts_elsewhere(kueue_notebook_hub):  # noqa: F811
