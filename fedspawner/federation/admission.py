@@ -18,7 +18,7 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass
 
-from .queues import epoch
+from .timestamps import epoch
 
 #: Recent admissions kept per queue.
 RECENT = 20

@@ -14,7 +14,8 @@ from __future__ import annotations
 import statistics
 from collections import defaultdict, deque
 from dataclasses import dataclass
-from datetime import datetime
+
+from .timestamps import epoch
 
 #: What a pull adds when the history only has starts of the other kind (a guess, said as such).
 PULL_GUESS_S = 20.0
@@ -51,24 +52,15 @@ def predict(same: list[float], other: list[float], image_present: bool) -> Predi
     return Prediction(None, "no recent starts here")
 
 
-def _parse(ts: str | None) -> datetime | None:
-    if not ts:
-        return None
-    try:
-        return datetime.fromisoformat(ts.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
 def pod_start_seconds(pod: dict) -> float | None:
     """Seconds from a pod's creation to its Ready condition (JSON pod), or None if never Ready."""
-    created = _parse((pod.get("metadata") or {}).get("creationTimestamp"))
+    created = epoch((pod.get("metadata") or {}).get("creationTimestamp"))
     ready = next((c for c in (pod.get("status") or {}).get("conditions") or []
                   if c.get("type") == "Ready" and c.get("status") == "True"), None)
-    at = _parse(ready.get("lastTransitionTime")) if ready else None
+    at = epoch(ready.get("lastTransitionTime")) if ready else None
     if created is None or at is None:
         return None
-    return max((at - created).total_seconds(), 0.0)
+    return max(at - created, 0.0)
 
 
 def pod_images(pod: dict) -> list[str]:

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
 
 from .quantity import cpu_millis, units
+from .timestamps import epoch
 
 #: The label that puts a workload object into a LocalQueue.
 QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
@@ -326,14 +326,6 @@ def overdue(workload: dict, window: float, now: float) -> float | None:
     if created is None or now - created <= window:
         return None
     return now - created
-
-
-def epoch(ts: str | None) -> float | None:
-    """Epoch seconds of a Kubernetes timestamp (``2026-12-07T10:00:00Z``), None when absent or malformed."""
-    try:
-        return datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp() if ts else None
-    except ValueError:
-        return None
 
 
 def gpus_requested(workload: dict) -> int:

@@ -29,11 +29,11 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
-from datetime import datetime
 
 from kubernetes_asyncio.client.rest import ApiException
 
 from ..federation.failover import IMAGE_PULL_REASONS, quota_reason, reason_for_scheduling
+from ..federation.timestamps import epoch
 from .cancel import delete_job
 from .identity import ANNOTATION_CANCELLING, JobRecord, record_of, spec_of
 from .model import JobObjects
@@ -81,10 +81,8 @@ def cancelling(anchor: dict | None) -> bool:
 
 
 def _epoch(iso: str) -> float:
-    try:
-        return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
-    except (AttributeError, ValueError):
-        return time.time()
+    found = epoch(iso)
+    return time.time() if found is None else found
 
 
 #: One copy of a job: ``(cluster, job id)``.

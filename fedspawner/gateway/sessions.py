@@ -32,7 +32,7 @@ from ..jobs.render.spark_connect_backends import BY_NAME, SESSION_BACKENDS, Sess
 from ..jobs.render.spark_connect_cr import SPARKCONNECT
 from ..jobs.labels import ANNOTATION_OWNER_NAME, LABEL_BACKEND, LABEL_COMPONENT, LABEL_MANAGED_BY
 from ..jobs.spec import generate_name
-from ..jobs.vocabulary import ID_CHARS
+from ..jobs.vocabulary import is_session_id
 from . import kube
 from .auth import Caller
 from .errors import BadRequest, ClusterUnavailable, Forbidden, GatewayError, NotFound
@@ -302,7 +302,7 @@ class SessionService:
 
     async def session(self, caller: Caller, session_id: str) -> Found:
         """The caller's session ``session_id``; 404 when there is none, 403 when it is someone else's."""
-        found = await self._all(session_id) if _looks_like_id(session_id) else []
+        found = await self._all(session_id) if is_session_id(session_id) else []
         if not found:
             raise NotFound(f"No session {session_id!r}: it was stopped, or never existed. `%fedspark status` "
                            "(GET api/v1/sessions) lists yours.")
@@ -489,7 +489,3 @@ def _unreachable(err: BaseException) -> str:
             said = None
         return f"the apiserver refused it ({err.status}: {said or err.reason})"
     return f"unreachable ({type(err).__name__})"
-
-
-def _looks_like_id(text: str) -> bool:
-    return len(text) == 2 + ID_CHARS and text.startswith("s-") and text[2:].isalnum()

@@ -125,12 +125,12 @@ from .. import __version__
 from ..api_input import (CLUSTERS_QUERY, JOBS_FEED_QUERY, LOGS_QUERY, MAX_BODY_BYTES, Flag, InputError,
                          allowed_methods, read_json, read_query, too_large)
 from ..client.gateway import is_job_id
+from ..jobs.vocabulary import is_session_id
 from .upstream import REASONS, RelayError, Upstream, dumps
 
 log = logging.getLogger("fedspawner.lab")
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
-_SESSION_ID = re.compile(r"s-[a-z0-9]{8}")
 
 
 class LabHandler(APIHandler):
@@ -334,7 +334,7 @@ class SessionsHandler(LabHandler):
 class SessionHandler(LabHandler):
     @web.authenticated
     async def delete(self, session_id: str) -> None:
-        if not _SESSION_ID.fullmatch(session_id):
+        if not is_session_id(session_id):
             raise RelayError(400, "bad_request", f"{session_id[:40]!r} is not a session id: ids look like "
                                                  "'s-abcd2345'.")
         self.reply(await self.upstream.call("DELETE", f"sessions/{session_id}"))

@@ -5,18 +5,24 @@ from __future__ import annotations
 import json
 
 from fedspawner.gateway.identity import (
-    ANNOTATION_RECORD, SPEC_KEY, JobRecord, anchor_patch, new_job_id, object_name, record_of, spec_of,
+    ANNOTATION_RECORD, SPEC_KEY, JobRecord, anchor_patch, new_id, new_job_id, object_name, record_of, spec_of,
 )
 from fedspawner.jobs import JobSpec, RenderTarget
 from fedspawner.jobs.checks import MAX_NAME_LENGTH
 from fedspawner.jobs.render import render
 from fedspawner.jobs.validation import is_dns1035_label
-from fedspawner.jobs.vocabulary import JOB_ID_RE, is_job_id
+from fedspawner.jobs.vocabulary import JOB_ID_RE, is_job_id, is_session_id
 
 
 def test_job_ids_are_unique_and_well_formed():
     ids = {new_job_id() for _ in range(2000)}
     assert len(ids) == 2000 and all(JOB_ID_RE.match(i) and is_job_id(i) for i in ids)
+
+
+def test_session_ids_are_told_apart_from_job_ids_and_junk():
+    ids = {new_id("s") for _ in range(500)}
+    assert len(ids) == 500 and all(is_session_id(i) and not is_job_id(i) for i in ids)
+    assert not any(is_session_id(x) for x in ("s-ABCD2345", "s-abcd1890", "s-abcd234", "j-abcd2345", None, 7))
 
 
 def test_object_names_are_valid_and_carry_the_id():
