@@ -15,12 +15,12 @@ from __future__ import annotations
 import asyncio
 import time
 
-import aiohttp
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client.rest import ApiException
 
 from ..errors import UserError
 from ..federation import queues
+from ..federation.unreachable import UNREACHABLE
 
 QUEUE_LABEL = queues.QUEUE_LABEL
 KUEUE = ("kueue.x-k8s.io", "v1beta2")
@@ -57,7 +57,7 @@ async def choose(api: client.ApiClient, cluster: str, namespace: str, setting: d
     try:
         found = await asyncio.wait_for(client.CustomObjectsApi(api).list_namespaced_custom_object(
             *KUEUE, namespace, "localqueues"), 10)
-    except (OSError, asyncio.TimeoutError, aiohttp.ClientError) as err:
+    except UNREACHABLE as err:
         raise QueueRefused(f"Kueue's queues on {cluster} could not be read ({type(err).__name__}); "
                            "the cluster may be unreachable") from None
     except ApiException as err:
@@ -124,7 +124,7 @@ class QueueWatch:
         try:
             listed = await asyncio.wait_for(client.CustomObjectsApi(self.api).list_namespaced_custom_object(
                 *KUEUE, self.namespace, "workloads"), 10)
-        except (ApiException, OSError, asyncio.TimeoutError):
+        except (ApiException, *UNREACHABLE):
             return None  # the cluster's health check says when it stops answering; look again soon
         workloads = listed.get("items") or []
         mine = owned_by_pod(workloads, self.pod_name, pod_uid)

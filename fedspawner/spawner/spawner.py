@@ -386,15 +386,18 @@ class FederatedKubeSpawner(KubeSpawner):
         """The Kueue queue the server uses on each candidate cluster that queues notebooks
         (``kueue_queues``); candidates whose queue cannot take it are dropped, saying why."""
         self._queue_on, failures, kept = {}, [], []
-        for candidate in candidates:
+        groups = self._groups()
+        answers = await asyncio.gather(  # every cluster at once: an unreachable one does not delay the rest
+            *(queued.choose(registry.api(c.cluster), c.cluster, self._namespace_on(registry.members[c.cluster]),
+                            self.kueue_queues, groups) for c in candidates), return_exceptions=True)
+        for candidate, queue in zip(candidates, answers):
             name = candidate.cluster
-            try:
-                queue = await queued.choose(registry.api(name), name, self._namespace_on(registry.members[name]),
-                                            self.kueue_queues, self._groups())
-            except queued.QueueRefused as err:
-                failures.append(f"{name}: {err}")
-                self._narrate(f"{name}: {err} — not starting there")
+            if isinstance(queue, queued.QueueRefused):
+                failures.append(f"{name}: {queue}")
+                self._narrate(f"{name}: {queue} — not starting there")
                 continue
+            if isinstance(queue, BaseException):
+                raise queue
             if queue:
                 self._queue_on[name] = queue
             kept.append(candidate)
