@@ -23,7 +23,7 @@ LAB_CACHED := $(CACHE)/labextension-$(LAB_HASH)
 LAB_BUILT := $(LAB_OUT)/.built-$(LAB_HASH)
 LAB_LINK := $(VENV)/share/jupyter/labextensions/fedspawner-lab
 
-.PHONY: demo test setup sandbox-binaries sandbox-operators helm browser clean labextension lab-test
+.PHONY: demo test setup sandbox-binaries sandbox-operators helm browser clean labextension lab-test node-agent-test
 
 $(INSTALLED): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -114,7 +114,12 @@ demo: setup
 
 test:
 	$(MAKE) --no-print-directory -j $(SETUP) browser lab-test
+	$(MAKE) --no-print-directory node-agent-test
 	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(BIN)/python -m pytest
+
+# The node agent's Go unit tests; -trimpath as its build, so they reuse its compiled packages.
+node-agent-test:
+	cd sandbox/kubebin && CGO_ENABLED=0 GOFLAGS=-mod=mod go test -trimpath -count=1 ./...
 
 clean:
 	-$(BIN)/fedspawner sandbox down

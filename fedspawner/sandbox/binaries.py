@@ -136,7 +136,7 @@ def _locked(path: Path, build, log) -> Path:
 def ensure_kubebin(log=print) -> Path:
     """The Kubernetes control plane, etcd and node agent (one Go binary), built once per source."""
     src = sources_dir() / "kubebin"
-    go_sources = list(src.glob("*.go")) + [src / "go.mod", src / "go.sum"]
+    go_sources = [p for p in src.glob("*.go") if not p.name.endswith("_test.go")] + [src / "go.mod", src / "go.sum"]
     return _locked(cache_root() / f"kubebin-{KUBERNETES_VERSION}-{_digest(go_sources)}" / "kubebin",
                    lambda dest: _build_kubebin(src, dest), log)
 

@@ -12,7 +12,10 @@ import (
 )
 
 // probeReadiness runs the container's readiness probe against the pod address
-// until the container exits, updating its Ready state.
+// until the container exits, updating its Ready state as the kubelet does: ready
+// after successThreshold passes in a row, unready after failureThreshold failures
+// in a row, so one slow answer on a loaded machine does not take a pod out of its
+// Services.
 func (c *containerRuntime) probeReadiness(exited <-chan struct{}) {
 	p := c.spec.ReadinessProbe
 	period := time.Duration(max(p.PeriodSeconds, 1)) * time.Second
@@ -24,8 +27,12 @@ func (c *containerRuntime) probeReadiness(exited <-chan struct{}) {
 	}
 	// Probe quickly until first ready: startup latency matters more than load here.
 	interval := 100 * time.Millisecond
+	var streak readinessStreak
 	for {
-		ready := c.probeOnce(p, timeout) == nil
+		c.mu.Lock()
+		wasReady := c.ready
+		c.mu.Unlock()
+		ready := streak.observe(p, wasReady, c.probeOnce(p, timeout) == nil)
 		c.mu.Lock()
 		changed := c.ready != ready && c.state.Running != nil
 		if changed {
@@ -44,6 +51,29 @@ func (c *containerRuntime) probeReadiness(exited <-chan struct{}) {
 		case <-time.After(interval):
 		}
 	}
+}
+
+// readinessStreak counts consecutive probe results of one kind.
+type readinessStreak struct {
+	passed bool
+	count  int32
+}
+
+// observe records one probe result and returns whether the container is ready now,
+// given whether it was before and the probe's thresholds (defaults 1 and 3, as in Kubernetes).
+func (s *readinessStreak) observe(p *corev1.Probe, wasReady, passed bool) bool {
+	if passed != s.passed {
+		s.passed, s.count = passed, 0
+	}
+	s.count++
+	if passed {
+		return wasReady || s.count >= max(p.SuccessThreshold, 1)
+	}
+	threshold := p.FailureThreshold
+	if threshold <= 0 {
+		threshold = 3
+	}
+	return wasReady && s.count < threshold
 }
 
 func (c *containerRuntime) probeOnce(p *corev1.Probe, timeout time.Duration) error {

@@ -53,8 +53,14 @@ async def _hub_pod(admin_api):
 
 
 async def test_hub_runs_the_charts_own_config_under_the_node_agent(deployment, admin_api):
-    pod, log = await _hub_pod(admin_api)
-    assert pod.status.phase == "Running" and pod.status.container_statuses[0].ready
+    async def ready():
+        # The hub answers through the proxy before the node agent's next readiness probe
+        # (the chart's: every 2 s, 1 s timeout) has seen it; a loaded machine can miss one.
+        pod, log = await _hub_pod(admin_api)
+        statuses = pod.status.container_statuses or []
+        return (pod, log) if pod.status.phase == "Running" and statuses and statuses[0].ready else None
+
+    pod, log = await wait_for(ready, "the hub pod to be ready", timeout=60, interval=0.5)
     assert pod.status.container_statuses[0].image.endswith("/fedspawner-hub:sandbox")
     container = pod.spec.containers[0]
     assert container.args[:3] == ["jupyterhub", "--config", "/usr/local/etc/jupyterhub/jupyterhub_config.py"]

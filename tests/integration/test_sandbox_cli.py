@@ -106,6 +106,9 @@ def test_missing_topology_file(tmp_path):
 def test_port_already_taken(mini):
     topology, state = mini
     with socket.socket() as squatter:
+        # SO_REUSEADDR as the sandbox's own check uses it: an earlier test's connections to this
+        # port may still be in TIME_WAIT, which only a listener should count as taken.
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         squatter.bind(("127.0.0.1", PORT))
         squatter.listen()
         result = sandbox_cmd(state, "up", "--topology", str(topology))
