@@ -59,13 +59,15 @@ build-jax:
 build-chp:
 	$(BARE) "from fedspawner.sandbox.chp import ensure_chp; ensure_chp()"
 
-# JobSet, Kubeflow Trainer, Kueue and the Spark operator from the Go module proxy (cached by
-# version): topologies with `operators:` run them; the tests start them (cold: minutes).
+# The operators the default topology runs (JobSet, Kubeflow Trainer, the Spark operator), from
+# the Go module proxy, cached by version (cold: minutes). Kueue is built when a topology first
+# runs it (`fedspawner sandbox build --operators` builds all); `make test` builds it in the
+# background while the tests that do not need it run (tests/background_builds.py).
 sandbox-operators: $(OPERATOR_BUILDS)
 build-operators-kubeflow:
-	$(BARE) "from fedspawner.sandbox.operators.build import ensure_group; ensure_group('kubeflow')"
+	$(BARE) "from fedspawner.sandbox.operators.build import ensure_operators; ensure_operators(['jobset', 'trainer'])"
 build-operators-spark:
-	$(BARE) "from fedspawner.sandbox.operators.build import ensure_group; ensure_group('spark')"
+	$(BARE) "from fedspawner.sandbox.operators.build import ensure_operators; ensure_operators(['spark-operator'])"
 
 # helm from the Go module proxy (cached), for validating and deploying helm-values/.
 helm: $(INSTALLED)

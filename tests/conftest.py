@@ -9,4 +9,5 @@ pytest_plugins = [
     "tests.integration.hub_fixtures",
     "tests.integration.gateway_fixtures",
     "tests.integration.credentials_fixtures",
+    "tests.background_builds",
 ]

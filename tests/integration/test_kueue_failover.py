@@ -23,7 +23,7 @@ from .test_gateway_support import gateway_client, gone
 from .test_kueue_jobs import queue_state, tiny
 from .test_sandbox_operators import until
 
-pytestmark = [pytest.mark.sandbox, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.sandbox, pytest.mark.kueue, pytest.mark.timeout(900)]
 
 WINDOW = 6
 GATEWAY_CONFIG = (f"c.Gateway.queue_admission_window = {WINDOW}.0\n"

@@ -24,7 +24,7 @@ from .kueue_fixtures import GATEWAY_URL, NS, kueue_federation  # noqa: F401 - th
 from .test_gateway_support import gateway_client, gone
 from .test_sandbox_operators import until
 
-pytestmark = [pytest.mark.sandbox, pytest.mark.timeout(1800)]
+pytestmark = [pytest.mark.sandbox, pytest.mark.kueue, pytest.mark.timeout(1800)]
 
 SLEEPER = "import time\ntime.sleep({seconds})\nprint('done')\n"
 

@@ -26,7 +26,7 @@ from .kueue_notebook_fixtures import WINDOW, kueue_notebook_hub  # noqa: F401 - 
 from .spawn_helpers import progress_messages, server_model, spawn, stop
 from .test_sandbox_operators import until
 
-pytestmark = [pytest.mark.sandbox, pytest.mark.timeout(1200)]
+pytestmark = [pytest.mark.sandbox, pytest.mark.kueue, pytest.mark.timeout(1200)]
 
 MANAGED = "kueue.x-k8s.io/managed"
 

@@ -29,7 +29,8 @@ from fedspawner.sandbox.binaries import sources_dir
 
 from .sandbox_fixtures import TEST_BASE_PORT, TEST_STATE_DIR, api_client
 
-pytestmark = [pytest.mark.sandbox, pytest.mark.timeout(1800)]  # a cold cache builds the operators first
+# a cold cache builds the operators first
+pytestmark = [pytest.mark.sandbox, pytest.mark.kueue, pytest.mark.timeout(1800)]
 
 STATE = TEST_STATE_DIR.with_name(TEST_STATE_DIR.name + "-operators")
 BASE_PORT = TEST_BASE_PORT + 100

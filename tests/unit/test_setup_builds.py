@@ -3,6 +3,7 @@ operators' one ``go build`` is mapped back to each operator's binary."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -44,3 +45,17 @@ def test_each_operator_binary_is_found_under_the_name_go_gives_it():
                                         ("tool", "tool")])
 def test_go_names_a_binary_after_its_package_not_its_major_version(path, name):
     assert built_name(path) == name
+
+
+def test_set_up_builds_the_operators_the_default_topology_runs_and_leaves_kueue_to_the_tests():
+    """`make setup` (and so `make demo`) builds what the default topology runs; Kueue, which only
+    the tests' own topologies run, is built by `make test` in the background (tests/background_builds.py)."""
+    makefile = (REPO / "Makefile").read_text()
+    built = {name for names in re.findall(r"ensure_operators\(\[([^\]]*)\]\)", makefile)
+             for name in re.findall(r"'([^']+)'", names)}
+    from fedspawner.sandbox.manager import default_topology_path
+    from fedspawner.sandbox.topology import load_topology
+
+    default = load_topology(default_topology_path())
+    assert built == {name for cluster in default.clusters for name in cluster.operators}
+    assert "kueue" not in built and set(OPERATORS) - built == {"kueue"}

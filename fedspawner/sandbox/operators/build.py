@@ -148,9 +148,12 @@ def _build_group(group: str, wanted: list[Operator], out: Path, log) -> None:
         records = _download(members, work)
         upstream = {m: Path(r["GoMod"]).read_text() for m, r in records.items()}
         (work / "go.mod").write_text(wrapper_gomod(members, upstream))
-        manifests = out / "manifests"
-        for op in members:
-            _copy_manifests(op, Path(records[op.module]["Dir"]), manifests)
+        if not (out / "manifests").is_dir():  # copied whole, then renamed into place: read without a lock
+            partial = out / "manifests.partial"
+            shutil.rmtree(partial, ignore_errors=True)
+            for op in members:
+                _copy_manifests(op, Path(records[op.module]["Dir"]), partial)
+            partial.rename(out / "manifests")
         if wanted:
             _compile(wanted, work, out, log)
 
@@ -178,9 +181,10 @@ def _compile(wanted: list[Operator], work: Path, out: Path, log) -> None:
     log(f"built {', '.join(op.name for op in wanted)} in {time.monotonic() - started:.0f}s")
 
 
-def ensure_group(group: str, log=print) -> dict[str, OperatorBuild]:
-    """Every operator of a build group (``kubeflow``, ``spark``), built once per version."""
-    return ensure_operators([op.name for op in group_members(group)], log)
+def _complete(out: Path, wanted: list[Operator]) -> bool:
+    """Whether the wanted binaries and the group's manifests are in place (each binary is renamed
+    into place whole, and the manifests before any binary, so this needs no lock)."""
+    return (out / "manifests").is_dir() and all((out / op.binary).exists() for op in wanted)
 
 
 def ensure_operators(names: tuple[str, ...] | list[str], log=print) -> dict[str, OperatorBuild]:
@@ -191,11 +195,11 @@ def ensure_operators(names: tuple[str, ...] | list[str], log=print) -> dict[str,
         out = build_dir(group)
         wanted = [op for op in ops if op.build_group == group]
         out.mkdir(parents=True, exist_ok=True)
-        with open(out.parent / f".operators-{group}.lock", "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)  # one build of a group at a time across processes
-            missing = [op for op in wanted if not (out / op.binary).exists()]
-            if missing or not (out / "manifests").is_dir():
-                _build_group(group, missing, out, log)
+        if not _complete(out, wanted):  # built ones are used at once, even while another of the group builds
+            with open(out.parent / f".operators-{group}.lock", "w") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)  # one build of a group at a time across processes
+                if not _complete(out, wanted):
+                    _build_group(group, [op for op in wanted if not (out / op.binary).exists()], out, log)
         os.utime(out)  # marks the build as in use
         result.update({op.name: OperatorBuild(op, out / op.binary, out / "manifests" / op.name) for op in wanted})
     return result
