@@ -31,6 +31,13 @@ def dispatch_text(worker: str, manager: str) -> str:
     return f"dispatched by MultiKueue on {manager} to worker cluster {worker}"
 
 
+def logs_elsewhere(worker: str, manager: str) -> str:
+    """What a log request gets for a dispatched job: where its logs are, since the hub reads only the manager."""
+    return (f"This job runs on worker cluster {worker} (dispatched by MultiKueue on {manager}): its pods and "
+            f"their logs are there, and the hub does not reach that cluster. An admin of {worker} can read them "
+            "with kubectl logs.\n")
+
+
 def mirrored_message(phase: str, worker: str, manager: str, job: dict | None) -> tuple[str, str]:
     """``(phase, message)`` of a dispatched job from the manager's Job (whose status MultiKueue
     mirrors from the worker's copy): its pods run on the worker, not on the manager."""

@@ -25,6 +25,7 @@ from ..api_input import (CLUSTERS_QUERY, JOBS_FEED_QUERY, JOBS_QUERY, LOGS_QUERY
                          read_json, read_query, too_large)
 from ..digits import whole_number
 from ..errors import UserError
+from ..federation import multikueue
 from ..federation.unreachable import UNREACHABLE
 from . import logs
 from .errors import GatewayError, NotFound
@@ -291,6 +292,9 @@ class LogsHandler(StreamHandler):
         job = await self.service.job(self.caller, job_id)
         pod = logs.pod_for_rank(job, rank)
         self.set_header("Content-Type", "text/plain; charset=utf-8")
+        if pod is None and (elsewhere := self._elsewhere(job)):
+            self.finish(elsewhere)
+            return
         if not follow:
             text = ""
             if pod is not None:
@@ -305,6 +309,9 @@ class LogsHandler(StreamHandler):
             return
         job, started = await self._wait_started(job, rank, container)
         if started is None:
+            if not self.closed and (elsewhere := self._elsewhere(job)):
+                if await self.send(elsewhere.encode()):
+                    self.finish()
             return
         pod, name = started
         async for chunk in logs.stream(self.service.registry.api(job.cluster), job.namespace, pod, name, tail):
@@ -315,16 +322,17 @@ class LogsHandler(StreamHandler):
     async def _wait_started(self, job: JobObjects, rank: int, container: str | None
                             ) -> tuple[JobObjects, tuple[dict, str] | None]:
         """The job (it may have moved) and, once the rank's container has started, its pod and
-        container; None for those when the client left or the job was cancelled meanwhile.
+        container; None for those when the client left, the job was cancelled meanwhile or a
+        MultiKueue manager dispatched it to a worker (its pods are there).
 
         Waits on the job in the shared jobs index (no polling, no watch of its own); when the job
         leaves the cluster, looks for it again (a failover moves it).
         """
         store, index = self.service.store, self.service.index
         started = logs.started_pod(job, rank, container)
-        while started is None and not self.closed:
+        while started is None and not self.closed and not self._elsewhere(job):
             async with index.follow(job.cluster, job.job_id) as follow:
-                while started is None and not self.closed and not follow.empty():
+                while started is None and not self.closed and not follow.empty() and not self._elsewhere(job):
                     job = follow.objects()
                     started = logs.started_pod(job, rank, container)
                     if started is None:
@@ -335,6 +343,11 @@ class LogsHandler(StreamHandler):
                 except NotFound:
                     return job, None
         return job, started
+
+    def _elsewhere(self, job: JobObjects) -> str | None:
+        """For a job a MultiKueue manager dispatched, where its logs are (its pods are on the worker)."""
+        worker = (self.service.queues.queue_of(job) or {}).get("dispatched_to")
+        return multikueue.logs_elsewhere(worker, job.cluster) if worker else None
 
 
 @functools.lru_cache(maxsize=1)

@@ -8,6 +8,8 @@ it; the job's view names the worker. What is where is read with each cluster's a
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from fedspawner.federation.queues import QUEUE_LABEL
@@ -86,6 +88,9 @@ async def test_a_dispatched_job_runs_on_the_worker_and_cancel_leaves_nothing(mul
     status, listed = await gw.call("GET", "/jobs", bea)
     assert status == 200
     assert next(j for j in listed["jobs"] if j["id"] == job["id"])["queue"]["dispatched_to"] == WORKER
+    for follow in ("", "&follow=1"):  # at once, not a wait for pods that never come to the manager
+        log = await asyncio.wait_for(gw.text(f"/jobs/{job['id']}/logs?rank=0{follow}", bea), 30)
+        assert log.startswith(f"This job runs on worker cluster {WORKER} (dispatched by MultiKueue on {MANAGER})")
     there = await objects_of(fed, WORKER, job["id"])
     assert len(there["Job"]) == 1 and there["Job"][0]["spec"].get("managedBy") is None
 
