@@ -39,17 +39,16 @@ $(INSTALLED): pyproject.toml
 # interpreter and start at once: the Go builds (CPU) overlap the virtualenv's installation and
 # the PyTorch/JAX downloads (network).
 BARE := PYTHONPATH=$(CURDIR) $(PYTHON) -c
-SANDBOX_BUILDS := build-kubebin build-kwok build-bindshim build-workload build-jax build-chp
+SANDBOX_BUILDS := build-kubebin build-bindshim build-workload build-jax build-chp
 OPERATOR_BUILDS := build-operators-kubeflow build-operators-spark
 .PHONY: $(SANDBOX_BUILDS) $(OPERATOR_BUILDS)
 
-# Kubernetes control plane, etcd, node agent (kubebin), kwok (Go), bind shim (C), the PyTorch +
-# PySpark workload environment and the JAX one (PyPI), configurable-http-proxy (npm).
+# Kubernetes control plane, etcd, node agent (kubebin), bind shim (C), the PyTorch + PySpark
+# workload environment and the JAX one (PyPI), configurable-http-proxy (npm). kwok (simulated
+# nodes; Go) is built when a topology first simulates nodes (`fedspawner sandbox build` builds it).
 sandbox-binaries: $(SANDBOX_BUILDS)
 build-kubebin:
 	$(BARE) "from fedspawner.sandbox.binaries import ensure_kubebin; ensure_kubebin()"
-build-kwok:
-	$(BARE) "from fedspawner.sandbox.binaries import ensure_kwok; ensure_kwok()"
 build-bindshim:
 	$(BARE) "from fedspawner.sandbox.binaries import ensure_bindshim; ensure_bindshim()"
 build-workload:
@@ -69,7 +68,8 @@ build-operators-kubeflow:
 build-operators-spark:
 	$(BARE) "from fedspawner.sandbox.operators.build import ensure_operators; ensure_operators(['spark-operator'])"
 
-# helm from the Go module proxy (cached), for validating and deploying helm-values/.
+# helm from the Go module proxy (cached), for validating and deploying helm-values/ (the
+# chart tests build it when missing: not part of set-up).
 helm: $(INSTALLED)
 	$(BIN)/python -c "from fedspawner.deploy.helm import ensure_helm; ensure_helm()"
 
@@ -106,7 +106,9 @@ lab-test: | labextension
 	cd $(LAB) && npx jest --silent
 
 # Everything set-up needs, side by side (each target is one process; -j is bounded by their number).
-SETUP := labextension sandbox-binaries sandbox-operators helm
+# `make test` builds what only some tests need (Kueue, kwok, helm) in the background while the
+# others run: tests/background_builds.py.
+SETUP := labextension sandbox-binaries sandbox-operators
 
 setup:
 	$(MAKE) --no-print-directory -j $(SETUP)
@@ -115,12 +117,11 @@ demo: setup
 	$(BIN)/fedspawner demo
 
 test:
-	$(MAKE) --no-print-directory -j $(SETUP) browser lab-test
-	$(MAKE) --no-print-directory node-agent-test
+	$(MAKE) --no-print-directory -j $(SETUP) browser lab-test node-agent-test
 	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(BIN)/python -m pytest
 
-# The node agent's Go unit tests; -trimpath as its build, so they reuse its compiled packages.
-node-agent-test:
+# The node agent's Go unit tests, after its build and -trimpath as it, so they reuse its packages.
+node-agent-test: build-kubebin
 	cd sandbox/kubebin && CGO_ENABLED=0 GOFLAGS=-mod=mod go test -trimpath -count=1 ./...
 
 clean:

@@ -1,11 +1,12 @@
-"""Builds the tests need late, started in the background while earlier tests run.
+"""Builds only a few tests need, run in the background while the other tests run.
 
-Kueue is the largest operator build (minutes on a cold cache) and only the modules marked
-``kueue`` run it, so ``make test``'s set-up leaves it out: when such modules are collected and
-Kueue is not built yet, this plug-in starts its build (niced, as every operator build) as the
-session starts and moves those modules to the end of the run. Their sandboxes ask for the same
-build, which waits on the build's lock and then finds the binary. The build's output goes to
-``$FEDSPAWNER_TEST_SANDBOX_DIR-builds/kueue.log``; how long it took is printed at the end.
+``make test``'s set-up builds what the default sandbox runs. Kueue (the largest operator build),
+kwok (simulated nodes) and helm (the chart tests) are needed only by the modules marked
+``kueue``, ``kwok`` and ``helm``: when such modules are collected and their build is not cached
+yet, this plug-in starts it as the session starts (niced, so the running tests come first) and
+moves those modules to the end of the run. Their own code asks for the same build, which waits
+on the build's lock and then finds it done. Each build's output goes to
+``$FEDSPAWNER_TEST_SANDBOX_DIR-builds/<marker>.log``; how long each took is printed at the end.
 Loaded as a plug-in by ``tests/conftest.py``.
 """
 
@@ -16,25 +17,54 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
+from fedspawner.deploy.helm import helm_path
+from fedspawner.sandbox.binaries import kwok_path
 from fedspawner.sandbox.operator_catalog import OPERATORS
 from fedspawner.sandbox.operators.build import build_dir
 
 from .integration.sandbox_fixtures import TEST_STATE_DIR
 
-MARKER = "kueue"
-LOG = TEST_STATE_DIR.with_name(TEST_STATE_DIR.name + "-builds") / "kueue.log"
-BUILD = "from fedspawner.sandbox.operators.build import ensure_operators; ensure_operators(['kueue'])"
+LOGS = TEST_STATE_DIR.with_name(TEST_STATE_DIR.name + "-builds")
+#: Below the tests' priority; the operator builds add their own nice level to it.
+NICE = 10
 
 
-class KueueBuild:
-    """The background build, if one was started."""
+def _kueue_path() -> Path:
+    op = OPERATORS["kueue"]
+    return build_dir(op.build_group) / op.binary
 
-    def __init__(self, code: str = BUILD, log: Path = LOG) -> None:
-        self.code, self.log = code, log
+
+@dataclass(frozen=True)
+class Deferred:
+    """A build the modules marked ``marker`` need: ``code`` (Python) builds ``path()``."""
+
+    marker: str
+    what: str
+    path: Callable[[], Path]
+    code: str
+
+
+DEFERRED = (
+    Deferred("kwok", "kwok", kwok_path,
+             "from fedspawner.sandbox.binaries import ensure_kwok; ensure_kwok()"),
+    Deferred("helm", "helm", helm_path,
+             "from fedspawner.deploy.helm import ensure_helm; ensure_helm()"),
+    Deferred("kueue", "Kueue", _kueue_path,
+             "from fedspawner.sandbox.operators.build import ensure_operators; ensure_operators(['kueue'])"),
+)
+
+
+class BackgroundBuild:
+    """One build run as a child process, and how it ended."""
+
+    def __init__(self, what: str, code: str, log: Path) -> None:
+        self.what, self.code, self.log = what, code, log
         self.proc: subprocess.Popen | None = None
         self.started = 0.0
         self.finished: float | None = None
@@ -43,8 +73,8 @@ class KueueBuild:
     def start(self) -> None:
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log, "w") as log:
-            self.proc = subprocess.Popen([sys.executable, "-c", self.code], stdout=log, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, start_new_session=True)
+            self.proc = subprocess.Popen(["nice", "-n", str(NICE), sys.executable, "-c", self.code], stdout=log,
+                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
         self.started = time.monotonic()
 
     def poll(self) -> int | None:
@@ -57,7 +87,7 @@ class KueueBuild:
 
     def stop(self) -> None:
         """Ends a build still running when the session ends (an interrupted run): nothing half-built
-        is left, the build renames its results into place only when complete."""
+        is left, the builds rename their results into place only when complete."""
         if self.proc is not None and self.poll() is None:
             self.stopped = True
             os.killpg(self.proc.pid, signal.SIGTERM)
@@ -68,37 +98,43 @@ class KueueBuild:
         if self.proc is None:
             return None
         if code is None or self.stopped:
-            return "the background Kueue build was still running at the end and was stopped"
+            return f"the background {self.what} build was still running at the end and was stopped"
         seconds = self.finished - self.started
         if code == 0:
-            return f"the background Kueue build took {seconds:.0f}s (log: {self.log})"
-        return f"the background Kueue build failed after {seconds:.0f}s; see {self.log}"
+            return f"the background {self.what} build took {seconds:.0f}s (log: {self.log})"
+        return f"the background {self.what} build failed after {seconds:.0f}s; see {self.log}"
 
 
-_build = KueueBuild()
+_running: list[BackgroundBuild] = []
 
 
-def _kueue_built() -> bool:
-    op = OPERATORS["kueue"]
-    return (build_dir(op.build_group) / op.binary).exists()
+def _needs(item) -> bool:
+    return any(item.get_closest_marker(d.marker) for d in DEFERRED)
 
 
 @pytest.hookimpl(trylast=True)  # after -k and -m have deselected
 def pytest_collection_modifyitems(session, config, items) -> None:
-    needing = [item for item in items if item.get_closest_marker(MARKER)]
-    if not needing:
+    late = [item for item in items if _needs(item)]
+    if not late:
         return
-    # a stable sort: everything else keeps its order, the Kueue modules keep theirs, last
-    items[:] = [item for item in items if not item.get_closest_marker(MARKER)] + needing
-    if not _kueue_built() and not config.getoption("collectonly"):
-        _build.start()
+    # a stable sort: everything else keeps its order, the modules that wait for a build keep theirs, last
+    items[:] = [item for item in items if not _needs(item)] + late
+    if config.getoption("collectonly"):
+        return
+    for deferred in DEFERRED:
+        if not deferred.path().exists() and any(item.get_closest_marker(deferred.marker) for item in late):
+            build = BackgroundBuild(deferred.what, deferred.code, LOGS / f"{deferred.marker}.log")
+            build.start()
+            _running.append(build)
 
 
 def pytest_sessionfinish(session, exitstatus) -> None:
-    _build.stop()
+    for build in _running:
+        build.stop()
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
-    line = _build.summary()
-    if line:
-        terminalreporter.write_line(line)
+    for build in _running:
+        line = build.summary()
+        if line:
+            terminalreporter.write_line(line)

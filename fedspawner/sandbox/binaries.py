@@ -141,9 +141,14 @@ def ensure_kubebin(log=print) -> Path:
                    lambda dest: _build_kubebin(src, dest), log)
 
 
+def kwok_path() -> Path:
+    """Where kwok's build is cached."""
+    return cache_root() / f"kwok-{KWOK_VERSION}" / "kwok"
+
+
 def ensure_kwok(log=print) -> Path:
     """kwok, built once per version."""
-    return _locked(cache_root() / f"kwok-{KWOK_VERSION}" / "kwok", _build_kwok, log)
+    return _locked(kwok_path(), _build_kwok, log)
 
 
 def ensure_bindshim(log=print) -> Path:
@@ -153,6 +158,8 @@ def ensure_bindshim(log=print) -> Path:
                    lambda dest: _build_bindshim(shim_src, dest), log)
 
 
-def ensure_binaries(log=print) -> Binaries:
-    """Return the sandbox binaries, building whatever is missing from the cache."""
-    return Binaries(kubebin=ensure_kubebin(log), kwok=ensure_kwok(log), bindshim=ensure_bindshim(log))
+def ensure_binaries(log=print, kwok: bool = True) -> Binaries:
+    """Return the sandbox binaries, building whatever is missing from the cache; kwok only if
+    ``kwok`` (a topology without simulated nodes does not run it: its path is then given as is)."""
+    return Binaries(kubebin=ensure_kubebin(log), kwok=ensure_kwok(log) if kwok else kwok_path(),
+                    bindshim=ensure_bindshim(log))

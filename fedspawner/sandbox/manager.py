@@ -124,7 +124,7 @@ class Sandbox:
             self.log(f"removing a stopped sandbox's leftovers in {self.dir}")
             self._clean(state)
         self._check_ports(topology)
-        bins = ensure_binaries(self.log)
+        bins = ensure_binaries(self.log, kwok=any(c.nodes("kwok") for c in topology.clusters))
         op_builds = ensure_operators(sorted({n for c in topology.clusters for n in c.operators}), self.log)
         started = time.monotonic()
         self.dir.mkdir(parents=True, exist_ok=True)

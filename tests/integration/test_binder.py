@@ -35,6 +35,9 @@ from fedspawner.sandbox.binaries import cache_root, ensure_binaries
 
 from .sandbox_fixtures import TEST_BASE_PORT, TEST_STATE_DIR
 
+# Binder's cache gets the root build's kwok too (postBuild's `sandbox build` builds it otherwise).
+pytestmark = pytest.mark.kwok
+
 REPO = Path(__file__).resolve().parents[2]
 LAB_BUILD = Path("fedspawner") / "labextension"
 BLOCK = int(os.environ.get("FEDSPAWNER_SANDBOX_ADDRESS_BLOCK", "0") or 0)

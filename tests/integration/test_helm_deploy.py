@@ -21,7 +21,7 @@ from fedspawner.demo.helm_sandbox import KUBECONFIG_SECRET, deploy, undeploy
 from .json_client import request_json
 from .kube_helpers import wait_for, wait_until_gone
 
-pytestmark = [pytest.mark.sandbox,
+pytestmark = [pytest.mark.sandbox, pytest.mark.helm,
               pytest.mark.skipif(chart_dir() is None, reason="the z2jh chart source is not on this machine")]
 
 HUB_CLUSTER, MEMBER, NAMESPACE = "onprem", "regional", "jhub"

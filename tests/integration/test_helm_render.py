@@ -16,8 +16,9 @@ from fedspawner.deploy.helm_chart import BASE_VALUES, EXAMPLES, chart_dir
 from fedspawner.deploy.helm_values import chart_values, federation_problems, schema_errors
 
 CHART = chart_dir()
-pytestmark = pytest.mark.skipif(CHART is None, reason="the z2jh chart source is not on this machine "
-                                "(set FEDSPAWNER_Z2JH_CHART to its jupyterhub/ directory)")
+pytestmark = [pytest.mark.helm,
+              pytest.mark.skipif(CHART is None, reason="the z2jh chart source is not on this machine "
+                                 "(set FEDSPAWNER_Z2JH_CHART to its jupyterhub/ directory)")]
 
 
 def files(example: str) -> list:

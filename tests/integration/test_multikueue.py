@@ -21,7 +21,7 @@ from .test_gateway_support import gateway_client
 from .test_kueue_jobs import NS, tiny
 from .test_sandbox_operators import until
 
-pytestmark = [pytest.mark.sandbox, pytest.mark.kueue, pytest.mark.timeout(1200)]
+pytestmark = [pytest.mark.sandbox, pytest.mark.kueue, pytest.mark.kwok, pytest.mark.timeout(1200)]
 
 
 @pytest.fixture

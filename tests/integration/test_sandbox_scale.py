@@ -14,7 +14,7 @@ from fedspawner.sandbox.binaries import sources_dir
 from .sandbox_fixtures import api_client, fedspawner_cli
 from .kube_helpers import pod_manifest, unique, wait_for_phase
 
-pytestmark = pytest.mark.sandbox
+pytestmark = [pytest.mark.sandbox, pytest.mark.kwok]
 
 STATE = Path("/tmp/fedspawner-test/scale")
 

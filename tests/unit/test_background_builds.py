@@ -1,13 +1,17 @@
-"""The test session's background build (tests/background_builds.py): it reports how it ended."""
+"""The test session's background builds (tests/background_builds.py): each says how it ended."""
 
 from __future__ import annotations
 
 import time
+import tomllib
+from pathlib import Path
 
-from tests.background_builds import KueueBuild
+from tests.background_builds import DEFERRED, BackgroundBuild
+
+REPO = Path(__file__).resolve().parents[2]
 
 
-def _finish(build: KueueBuild) -> str:
+def _finish(build: BackgroundBuild) -> str:
     build.start()
     while build.poll() is None:
         time.sleep(0.05)
@@ -15,20 +19,30 @@ def _finish(build: KueueBuild) -> str:
 
 
 def test_a_finished_build_says_how_long_it_took(tmp_path):
-    assert _finish(KueueBuild("pass", tmp_path / "log")).startswith("the background Kueue build took ")
+    assert _finish(BackgroundBuild("kwok", "pass", tmp_path / "log")).startswith("the background kwok build took ")
 
 
 def test_a_failed_build_points_at_its_log(tmp_path):
-    assert "failed after" in _finish(KueueBuild("raise SystemExit(3)", tmp_path / "log"))
+    line = _finish(BackgroundBuild("kwok", "raise SystemExit(3)", tmp_path / "log"))
+    assert "failed after" in line and str(tmp_path / "log") in line
 
 
 def test_a_build_still_running_at_the_end_is_stopped_and_said_so(tmp_path):
-    build = KueueBuild("import time; time.sleep(60)", tmp_path / "log")
+    build = BackgroundBuild("Kueue", "import time; time.sleep(60)", tmp_path / "log")
     build.start()
     build.stop()
     assert build.proc.poll() is not None
     assert build.summary() == "the background Kueue build was still running at the end and was stopped"
 
 
-def test_no_build_no_line():
-    assert KueueBuild().summary() is None
+def test_no_build_no_line(tmp_path):
+    assert BackgroundBuild("helm", "pass", tmp_path / "log").summary() is None
+
+
+def test_each_deferred_build_has_a_registered_marker_that_tests_use():
+    markers = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]["markers"]
+    registered = {line.split(":")[0] for line in markers}
+    sources = "\n".join(p.read_text() for p in (REPO / "tests" / "integration").glob("test_*.py"))
+    for deferred in DEFERRED:
+        assert deferred.marker in registered
+        assert f"pytest.mark.{deferred.marker}" in sources, deferred.marker
