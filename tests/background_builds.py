@@ -16,6 +16,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,14 +77,14 @@ class BackgroundBuild:
             self.proc = subprocess.Popen(["nice", "-n", str(NICE), sys.executable, "-c", self.code], stdout=log,
                                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
         self.started = time.monotonic()
+        threading.Thread(target=self._note_the_end, daemon=True).start()
+
+    def _note_the_end(self) -> None:
+        self.proc.wait()
+        self.finished = time.monotonic()
 
     def poll(self) -> int | None:
-        if self.proc is None:
-            return None
-        code = self.proc.poll()
-        if code is not None and self.finished is None:
-            self.finished = time.monotonic()
-        return code
+        return None if self.proc is None else self.proc.poll()
 
     def stop(self) -> None:
         """Ends a build still running when the session ends (an interrupted run): nothing half-built
@@ -99,7 +100,7 @@ class BackgroundBuild:
             return None
         if code is None or self.stopped:
             return f"the background {self.what} build was still running at the end and was stopped"
-        seconds = self.finished - self.started
+        seconds = (self.finished or time.monotonic()) - self.started
         if code == 0:
             return f"the background {self.what} build took {seconds:.0f}s (log: {self.log})"
         return f"the background {self.what} build failed after {seconds:.0f}s; see {self.log}"

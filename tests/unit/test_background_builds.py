@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 import tomllib
 from pathlib import Path
@@ -46,3 +47,13 @@ def test_each_deferred_build_has_a_registered_marker_that_tests_use():
     for deferred in DEFERRED:
         assert deferred.marker in registered
         assert f"pytest.mark.{deferred.marker}" in sources, deferred.marker
+
+
+def test_the_time_said_is_the_builds_own_not_the_sessions(tmp_path):
+    build = BackgroundBuild("helm", "pass", tmp_path / "log")
+    build.start()
+    build.proc.wait()
+    ended = time.monotonic() - build.started
+    time.sleep(2.0)  # the session goes on after the build ended
+    took = re.fullmatch(r"the background helm build took (\d+)s \(log: .*\)", build.summary())
+    assert took and int(took.group(1)) <= ended + 0.5
