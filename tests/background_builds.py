@@ -3,11 +3,12 @@
 ``make test``'s set-up builds what the default sandbox runs. Kueue (the largest operator build),
 kwok (simulated nodes) and helm (the chart tests) are needed only by the modules marked
 ``kueue``, ``kwok`` and ``helm``: when such modules are collected and their build is not cached
-yet, this plug-in starts it as the session starts (niced, so the running tests come first) and
-moves those modules to the end of the run. Their own code asks for the same build, which waits
-on the build's lock and then finds it done. Each build's output goes to
-``$FEDSPAWNER_TEST_SANDBOX_DIR-builds/<marker>.log``; how long each took is printed at the end.
-Loaded as a plug-in by ``tests/conftest.py``.
+yet, this plug-in builds it while the other tests run, and moves those modules to the end of the
+run. The builds run one after another, on one core and niced, so the running tests keep the
+machine (three Go builds at once slowed a timing-sensitive test into failing). The modules' own
+code asks for the same build, which waits on the build's lock and then finds it done. Each
+build's output goes to ``$FEDSPAWNER_TEST_SANDBOX_DIR-builds/<marker>.log``; how long each took
+is printed at the end. Loaded as a plug-in by ``tests/conftest.py``.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ from .integration.sandbox_fixtures import TEST_STATE_DIR
 LOGS = TEST_STATE_DIR.with_name(TEST_STATE_DIR.name + "-builds")
 #: Below the tests' priority; the operator builds add their own nice level to it.
 NICE = 10
+#: One core: the go command compiles one package at a time.
+ENV = dict(os.environ, GOMAXPROCS="1")
 
 
 def _kueue_path() -> Path:
@@ -75,7 +78,8 @@ class BackgroundBuild:
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log, "w") as log:
             self.proc = subprocess.Popen(["nice", "-n", str(NICE), sys.executable, "-c", self.code], stdout=log,
-                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=ENV,
+                                         start_new_session=True)
         self.started = time.monotonic()
         threading.Thread(target=self._note_the_end, daemon=True).start()
 
@@ -106,7 +110,33 @@ class BackgroundBuild:
         return f"the background {self.what} build failed after {seconds:.0f}s; see {self.log}"
 
 
-_running: list[BackgroundBuild] = []
+class BuildQueue:
+    """Builds run one after another in a thread of their own."""
+
+    def __init__(self, builds: list[BackgroundBuild]) -> None:
+        self.builds = builds
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self) -> None:
+        for build in self.builds:
+            with self._lock:
+                if self._stopping.is_set():
+                    return
+                build.start()
+            build.proc.wait()
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopping.set()
+        for build in self.builds:
+            build.stop()
+
+
+_queue = BuildQueue([])
 
 
 def _needs(item) -> bool:
@@ -122,20 +152,17 @@ def pytest_collection_modifyitems(session, config, items) -> None:
     items[:] = [item for item in items if not _needs(item)] + late
     if config.getoption("collectonly"):
         return
-    for deferred in DEFERRED:
-        if not deferred.path().exists() and any(item.get_closest_marker(deferred.marker) for item in late):
-            build = BackgroundBuild(deferred.what, deferred.code, LOGS / f"{deferred.marker}.log")
-            build.start()
-            _running.append(build)
+    _queue.builds = [BackgroundBuild(d.what, d.code, LOGS / f"{d.marker}.log") for d in DEFERRED
+                     if not d.path().exists() and any(item.get_closest_marker(d.marker) for item in late)]
+    _queue.start()
 
 
 def pytest_sessionfinish(session, exitstatus) -> None:
-    for build in _running:
-        build.stop()
+    _queue.stop()
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
-    for build in _running:
+    for build in _queue.builds:
         line = build.summary()
         if line:
             terminalreporter.write_line(line)

@@ -15,6 +15,7 @@ import time
 
 import pytest
 
+from .kube_helpers import wait_for
 from .test_gateway_support import DDP_SCRIPT, PID_FILE, first_line_with, gone, leftovers, wait_healthy, watched
 
 pytestmark = pytest.mark.sandbox
@@ -132,8 +133,12 @@ async def test_gateway_restart_mid_job_loses_nothing(gw, token_for):
         raise AssertionError("the hub did not restart the gateway")
     await wait_healthy()
 
-    status, listing = await gw.call("GET", "/jobs?state=running", alice)
-    assert status == 200 and job["id"] in [j["id"] for j in listing["jobs"]], listing
+    async def listed():  # a restarted gateway says "still listing its jobs" until its first list is in
+        status, listing = await gw.call("GET", "/jobs?state=running", alice)
+        assert status == 200, listing
+        return job["id"] in [j["id"] for j in listing["jobs"]] or None
+
+    await wait_for(listed, "the restarted gateway to list the running job", timeout=30, interval=0.5)
     followed = [raw.decode().strip() async for raw in gw.lines(f"/jobs/{job['id']}/logs?follow=1", alice)]
     assert followed[-1] == "done ticking", followed[-5:]
     assert "tick 45" in followed

@@ -153,9 +153,9 @@ async def test_a_full_queue_holds_the_notebook_then_it_starts_elsewhere_or_fails
         try:
             assert model.get("ready"), model
             said = model["progress"]
-            queued = next(m for m in said if m.startswith("queued in team on training"))
-            assert queued.startswith(
-                "queued in team on training, position 1 of 1: waiting for quota (needs 0.5 cpu"), said
+            # the first look may come before Kueue has considered the workload ("waiting for Kueue to consider it")
+            assert any(m.startswith("queued in team on training, position 1 of 1: waiting for quota (needs 0.5 cpu")
+                       for m in said), said
             assert any(m.startswith(f"training: not admitted by queue team within {WINDOW}s") and m.endswith(
                 "trying analytics") for m in said), said
             assert time.monotonic() - began >= WINDOW

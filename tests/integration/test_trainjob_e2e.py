@@ -23,6 +23,7 @@ from fedspawner.jobs.labels import job_selector
 from fedspawner.jobs.render.target import RuntimeRef
 from fedspawner.jobs.render.trainer import ANNOTATION_RUNTIME_REVISION, OWNED_RUNTIME, TORCH_RUNTIME
 
+from .kube_helpers import wait_for
 from .test_gateway_support import DDP_SCRIPT, first_line_with, gone, leftovers, watched
 
 pytestmark = pytest.mark.sandbox
@@ -193,7 +194,9 @@ async def test_the_runtime_follows_what_the_hubs_credential_may_see(hub_api, adm
             await kube.request(admin, "DELETE", RUNTIMES.path(ns, TORCH_RUNTIME))
 
         async with cluster_runtimes_readable(admin):
-            assert await choose_runtime(hub, ns) == RuntimeRef("ClusterTrainingRuntime", TORCH_RUNTIME)
+            async def cluster_runtime():  # the apiserver's authorizer sees the new ClusterRole a moment later
+                return await choose_runtime(hub, ns) == RuntimeRef("ClusterTrainingRuntime", TORCH_RUNTIME)
+            await wait_for(cluster_runtime, "the cluster's runtime once the hub may read it", timeout=30, interval=0.5)
 
 
 class cluster_runtimes_readable:

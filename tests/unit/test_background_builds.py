@@ -7,7 +7,7 @@ import time
 import tomllib
 from pathlib import Path
 
-from tests.background_builds import DEFERRED, BackgroundBuild
+from tests.background_builds import DEFERRED, BackgroundBuild, BuildQueue
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -57,3 +57,28 @@ def test_the_time_said_is_the_builds_own_not_the_sessions(tmp_path):
     time.sleep(2.0)  # the session goes on after the build ended
     took = re.fullmatch(r"the background helm build took (\d+)s \(log: .*\)", build.summary())
     assert took and int(took.group(1)) <= ended + 0.5
+
+
+def test_queued_builds_run_one_after_another_on_one_core(tmp_path):
+    code = ("import os, time; print(os.environ['GOMAXPROCS'], time.time(), flush=True); time.sleep(0.3); "
+            "print(time.time())")
+    builds = [BackgroundBuild(name, code, tmp_path / f"{name}.log") for name in ("kwok", "helm")]
+    queue = BuildQueue(builds)
+    queue.start()
+    deadline = time.monotonic() + 30
+    while (builds[-1].proc is None or builds[-1].poll() is None) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    (first_cores, _, first_end), (second_cores, second_start, _) = (
+        [float(x) for x in (tmp_path / f"{name}.log").read_text().split()] for name in ("kwok", "helm"))
+    assert first_cores == second_cores == 1 and second_start >= first_end
+
+
+def test_stopping_the_queue_stops_the_running_build_and_starts_no_other(tmp_path):
+    builds = [BackgroundBuild(name, "import time; time.sleep(60)", tmp_path / f"{name}.log") for name in ("a", "b")]
+    queue = BuildQueue(builds)
+    queue.start()
+    while builds[0].proc is None:
+        time.sleep(0.05)
+    queue.stop()
+    time.sleep(0.3)
+    assert builds[0].poll() is not None and builds[1].proc is None
